@@ -1,0 +1,5 @@
+"""``python -m simulator``: the mailsim command line."""
+
+from .cli import entrypoint
+
+entrypoint()

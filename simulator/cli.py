@@ -1,0 +1,165 @@
+"""The ``mailsim`` command: argument parsing, exit codes and terminal output only.
+
+Exit status: 0 success, 2 bad input (an invalid scenario, a missing file, bad arguments),
+1 an unexpected internal error (reported without a traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .runner import Result, run
+from .scenario import ScenarioError, load_scenario, scenario_json_schema
+from .units import format_duration
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but bad arguments exit with status 2 through main() rather than sys.exit here."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mailsim", description="Discrete-event simulator of Internet e-mail.")
+    parser.add_argument("--version", action="version", version=f"mailsim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="simulate a scenario and write its result files")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("-o", "--output", help="result folder (default: results/<scenario name>)")
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    p = sub.add_parser("validate", help="check a scenario file without running it")
+    p.add_argument("scenario", help="scenario YAML file")
+
+    sub.add_parser("schema", help="print the scenario file's JSON Schema")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args: argparse.Namespace | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "schema":
+            out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
+            return EXIT_OK
+        scenario = load_scenario(Path(args.scenario))
+        if args.command == "validate":
+            out.write(f"{args.scenario}: valid scenario '{scenario.name}' "
+                      f"({len(scenario.servers)} servers, {len(scenario.expanded_users())} users)\n")
+            return EXIT_OK
+        return _run(args, scenario, out, err)
+    except _UsageError as e:
+        err.write(f"{e}\n")
+        return EXIT_BAD_INPUT
+    except ScenarioError as e:
+        err.write(f"error: {getattr(args, 'scenario', '')}: invalid scenario\n{e}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+    except Exception as e:
+        if args is not None and args.debug:
+            raise
+        err.write(f"internal error: {type(e).__name__}: {e}\n(run again with --debug for a traceback, "
+                  "and please report it with the scenario file)\n")
+        return EXIT_INTERNAL
+
+
+def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:
+    folder = Path(args.output) if args.output else Path("results") / _safe(scenario.name)
+    progress = None if args.quiet else _ProgressLine(err)
+    result = run(scenario, seed=args.seed, progress=progress)
+    if progress is not None:
+        progress.close()
+    result.save(folder, with_plots=not args.no_plots)
+    if not args.quiet:
+        out.write(report(result, folder))
+    return EXIT_OK
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
+
+
+def report(result: Result, folder: Path) -> str:
+    """The short human summary printed after a run."""
+    s = result.summary
+    c = s["counts"]
+    lines = [
+        f"{s['name']}: seed {s['seed']}, simulated {format_duration(round(s['end_time_s']))} ({s['end_time_s']:.3f} s)",
+        f"  mail (message, recipient) pairs: {c['submitted']} submitted, {c['delivered']} delivered, "
+        f"{c['bounced']} bounced, {c['pending']} pending, {c['duplicates']} duplicates",
+        f"  DSNs: {c['bounces_sent']} bounces, {c['warnings_sent']} delay warnings",
+    ]
+    for key, label in (("latency_s", "delivery latency"), ("end_to_end_latency_s", "end-to-end latency")):
+        st = s[key]
+        if st["count"]:
+            lines.append(f"  {label}: mean {_t(st['mean'])}, p50 {_t(st['p50'])}, p90 {_t(st['p90'])}, "
+                         f"p99 {_t(st['p99'])}, max {_t(st['max'])}")
+    if s["peak_queue"]:
+        peaks = ", ".join(f"{k} {v}" for k, v in s["peak_queue"].items())
+        lines.append(f"  peak queue: {peaks}")
+    lines.append(f"  results in {folder}/")
+    return "\n".join(lines) + "\n"
+
+
+def _t(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 120:
+        return f"{seconds:.2f}s"
+    return format_duration(round(seconds))
+
+
+class _ProgressLine:
+    """A one-line progress indicator on stderr, shown once a run has taken a couple of seconds."""
+
+    def __init__(self, stream: TextIO, after_s: float = 2.0, every_s: float = 0.5) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+        self.after_s = after_s
+        self.every_s = every_s
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, now_s: float, horizon_s: float, created: int, busy: int) -> None:
+        wall = time.monotonic()
+        if wall - self.start < self.after_s or wall - self.last < self.every_s:
+            return
+        self.last = wall
+        self.shown = True
+        share = min(1.0, now_s / horizon_s) if horizon_s else 1.0
+        phase = "traffic" if now_s < horizon_s else "draining queues"
+        self.stream.write(f"\r  simulated {format_duration(round(now_s))} ({share:4.0%} of traffic period, {phase}); "
+                          f"{created} messages, {busy} in progress, {wall - self.start:.0f}s elapsed   ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The services every simulated component shares: clock, network, session registry, log, ids.
+
+It also keeps the run's end condition: the run is over when every traffic source is spent and
+nothing is queued, in flight or waiting to be retrieved (``busy`` counts those).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import simpy
+
+from .eventlog import EventLog
+from .network import Network
+from .sessions import Sessions
+
+if TYPE_CHECKING:
+    from .agents import UserAgent
+    from .server import MailServer
+
+
+class Context:
+    """Shared state of one simulated world."""
+
+    def __init__(self, env: simpy.Environment, net: Network, log: EventLog) -> None:
+        self.env = env
+        self.net = net
+        self.log = log
+        self.sessions = Sessions()
+        self.servers: dict[str, MailServer] = {}
+        self.agents: dict[str, UserAgent] = {}
+        self.dns: dict[str, tuple[tuple[str, int], ...]] = {}  # domain -> ((host, preference), ...)
+        self.home: dict[str, str] = {}  # domain -> server holding its mailboxes
+        self.busy = 0
+        self.sources = 0  # traffic sources still able to create messages
+        self.done = env.event()
+        self._next_id = 0
+
+    def new_id(self, prefix: str = "m") -> str:
+        self._next_id += 1
+        return f"{prefix}{self._next_id}"
+
+    def hold(self) -> None:
+        """Something is queued, in flight or waiting to be retrieved."""
+        self.busy += 1
+
+    def release(self) -> None:
+        self.busy -= 1
+        self.check_done()
+
+    def source_ended(self) -> None:
+        self.sources -= 1
+        self.check_done()
+
+    def check_done(self) -> None:
+        if self.busy == 0 and self.sources == 0 and not self.done.triggered:
+            self.done.succeed()

@@ -1,0 +1,69 @@
+"""A message and its size on the wire (RFC 5322 headers, MIME parts, base64 attachments).
+
+``size_bytes`` is what the user wrote (text body plus raw attachment bytes); ``wire_bytes`` is
+what crosses the network: headers, the text body, and each attachment base64-encoded
+(RFC 2045 §6.8: ``4*ceil(n/3)`` characters plus CRLF every 76) with its MIME part headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Bytes of the fixed header block a typical MUA writes (Date, Message-ID, Subject,
+# MIME-Version, Content-Type, User-Agent, a Received line added on submission).
+BASE_HEADER_BYTES = 420
+# A multipart/mixed message adds its boundary lines and a part header per part.
+MULTIPART_HEADER_BYTES = 80
+PART_HEADER_BYTES = 120
+BOUNDARY_LINE_BYTES = 44
+# A DSN (RFC 3464 multipart/report): human-readable part, delivery-status part, and the
+# original message's headers.
+DSN_BODY_BYTES = 1200
+
+MAIL, BOUNCE, WARNING = "mail", "bounce", "warning"
+
+
+def base64_bytes(raw_bytes: int) -> int:
+    """Encoded size of ``raw_bytes`` of binary data in base64 lines of 76 characters plus CRLF."""
+    chars = 4 * -(-raw_bytes // 3)
+    return chars + 2 * -(-chars // 76)
+
+
+def header_bytes(sender: str, recipients: tuple[str, ...]) -> int:
+    """Size of the header block: the fixed fields plus From: and To: lines."""
+    from_line = len("From: ") + len(sender) + 2
+    to_line = len("To: ") + sum(len(r) for r in recipients) + 2 * max(0, len(recipients) - 1) + 2
+    return BASE_HEADER_BYTES + from_line + to_line
+
+
+def wire_bytes(sender: str, recipients: tuple[str, ...], text_bytes: int, attachments: tuple[int, ...]) -> int:
+    """Bytes that cross the network for a message with this text body and these attachments."""
+    size = header_bytes(sender, recipients) + text_bytes
+    if attachments:
+        size += MULTIPART_HEADER_BYTES
+        size += (len(attachments) + 1) * (BOUNDARY_LINE_BYTES + PART_HEADER_BYTES) + BOUNDARY_LINE_BYTES
+        size += sum(base64_bytes(a) for a in attachments)
+    return size
+
+
+@dataclass(slots=True, eq=False)
+class Message:
+    """One message as its envelope and sizes; the same object travels from server to server.
+
+    ``sender`` is the envelope sender (``""`` is the null sender ``<>`` of a DSN); ``author`` is
+    who the row in ``deliveries.csv`` names as sender (``MAILER-DAEMON@server`` for a DSN).
+    """
+
+    id: str
+    kind: str
+    sender: str
+    author: str
+    recipients: tuple[str, ...]
+    size_bytes: int
+    wire_bytes: int
+    created_s: float
+    about: str = ""  # for a DSN: the id of the message it reports on
+
+    @property
+    def is_dsn(self) -> bool:
+        return self.kind != MAIL

@@ -1,0 +1,112 @@
+"""SMTP sessions (RFC 5321) with PIPELINING (RFC 2920) and SIZE (RFC 1870), timed exactly.
+
+With ``d`` the path's one-way delay, ``RTT = 2d`` and ``T`` the data transfer time, a session
+starting at ``t0`` spends 1 RTT on the TCP handshake, 1 on the 220 greeting, 1 on EHLO, then
+either 1 RTT for the pipelined MAIL/RCPT.../DATA group or ``2 + n`` RTT one command at a time,
+then ``T`` pushing the data and ``d`` for its last byte to arrive: the server accepts at
+``t0 + 4.5 RTT + T`` (pipelined) or ``t0 + (5.5 + n) RTT + T``. The client sees the 250 ``d``
+later; QUIT and 221 take one more RTT, which the caller spends holding its session slot.
+
+A message larger than the server's limit is refused with 552 in reply to MAIL FROM (known to
+the client at ``t0 + 4 RTT`` either way); an unknown recipient gets 550 at its RCPT. The
+session is one timeout while nothing can change its course; it steps command by command only
+when a recipient is refused without pipelining, so each refusal is reported when it happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import simpy
+
+from ..message import Message
+from ..network import Flow, Network, Path
+
+OK = "250"
+TOO_BIG = "552"
+
+
+class Receiver(Protocol):
+    """What a session needs of the receiving server."""
+
+    max_message_size_bytes: int
+    pipelining: bool
+
+    def rcpt_reply(self, rcpt: str, submission: bool) -> str: ...
+
+    def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> None: ...
+
+
+@dataclass(slots=True)
+class SessionResult:
+    """How a session ended, as the client knows it when the call returns."""
+
+    accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reply code), permanent
+    cut: bool = False  # an outage cut the session before the client saw the final reply
+    server_accepted: bool = False  # with cut: the server had already accepted (a duplicate will follow)
+
+
+def session(
+    env: simpy.Environment,
+    net: Network,
+    path: Path,
+    server: Receiver,
+    message: Message,
+    rcpts: tuple[str, ...],
+    client: str,
+    on_refused: Callable[[str, str], None],
+    submission: bool = False,
+) -> Generator[simpy.Event, Any, SessionResult]:
+    """Run one SMTP transaction over ``path``; interruptible by ``simpy.Interrupt`` (an outage).
+
+    ``submission`` marks a user agent submitting to its own server, which relays anywhere for it.
+    ``on_refused(rcpt, code)`` is called at the moment the client learns of each permanent
+    refusal. Returns when the client has seen the final reply (before QUIT).
+    """
+    rtt = path.rtt_s
+    result = SessionResult()
+    flow: Flow | None = None
+    try:
+        if message.wire_bytes > server.max_message_size_bytes:
+            yield env.timeout(4 * rtt)  # TCP, greeting, EHLO, then MAIL FROM SIZE= -> 552
+            for rcpt in rcpts:
+                result.refused.append((rcpt, TOO_BIG))
+                on_refused(rcpt, TOO_BIG)
+            return result
+        replies = [(rcpt, server.rcpt_reply(rcpt, submission)) for rcpt in rcpts]
+        accepted = tuple(r for r, code in replies if code == OK)
+        if server.pipelining or len(accepted) == len(rcpts):
+            group_rtts = 1 if server.pipelining else 2 + len(rcpts)
+            yield env.timeout((3 + group_rtts) * rtt)
+            for rcpt, code in replies:
+                if code != OK:
+                    result.refused.append((rcpt, code))
+                    on_refused(rcpt, code)
+        else:
+            yield env.timeout(4 * rtt)  # through MAIL FROM
+            for rcpt, code in replies:
+                yield env.timeout(rtt)
+                if code != OK:
+                    result.refused.append((rcpt, code))
+                    on_refused(rcpt, code)
+            if accepted:
+                yield env.timeout(rtt)  # DATA -> 354
+        if not accepted:
+            return result
+        flow = net.transfer(path, message.wire_bytes)
+        yield flow.done
+        flow = None
+        yield env.timeout(path.delay_s)  # the last byte and "." reach the server
+        server.accept(message, accepted, client)
+        result.server_accepted = True
+        yield env.timeout(path.delay_s)  # the 250 travels back
+        result.accepted = accepted
+        return result
+    except simpy.Interrupt:
+        if flow is not None:
+            net.cancel(flow)
+        result.cut = True
+        return result

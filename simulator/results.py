@@ -1,0 +1,216 @@
+"""Tables and summary derived from the event log, and the writers of the result folder.
+
+Every function here is a pure function of the log's records (plus the scenario for the
+summary's header): nothing reaches back into the simulation. Times are written as Python's
+shortest exact float text (sub-microsecond precision), so the same seed gives identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .eventlog import Record, fields
+
+DELIVERY_COLUMNS = (
+    "message_id", "kind", "sender", "recipient", "size_bytes", "wire_bytes", "submitted_at",
+    "delivered_at", "retrieved_at", "attempts", "status", "code", "latency_s", "duplicates", "about",
+)
+RETRIEVAL_COLUMNS = ("message_id", "recipient", "device", "protocol", "retrieved_at")
+QUEUE_COLUMNS = ("time", "server", "queue_length")
+EVENT_COLUMNS = ("time", "event", "message_id", "node", "detail")
+
+
+@dataclass(slots=True)
+class _Pair:
+    """What the log says about one (message, recipient)."""
+
+    attempts: int = 0
+    delivered_at: float | None = None
+    bounced_at: float | None = None
+    retrieved_at: float | None = None
+    code: str = ""
+    duplicates: int = 0
+
+
+@dataclass(slots=True)
+class Tables:
+    """The derived tables, as lists of rows (dicts keyed by column name)."""
+
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    retrievals: list[dict[str, Any]] = field(default_factory=list)
+    queues: list[dict[str, Any]] = field(default_factory=list)
+
+
+def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
+    """Build deliveries, retrievals and queue tables from the event log."""
+    messages: dict[str, dict[str, str]] = {}
+    created_at: dict[str, float] = {}
+    pairs: dict[tuple[str, str], _Pair] = {}
+    tables = Tables()
+    tables.queues = [{"time": 0.0, "server": s, "queue_length": 0} for s in servers]
+
+    def pair(mid: str, rcpt: str) -> _Pair:
+        p = pairs.get((mid, rcpt))
+        if p is None:
+            p = pairs[(mid, rcpt)] = _Pair()
+        return p
+
+    for time_s, event, mid, node, detail in records:
+        if event == "created":
+            f = fields(detail)
+            messages[mid] = f
+            created_at[mid] = time_s
+            for rcpt in f["to"].split(","):
+                pair(mid, rcpt)
+        elif event == "attempt":
+            for rcpt in fields(detail)["rcpts"].split(","):
+                pair(mid, rcpt).attempts += 1
+        elif event == "delivered":
+            p = pair(mid, fields(detail)["rcpt"])
+            if p.delivered_at is None:
+                p.delivered_at = time_s
+                p.code = "250"
+        elif event == "duplicate":
+            pair(mid, fields(detail)["rcpt"]).duplicates += 1
+        elif event == "bounced":
+            f = fields(detail)
+            p = pair(mid, f["rcpt"])
+            if p.bounced_at is None and p.delivered_at is None:
+                p.bounced_at = time_s
+                p.code = f["code"]
+        elif event == "deferred":
+            f = fields(detail)
+            for rcpt in f["rcpts"].split(","):
+                p = pair(mid, rcpt)
+                if p.delivered_at is None and p.bounced_at is None:
+                    p.code = f["code"]
+        elif event == "retrieved":
+            f = fields(detail)
+            p = pair(mid, f["rcpt"])
+            if p.retrieved_at is None:
+                p.retrieved_at = time_s
+            tables.retrievals.append({
+                "message_id": mid, "recipient": f["rcpt"], "device": f["device"],
+                "protocol": f["protocol"], "retrieved_at": time_s,
+            })
+        elif event in ("enqueued", "dequeued"):
+            tables.queues.append({"time": time_s, "server": node, "queue_length": int(fields(detail)["queue"])})
+
+    for mid, f in messages.items():
+        submitted = created_at[mid]
+        for rcpt in f["to"].split(","):
+            p = pairs[(mid, rcpt)]
+            if p.delivered_at is not None:
+                status = "delivered"
+            elif p.bounced_at is not None:
+                status = "bounced"
+            else:
+                status = "pending"
+            attempts = p.attempts
+            if status == "delivered" and attempts == 0:
+                attempts = 1  # delivered to a mailbox on the sender's own server
+            tables.deliveries.append({
+                "message_id": mid, "kind": f["kind"], "sender": f["from"], "recipient": rcpt,
+                "size_bytes": int(f["size"]), "wire_bytes": int(f["wire"]), "submitted_at": submitted,
+                "delivered_at": p.delivered_at, "retrieved_at": p.retrieved_at, "attempts": attempts,
+                "status": status, "code": p.code,
+                "latency_s": None if p.delivered_at is None else p.delivered_at - submitted,
+                "duplicates": p.duplicates, "about": f.get("about", ""),
+            })
+    return tables
+
+
+def stats(values: Sequence[float]) -> dict[str, float | None]:
+    """mean, p50, p90, p99 and max (linear-interpolated percentiles); None when empty."""
+    if not values:
+        return {"count": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "mean": math.fsum(ordered) / len(ordered),
+        "p50": percentile(ordered, 50),
+        "p90": percentile(ordered, 90),
+        "p99": percentile(ordered, 99),
+        "max": ordered[-1],
+    }
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The q-th percentile of sorted values, interpolating linearly (numpy's default)."""
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any]) -> dict[str, Any]:
+    """The summary: counts of (message, recipient) pairs of kind mail, DSNs apart, latencies."""
+    mail = [r for r in tables.deliveries if r["kind"] == "mail"]
+    counts = {
+        "submitted": len(mail),
+        "delivered": sum(r["status"] == "delivered" for r in mail),
+        "bounced": sum(r["status"] == "bounced" for r in mail),
+        "pending": sum(r["status"] == "pending" for r in mail),
+        "duplicates": sum(r["duplicates"] for r in mail),
+        "messages": len({r["message_id"] for r in mail}),
+        "bounces_sent": sum(1 for r in records if r[1] == "bounce_sent"),
+        "warnings_sent": sum(1 for r in records if r[1] == "warning_sent"),
+    }
+    delivered = [r for r in mail if r["status"] == "delivered"]
+    attempts = [r["attempts"] for r in mail]
+    peak: dict[str, int] = {}
+    for row in tables.queues:
+        peak[row["server"]] = max(peak.get(row["server"], 0), row["queue_length"])
+    retrieved = [r for r in mail if r["retrieved_at"] is not None]
+    return {
+        **header,
+        "counts": counts,
+        "latency_s": stats([r["latency_s"] for r in delivered]),
+        "retrieval_latency_s": stats([r["retrieved_at"] - r["delivered_at"] for r in retrieved]),
+        "end_to_end_latency_s": stats([r["retrieved_at"] - r["submitted_at"] for r in retrieved]),
+        "attempts": {
+            "total": sum(attempts),
+            "mean": (sum(attempts) / len(attempts)) if attempts else None,
+            "max": max(attempts, default=0),
+        },
+        "peak_queue": dict(sorted(peak.items())),
+        "events": len(records),
+    }
+
+
+# ---- writers ----------------------------------------------------------------------------------
+
+
+def cell(value: Any) -> str:
+    """CSV text of a value: empty for None, exact shortest text for floats."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def write_rows(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([cell(row[c]) for c in columns])
+
+
+def write_events(path: Path, records: Iterable[Record]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(EVENT_COLUMNS)
+        for time_s, event, mid, node, detail in records:
+            writer.writerow((repr(time_s), event, mid, node, detail))
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")

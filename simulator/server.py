@@ -1,0 +1,277 @@
+"""A mail server: it accepts mail, delivers it to mailboxes, and relays the rest from its queue.
+
+A message the server accepts is split by recipient: those whose mailboxes it holds are
+delivered at once; the others are grouped by destination (the MX hosts of their domain) and
+each group becomes a delivery job in the durable outgoing queue. A job makes attempts with at
+most ``concurrency`` sessions of this server open at once; each attempt tries the MX hosts in
+preference order. A failed attempt is retried as the retry policy says, until the policy
+gives up and the sender gets a bounce (an RFC 3464 DSN from ``MAILER-DAEMON@<server>`` with
+the null sender). A DSN that fails is never bounced.
+
+While the server is down it answers nobody, its sessions are cut, and its queue waits: jobs
+resume when it comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from .context import Context
+from .mailbox import Mailbox
+from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
+from .protocols import smtp
+from .retry import make_policy
+
+CONNECT_FAILED = "421"  # what the log records for a host that did not answer
+CUT = "451"  # a session cut by an outage before the final reply
+UNKNOWN_USER = "550"
+RELAY_DENIED = "554"
+LOOP = "554"
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+class MailServer:
+    """One MTA: mailboxes for its domains, relay for others, an outgoing queue."""
+
+    def __init__(self, ctx: Context, spec: Any) -> None:
+        self.ctx = ctx
+        self.name: str = spec.name
+        self.spec = spec
+        self.policy = make_policy(spec.retry)
+        self.domains = frozenset(spec.domains)
+        self.relay_for = frozenset(spec.relay_for)
+        self.max_message_size_bytes: int = spec.max_message_size_bytes
+        self.pipelining: bool = spec.pipelining
+        self.connect_timeout_s: float = spec.connect_timeout_s
+        self.mailboxes: dict[str, Mailbox] = {}
+        self.slots = simpy.Resource(ctx.env, capacity=spec.concurrency)
+        self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
+        self.down_count = 0
+        self._back_up = ctx.env.event()
+
+    # ---- state -----------------------------------------------------------------------------
+
+    @property
+    def up(self) -> bool:
+        return self.down_count == 0
+
+    def go_down(self) -> None:
+        self.down_count += 1
+        if self.down_count == 1:
+            self._back_up = self.ctx.env.event()
+
+    def come_up(self) -> None:
+        self.down_count -= 1
+        if self.down_count == 0:
+            self._back_up.succeed()
+
+    def back_up(self) -> simpy.Event:
+        """An event that fires when the server is up again."""
+        return self._back_up
+
+    # ---- the receiving side of SMTP ----------------------------------------------------------
+
+    def rcpt_reply(self, rcpt: str, submission: bool) -> str:
+        """The reply to ``RCPT TO:<rcpt>``: 250, or 550/554 (permanent)."""
+        domain = domain_of(rcpt)
+        if domain in self.domains:
+            return smtp.OK if rcpt in self.mailboxes else UNKNOWN_USER
+        if submission or domain in self.relay_for:
+            return smtp.OK
+        return RELAY_DENIED
+
+    def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> None:
+        """The moment this server owns the message for ``rcpts`` (it sends 250 after DATA)."""
+        ctx = self.ctx
+        ctx.log.append(ctx.env.now, "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}")
+        self.take(message, rcpts)
+
+    def take(self, message: Message, rcpts: tuple[str, ...]) -> None:
+        """Deliver local recipients now; queue one job per destination for the rest."""
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for rcpt in rcpts:
+            domain = domain_of(rcpt)
+            if domain in self.domains:
+                self.deliver_local(message, rcpt)
+                continue
+            hosts = self.mx_hosts(domain)
+            if not hosts:
+                self.fail_permanently(message, (rcpt,), LOOP)
+                continue
+            groups.setdefault(hosts, []).append(rcpt)
+        for hosts, group in groups.items():
+            self.enqueue(message, tuple(group), hosts)
+
+    def deliver_local(self, message: Message, rcpt: str) -> None:
+        ctx = self.ctx
+        mailbox = self.mailboxes.get(rcpt)
+        if mailbox is None:
+            self.fail_permanently(message, (rcpt,), UNKNOWN_USER)
+            return
+        fresh = mailbox.store(message, ctx.env.now)
+        ctx.log.append(ctx.env.now, "delivered" if fresh else "duplicate", message.id, self.name, f"rcpt={rcpt}")
+
+    def mx_hosts(self, domain: str) -> tuple[str, ...]:
+        """MX hosts for ``domain`` in preference order; a relay MX drops itself and worse ones."""
+        records = self.ctx.dns.get(domain, ())
+        own = [pref for host, pref in records if host == self.name]
+        if own:
+            records = tuple((h, p) for h, p in records if p < own[0])
+        return tuple(host for host, _ in records)
+
+    # ---- the outgoing queue ------------------------------------------------------------------
+
+    def enqueue(self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...]) -> None:
+        ctx = self.ctx
+        jobs = self.queued.get(message.id, 0)
+        self.queued[message.id] = jobs + 1
+        if jobs == 0:
+            ctx.log.append(ctx.env.now, "enqueued", message.id, self.name, f"queue={len(self.queued)}")
+        ctx.hold()
+        ctx.env.process(self._job(message, rcpts, hosts))
+
+    def _dequeue(self, message: Message) -> None:
+        ctx = self.ctx
+        left = self.queued[message.id] - 1
+        if left:
+            self.queued[message.id] = left
+        else:
+            del self.queued[message.id]
+            ctx.log.append(ctx.env.now, "dequeued", message.id, self.name, f"queue={len(self.queued)}")
+        ctx.release()
+
+    def _job(self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...]) -> Generator[Any, Any, None]:
+        """Deliver ``message`` to ``rcpts`` through ``hosts``: attempts, retries, give-up.
+
+        Time: waits for the server to be up and for a free session slot, then the attempt's
+        connects and SMTP exchange; between attempts, the retry policy's delay. An outage of
+        this server or of the path interrupts the attempt in progress (a failed attempt).
+        """
+        ctx, env = self.ctx, self.ctx.env
+        queued_at = env.now
+        remaining = list(rcpts)
+        failures, first_failure, warned = 0, 0.0, False
+        while remaining:
+            while not self.up:
+                yield self.back_up()
+            with self.slots.request() as slot:
+                yield slot
+                if not self.up:
+                    continue
+                ctx.log.append(env.now, "attempt", message.id, self.name,
+                               f"rcpts={','.join(remaining)} hosts={','.join(hosts)}")
+                done, code = yield from self._attempt(message, tuple(remaining), hosts)
+            remaining = [r for r in remaining if r not in done]
+            if not remaining:
+                break
+            failures += 1
+            if failures == 1:
+                first_failure = env.now
+            decision = self.policy.decide(env.now, queued_at, first_failure, failures, warned)
+            if decision.action == "bounce":
+                self.fail_permanently(message, tuple(remaining), code, expired=True)
+                break
+            if decision.warn:
+                warned = True
+                self.send_dsn(message, tuple(remaining), WARNING, code)
+            next_s = decision.next_attempt_s
+            ctx.log.append(env.now, "deferred", message.id, self.name,
+                           f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
+            yield env.timeout(max(0.0, next_s - env.now))
+        self._dequeue(message)
+
+    def _attempt(
+        self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...]
+    ) -> Generator[Any, Any, tuple[set[str], str]]:
+        """One delivery attempt over the MX hosts in order; returns (recipients settled, last code).
+
+        A host that is down or unreachable costs ``connect_timeout`` and the next host is tried
+        at once. A session that completes settles every recipient it accepted or refused.
+        """
+        ctx, env = self.ctx, self.ctx.env
+        process = env.active_process
+        assert process is not None
+        code = CONNECT_FAILED
+        settled: set[str] = set()
+
+        def refused(rcpt: str, reply: str) -> None:
+            settled.add(rcpt)
+            self.fail_permanently(message, (rcpt,), reply, host=host)
+
+        for host in hosts:
+            server = ctx.servers[host]
+            path = ctx.net.path(self.name, host)
+            if path is None or not server.up:
+                handle = ctx.sessions.open(process, None, endpoints=(self.name,))
+                try:
+                    yield env.timeout(self.connect_timeout_s)
+                except simpy.Interrupt:
+                    ctx.log.append(env.now, "session_cut", message.id, self.name, f"host={host} accepted=no")
+                    return settled, CUT
+                finally:
+                    ctx.sessions.close(handle)
+                ctx.log.append(env.now, "connect_failed", message.id, self.name, f"host={host} code={CONNECT_FAILED}")
+                continue
+            handle = ctx.sessions.open(process, path)
+            try:
+                result = yield from smtp.session(env, ctx.net, path, server, message, rcpts, self.name, refused)
+            finally:
+                ctx.sessions.close(handle)
+            if result.cut:
+                accepted = "yes" if result.server_accepted else "no"
+                ctx.log.append(env.now, "session_cut", message.id, self.name, f"host={host} accepted={accepted}")
+                return settled, CUT
+            if result.accepted:
+                ctx.log.append(env.now, "sent", message.id, self.name,
+                               f"host={host} rcpts={','.join(result.accepted)} code=250")
+            settled.update(result.accepted)
+            return settled, smtp.OK
+        return settled, code
+
+    # ---- failures and notifications ----------------------------------------------------------
+
+    def fail_permanently(
+        self, message: Message, rcpts: tuple[str, ...], code: str, host: str = "", expired: bool = False
+    ) -> None:
+        """Give up on ``rcpts``: log each and tell the sender with one DSN (never for a DSN)."""
+        ctx = self.ctx
+        reason = "expired" if expired else "refused"
+        dsn = self.send_dsn(message, rcpts, BOUNCE, code) if not message.is_dsn else None
+        for rcpt in rcpts:
+            detail = f"rcpt={rcpt} code={code} reason={reason} dsn={dsn or '-'}"
+            ctx.log.append(ctx.env.now, "bounced", message.id, self.name, detail + (f" host={host}" if host else ""))
+
+    def send_dsn(self, message: Message, rcpts: tuple[str, ...], kind: str, code: str) -> str | None:
+        """Create a bounce or delay warning to the original sender and route it from here."""
+        if message.is_dsn or not message.sender:
+            return None
+        ctx = self.ctx
+        author = f"MAILER-DAEMON@{self.name}"
+        to = (message.sender,)
+        size = DSN_BODY_BYTES + 60 * len(rcpts) + header_bytes(message.author, message.recipients)
+        wire = header_bytes(author, to) + size
+        dsn = Message(ctx.new_id("d"), kind, "", author, to, size, wire, ctx.env.now, about=message.id)
+        log_created(ctx, dsn, self.name, f"code={code}")
+        ctx.log.append(ctx.env.now, "bounce_sent" if kind == BOUNCE else "warning_sent", message.id, self.name,
+                       f"dsn={dsn.id} rcpts={','.join(rcpts)}")
+        self.take(dsn, to)
+        return dsn.id
+
+
+def log_created(ctx: Context, message: Message, node: str, extra: str = "") -> None:
+    """The record every table reads a message's envelope and sizes from."""
+    detail = (
+        f"kind={message.kind} from={message.author} sender={message.sender or '<>'} "
+        f"to={','.join(message.recipients)} size={message.size_bytes} wire={message.wire_bytes}"
+    )
+    if message.about:
+        detail += f" about={message.about}"
+    if extra:
+        detail += " " + extra
+    ctx.log.append(ctx.env.now, "created", message.id, node, detail)

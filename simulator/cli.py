@@ -7,10 +7,11 @@ Exit status: 0 success, 2 bad input (an invalid scenario, a missing file, bad ar
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,6 +21,14 @@ from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+# Modules that add subcommands: each has ``register(subparsers) -> dict[name, handler]`` where
+# ``handler(args, out, err) -> int``; they may raise ScenarioError or CommandError for bad input.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+class CommandError(Exception):
+    """Bad input found by a command (a missing folder, an unknown message id): exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,13 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _extra_commands(parser: argparse.ArgumentParser) -> dict[str, Callable[..., int]]:
+    """Let each module of COMMAND_MODULES add its subcommands to ``parser``."""
+    handlers: dict[str, Callable[..., int]] = {}
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in COMMAND_MODULES:
+        handlers.update(importlib.import_module(name).register(sub))
+    return handlers
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command line; returns the exit status."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     args: argparse.Namespace | None = None
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        handlers = _extra_commands(parser)
+        args = parser.parse_args(argv)
+        if args.command in handlers:
+            return handlers[args.command](args, out, err)
         if args.command == "schema":
             out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
             return EXIT_OK
@@ -74,6 +96,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         return EXIT_BAD_INPUT
     except ScenarioError as e:
         err.write(f"error: {getattr(args, 'scenario', '')}: invalid scenario\n{e}\n")
+        return EXIT_BAD_INPUT
+    except CommandError as e:
+        err.write(f"error: {e}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.write("interrupted\n")

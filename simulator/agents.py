@@ -13,19 +13,25 @@ so the server gets the message twice: a duplicate, as in real SMTP.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .context import Context
+from .devices import Device
 from .message import Message
 from .protocols import smtp
 from .server import CUT, MailServer, log_created
+
+if TYPE_CHECKING:
+    from .behaviour import Behaviour
 
 SUBMIT_RETRY_S = 60.0
 SUBMIT_CONNECT_TIMEOUT_S = 30.0
 
 
 class UserAgent:
-    """One user: an address, the node its devices sit at, and its home server."""
+    """One user: an address, the node its devices sit at, its home server, and its devices."""
 
     def __init__(self, ctx: Context, address: str, node: str, server: MailServer, spec: Any) -> None:
         self.ctx = ctx
@@ -33,6 +39,40 @@ class UserAgent:
         self.node = node
         self.server = server
         self.spec = spec
+        self.devices: list[Device] = []
+        self.read: set[str] = set()  # messages the user has seen on some device
+        self.behaviour: Behaviour | None = None
+
+    def add_devices(self, rngs: list[np.random.Generator]) -> None:
+        """Create the user's devices (one random stream each) and listen to the mailbox."""
+        self.devices = [Device(self, i + 1, rng) for i, rng in enumerate(rngs)]
+        self.server.mailboxes[self.address].listeners.append(self.delivered)
+
+    @property
+    def copies_wanted(self) -> int:
+        """How many devices must retrieve a message: one for POP3 that deletes, else every one."""
+        access = self.spec.access
+        return 1 if access.protocol == "pop3" and not access.keep else len(self.devices)
+
+    def start(self) -> None:
+        for device in self.devices:
+            device.start()
+
+    def delivered(self, message: Message) -> None:
+        """A new message is in the mailbox: it waits to be retrieved; the devices are told."""
+        for _ in range(self.copies_wanted):
+            self.ctx.hold()
+        for device in self.devices:
+            device.notify(message)
+
+    def retrieved(self, device: Device, message: Message) -> None:
+        """``device`` now holds ``message`` (each device reports each message once)."""
+        first = message.id not in self.read
+        self.read.add(message.id)
+        if first or self.copies_wanted > 1:
+            self.ctx.release()
+        if first and self.behaviour is not None:
+            self.behaviour.on_read(self, message)
 
     def send(self, message: Message) -> None:
         """The user presses send now."""

@@ -1,7 +1,10 @@
 """A user's mailbox on the server that holds it: delivered messages in arrival order.
 
 Delivery appends; a second delivery of the same message is a duplicate and is counted, not
-stored twice. Listeners (IMAP sessions in IDLE) are told of each new message.
+stored twice. The mailbox also keeps what the access protocols change on the server: POP3
+deletions (at the end of a session), IMAP/webmail ``\\Seen`` flags shared by every device, the
+folder a message was filed into, and the POP3 maildrop lock. Listeners (the user's devices)
+are told of each new message.
 """
 
 from __future__ import annotations
@@ -14,20 +17,29 @@ from .message import Message
 class Mailbox:
     """Messages delivered to one address."""
 
-    __slots__ = ("address", "ids", "listeners", "messages")
+    __slots__ = ("address", "deleted", "folders", "ids", "listeners", "lock", "messages", "seen")
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self.messages: list[tuple[Message, float]] = []  # (message, delivered_at_s)
+        self.messages: list[Message] = []
         self.ids: set[str] = set()
+        self.deleted: set[str] = set()
+        self.seen: set[str] = set()
+        self.folders: dict[str, str] = {}
+        self.lock: object | None = None  # the POP3 session holding the maildrop
         self.listeners: list[Callable[[Message], None]] = []
 
-    def store(self, message: Message, now_s: float) -> bool:
+    def store(self, message: Message) -> bool:
         """Store a delivery; False when this message was already here (a duplicate)."""
         if message.id in self.ids:
             return False
         self.ids.add(message.id)
-        self.messages.append((message, now_s))
-        for listener in list(self.listeners):
+        self.messages.append(message)
+        for listener in self.listeners:
             listener(message)
         return True
+
+    def present(self, start: int = 0) -> list[Message]:
+        """Messages from position ``start`` on that are still in the mailbox (not deleted)."""
+        deleted = self.deleted
+        return [m for m in self.messages[start:] if m.id not in deleted]

@@ -63,6 +63,9 @@ class Message:
     wire_bytes: int
     created_s: float
     about: str = ""  # for a DSN: the id of the message it reports on
+    text_bytes: int = 0
+    attachments: tuple[int, ...] = ()  # raw sizes of the attachments
+    origin: int = -1  # index of the traffic entry whose behaviour (reply, forward, file) applies
 
     @property
     def is_dsn(self) -> bool:

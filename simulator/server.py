@@ -114,8 +114,11 @@ class MailServer:
         if mailbox is None:
             self.fail_permanently(message, (rcpt,), UNKNOWN_USER)
             return
-        fresh = mailbox.store(message, ctx.env.now)
-        ctx.log.append(ctx.env.now, "delivered" if fresh else "duplicate", message.id, self.name, f"rcpt={rcpt}")
+        if message.id in mailbox.ids:
+            ctx.log.append(ctx.env.now, "duplicate", message.id, self.name, f"rcpt={rcpt}")
+            return
+        ctx.log.append(ctx.env.now, "delivered", message.id, self.name, f"rcpt={rcpt}")
+        mailbox.store(message)
 
     def mx_hosts(self, domain: str) -> tuple[str, ...]:
         """MX hosts for ``domain`` in preference order; a relay MX drops itself and worse ones."""

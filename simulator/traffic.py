@@ -18,12 +18,18 @@ from .message import MAIL, Message, wire_bytes
 
 
 def make_message(
-    ctx: Context, sender: str, recipients: tuple[str, ...], text_bytes: int, attachments: tuple[int, ...] = ()
+    ctx: Context,
+    sender: str,
+    recipients: tuple[str, ...],
+    text_bytes: int,
+    attachments: tuple[int, ...] = (),
+    origin: int = -1,
 ) -> Message:
-    """A new user message, timestamped now."""
+    """A new user message, timestamped now; ``origin`` is the traffic entry that made it."""
     size = text_bytes + sum(attachments)
     wire = wire_bytes(sender, recipients, text_bytes, attachments)
-    return Message(ctx.new_id(), MAIL, sender, sender, recipients, size, wire, ctx.env.now)
+    return Message(ctx.new_id(), MAIL, sender, sender, recipients, size, wire, ctx.env.now,
+                   text_bytes=text_bytes, attachments=attachments, origin=origin)
 
 
 def poisson_sender(
@@ -33,6 +39,7 @@ def poisson_sender(
     targets: Sequence[str],
     duration_s: float,
     rng: np.random.Generator,
+    origin: int = -1,
 ) -> Generator[Any, Any, None]:
     """Create messages from ``senders`` to ``targets`` until ``duration_s``.
 
@@ -58,7 +65,7 @@ def poisson_sender(
             att = spec.attachments
             if att is not None and rng.random() < att.probability:
                 attachments = (max(1, round(att.size.sample(rng))),)
-            ctx.agents[sender].send(make_message(ctx, sender, recipients, text, attachments))
+            ctx.agents[sender].send(make_message(ctx, sender, recipients, text, attachments, origin))
     finally:
         ctx.source_ended()
 

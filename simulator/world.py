@@ -16,6 +16,7 @@ import simpy
 
 from . import outages, traffic
 from .agents import UserAgent
+from .behaviour import Behaviour
 from .context import Context
 from .eventlog import EventLog
 from .mailbox import Mailbox
@@ -46,7 +47,16 @@ class World:
         for user in self.users:
             server = ctx.servers[ctx.home[domain_of(user.address)]]
             server.mailboxes[user.address] = Mailbox(user.address)
-            ctx.agents[user.address] = UserAgent(ctx, user.address, user.at, server, user)
+            agent = ctx.agents[user.address] = UserAgent(ctx, user.address, user.at, server, user)
+            agent.add_devices([self.streams.get(f"device.{user.address}.{k + 1}") for k in range(user.access.devices)])
+        if any(Behaviour.wanted(spec) for spec in scenario.traffic):
+            behaviour = Behaviour(
+                ctx, scenario.traffic, [self.streams.get(f"behaviour.{i}") for i in range(len(scenario.traffic))],
+                [self.select(spec.forward.to or spec.to) if getattr(spec, "forward", None) else []
+                 for spec in scenario.traffic],
+            )
+            for agent in ctx.agents.values():
+                agent.behaviour = behaviour
         self.started = False
 
     # ---- selection of users for traffic ----------------------------------------------------
@@ -71,7 +81,9 @@ class World:
             ctx.sources += 1
             rng = self.streams.get(f"traffic.{i}")
             env.process(traffic.poisson_sender(ctx, spec, self.select(spec.from_), self.select(spec.to),
-                                               sc.duration_s, rng))
+                                               sc.duration_s, rng, origin=i))
+        for agent in ctx.agents.values():
+            agent.start()
         if sc.messages:
             ctx.sources += 1
             env.process(traffic.scripted(ctx, sc.messages))

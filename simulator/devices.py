@@ -1,0 +1,228 @@
+"""A user's devices and how they retrieve mail: POP3 polling, IMAP sessions (IDLE or NOOP
+polling) and webmail refreshes, with the timings of :mod:`simulator.protocols.retrieval`.
+
+A polling device polls at ``offset + k*poll``. A poll that would find nothing new changes
+nothing, so it is not simulated: a device sleeps until its mailbox gets new mail, then wakes at
+its next poll time. That keeps the cost per message constant however often devices poll.
+An IMAP device holds a session (connected at ``offset``, or at 0) that an outage of the server
+or its path cuts; it reconnects at the next multiple of ``poll`` after the cut at which the
+server answers. A device that cannot connect tries again at its next poll. Nothing is lost,
+and a device never counts a message twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+from .mailbox import Mailbox
+from .message import Message
+from .network import Path
+from .protocols import retrieval
+
+if TYPE_CHECKING:
+    from .agents import UserAgent
+
+CONNECT_TIMEOUT_S = 30.0
+TICK_EPSILON = 1e-9
+
+
+class Device:
+    """One device of a user: what it holds, and the process that fetches for it."""
+
+    def __init__(self, agent: UserAgent, index: int, rng: np.random.Generator) -> None:
+        access = agent.spec.access
+        self.agent = agent
+        self.ctx = agent.ctx
+        self.index = index
+        self.protocol: str = access.protocol
+        self.poll_s: float = access.poll_s
+        self.keep: bool = bool(access.keep)
+        self.idle: bool = self.protocol == "imap" and bool(access.idle)
+        polls = not self.idle
+        if access.offset_s is not None:
+            self.offset_s = float(access.offset_s)
+        else:
+            self.offset_s = float(rng.uniform(0.0, self.poll_s)) if polls else 0.0
+        self.mailbox: Mailbox = agent.server.mailboxes[agent.address]
+        self.held: set[str] = set()
+        self.cursor = 0  # every message before this position is held or deleted
+        self._wake: simpy.Event | None = None
+        self.last_tick_s = -math.inf
+        self.cut_at_s = 0.0  # when the IMAP session was last cut
+
+    # ---- what is new ---------------------------------------------------------------------------
+
+    def notify(self, _message: Message) -> None:
+        """The mailbox got new mail."""
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+
+    def new_messages(self) -> list[Message]:
+        messages, held, deleted = self.mailbox.messages, self.held, self.mailbox.deleted
+        while self.cursor < len(messages) and (messages[self.cursor].id in held or messages[self.cursor].id in deleted):
+            self.cursor += 1
+        return [m for m in self.mailbox.present(self.cursor) if m.id not in held]
+
+    def got(self, message: Message) -> None:
+        if message.id in self.held:
+            return
+        self.held.add(message.id)
+        seen = message.id in self.mailbox.seen
+        if self.protocol != "pop3":
+            self.mailbox.seen.add(message.id)
+        ctx = self.ctx
+        ctx.log.append(ctx.env.now, "retrieved", message.id, self.agent.node,
+                       f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} seen={int(seen)}")
+        self.agent.retrieved(self, message)
+
+    # ---- time ----------------------------------------------------------------------------------
+
+    def next_tick_s(self, after_s: float) -> float:
+        """The first poll time at or after ``after_s`` and after the last poll."""
+        k = max(0, math.ceil((after_s - self.offset_s) / self.poll_s - TICK_EPSILON))
+        tick = self.offset_s + k * self.poll_s
+        if tick <= self.last_tick_s:
+            tick = self.last_tick_s + self.poll_s
+        return tick
+
+    def wait_for_mail(self) -> Generator[Any, Any, None]:
+        while not self.new_messages():
+            self._wake = self.ctx.env.event()
+            yield self._wake
+            self._wake = None
+
+    def wait_for_tick(self) -> Generator[Any, Any, None]:
+        env = self.ctx.env
+        tick = self.next_tick_s(env.now)
+        if tick > env.now:
+            yield env.timeout(tick - env.now)
+        self.last_tick_s = tick
+
+    def reachable(self) -> Path | None:
+        server = self.agent.server
+        return self.ctx.net.path(self.agent.node, server.name) if server.up else None
+
+    def failed(self, why: str) -> None:
+        ctx = self.ctx
+        ctx.log.append(ctx.env.now, "retrieve_failed", "", self.agent.node,
+                       f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} why={why}")
+
+    # ---- processes -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        run = {"pop3": self._pop3, "http": self._http, "imap": self._imap}[self.protocol]
+        self.ctx.env.process(run())
+
+    def _pop3(self) -> Generator[Any, Any, None]:
+        """Poll, download what is new, delete it unless ``keep``. Time: the POP3 row of the contract."""
+        ctx, env, box = self.ctx, self.ctx.env, self.mailbox
+        process = env.active_process
+        while True:
+            yield from self.wait_for_mail()
+            yield from self.wait_for_tick()
+            path = self.reachable()
+            if path is None:
+                yield env.timeout(CONNECT_TIMEOUT_S)
+                self.failed("connect")
+                continue
+            token = object()
+            owed: list[Message] = []
+
+            def select(token: object = token, owed: list[Message] = owed) -> tuple[Sequence[Message], int] | None:
+                if box.lock is not None:
+                    return None
+                box.lock = token
+                present = box.present(self.cursor)
+                owed.extend(m for m in present if m.id in self.held)  # held after a cut, not yet deleted
+                wanted = [m for m in present if m.id not in self.held]
+                owed.extend(wanted)
+                return wanted, 0 if self.keep else len(owed)
+
+            handle = ctx.sessions.open(process, path)
+            try:
+                ok = yield from retrieval.pop3_session(env, ctx.net, path, select, self.keep, self.got)
+                if not ok:
+                    self.failed("locked")
+                elif not self.keep:
+                    box.deleted.update(m.id for m in owed)  # UPDATE state: QUIT has reached the server
+            except simpy.Interrupt:
+                self.failed("cut")
+            finally:
+                ctx.sessions.close(handle)
+                if box.lock is token:
+                    box.lock = None
+
+    def _http(self) -> Generator[Any, Any, None]:
+        """Refresh the inbox at each poll and open each new message. Time: the HTTP row."""
+        ctx, env = self.ctx, self.ctx.env
+        process = env.active_process
+        while True:
+            yield from self.wait_for_mail()
+            yield from self.wait_for_tick()
+            path = self.reachable()
+            if path is None:
+                yield env.timeout(CONNECT_TIMEOUT_S)
+                self.failed("connect")
+                continue
+            handle = ctx.sessions.open(process, path)
+            try:
+                yield from retrieval.http_poll(env, ctx.net, path, self.new_messages, self.got)
+            except simpy.Interrupt:
+                self.failed("cut")
+            finally:
+                ctx.sessions.close(handle)
+
+    def _imap(self) -> Generator[Any, Any, None]:
+        """Hold an IMAP session: IDLE (or NOOP at each poll), FETCH what is new. Time: the IMAP rows.
+
+        Interrupted by outages of the server or path; reconnects at the next multiple of
+        ``poll`` after the cut at which the server can be reached.
+        """
+        ctx, env = self.ctx, self.ctx.env
+        process = env.active_process
+        if self.offset_s > 0:
+            yield env.timeout(self.offset_s)
+        while True:
+            path = self.reachable()
+            if path is None:
+                yield from self._await_server()
+                continue
+            handle = ctx.sessions.open(process, path)
+            try:
+                yield retrieval.round_trips(env, path, 4)  # TCP, greeting, LOGIN, SELECT
+                while True:
+                    for message in self.new_messages():
+                        yield from retrieval.fetch(env, ctx.net, path, message, self.got)
+                    if self.new_messages():
+                        continue  # more arrived meanwhile: the server said so in the last response
+                    yield from self.wait_for_mail()
+                    if self.idle:
+                        yield env.timeout(path.delay_s)  # the server's EXISTS reaches the device
+                        yield retrieval.round_trips(env, path, 1)  # DONE, and the IDLE's OK
+                    else:
+                        yield from self.wait_for_tick()
+                        yield retrieval.round_trips(env, path, 1)  # NOOP
+            except simpy.Interrupt:
+                self.failed("cut")
+            finally:
+                ctx.sessions.close(handle)
+            self.last_tick_s = env.now
+            self.cut_at_s = env.now
+            yield env.timeout(self.poll_s)
+
+    def _await_server(self) -> Generator[Any, Any, None]:
+        """Wait until a reconnect attempt can succeed: the server back, then the next retry time."""
+        env, server = self.ctx.env, self.agent.server
+        if not server.up:
+            yield server.back_up()
+            k = math.ceil((env.now - self.cut_at_s) / self.poll_s - TICK_EPSILON)
+            yield env.timeout(max(0.0, self.cut_at_s + k * self.poll_s - env.now))
+            return
+        yield env.timeout(CONNECT_TIMEOUT_S)
+        self.failed("connect")
+        yield env.timeout(max(0.0, self.poll_s - CONNECT_TIMEOUT_S))

@@ -1,0 +1,91 @@
+"""Retrieval exchanges (POP3, IMAP, HTTP webmail): their round trips and transfers, timed exactly.
+
+Each function is a generator run inside a device's process over a fixed ``path`` from the
+user's node to the mailbox server; it calls ``got(message)`` at the moment the device holds the
+whole of a message. Every command and its response cost one RTT; a message body costs one RTT
+plus its transfer time ``T`` on the path (the request travels ``d`` to the server, the body is
+pushed through the shared links, and its last byte arrives ``d`` later). All of them can be
+interrupted by ``simpy.Interrupt`` when an outage cuts the session; a body being transferred
+is then abandoned and the caller decides what the device does next.
+
+- POP3 (RFC 1939): TCP, greeting, USER, PASS (the server locks the maildrop and fixes its
+  contents as PASS arrives), STAT, UIDL when ``keep``, RETR for each new message, DELE for each
+  (unless ``keep``), QUIT (deletions take effect as QUIT arrives). The first message is held
+  at start + 6 RTT + T (7 RTT + T with ``keep``); each further RETR adds 1 RTT + its T.
+- IMAP (RFC 9051): connect is TCP, greeting, LOGIN, SELECT (4 RTT). In IDLE (RFC 2177), the
+  server's EXISTS reaches the device ``d`` after delivery, DONE takes 1 RTT and FETCH 1 RTT + T:
+  held at delivered_at + 2.5 RTT + T. Without IDLE, NOOP at each poll (1 RTT) then FETCH.
+- HTTP webmail: TCP, GET inbox (1 RTT), GET each new message (1 RTT + T), keep-alive, no TLS:
+  the first message is held at poll time + 3 RTT + T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+import simpy
+
+from ..message import Message
+from ..network import Flow, Network, Path
+
+Got = Callable[[Message], None]
+
+
+def fetch(env: simpy.Environment, net: Network, path: Path, message: Message, got: Got) -> Generator[Any, Any, None]:
+    """One request for a message body and its response: 1 RTT + T. Calls ``got`` when held."""
+    flow: Flow | None = None
+    try:
+        yield env.timeout(path.delay_s)  # the request reaches the server
+        flow = net.transfer(path, message.wire_bytes)
+        yield flow.done
+        flow = None
+        yield env.timeout(path.delay_s)  # the last byte reaches the device
+    except simpy.Interrupt:
+        if flow is not None:
+            net.cancel(flow)
+        raise
+    got(message)
+
+
+def round_trips(env: simpy.Environment, path: Path, count: float) -> simpy.Timeout:
+    """``count`` command/response exchanges with nothing to transfer."""
+    return env.timeout(count * path.rtt_s)
+
+
+def pop3_session(
+    env: simpy.Environment,
+    net: Network,
+    path: Path,
+    select: Callable[[], tuple[Sequence[Message], int] | None],
+    keep: bool,
+    got: Got,
+) -> Generator[Any, Any, bool]:
+    """A POP3 session up to the moment QUIT reaches the server; False if the maildrop was locked.
+
+    ``select()`` is called as PASS reaches the server (the maildrop is locked and its contents
+    fixed then) and returns the messages to RETR and how many to DELE, or None when another
+    session holds the lock (-ERR: the client sends QUIT).
+    """
+    yield round_trips(env, path, 3.5)  # TCP, greeting, USER; PASS travels to the server
+    plan = select()
+    if plan is None:
+        yield round_trips(env, path, 1.0)  # -ERR back to the client, QUIT to the server
+        return False
+    wanted, dele = plan
+    yield round_trips(env, path, 0.5 + 1 + (1 if keep else 0))  # PASS reply, STAT, UIDL
+    for message in wanted:
+        yield from fetch(env, net, path, message, got)
+    yield round_trips(env, path, dele + 0.5)  # DELE each, then QUIT reaches the server
+    return True
+
+
+def http_poll(
+    env: simpy.Environment, net: Network, path: Path, select: Callable[[], Sequence[Message]], got: Got
+) -> Generator[Any, Any, None]:
+    """A webmail refresh: TCP, GET inbox (its contents fixed as the GET arrives), GET each new one."""
+    yield round_trips(env, path, 1.5)
+    wanted = select()
+    yield round_trips(env, path, 0.5)
+    for message in wanted:
+        yield from fetch(env, net, path, message, got)

@@ -483,8 +483,9 @@ def make_policy(spec: Any) -> RetryPolicy:
     ``fixed`` and ``exchange``, ``initial_s``, ``factor`` and ``max_s`` to
     ``backoff``, ``rule`` to ``exim`` and the optional ``min_backoff_s`` and
     ``max_backoff_s`` to ``postfix``. A missing attribute or ``None`` means the
-    policy's default (for ``warn_after_s`` too: ``exchange`` warns at 4 h unless
-    the spec sets another time). Raises ValueError for an unknown policy, for a
+    policy's default, except ``warn_after_s``: present and ``None`` means no warning (a
+    scenario's effective settings carry ``exchange``'s 4 h explicitly); only a spec without
+    the attribute gets the policy's default. Raises ValueError for an unknown policy, for a
     setting the named policy does not use, and for invalid values.
     """
     name = getattr(spec, "policy", None)
@@ -494,10 +495,11 @@ def make_policy(spec: Any) -> RetryPolicy:
         raise ValueError(f"unknown retry policy {name!r}; expected one of {', '.join(POLICY_NAMES)}")
     cls, options = _POLICY_OPTIONS[name]
     kwargs: dict[str, Any] = {}
-    for attr in ("give_up_s", "warn_after_s"):
-        value = getattr(spec, attr, None)
-        if value is not None:
-            kwargs[attr] = value
+    give_up = getattr(spec, "give_up_s", None)
+    if give_up is not None:
+        kwargs["give_up_s"] = give_up
+    if hasattr(spec, "warn_after_s"):
+        kwargs["warn_after_s"] = spec.warn_after_s  # None here means off: the spec has filled defaults
     accepted = {spec_attr for spec_attr, _ in options}
     for spec_attr, arg in options:
         value = getattr(spec, spec_attr, None)

@@ -384,7 +384,9 @@ def test_make_policy_defaults() -> None:
     assert make_policy(spec(policy="fixed")) == FixedPolicy()
     assert make_policy(spec(policy="postfix")) == PostfixPolicy()
     assert make_policy(spec(policy="exim")) == EximPolicy()
-    assert make_policy(spec(policy="exchange")) == ExchangePolicy()
+    exchange = SimpleNamespace(**{k: v for k, v in vars(spec(policy="exchange")).items() if k != "warn_after_s"})
+    assert make_policy(exchange) == ExchangePolicy()  # no warn_after attribute: the policy's 4 h
+    assert make_policy(spec(policy="exchange")).warn_after_s is None  # present and None: warnings off
     assert make_policy(spec(policy="backoff")) == BackoffPolicy()
     assert make_policy(spec()) == FixedPolicy()  # no policy named: the scenario default
     assert set(POLICY_NAMES) == {"fixed", "postfix", "exim", "exchange", "backoff"}

@@ -24,7 +24,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 # Modules that add subcommands: each has ``register(subparsers) -> dict[name, handler]`` where
 # ``handler(args, out, err) -> int``; they may raise ScenarioError or CommandError for bad input.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("simulator.cli_sweep",)
 
 
 class CommandError(Exception):
@@ -142,6 +142,12 @@ def report(result: Result, folder: Path) -> str:
         if st["count"]:
             lines.append(f"  {label}: mean {_t(st['mean'])}, p50 {_t(st['p50'])}, p90 {_t(st['p90'])}, "
                          f"p99 {_t(st['p99'])}, max {_t(st['max'])}")
+    for protocol, p in s.get("retrieval_by_protocol", {}).items():
+        if p["delivered"]:
+            st = p["end_to_end_latency_s"]
+            share = p["every_device_share"]
+            lines.append(f"  {protocol}: {p['users']} users, {p['retrieved']}/{p['delivered']} retrieved, "
+                         f"{share:.0%} on every device, end-to-end p50 {_t(st['p50']) if st['count'] else '-'}")
     if s["peak_queue"]:
         peaks = ", ".join(f"{k} {v}" for k, v in s["peak_queue"].items())
         lines.append(f"  peak queue: {peaks}")

@@ -115,8 +115,12 @@ class Device:
     # ---- processes -----------------------------------------------------------------------------
 
     def start(self) -> None:
+        ctx = self.ctx
+        ctx.log.append(ctx.env.now, "device", "", self.agent.node,
+                       f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} "
+                       f"copies={self.agent.copies_wanted} offset={self.offset_s!r}")
         run = {"pop3": self._pop3, "http": self._http, "imap": self._imap}[self.protocol]
-        self.ctx.env.process(run())
+        ctx.env.process(run())
 
     def _pop3(self) -> Generator[Any, Any, None]:
         """Poll, download what is new, delete it unless ``keep``. Time: the POP3 row of the contract."""

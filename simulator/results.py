@@ -180,8 +180,41 @@ def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any])
             "max": max(attempts, default=0),
         },
         "peak_queue": dict(sorted(peak.items())),
+        "retrieval_by_protocol": by_protocol(tables, records),
         "events": len(records),
     }
+
+
+def by_protocol(tables: Tables, records: Sequence[Record]) -> dict[str, dict[str, Any]]:
+    """Per access protocol: delivered mail pairs, how many reached a device and every device,
+    retrieval latency (from delivery) and end-to-end latency (from submission)."""
+    protocol_of: dict[str, str] = {}
+    devices_of: dict[str, int] = {}
+    for _t, event, _mid, _node, detail in records:
+        if event == "device":
+            f = fields(detail)
+            protocol_of[f["rcpt"]] = f["protocol"]
+            devices_of[f["rcpt"]] = devices_of.get(f["rcpt"], 0) + 1
+    holders: dict[tuple[str, str], int] = {}
+    for row in tables.retrievals:
+        key = (row["message_id"], row["recipient"])
+        holders[key] = holders.get(key, 0) + 1
+    out: dict[str, dict[str, Any]] = {}
+    for protocol in sorted(set(protocol_of.values())):
+        rows = [r for r in tables.deliveries
+                if r["kind"] == "mail" and r["status"] == "delivered" and protocol_of.get(r["recipient"]) == protocol]
+        got = [r for r in rows if r["retrieved_at"] is not None]
+        everywhere = sum(holders.get((r["message_id"], r["recipient"]), 0) >= devices_of[r["recipient"]] for r in rows)
+        out[protocol] = {
+            "users": sum(1 for p in protocol_of.values() if p == protocol),
+            "delivered": len(rows),
+            "retrieved": len(got),
+            "retrievals": sum(holders.get((r["message_id"], r["recipient"]), 0) for r in rows),
+            "every_device_share": (everywhere / len(rows)) if rows else None,
+            "retrieval_latency_s": stats([r["retrieved_at"] - r["delivered_at"] for r in got]),
+            "end_to_end_latency_s": stats([r["retrieved_at"] - r["submitted_at"] for r in got]),
+        }
+    return out
 
 
 # ---- writers ----------------------------------------------------------------------------------

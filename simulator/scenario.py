@@ -338,6 +338,24 @@ SizeDistribution = Annotated[
         )
     ),
 ]
+def _duration_distribution(value: object) -> Distribution:
+    try:
+        return parse_distribution(value, parse_duration)
+    except DistributionError as error:
+        _raise([(error.path, error.message)], value)
+
+
+DurationDistribution = Annotated[
+    Distribution,
+    PlainValidator(_duration_distribution),
+    PlainSerializer(_to_yaml),
+    WithJsonSchema(
+        _distribution_schema(
+            {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
+            "a duration or a distribution of durations; values in seconds or with units (5m)",
+        )
+    ),
+]
 RecipientsDistribution = Annotated[
     Distribution,
     PlainValidator(_recipients_distribution),
@@ -753,6 +771,34 @@ class AttachmentSpec(_Spec):
         return {"probability": self.probability, "size": self.size.to_yaml()}
 
 
+class ReplySpec(_Spec):
+    """A recipient replies to a message it has read with ``probability``, ``think`` later."""
+
+    probability: StrictFloat = Field(ge=0, le=1)
+    think: DurationDistribution = Field(default=Constant(300.0), json_schema_extra={"default": 300})
+
+    def to_yaml(self) -> dict[str, object]:
+        return {"probability": self.probability, "think": self.think.to_yaml()}
+
+
+class ForwardSpec(ReplySpec):
+    """A recipient forwards a message it has read to a user drawn from ``to`` (default: the entry's ``to``)."""
+
+    to: Name | None = None
+
+    def to_yaml(self) -> dict[str, object]:
+        return {**super().to_yaml(), "to": self.to}
+
+
+class FileSpec(ReplySpec):
+    """A recipient files a message it has read into ``folder`` (on the server for IMAP and webmail)."""
+
+    folder: Name = "Archive"
+
+    def to_yaml(self) -> dict[str, object]:
+        return {**super().to_yaml(), "folder": self.folder}
+
+
 class TrafficSpec(_Spec):
     """A Poisson workload: each sending user sends ``rate`` messages per second.
 
@@ -765,6 +811,9 @@ class TrafficSpec(_Spec):
     recipients: RecipientsDistribution = Field(default=Constant(1), json_schema_extra={"default": 1})
     size: SizeDistribution
     attachments: AttachmentSpec | None = None
+    reply: ReplySpec | None = None
+    forward: ForwardSpec | None = None
+    file: FileSpec | None = None
 
     def draw_recipients(self, rng: np.random.Generator) -> int:
         """Number of recipients of one message: a draw, rounded, at least 1."""
@@ -788,6 +837,11 @@ class TrafficSpec(_Spec):
             "recipients": self.recipients.to_yaml(),
             "size": self.size.to_yaml(),
             "attachments": None if self.attachments is None else self.attachments.to_yaml(),
+            **{
+                key: spec.to_yaml()
+                for key, spec in (("reply", self.reply), ("forward", self.forward), ("file", self.file))
+                if spec is not None
+            },
         }
 
 
@@ -1163,6 +1217,10 @@ def _semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
             problem = users.endpoint_problem(value)
             if problem:
                 issues.append((("traffic", i, key), problem))
+        if traffic.forward is not None and traffic.forward.to is not None:
+            problem = users.endpoint_problem(traffic.forward.to)
+            if problem:
+                issues.append((("traffic", i, "forward", "to"), problem))
     for i, message in enumerate(s.messages):
         if not users.is_user(message.from_):
             issues.append((("messages", i, "from"), f"'{message.from_}' is not the address of any user"))
@@ -1580,7 +1638,13 @@ def _model_at(parent: Loc, raw: Mapping[str, Any]) -> type[_Spec] | None:
             ("group",): GroupMembers,
         }.get(tuple(rest[1:]))
     if head == "traffic" and rest:
-        return {(): TrafficSpec, ("attachments",): AttachmentSpec}.get(tuple(rest[1:]))
+        return {
+            (): TrafficSpec,
+            ("attachments",): AttachmentSpec,
+            ("reply",): ReplySpec,
+            ("forward",): ForwardSpec,
+            ("file",): FileSpec,
+        }.get(tuple(rest[1:]))
     if head == "messages" and len(rest) == 1:
         return ScriptedMessage
     if head == "outages" and len(rest) == 1:

@@ -49,10 +49,12 @@ def poisson_sender(
     total_rate = spec.rate_per_s * len(senders)
     try:
         if total_rate <= 0 or not targets:
+            yield env.timeout(duration_s)
             return
         while True:
             gap = float(rng.exponential(1.0 / total_rate))
             if env.now + gap > duration_s:
+                yield env.timeout(max(0.0, duration_s - env.now))  # the source lasts the whole traffic period
                 return
             yield env.timeout(gap)
             sender = senders[int(rng.integers(len(senders)))]

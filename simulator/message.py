@@ -20,7 +20,18 @@ BOUNDARY_LINE_BYTES = 44
 # original message's headers.
 DSN_BODY_BYTES = 1200
 
+# Share of octets with the high bit set in a typical 8-bit (non-ASCII UTF-8) text body; each
+# becomes "=XX" in quoted-printable (RFC 2045 §6.7), lines kept to 76 with "=" soft breaks.
+EIGHT_BIT_SHARE = 0.15
+
 MAIL, BOUNCE, WARNING = "mail", "bounce", "warning"
+
+
+def quoted_printable_bytes(text_bytes: int) -> int:
+    """Size of an 8-bit text body encoded as quoted-printable for a 7-bit hop."""
+    high = -(-text_bytes * 15 // 100)  # EIGHT_BIT_SHARE, in integers so sizes are exact
+    chars = text_bytes + 2 * high
+    return chars + 3 * (chars // 73)
 
 
 def base64_bytes(raw_bytes: int) -> int:
@@ -66,6 +77,14 @@ class Message:
     text_bytes: int = 0
     attachments: tuple[int, ...] = ()  # raw sizes of the attachments
     origin: int = -1  # index of the traffic entry whose behaviour (reply, forward, file) applies
+    eight_bit: bool = False  # the text body has octets with the high bit set
+    wire_7bit_bytes: int = 0  # wire size when a hop lacks 8BITMIME (text quoted-printable); 0: same
+
+    def hop_bytes(self, eight_bit_clean: bool) -> int:
+        """Bytes on a hop: as written when both ends speak 8BITMIME (RFC 6152), else 7-bit encoded."""
+        if self.eight_bit and not eight_bit_clean and self.wire_7bit_bytes:
+            return self.wire_7bit_bytes
+        return self.wire_bytes
 
     @property
     def is_dsn(self) -> bool:

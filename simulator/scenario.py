@@ -569,6 +569,20 @@ class RetrySpec(_Spec):
         return {"policy": self.policy} | {key: values[key] for key in RETRY_POLICY_KEYS[self.policy]}
 
 
+class GreylistSpec(_Spec):
+    """Greylisting (RFC 6647) with postgrey's defaults: an unknown (client, sender, recipient)
+    triplet gets 450 4.7.1 until ``delay`` has passed since it was first seen; a retry after
+    that passes and the triplet is known for ``max_age``; a triplet not retried within
+    ``retry_window`` starts over."""
+
+    delay_s: Seconds = Field(default=300.0, alias="delay")
+    retry_window_s: PositiveSeconds = Field(default=172_800.0, alias="retry_window")
+    max_age_s: PositiveSeconds = Field(default=3_024_000.0, alias="max_age")
+
+    def to_yaml(self) -> dict[str, object]:
+        return {"delay": self.delay_s, "retry_window": self.retry_window_s, "max_age": self.max_age_s}
+
+
 class ServerSpec(_Spec):
     """A mail server (effective: the scenario's ``defaults`` merged under it)."""
 
@@ -582,6 +596,8 @@ class ServerSpec(_Spec):
     concurrency: StrictInt = Field(default=100, ge=1)
     max_message_size_bytes: Bytes = Field(default=10_240_000, alias="max_message_size", gt=0)
     pipelining: StrictBool = True
+    eight_bit_mime: StrictBool = True
+    greylisting: GreylistSpec | None = None
 
     def to_yaml(self) -> dict[str, object]:
         return {
@@ -592,6 +608,8 @@ class ServerSpec(_Spec):
             "concurrency": self.concurrency,
             "max_message_size": self.max_message_size_bytes,
             "pipelining": self.pipelining,
+            "eight_bit_mime": self.eight_bit_mime,
+            "greylisting": None if self.greylisting is None else self.greylisting.to_yaml(),
         }
 
 
@@ -811,6 +829,7 @@ class TrafficSpec(_Spec):
     recipients: RecipientsDistribution = Field(default=Constant(1), json_schema_extra={"default": 1})
     size: SizeDistribution
     attachments: AttachmentSpec | None = None
+    eight_bit: StrictFloat = Field(default=0.0, ge=0, le=1)
     reply: ReplySpec | None = None
     forward: ForwardSpec | None = None
     file: FileSpec | None = None
@@ -837,6 +856,7 @@ class TrafficSpec(_Spec):
             "recipients": self.recipients.to_yaml(),
             "size": self.size.to_yaml(),
             "attachments": None if self.attachments is None else self.attachments.to_yaml(),
+            "eight_bit": self.eight_bit,
             **{
                 key: spec.to_yaml()
                 for key, spec in (("reply", self.reply), ("forward", self.forward), ("file", self.file))
@@ -862,6 +882,7 @@ class ScriptedMessage(_Spec):
     ]
     size_bytes: Bytes = Field(alias="size")
     attachment_bytes: Bytes | None = Field(default=None, alias="attachment")
+    eight_bit: StrictBool = False
 
     def to_yaml(self) -> dict[str, object]:
         return {
@@ -870,6 +891,7 @@ class ScriptedMessage(_Spec):
             "to": list(self.to),
             "size": self.size_bytes,
             "attachment": self.attachment_bytes,
+            "eight_bit": self.eight_bit,
         }
 
 
@@ -1625,7 +1647,7 @@ def _model_at(parent: Loc, raw: Mapping[str, Any]) -> type[_Spec] | None:
         server_rest = rest if head == "defaults" else rest[1:]
         if head == "servers" and not rest:
             return None
-        return {(): ServerSpec, ("retry",): RetrySpec}.get(tuple(server_rest))
+        return {(): ServerSpec, ("retry",): RetrySpec, ("greylisting",): GreylistSpec}.get(tuple(server_rest))
     if head == "dns":
         return MXRecord if len(rest) == 2 else None
     if head == "users" and rest:

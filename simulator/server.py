@@ -26,6 +26,7 @@ from .protocols import smtp
 from .retry import make_policy
 
 CONNECT_FAILED = "421"  # what the log records for a host that did not answer
+GREYLISTED = "450"  # 450 4.7.1: try again later
 CUT = "451"  # a session cut by an outage before the final reply
 UNKNOWN_USER = "550"
 RELAY_DENIED = "554"
@@ -48,6 +49,8 @@ class MailServer:
         self.relay_for = frozenset(spec.relay_for)
         self.max_message_size_bytes: int = spec.max_message_size_bytes
         self.pipelining: bool = spec.pipelining
+        self.eight_bit_mime: bool = spec.eight_bit_mime
+        self.greylist = Greylist(spec.greylisting) if spec.greylisting is not None else None
         self.connect_timeout_s: float = spec.connect_timeout_s
         self.mailboxes: dict[str, Mailbox] = {}
         self.slots = simpy.Resource(ctx.env, capacity=spec.concurrency)
@@ -77,14 +80,18 @@ class MailServer:
 
     # ---- the receiving side of SMTP ----------------------------------------------------------
 
-    def rcpt_reply(self, rcpt: str, submission: bool) -> str:
-        """The reply to ``RCPT TO:<rcpt>``: 250, or 550/554 (permanent)."""
+    def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str:
+        """The reply to ``RCPT TO:<rcpt>``: 250, 450 (greylisted, temporary) or 550/554 (permanent)."""
         domain = domain_of(rcpt)
         if domain in self.domains:
-            return smtp.OK if rcpt in self.mailboxes else UNKNOWN_USER
-        if submission or domain in self.relay_for:
-            return smtp.OK
-        return RELAY_DENIED
+            if rcpt not in self.mailboxes:
+                return UNKNOWN_USER
+        elif not (submission or domain in self.relay_for):
+            return RELAY_DENIED
+        if self.greylist is not None and not submission and not self.greylist.passes(client, sender, rcpt,
+                                                                                      self.ctx.env.now):
+            return GREYLISTED
+        return smtp.OK
 
     def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> None:
         """The moment this server owns the message for ``rcpts`` (it sends 250 after DATA)."""
@@ -223,7 +230,8 @@ class MailServer:
                 continue
             handle = ctx.sessions.open(process, path)
             try:
-                result = yield from smtp.session(env, ctx.net, path, server, message, rcpts, self.name, refused)
+                result = yield from smtp.session(env, ctx.net, path, server, message, rcpts, self.name, refused,
+                                                 eight_bit_client=self.eight_bit_mime)
             finally:
                 ctx.sessions.close(handle)
             if result.cut:
@@ -234,6 +242,12 @@ class MailServer:
                 ctx.log.append(env.now, "sent", message.id, self.name,
                                f"host={host} rcpts={','.join(result.accepted)} code=250")
             settled.update(result.accepted)
+            if result.deferred:
+                code = result.deferred[0][1]
+                waiting = ",".join(r for r, _ in result.deferred)
+                detail = f"host={host} rcpts={waiting} code={code}"
+                ctx.log.append(env.now, "rcpt_deferred", message.id, self.name, detail)
+                return settled, code
             return settled, smtp.OK
         return settled, code
 
@@ -278,3 +292,31 @@ def log_created(ctx: Context, message: Message, node: str, extra: str = "") -> N
     if extra:
         detail += " " + extra
     ctx.log.append(ctx.env.now, "created", message.id, node, detail)
+
+
+class Greylist:
+    """postgrey's bookkeeping: when each (client, sender, recipient) triplet was first seen and
+    when it first passed."""
+
+    def __init__(self, spec: Any) -> None:
+        self.delay_s: float = spec.delay_s
+        self.retry_window_s: float = spec.retry_window_s
+        self.max_age_s: float = spec.max_age_s
+        self.first_seen: dict[tuple[str, str, str], float] = {}
+        self.passed: dict[tuple[str, str, str], float] = {}
+
+    def passes(self, client: str, sender: str, rcpt: str, now_s: float) -> bool:
+        """True when this triplet may deliver now; records what it learns."""
+        key = (client, sender, rcpt)
+        last = self.passed.get(key)
+        if last is not None and now_s - last <= self.max_age_s:
+            self.passed[key] = now_s
+            return True
+        first = self.first_seen.get(key)
+        if first is None or now_s - first > self.retry_window_s:
+            self.first_seen[key] = now_s
+            return False
+        if now_s - first >= self.delay_s:
+            self.passed[key] = now_s
+            return True
+        return False

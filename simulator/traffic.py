@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .context import Context
-from .message import MAIL, Message, wire_bytes
+from .message import MAIL, Message, quoted_printable_bytes, wire_bytes
 
 
 def make_message(
@@ -24,12 +24,15 @@ def make_message(
     text_bytes: int,
     attachments: tuple[int, ...] = (),
     origin: int = -1,
+    eight_bit: bool = False,
 ) -> Message:
     """A new user message, timestamped now; ``origin`` is the traffic entry that made it."""
     size = text_bytes + sum(attachments)
     wire = wire_bytes(sender, recipients, text_bytes, attachments)
+    wire_7bit = wire - text_bytes + quoted_printable_bytes(text_bytes) if eight_bit else 0
     return Message(ctx.new_id(), MAIL, sender, sender, recipients, size, wire, ctx.env.now,
-                   text_bytes=text_bytes, attachments=attachments, origin=origin)
+                   text_bytes=text_bytes, attachments=attachments, origin=origin,
+                   eight_bit=eight_bit, wire_7bit_bytes=wire_7bit)
 
 
 def poisson_sender(
@@ -67,7 +70,8 @@ def poisson_sender(
             att = spec.attachments
             if att is not None and rng.random() < att.probability:
                 attachments = (max(1, round(att.size.sample(rng))),)
-            ctx.agents[sender].send(make_message(ctx, sender, recipients, text, attachments, origin))
+            eight_bit = spec.eight_bit > 0 and rng.random() < spec.eight_bit
+            ctx.agents[sender].send(make_message(ctx, sender, recipients, text, attachments, origin, eight_bit))
     finally:
         ctx.source_ended()
 
@@ -97,7 +101,8 @@ def scripted(ctx: Context, messages: Sequence[Any]) -> Generator[Any, Any, None]
             if spec.at_s > env.now:
                 yield env.timeout(spec.at_s - env.now)
             attachments = (spec.attachment_bytes,) if spec.attachment_bytes else ()
-            message = make_message(ctx, spec.from_, tuple(spec.to), spec.size_bytes, attachments)
+            message = make_message(ctx, spec.from_, tuple(spec.to), spec.size_bytes, attachments,
+                                   eight_bit=spec.eight_bit)
             ctx.agents[spec.from_].send(message)
     finally:
         ctx.source_ended()

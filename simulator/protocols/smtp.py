@@ -8,7 +8,9 @@ then ``T`` pushing the data and ``d`` for its last byte to arrive: the server ac
 later; QUIT and 221 take one more RTT, which the caller spends holding its session slot.
 
 A message larger than the server's limit is refused with 552 in reply to MAIL FROM (known to
-the client at ``t0 + 4 RTT`` either way); an unknown recipient gets 550 at its RCPT. The
+the client at ``t0 + 4 RTT`` either way); an unknown recipient gets 550 at its RCPT, and a
+greylisted one 450 (a temporary failure for that recipient alone). An 8-bit text body moves as
+it is when both ends speak 8BITMIME, and quoted-printable otherwise (its size on that hop). The
 session is one timeout while nothing can change its course; it steps command by command only
 when a recipient is refused without pipelining, so each refusal is reported when it happens.
 """
@@ -33,8 +35,9 @@ class Receiver(Protocol):
 
     max_message_size_bytes: int
     pipelining: bool
+    eight_bit_mime: bool
 
-    def rcpt_reply(self, rcpt: str, submission: bool) -> str: ...
+    def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str: ...
 
     def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> None: ...
 
@@ -45,6 +48,7 @@ class SessionResult:
 
     accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reply code), permanent
+    deferred: list[tuple[str, str]] = field(default_factory=list)  # (recipient, 4xx code), try again later
     cut: bool = False  # an outage cut the session before the client saw the final reply
     server_accepted: bool = False  # with cut: the server had already accepted (a duplicate will follow)
 
@@ -59,6 +63,7 @@ def session(
     client: str,
     on_refused: Callable[[str, str], None],
     submission: bool = False,
+    eight_bit_client: bool = True,
 ) -> Generator[simpy.Event, Any, SessionResult]:
     """Run one SMTP transaction over ``path``; interruptible by ``simpy.Interrupt`` (an outage).
 
@@ -69,34 +74,41 @@ def session(
     rtt = path.rtt_s
     result = SessionResult()
     flow: Flow | None = None
+    size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
     try:
-        if message.wire_bytes > server.max_message_size_bytes:
+        if size_bytes > server.max_message_size_bytes:
             yield env.timeout(4 * rtt)  # TCP, greeting, EHLO, then MAIL FROM SIZE= -> 552
             for rcpt in rcpts:
                 result.refused.append((rcpt, TOO_BIG))
                 on_refused(rcpt, TOO_BIG)
             return result
-        replies = [(rcpt, server.rcpt_reply(rcpt, submission)) for rcpt in rcpts]
+        replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, message.sender)) for rcpt in rcpts]
         accepted = tuple(r for r, code in replies if code == OK)
+
+        def answer(rcpt: str, code: str) -> None:
+            if code == OK:
+                return
+            if code.startswith("4"):
+                result.deferred.append((rcpt, code))
+                return
+            result.refused.append((rcpt, code))
+            on_refused(rcpt, code)
+
         if server.pipelining or len(accepted) == len(rcpts):
             group_rtts = 1 if server.pipelining else 2 + len(rcpts)
             yield env.timeout((3 + group_rtts) * rtt)
             for rcpt, code in replies:
-                if code != OK:
-                    result.refused.append((rcpt, code))
-                    on_refused(rcpt, code)
+                answer(rcpt, code)
         else:
             yield env.timeout(4 * rtt)  # through MAIL FROM
             for rcpt, code in replies:
                 yield env.timeout(rtt)
-                if code != OK:
-                    result.refused.append((rcpt, code))
-                    on_refused(rcpt, code)
+                answer(rcpt, code)
             if accepted:
                 yield env.timeout(rtt)  # DATA -> 354
         if not accepted:
             return result
-        flow = net.transfer(path, message.wire_bytes)
+        flow = net.transfer(path, size_bytes)
         yield flow.done
         flow = None
         yield env.timeout(path.delay_s)  # the last byte and "." reach the server

@@ -99,6 +99,8 @@ class UserAgent:
         while pending:
             path = ctx.net.path(self.node, server.name)
             if path is None or not server.up:
+                ctx.trace("submission", self.node, server.name, message.id, t0=env.now, connect_failed=True,
+                          timeout_s=SUBMIT_CONNECT_TIMEOUT_S, user=self.address)
                 yield env.timeout(SUBMIT_CONNECT_TIMEOUT_S)
                 ctx.log.append(env.now, "submit_failed", message.id, self.node,
                                f"host={server.name} code={CUT} next={env.now + SUBMIT_RETRY_S!r}")
@@ -106,8 +108,9 @@ class UserAgent:
                 continue
             handle = ctx.sessions.open(process, path)
             try:
+                trace = ctx.trace("submission", self.node, server.name, message.id, user=self.address)
                 result = yield from smtp.session(
-                    env, ctx.net, path, server, message, pending, self.node, refused, submission=True
+                    env, ctx.net, path, server, message, pending, self.node, refused, submission=True, trace=trace
                 )
             finally:
                 ctx.sessions.close(handle)

@@ -6,7 +6,7 @@ nothing is queued, in flight or waiting to be retrieved (``busy`` counts those).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -35,6 +35,28 @@ class Context:
         self.sources = 0  # traffic sources still able to create messages
         self.done = env.event()
         self._next_id = 0
+        # Session traces for transcripts and packet captures; None unless recording was asked for.
+        self.traces: list[dict[str, Any]] | None = None
+        self.trace_filter: frozenset[str] | None = None  # message ids to record; None: all
+
+    def trace(
+        self, protocol: str, client: str, server: str, message_id: str = "", **fields: Any
+    ) -> dict[str, Any] | None:
+        """A new session trace to fill in, or None when not recording (or not this message)."""
+        wanted = self.trace_filter
+        if self.traces is None or (wanted is not None and message_id and message_id not in wanted):
+            return None
+        record: dict[str, Any] = {"protocol": protocol, "client": client, "server": server,
+                                  "message_id": message_id, "seq": len(self.traces), **fields}
+        self.traces.append(record)
+        return record
+
+    def keep_trace(self, record: dict[str, Any] | None, message_ids: list[str]) -> None:
+        """Drop a retrieval session's trace that fetched none of the filtered messages."""
+        if record is None or self.trace_filter is None or self.traces is None:
+            return
+        if not any(m in self.trace_filter for m in message_ids):
+            self.traces.remove(record)
 
     def new_id(self, prefix: str = "m") -> str:
         self._next_id += 1

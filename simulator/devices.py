@@ -148,18 +148,21 @@ class Device:
                 return wanted, 0 if self.keep else len(owed)
 
             handle = ctx.sessions.open(process, path)
+            trace = self._trace("pop3")
             try:
-                ok = yield from retrieval.pop3_session(env, ctx.net, path, select, self.keep, self.got)
+                ok = yield from retrieval.pop3_session(env, ctx.net, path, select, self.keep, self.got, trace)
                 if not ok:
                     self.failed("locked")
                 elif not self.keep:
                     box.deleted.update(m.id for m in owed)  # UPDATE state: QUIT has reached the server
             except simpy.Interrupt:
                 self.failed("cut")
+                self._trace_cut(trace)
             finally:
                 ctx.sessions.close(handle)
                 if box.lock is token:
                     box.lock = None
+                self._trace_done(trace)
 
     def _http(self) -> Generator[Any, Any, None]:
         """Refresh the inbox at each poll and open each new message. Time: the HTTP row."""
@@ -174,12 +177,15 @@ class Device:
                 self.failed("connect")
                 continue
             handle = ctx.sessions.open(process, path)
+            trace = self._trace("http")
             try:
-                yield from retrieval.http_poll(env, ctx.net, path, self.new_messages, self.got)
+                yield from retrieval.http_poll(env, ctx.net, path, self.new_messages, self.got, trace)
             except simpy.Interrupt:
                 self.failed("cut")
+                self._trace_cut(trace)
             finally:
                 ctx.sessions.close(handle)
+                self._trace_done(trace)
 
     def _imap(self) -> Generator[Any, Any, None]:
         """Hold an IMAP session: IDLE (or NOOP at each poll), FETCH what is new. Time: the IMAP rows.
@@ -197,27 +203,55 @@ class Device:
                 yield from self._await_server()
                 continue
             handle = ctx.sessions.open(process, path)
+            trace = self._trace("imap")
+            rounds: list[dict[str, Any]] = []
+            if trace is not None:
+                trace.update(t0=env.now, delay_s=path.delay_s, idle=self.idle, rounds=rounds)
+            fetches: retrieval.Fetches = None
             try:
                 yield retrieval.round_trips(env, path, 4)  # TCP, greeting, LOGIN, SELECT
+                trigger, at = "select", env.now
                 while True:
+                    if trace is not None:
+                        fetches = []
+                        rounds.append({"trigger": trigger, "at": at, "fetches": fetches})
                     for message in self.new_messages():
-                        yield from retrieval.fetch(env, ctx.net, path, message, self.got)
+                        yield from retrieval.fetch(env, ctx.net, path, message, self.got, fetches)
                     if self.new_messages():
+                        trigger, at = "more", env.now
                         continue  # more arrived meanwhile: the server said so in the last response
                     yield from self.wait_for_mail()
                     if self.idle:
+                        at = env.now  # the server sends EXISTS
+                        trigger = "exists"
                         yield env.timeout(path.delay_s)  # the server's EXISTS reaches the device
                         yield retrieval.round_trips(env, path, 1)  # DONE, and the IDLE's OK
                     else:
                         yield from self.wait_for_tick()
+                        trigger, at = "noop", env.now
                         yield retrieval.round_trips(env, path, 1)  # NOOP
             except simpy.Interrupt:
                 self.failed("cut")
+                self._trace_cut(trace)
             finally:
                 ctx.sessions.close(handle)
+                if trace is not None:
+                    self.ctx.keep_trace(trace, [f[0] for r in rounds for f in r["fetches"]])
             self.last_tick_s = env.now
             self.cut_at_s = env.now
             yield env.timeout(self.poll_s)
+
+    def _trace(self, protocol: str) -> dict[str, Any] | None:
+        return self.ctx.trace(protocol, self.agent.node, self.agent.server.name, "",
+                              user=self.agent.address, device=self.index)
+
+    def _trace_cut(self, trace: dict[str, Any] | None) -> None:
+        if trace is not None:
+            trace["cut_at"] = self.ctx.env.now
+
+    def _trace_done(self, trace: dict[str, Any] | None) -> None:
+        if trace is not None:
+            self.ctx.keep_trace(trace, [f[0] for f in trace.get("fetches") or ()])
 
     def _await_server(self) -> Generator[Any, Any, None]:
         """Wait until a reconnect attempt can succeed: the server back, then the next retry time."""

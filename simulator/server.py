@@ -218,6 +218,8 @@ class MailServer:
             server = ctx.servers[host]
             path = ctx.net.path(self.name, host)
             if path is None or not server.up:
+                ctx.trace("smtp", self.name, host, message.id, t0=env.now, connect_failed=True,
+                          timeout_s=self.connect_timeout_s)
                 handle = ctx.sessions.open(process, None, endpoints=(self.name,))
                 try:
                     yield env.timeout(self.connect_timeout_s)
@@ -230,8 +232,9 @@ class MailServer:
                 continue
             handle = ctx.sessions.open(process, path)
             try:
+                trace = ctx.trace("smtp", self.name, host, message.id)
                 result = yield from smtp.session(env, ctx.net, path, server, message, rcpts, self.name, refused,
-                                                 eight_bit_client=self.eight_bit_mime)
+                                                 eight_bit_client=self.eight_bit_mime, trace=trace)
             finally:
                 ctx.sessions.close(handle)
             if result.cut:

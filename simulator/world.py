@@ -31,13 +31,24 @@ Progress = Callable[[float, float, int, int], None]
 class World:
     """Every simulated component of one run, wired together."""
 
-    def __init__(self, scenario: Any, seed: int | np.random.SeedSequence | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Any,
+        seed: int | np.random.SeedSequence | None = None,
+        trace: bool = False,
+        trace_messages: frozenset[str] | None = None,
+    ) -> None:
+        """Build the world; with ``trace``, sessions record their timelines in ``ctx.traces``
+        (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment()
         self.log = EventLog()
         self.streams = Streams(self.seed)
         self.ctx = ctx = Context(self.env, Network(self.env, scenario.links), self.log)
+        if trace:
+            ctx.traces = []
+            ctx.trace_filter = trace_messages
         for name, spec in scenario.servers.items():
             ctx.servers[name] = MailServer(ctx, spec)
             for domain in spec.domains:

@@ -32,14 +32,26 @@ from ..network import Flow, Network, Path
 Got = Callable[[Message], None]
 
 
-def fetch(env: simpy.Environment, net: Network, path: Path, message: Message, got: Got) -> Generator[Any, Any, None]:
-    """One request for a message body and its response: 1 RTT + T. Calls ``got`` when held."""
+Fetches = list[tuple[str, int, float, float, float]] | None  # (message id, bytes, request, data start, data end)
+
+
+def fetch(
+    env: simpy.Environment, net: Network, path: Path, message: Message, got: Got, fetches: Fetches = None
+) -> Generator[Any, Any, None]:
+    """One request for a message body and its response: 1 RTT + T. Calls ``got`` when held.
+
+    ``fetches`` (when recording a trace) gets the request and data times of the exchange.
+    """
     flow: Flow | None = None
+    requested = env.now
     try:
         yield env.timeout(path.delay_s)  # the request reaches the server
+        started = env.now
         flow = net.transfer(path, message.wire_bytes)
         yield flow.done
         flow = None
+        if fetches is not None:
+            fetches.append((message.id, message.wire_bytes, requested, started, env.now))
         yield env.timeout(path.delay_s)  # the last byte reaches the device
     except simpy.Interrupt:
         if flow is not None:
@@ -60,6 +72,7 @@ def pop3_session(
     select: Callable[[], tuple[Sequence[Message], int] | None],
     keep: bool,
     got: Got,
+    trace: dict[str, Any] | None = None,
 ) -> Generator[Any, Any, bool]:
     """A POP3 session up to the moment QUIT reaches the server; False if the maildrop was locked.
 
@@ -67,25 +80,47 @@ def pop3_session(
     fixed then) and returns the messages to RETR and how many to DELE, or None when another
     session holds the lock (-ERR: the client sends QUIT).
     """
+    fetches: Fetches = None
+    if trace is not None:
+        fetches = []
+        trace.update(t0=env.now, delay_s=path.delay_s, keep=keep, locked=False, fetches=fetches, dele=0,
+                     stat_count=0, quit_at=None)
     yield round_trips(env, path, 3.5)  # TCP, greeting, USER; PASS travels to the server
     plan = select()
     if plan is None:
+        if trace is not None:
+            trace["locked"] = True
         yield round_trips(env, path, 1.0)  # -ERR back to the client, QUIT to the server
         return False
     wanted, dele = plan
+    if trace is not None:
+        trace.update(dele=dele, stat_count=len(wanted))
     yield round_trips(env, path, 0.5 + 1 + (1 if keep else 0))  # PASS reply, STAT, UIDL
     for message in wanted:
-        yield from fetch(env, net, path, message, got)
+        yield from fetch(env, net, path, message, got, fetches)
     yield round_trips(env, path, dele + 0.5)  # DELE each, then QUIT reaches the server
+    if trace is not None:
+        trace["quit_at"] = env.now
     return True
 
 
 def http_poll(
-    env: simpy.Environment, net: Network, path: Path, select: Callable[[], Sequence[Message]], got: Got
+    env: simpy.Environment,
+    net: Network,
+    path: Path,
+    select: Callable[[], Sequence[Message]],
+    got: Got,
+    trace: dict[str, Any] | None = None,
 ) -> Generator[Any, Any, None]:
     """A webmail refresh: TCP, GET inbox (its contents fixed as the GET arrives), GET each new one."""
+    fetches: Fetches = None
+    if trace is not None:
+        fetches = []
+        trace.update(t0=env.now, delay_s=path.delay_s, fetches=fetches, inbox_count=0)
     yield round_trips(env, path, 1.5)
     wanted = select()
+    if trace is not None:
+        trace["inbox_count"] = len(wanted)
     yield round_trips(env, path, 0.5)
     for message in wanted:
-        yield from fetch(env, net, path, message, got)
+        yield from fetch(env, net, path, message, got, fetches)

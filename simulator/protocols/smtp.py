@@ -64,6 +64,7 @@ def session(
     on_refused: Callable[[str, str], None],
     submission: bool = False,
     eight_bit_client: bool = True,
+    trace: dict[str, Any] | None = None,
 ) -> Generator[simpy.Event, Any, SessionResult]:
     """Run one SMTP transaction over ``path``; interruptible by ``simpy.Interrupt`` (an outage).
 
@@ -75,12 +76,17 @@ def session(
     result = SessionResult()
     flow: Flow | None = None
     size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
+    if trace is not None:
+        trace.update(t0=env.now, delay_s=path.delay_s, pipelining=server.pipelining, size_bytes=size_bytes,
+                     eight_bit=eight_bit_client and server.eight_bit_mime, limit_bytes=server.max_message_size_bytes,
+                     rcpts=rcpts, replies=[], data_start=None, data_end=None, accepted_at=None, end=None, cut=False)
     try:
         if size_bytes > server.max_message_size_bytes:
             yield env.timeout(4 * rtt)  # TCP, greeting, EHLO, then MAIL FROM SIZE= -> 552
             for rcpt in rcpts:
                 result.refused.append((rcpt, TOO_BIG))
                 on_refused(rcpt, TOO_BIG)
+            _close(trace, env, [(r, TOO_BIG) for r in rcpts])
             return result
         replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, message.sender)) for rcpt in rcpts]
         accepted = tuple(r for r, code in replies if code == OK)
@@ -107,18 +113,36 @@ def session(
             if accepted:
                 yield env.timeout(rtt)  # DATA -> 354
         if not accepted:
+            _close(trace, env, replies)
             return result
+        if trace is not None:
+            trace["data_start"] = env.now
         flow = net.transfer(path, size_bytes)
         yield flow.done
         flow = None
+        if trace is not None:
+            trace["data_end"] = env.now
         yield env.timeout(path.delay_s)  # the last byte and "." reach the server
         server.accept(message, accepted, client)
         result.server_accepted = True
+        if trace is not None:
+            trace["accepted_at"] = env.now
         yield env.timeout(path.delay_s)  # the 250 travels back
         result.accepted = accepted
+        _close(trace, env, replies)
         return result
     except simpy.Interrupt:
         if flow is not None:
             net.cancel(flow)
         result.cut = True
+        if trace is not None:
+            trace["cut"] = True
+            _close(trace, env, [])
         return result
+
+
+def _close(trace: dict[str, Any] | None, env: simpy.Environment, replies: list[tuple[str, str]]) -> None:
+    """Finish a session's trace: the replies each recipient got and when the client knew the outcome."""
+    if trace is not None:
+        trace["replies"] = list(replies)
+        trace["end"] = env.now

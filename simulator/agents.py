@@ -69,10 +69,10 @@ class UserAgent:
         """``device`` now holds ``message`` (each device reports each message once)."""
         first = message.id not in self.read
         self.read.add(message.id)
+        if first and self.behaviour is not None:
+            self.behaviour.on_read(self, message)  # before releasing, so the run waits for what it starts
         if first or self.copies_wanted > 1:
             self.ctx.release()
-        if first and self.behaviour is not None:
-            self.behaviour.on_read(self, message)
 
     def send(self, message: Message) -> None:
         """The user presses send now."""

@@ -57,18 +57,36 @@ class Path:
 
 
 class Flow:
-    """A transfer in progress: its remaining bits drain at ``rate_bps`` until ``done`` fires."""
+    """A transfer in progress: its remaining bits drain at ``rate_bps`` until it finishes.
 
-    __slots__ = ("done", "links", "rate_bps", "remaining_bits", "seq", "token", "updated_s")
+    ``done`` is the event that fires when the last bit has left: the completion timer in force.
+    When the flow's rate changes, a new timer replaces it and whoever waits on the old one is
+    moved to the new one, so an undisturbed transfer costs exactly one event.
+    """
+
+    __slots__ = ("_done", "env", "finished", "links", "rate_bps", "remaining_bits", "seq", "updated_s")
 
     def __init__(self, env: simpy.Environment, links: tuple[Link, ...], bits: float, seq: int) -> None:
+        self.env = env
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
-        self.done = env.event()
+        self._done: simpy.Event | None = None
+        self.finished = False
         self.links = links
         self.remaining_bits = bits
         self.rate_bps = 0.0
         self.updated_s = env.now
-        self.token = 0
+
+    @property
+    def instant(self) -> bool:
+        """True when the transfer took no time (no limited link, or nothing to send)."""
+        return self.finished and self._done is None
+
+    @property
+    def done(self) -> simpy.Event:
+        if self._done is None:  # an instant transfer: an event that has already happened
+            self._done = self.env.event()
+            self._done.succeed()
+        return self._done
 
 
 class Network:
@@ -136,13 +154,13 @@ class Network:
     def transfer(self, path: Path, size_bytes: int) -> Flow:
         """Start moving ``size_bytes`` over ``path``; ``flow.done`` fires when the last bit left.
 
-        On a path with no limited link the transfer takes no time.
+        On a path with no limited link the transfer takes no time (``flow.instant``).
         """
         links = path.limited_links
         self._flow_seq += 1
         flow = Flow(self.env, links, 8.0 * size_bytes, self._flow_seq)
         if not links or size_bytes <= 0:
-            flow.done.succeed()
+            flow.finished = True
             return flow
         for link in links:
             link.flows.add(flow)
@@ -151,13 +169,9 @@ class Network:
 
     def cancel(self, flow: Flow) -> None:
         """Abandon a transfer (its session was cut); the others speed up."""
-        if flow.done.triggered:
+        if flow.finished:
             return
-        flow.token += 1
-        self._drop(flow)
-        flow.done.succeed()
-
-    def _drop(self, flow: Flow) -> None:
+        flow.finished = True
         for link in flow.links:
             link.flows.discard(flow)
         self._reshare(flow.links)
@@ -165,33 +179,55 @@ class Network:
     def _reshare(self, links: Sequence[Link]) -> None:
         """Recompute the rate of every flow that crosses one of ``links``."""
         now = self.env.now
-        affected: set[Flow] = set()
-        for link in links:
-            affected.update(link.flows)
-        for flow in sorted(affected, key=_by_seq):
+        if len(links) == 1:
+            affected: Iterable[Flow] = links[0].flows
+            if len(links[0].flows) > 1:
+                affected = sorted(affected, key=_by_seq)
+        else:
+            merged: set[Flow] = set()
+            for link in links:
+                merged.update(link.flows)
+            affected = sorted(merged, key=_by_seq)
+        for flow in affected:
             rate = min(link.bandwidth_bps / len(link.flows) for link in flow.links)  # type: ignore[operator]
             if flow.rate_bps:
-                flow.remaining_bits -= flow.rate_bps * (now - flow.updated_s)
-            flow.remaining_bits = max(flow.remaining_bits, 0.0)
+                flow.remaining_bits = max(flow.remaining_bits - flow.rate_bps * (now - flow.updated_s), 0.0)
             flow.updated_s = now
-            if rate == flow.rate_bps and flow.token:
+            if rate == flow.rate_bps and flow._done is not None:
                 continue  # its completion time is unchanged
             flow.rate_bps = rate
-            flow.token += 1
-            token = flow.token
             timer = self.env.timeout(flow.remaining_bits / rate)
-            timer.callbacks.append(lambda _ev, f=flow, t=token: self._finish(f, t))
+            timer.callbacks.append(lambda event, f=flow: self._finish(f, event))
+            old, flow._done = flow._done, timer
+            if old is not None:
+                _move_waiters(old, timer)
 
-    def _finish(self, flow: Flow, token: int) -> None:
-        if token != flow.token or flow.done.triggered:
+    def _finish(self, flow: Flow, timer: simpy.Event) -> None:
+        if timer is not flow._done or flow.finished:
             return  # superseded by a later reshare, or cancelled
+        flow.finished = True
         flow.remaining_bits = 0.0
         flow.rate_bps = 0.0
         for link in flow.links:
             link.flows.discard(flow)
-        flow.done.succeed()
         self._reshare(flow.links)
 
 
 def _by_seq(flow: Flow) -> int:
     return flow.seq
+
+
+def _move_waiters(old: simpy.Event, new: simpy.Event) -> None:
+    """Hand everything waiting on a superseded completion timer over to its replacement.
+
+    The first callback of every timer is the flow's own completion check; the rest are the
+    processes (and conditions) that yielded the timer. A process that moves is re-pointed at
+    the new timer so that an interrupt still unhooks it from the right event.
+    """
+    waiters = old.callbacks[1:]
+    del old.callbacks[1:]
+    new.callbacks.extend(waiters)
+    for callback in waiters:
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, simpy.Process) and owner._target is old:
+            owner._target = new

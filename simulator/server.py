@@ -14,6 +14,7 @@ resume when it comes back.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Generator
 from typing import Any
 
@@ -53,7 +54,7 @@ class MailServer:
         self.greylist = Greylist(spec.greylisting) if spec.greylisting is not None else None
         self.connect_timeout_s: float = spec.connect_timeout_s
         self.mailboxes: dict[str, Mailbox] = {}
-        self.slots = simpy.Resource(ctx.env, capacity=spec.concurrency)
+        self.slots = Slots(ctx.env, spec.concurrency)
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
         self.down_count = 0
         self._back_up = ctx.env.event()
@@ -170,13 +171,16 @@ class MailServer:
         while remaining:
             while not self.up:
                 yield self.back_up()
-            with self.slots.request() as slot:
-                yield slot
+            if not self.slots.take():
+                yield self.slots.wait()
+            try:
                 if not self.up:
                     continue
                 ctx.log.append(env.now, "attempt", message.id, self.name,
                                f"rcpts={','.join(remaining)} hosts={','.join(hosts)}")
                 done, code = yield from self._attempt(message, tuple(remaining), hosts)
+            finally:
+                self.slots.give()
             remaining = [r for r in remaining if r not in done]
             if not remaining:
                 break
@@ -323,3 +327,34 @@ class Greylist:
             self.passed[key] = now_s
             return True
         return False
+
+
+class Slots:
+    """A counting semaphore for outgoing sessions that costs no event when a slot is free.
+
+    ``take()`` claims a slot at once if one is free; otherwise ``wait()`` gives an event that
+    fires when a slot has been handed over (first come, first served). ``give()`` frees one.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.busy = 0
+        self.waiting: deque[simpy.Event] = deque()
+
+    def take(self) -> bool:
+        if self.busy < self.capacity and not self.waiting:
+            self.busy += 1
+            return True
+        return False
+
+    def wait(self) -> simpy.Event:
+        event = self.env.event()
+        self.waiting.append(event)
+        return event
+
+    def give(self) -> None:
+        if self.waiting:
+            self.waiting.popleft().succeed()  # the slot passes straight to the next in line
+        else:
+            self.busy -= 1

@@ -8,7 +8,7 @@ Each entry draws from its own named random stream, so adding one does not change
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,28 @@ def make_message(
                    eight_bit=eight_bit, wire_7bit_bytes=wire_7bit)
 
 
+BLOCK = 512  # random draws are made this many at a time: one numpy call instead of hundreds
+
+
+class Buffered:
+    """Draws from ``produce(n)`` handed out one at a time, refilled ``BLOCK`` at a time."""
+
+    __slots__ = ("_i", "_produce", "_values")
+
+    def __init__(self, produce: Callable[[int], np.ndarray]) -> None:
+        self._produce = produce
+        self._values: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        if self._i == len(self._values):
+            self._values = self._produce(BLOCK).tolist()
+            self._i = 0
+        value = self._values[self._i]
+        self._i += 1
+        return value
+
+
 def poisson_sender(
     ctx: Context,
     spec: Any,
@@ -46,7 +68,8 @@ def poisson_sender(
 ) -> Generator[Any, Any, None]:
     """Create messages from ``senders`` to ``targets`` until ``duration_s``.
 
-    Time: exponential gaps of mean ``1 / (rate * len(senders))``.
+    Time: exponential gaps of mean ``1 / (rate * len(senders))``. Each quantity (gaps, senders,
+    recipients, sizes, attachments) is drawn from the entry's stream in blocks, in that order.
     """
     env = ctx.env
     total_rate = spec.rate_per_s * len(senders)
@@ -54,40 +77,41 @@ def poisson_sender(
         if total_rate <= 0 or not targets:
             yield env.timeout(duration_s)
             return
+        gap = Buffered(lambda n: rng.exponential(1.0 / total_rate, size=n))
+        uniform = Buffered(lambda n: rng.random(size=n))
+        count = Buffered(lambda n: spec.recipients.sample_many(rng, n))
+        text = Buffered(lambda n: spec.size.sample_many(rng, n))
+        att = spec.attachments
+        att_size = Buffered(lambda n: att.size.sample_many(rng, n)) if att is not None else None
+        n_senders, agents = len(senders), ctx.agents
         while True:
-            gap = float(rng.exponential(1.0 / total_rate))
-            if env.now + gap > duration_s:
+            wait = gap()
+            if env.now + wait > duration_s:
                 yield env.timeout(max(0.0, duration_s - env.now))  # the source lasts the whole traffic period
                 return
-            yield env.timeout(gap)
-            sender = senders[int(rng.integers(len(senders)))]
-            wanted = max(1, round(spec.recipients.sample(rng)))
-            recipients = _pick(rng, targets, sender, wanted)
+            yield env.timeout(wait)
+            sender = senders[int(uniform() * n_senders)]
+            recipients = _pick(uniform, targets, sender, max(1, round(count())))
             if not recipients:
                 continue
-            text = max(0, round(spec.size.sample(rng)))
+            size = max(0, round(text()))
             attachments: tuple[int, ...] = ()
-            att = spec.attachments
-            if att is not None and rng.random() < att.probability:
-                attachments = (max(1, round(att.size.sample(rng))),)
-            eight_bit = spec.eight_bit > 0 and rng.random() < spec.eight_bit
-            ctx.agents[sender].send(make_message(ctx, sender, recipients, text, attachments, origin, eight_bit))
+            if att_size is not None and uniform() < att.probability:
+                attachments = (max(1, round(att_size())),)
+            eight_bit = spec.eight_bit > 0 and uniform() < spec.eight_bit
+            agents[sender].send(make_message(ctx, sender, recipients, size, attachments, origin, eight_bit))
     finally:
         ctx.source_ended()
 
 
-def _pick(rng: np.random.Generator, choices: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:
-    """``wanted`` distinct recipients other than the sender, in drawn order."""
-    if len(choices) <= 64:
-        pool = [c for c in choices if c != sender]
-        if not pool:
-            return ()
-        idx = rng.choice(len(pool), size=min(wanted, len(pool)), replace=False)
-        return tuple(pool[int(i)] for i in idx)
-    wanted = min(wanted, len(choices) - 1)
+def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:
+    """``wanted`` distinct recipients other than the sender (fewer if there are not enough)."""
+    available = len(targets) - (1 if sender in targets else 0) if len(targets) <= 64 else len(targets) - 1
+    wanted = min(wanted, available)
     picked: dict[str, None] = {}
+    n = len(targets)
     while len(picked) < wanted:
-        candidate = choices[int(rng.integers(len(choices)))]
+        candidate = targets[int(uniform() * n)]
         if candidate != sender:
             picked[candidate] = None
     return tuple(picked)

@@ -48,7 +48,8 @@ def fetch(
         yield env.timeout(path.delay_s)  # the request reaches the server
         started = env.now
         flow = net.transfer(path, message.wire_bytes)
-        yield flow.done
+        if not flow.finished:
+            yield flow.done
         flow = None
         if fetches is not None:
             fetches.append((message.id, message.wire_bytes, requested, started, env.now))

@@ -118,7 +118,8 @@ def session(
         if trace is not None:
             trace["data_start"] = env.now
         flow = net.transfer(path, size_bytes)
-        yield flow.done
+        if not flow.finished:
+            yield flow.done
         flow = None
         if trace is not None:
             trace["data_end"] = env.now

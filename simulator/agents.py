@@ -13,6 +13,7 @@ so the server gets the message twice: a duplicate, as in real SMTP.
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from .context import Context
 from .devices import Device
 from .message import Message
 from .protocols import smtp
-from .server import CUT, MailServer, log_created
+from .server import CONNECT_FAILED, CUT, Job, MailServer, log_created, run_jobs
 
 if TYPE_CHECKING:
     from .behaviour import Behaviour
@@ -79,23 +80,28 @@ class UserAgent:
         ctx = self.ctx
         log_created(ctx, message, self.node)
         ctx.hold()
-        ctx.env.process(self._submit(message))
+        ctx.env.process(self._submit(message, message.recipients))
 
-    def _submit(self, message: Message) -> Generator[Any, Any, None]:
-        """Submit ``message`` to the home server until it accepts or refuses it.
+    def _submit(self, message: Message, rcpts: tuple[str, ...]) -> Generator[Any, Any, None]:
+        """Submit ``message`` to the home server until it accepts or refuses every recipient,
+        then go on as the server's delivery job (see ``server.run_jobs``).
 
         Time: the SMTP session's round trips and transfer; on a failed connect,
         ``SUBMIT_CONNECT_TIMEOUT_S`` then ``SUBMIT_RETRY_S``. Cut by outages of the server or path.
+        The caller has put a hold on the run for this submission; it is released here.
         """
         ctx, env, server = self.ctx, self.ctx.env, self.server
         process = env.active_process
         assert process is not None
-        pending = message.recipients
+        refusals: set[str] = set()
 
         def refused(rcpt: str, code: str) -> None:
+            refusals.add(rcpt)
             ctx.log.append(env.now, "bounced", message.id, self.node,
                            f"rcpt={rcpt} code={code} reason=submission dsn=-")
 
+        jobs: list[Job] = []
+        pending = rcpts
         while pending:
             path = ctx.net.path(self.node, server.name)
             if path is None or not server.up:
@@ -103,7 +109,7 @@ class UserAgent:
                           timeout_s=SUBMIT_CONNECT_TIMEOUT_S, user=self.address)
                 yield env.timeout(SUBMIT_CONNECT_TIMEOUT_S)
                 ctx.log.append(env.now, "submit_failed", message.id, self.node,
-                               f"host={server.name} code={CUT} next={env.now + SUBMIT_RETRY_S!r}")
+                               f"host={server.name} code={CONNECT_FAILED} next={env.now + SUBMIT_RETRY_S!r}")
                 yield env.timeout(SUBMIT_RETRY_S)
                 continue
             handle = ctx.sessions.open(process, path)
@@ -115,8 +121,26 @@ class UserAgent:
             finally:
                 ctx.sessions.close(handle)
             if not result.cut:
+                if result.accepted:
+                    jobs = result.followups
+                    ctx.sessions.tail(path, result.ack_at_s, partial(self._reply_lost, message, result.accepted))
                 break
+            pending = tuple(r for r in pending if r not in refusals)
             ctx.log.append(env.now, "submit_failed", message.id, self.node,
                            f"host={server.name} code={CUT} next={env.now + SUBMIT_RETRY_S!r}")
             yield env.timeout(SUBMIT_RETRY_S)
         ctx.release()
+        yield from run_jobs(env, jobs)
+
+    def _reply_lost(self, message: Message, rcpts: tuple[str, ...]) -> None:
+        """The server accepted but an outage cut the 250 on its way back: the client submits
+        again, and the server gets the message twice (a duplicate, as in real SMTP)."""
+        ctx = self.ctx
+        ctx.log.append(ctx.env.now, "submit_failed", message.id, self.node,
+                       f"host={self.server.name} code={CUT} accepted=yes next={ctx.env.now + SUBMIT_RETRY_S!r}")
+        ctx.hold()
+        ctx.env.process(self._resubmit(message, rcpts))
+
+    def _resubmit(self, message: Message, rcpts: tuple[str, ...]) -> Generator[Any, Any, None]:
+        yield self.ctx.env.timeout(SUBMIT_RETRY_S)
+        yield from self._submit(message, rcpts)

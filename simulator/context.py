@@ -26,7 +26,7 @@ class Context:
         self.env = env
         self.net = net
         self.log = log
-        self.sessions = Sessions()
+        self.sessions = Sessions(env)
         self.servers: dict[str, MailServer] = {}
         self.agents: dict[str, UserAgent] = {}
         self.dns: dict[str, tuple[tuple[str, int], ...]] = {}  # domain -> ((host, preference), ...)
@@ -34,6 +34,7 @@ class Context:
         self.busy = 0
         self.sources = 0  # traffic sources still able to create messages
         self.done = env.event()
+        self._waiting_for_tails = False
         self._next_id = 0
         # Session traces for transcripts and packet captures; None unless recording was asked for.
         self.traces: list[dict[str, Any]] | None = None
@@ -75,5 +76,18 @@ class Context:
         self.check_done()
 
     def check_done(self) -> None:
-        if self.busy == 0 and self.sources == 0 and not self.done.triggered:
-            self.done.succeed()
+        """End the run when nothing is left to do; a final reply still in flight (a session
+        tail an outage could yet cut) is waited for."""
+        if self.busy or self.sources or self.done.triggered or self._waiting_for_tails:
+            return
+        until = self.sessions.tails_until()
+        if until > self.env.now:
+            self._waiting_for_tails = True
+            timer = self.env.timeout(until - self.env.now)
+            timer.callbacks.append(self._tails_expired)
+            return
+        self.done.succeed()
+
+    def _tails_expired(self, _event: simpy.Event) -> None:
+        self._waiting_for_tails = False
+        self.check_done()

@@ -56,37 +56,37 @@ class Path:
         return tuple(link for link in self.links if link.bandwidth_bps is not None)
 
 
-class Flow:
-    """A transfer in progress: its remaining bits drain at ``rate_bps`` until it finishes.
+WAITING, MOVING, TAIL, FINISHED, CANCELLED = range(5)
 
-    ``done`` is the event that fires when the last bit has left: the completion timer in force.
-    When the flow's rate changes, a new timer replaces it and whoever waits on the old one is
-    moved to the new one, so an undisturbed transfer costs exactly one event.
+
+class Flow:
+    """A transfer: an optional lead-in delay, its bits draining through the shared links, and an
+    optional tail delay; ``done`` fires at the end of the tail.
+
+    Each stage is one timer. Whoever waits on ``done`` is resumed once, by the last timer: the
+    waiters are handed over to it when it is made, so an undisturbed transfer costs no more
+    events than its stages and a single process resumption.
     """
 
-    __slots__ = ("_done", "env", "finished", "links", "rate_bps", "remaining_bits", "seq", "updated_s")
+    __slots__ = ("done", "ended_s", "env", "links", "rate_bps", "remaining_bits", "seq", "stage", "started_s",
+                 "tail_s", "timer", "updated_s")
 
-    def __init__(self, env: simpy.Environment, links: tuple[Link, ...], bits: float, seq: int) -> None:
+    def __init__(self, env: simpy.Environment, links: tuple[Link, ...], bits: float, seq: int, tail_s: float) -> None:
         self.env = env
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
-        self._done: simpy.Event | None = None
-        self.finished = False
+        self.done = env.event()  # never scheduled itself: its waiters move to the final timer
+        self.timer: simpy.Event | None = None  # the timer of the current stage
+        self.stage = WAITING
         self.links = links
         self.remaining_bits = bits
         self.rate_bps = 0.0
         self.updated_s = env.now
+        self.tail_s = tail_s
+        self.started_s = self.ended_s = env.now
 
     @property
-    def instant(self) -> bool:
-        """True when the transfer took no time (no limited link, or nothing to send)."""
-        return self.finished and self._done is None
-
-    @property
-    def done(self) -> simpy.Event:
-        if self._done is None:  # an instant transfer: an event that has already happened
-            self._done = self.env.event()
-            self._done.succeed()
-        return self._done
+    def finished(self) -> bool:
+        return self.stage >= FINISHED
 
 
 class Network:
@@ -151,30 +151,86 @@ class Network:
 
     # ---- processor-sharing transfers ------------------------------------------------------
 
-    def transfer(self, path: Path, size_bytes: int) -> Flow:
-        """Start moving ``size_bytes`` over ``path``; ``flow.done`` fires when the last bit left.
-
-        On a path with no limited link the transfer takes no time (``flow.instant``).
+    def transfer(self, path: Path, size_bytes: int, start_in_s: float = 0.0, tail_s: float = 0.0) -> Flow:
+        """Move ``size_bytes`` over ``path`` after ``start_in_s``; ``flow.done`` fires ``tail_s``
+        after the last bit has left. On a path with no limited link the bits take no time.
         """
-        links = path.limited_links
+        env = self.env
         self._flow_seq += 1
-        flow = Flow(self.env, links, 8.0 * size_bytes, self._flow_seq)
-        if not links or size_bytes <= 0:
-            flow.finished = True
-            return flow
-        for link in links:
-            link.flows.add(flow)
-        self._reshare(links)
+        links = path.limited_links if size_bytes > 0 else ()
+        flow = Flow(env, links, 8.0 * size_bytes, self._flow_seq, tail_s)
+        if not links and start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
+            flow.stage = FINISHED
+            flow.done._ok, flow.done._value = True, None
+            flow.done.callbacks = None  # type: ignore[assignment]
+        elif not links:
+            self._stage(flow, TAIL, start_in_s + tail_s)
+        elif start_in_s > 0:
+            self._stage(flow, WAITING, start_in_s)
+        else:
+            self._begin(flow)
         return flow
 
     def cancel(self, flow: Flow) -> None:
         """Abandon a transfer (its session was cut); the others speed up."""
-        if flow.finished:
+        if flow.stage >= FINISHED:
             return
-        flow.finished = True
+        moving = flow.stage == MOVING
+        flow.stage = CANCELLED
+        if moving:
+            for link in flow.links:
+                link.flows.discard(flow)
+            self._reshare(flow.links)
+
+    # ---- stages ------------------------------------------------------------------------------
+
+    def _stage(self, flow: Flow, stage: int, delay_s: float) -> None:
+        """Enter ``stage``; WAITING and TAIL run a timer, FINISHED resumes the waiters now."""
+        flow.stage = stage
+        if stage == FINISHED:
+            if flow.timer is None:  # nothing was ever scheduled: finish with one immediate event
+                timer = self.env.timeout(0.0)
+                timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
+                flow.timer = timer
+                _hand_over(flow.done, timer)
+                flow.stage = TAIL
+            return
+        timer = self.env.timeout(delay_s)
+        timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
+        flow.timer = timer
+        if stage == TAIL:
+            _hand_over(flow.done, timer)
+
+    def _timer_fired(self, flow: Flow, timer: simpy.Event) -> None:
+        if timer is not flow.timer or flow.stage >= FINISHED:
+            return  # superseded by a later reshare, or cancelled
+        if flow.stage == WAITING:
+            self._begin(flow)
+        elif flow.stage == MOVING:
+            self._drained(flow)
+        else:  # TAIL: the waiters moved onto this timer are resumed right after this callback
+            flow.stage = FINISHED
+            flow.done._ok = True  # the done event now reads as having happened (SimPy internals)
+            flow.done._value = None
+            flow.done.callbacks = None  # type: ignore[assignment]
+
+    def _begin(self, flow: Flow) -> None:
+        flow.stage = MOVING
+        flow.started_s = flow.updated_s = self.env.now
+        for link in flow.links:
+            link.flows.add(flow)
+        flow.timer = None
+        self._reshare(flow.links)
+
+    def _drained(self, flow: Flow) -> None:
+        flow.ended_s = self.env.now
+        flow.remaining_bits = 0.0
+        flow.rate_bps = 0.0
         for link in flow.links:
             link.flows.discard(flow)
         self._reshare(flow.links)
+        flow.timer = None
+        self._stage(flow, TAIL if flow.tail_s > 0 else FINISHED, flow.tail_s)
 
     def _reshare(self, links: Sequence[Link]) -> None:
         """Recompute the rate of every flow that crosses one of ``links``."""
@@ -193,41 +249,28 @@ class Network:
             if flow.rate_bps:
                 flow.remaining_bits = max(flow.remaining_bits - flow.rate_bps * (now - flow.updated_s), 0.0)
             flow.updated_s = now
-            if rate == flow.rate_bps and flow._done is not None:
+            if rate == flow.rate_bps and flow.timer is not None:
                 continue  # its completion time is unchanged
             flow.rate_bps = rate
             timer = self.env.timeout(flow.remaining_bits / rate)
-            timer.callbacks.append(lambda event, f=flow: self._finish(f, event))
-            old, flow._done = flow._done, timer
-            if old is not None:
-                _move_waiters(old, timer)
-
-    def _finish(self, flow: Flow, timer: simpy.Event) -> None:
-        if timer is not flow._done or flow.finished:
-            return  # superseded by a later reshare, or cancelled
-        flow.finished = True
-        flow.remaining_bits = 0.0
-        flow.rate_bps = 0.0
-        for link in flow.links:
-            link.flows.discard(flow)
-        self._reshare(flow.links)
+            timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
+            flow.timer = timer
 
 
 def _by_seq(flow: Flow) -> int:
     return flow.seq
 
 
-def _move_waiters(old: simpy.Event, new: simpy.Event) -> None:
-    """Hand everything waiting on a superseded completion timer over to its replacement.
+def _hand_over(done: simpy.Event, timer: simpy.Event) -> None:
+    """Move whatever waits on ``done`` to ``timer`` (after the flow's own callback there).
 
-    The first callback of every timer is the flow's own completion check; the rest are the
-    processes (and conditions) that yielded the timer. A process that moves is re-pointed at
-    the new timer so that an interrupt still unhooks it from the right event.
+    A process that moves is re-pointed at the timer so that an interrupt still unhooks it from
+    the right event. A process that yields ``done`` later is hooked there directly.
     """
-    waiters = old.callbacks[1:]
-    del old.callbacks[1:]
-    new.callbacks.extend(waiters)
+    waiters = done.callbacks
+    done.callbacks = timer.callbacks  # later waiters attach straight to the timer
+    timer.callbacks.extend(waiters)
     for callback in waiters:
         owner = getattr(callback, "__self__", None)
-        if isinstance(owner, simpy.Process) and owner._target is old:
-            owner._target = new
+        if isinstance(owner, simpy.Process) and owner._target is done:
+            owner._target = timer

@@ -23,6 +23,7 @@ class Target:
     def __init__(self, ctx: Context, name: str) -> None:
         self.ctx = ctx
         self.name = name
+        self.depth = 0  # outages holding it down now
         self.link = None
         if "--" in name:
             a, _, b = name.partition("--")
@@ -30,27 +31,35 @@ class Target:
             self.name = self.link.name
 
     def down(self) -> None:
+        """One more outage holds the target down; the first one takes it down and cuts sessions."""
         ctx = self.ctx
+        self.depth += 1
         if self.link is not None:
             ctx.net.set_link_up(self.link, False)
-            ctx.log.append(ctx.env.now, "link_down", "", self.name)
-            ctx.sessions.cut_link(self.link)
+            if self.depth == 1:
+                ctx.log.append(ctx.env.now, "link_down", "", self.name)
+                ctx.sessions.cut_link(self.link)
             return
         server = ctx.servers.get(self.name)
         if server is not None:
             server.go_down()
         ctx.net.set_node_up(self.name, False)
-        ctx.log.append(ctx.env.now, "server_down", "", self.name)
-        ctx.sessions.cut_node(self.name)
+        if self.depth == 1:
+            ctx.log.append(ctx.env.now, "server_down", "", self.name)
+            ctx.sessions.cut_node(self.name)
 
     def up(self) -> None:
+        """One outage ends; the target is back when the last one holding it has ended."""
         ctx = self.ctx
+        self.depth -= 1
         if self.link is not None:
             ctx.net.set_link_up(self.link, True)
-            ctx.log.append(ctx.env.now, "link_up", "", self.name)
+            if self.depth == 0:
+                ctx.log.append(ctx.env.now, "link_up", "", self.name)
             return
         ctx.net.set_node_up(self.name, True)
-        ctx.log.append(ctx.env.now, "server_up", "", self.name)
+        if self.depth == 0:
+            ctx.log.append(ctx.env.now, "server_up", "", self.name)
         server = ctx.servers.get(self.name)
         if server is not None:
             server.come_up()

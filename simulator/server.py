@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import simpy
@@ -94,14 +96,21 @@ class MailServer:
             return GREYLISTED
         return smtp.OK
 
-    def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> None:
-        """The moment this server owns the message for ``rcpts`` (it sends 250 after DATA)."""
+    def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> list[Job]:
+        """The moment this server owns the message for ``rcpts`` (it sends 250 after DATA).
+
+        Returns the delivery jobs this creates, for the caller to run (they are already queued).
+        """
         ctx = self.ctx
         ctx.log.append(ctx.env.now, "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}")
-        self.take(message, rcpts)
+        return self.take(message, rcpts, start=False)
 
-    def take(self, message: Message, rcpts: tuple[str, ...]) -> None:
-        """Deliver local recipients now; queue one job per destination for the rest."""
+    def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
+        """Deliver local recipients now; queue one job per destination for the rest.
+
+        With ``start`` the jobs run as processes of their own; otherwise they are returned for
+        the caller to run (see :func:`run_jobs`).
+        """
         groups: dict[tuple[str, ...], list[str]] = {}
         for rcpt in rcpts:
             domain = domain_of(rcpt)
@@ -113,8 +122,12 @@ class MailServer:
                 self.fail_permanently(message, (rcpt,), LOOP)
                 continue
             groups.setdefault(hosts, []).append(rcpt)
-        for hosts, group in groups.items():
-            self.enqueue(message, tuple(group), hosts)
+        jobs = [self.enqueue(message, tuple(group), hosts) for hosts, group in groups.items()]
+        if start:
+            for job in jobs:
+                self.ctx.env.process(job)
+            return []
+        return jobs
 
     def deliver_local(self, message: Message, rcpt: str) -> None:
         ctx = self.ctx
@@ -138,14 +151,17 @@ class MailServer:
 
     # ---- the outgoing queue ------------------------------------------------------------------
 
-    def enqueue(self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...]) -> None:
+    def enqueue(
+        self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], state: Retrying | None = None
+    ) -> Job:
+        """Put a delivery job in the queue; returns the job for someone to run."""
         ctx = self.ctx
         jobs = self.queued.get(message.id, 0)
         self.queued[message.id] = jobs + 1
         if jobs == 0:
             ctx.log.append(ctx.env.now, "enqueued", message.id, self.name, f"queue={len(self.queued)}")
         ctx.hold()
-        ctx.env.process(self._job(message, rcpts, hosts))
+        return self._job(message, rcpts, hosts, state)
 
     def _dequeue(self, message: Message) -> None:
         ctx = self.ctx
@@ -157,51 +173,68 @@ class MailServer:
             ctx.log.append(ctx.env.now, "dequeued", message.id, self.name, f"queue={len(self.queued)}")
         ctx.release()
 
-    def _job(self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...]) -> Generator[Any, Any, None]:
+    def _job(
+        self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], state: Retrying | None = None
+    ) -> Job:
         """Deliver ``message`` to ``rcpts`` through ``hosts``: attempts, retries, give-up.
 
         Time: waits for the server to be up and for a free session slot, then the attempt's
         connects and SMTP exchange; between attempts, the retry policy's delay. An outage of
         this server or of the path interrupts the attempt in progress (a failed attempt).
+        ``state`` resumes a job whose last attempt turned out to have failed (its final reply
+        was cut off): the retry policy decides at once what happens next.
+        When the job ends, it runs the jobs its deliveries created at the next server.
         """
         ctx, env = self.ctx, self.ctx.env
-        queued_at = env.now
+        st = state or Retrying(env.now)
         remaining = list(rcpts)
-        failures, first_failure, warned = 0, 0.0, False
+        followups: list[Job] = []
+        code = st.code
         while remaining:
-            while not self.up:
-                yield self.back_up()
-            if not self.slots.take():
-                yield self.slots.wait()
-            try:
-                if not self.up:
-                    continue
-                ctx.log.append(env.now, "attempt", message.id, self.name,
-                               f"rcpts={','.join(remaining)} hosts={','.join(hosts)}")
-                done, code = yield from self._attempt(message, tuple(remaining), hosts)
-            finally:
-                self.slots.give()
-            remaining = [r for r in remaining if r not in done]
-            if not remaining:
-                break
-            failures += 1
-            if failures == 1:
-                first_failure = env.now
-            decision = self.policy.decide(env.now, queued_at, first_failure, failures, warned)
+            if code is None:
+                while not self.up:
+                    yield self.back_up()
+                if not self.slots.take():
+                    yield self.slots.wait()
+                try:
+                    if not self.up:
+                        continue
+                    ctx.log.append(env.now, "attempt", message.id, self.name,
+                                   f"rcpts={','.join(remaining)} hosts={','.join(hosts)}")
+                    done, code = yield from self._attempt(message, tuple(remaining), hosts, st, followups)
+                finally:
+                    self.slots.give()
+                remaining = [r for r in remaining if r not in done]
+                if not remaining:
+                    break
+                for job in followups:  # this job goes on retrying: the next server's jobs run apart
+                    env.process(job)
+                followups = []
+            st.failures += 1
+            if st.failures == 1:
+                st.first_failure_s = env.now
+            decision = self.policy.decide(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned)
             if decision.action == "bounce":
                 self.fail_permanently(message, tuple(remaining), code, expired=True)
                 break
             if decision.warn:
-                warned = True
+                st.warned = True
                 self.send_dsn(message, tuple(remaining), WARNING, code)
             next_s = decision.next_attempt_s
             ctx.log.append(env.now, "deferred", message.id, self.name,
                            f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
+            code = None
             yield env.timeout(max(0.0, next_s - env.now))
         self._dequeue(message)
+        yield from run_jobs(env, followups)
 
     def _attempt(
-        self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...]
+        self,
+        message: Message,
+        rcpts: tuple[str, ...],
+        hosts: tuple[str, ...],
+        state: Retrying,
+        followups: list[Job],
     ) -> Generator[Any, Any, tuple[set[str], str]]:
         """One delivery attempt over the MX hosts in order; returns (recipients settled, last code).
 
@@ -242,12 +275,14 @@ class MailServer:
             finally:
                 ctx.sessions.close(handle)
             if result.cut:
-                accepted = "yes" if result.server_accepted else "no"
-                ctx.log.append(env.now, "session_cut", message.id, self.name, f"host={host} accepted={accepted}")
+                ctx.log.append(env.now, "session_cut", message.id, self.name, f"host={host} accepted=no")
                 return settled, CUT
             if result.accepted:
                 ctx.log.append(env.now, "sent", message.id, self.name,
                                f"host={host} rcpts={','.join(result.accepted)} code=250")
+                followups.extend(result.followups)
+                ctx.sessions.tail(path, result.ack_at_s,
+                                  partial(self._reply_lost, message, result.accepted, hosts, host, state))
             settled.update(result.accepted)
             if result.deferred:
                 code = result.deferred[0][1]
@@ -257,6 +292,17 @@ class MailServer:
                 return settled, code
             return settled, smtp.OK
         return settled, code
+
+    def _reply_lost(
+        self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], host: str, state: Retrying
+    ) -> None:
+        """An outage cut the session after ``host`` accepted but before the 250 got back: as far
+        as this server knows the attempt failed, so it queues the recipients again (RFC 5321
+        §4.5.3.2.6: a duplicate delivery will follow)."""
+        ctx = self.ctx
+        ctx.log.append(ctx.env.now, "session_cut", message.id, self.name, f"host={host} accepted=yes")
+        again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT)
+        ctx.env.process(self.enqueue(message, rcpts, hosts, again))
 
     # ---- failures and notifications ----------------------------------------------------------
 
@@ -358,3 +404,30 @@ class Slots:
             self.waiting.popleft().succeed()  # the slot passes straight to the next in line
         else:
             self.busy -= 1
+
+
+Job = Generator[Any, Any, None]
+
+
+@dataclass(slots=True)
+class Retrying:
+    """Where a delivery job stands with the retry policy."""
+
+    queued_at_s: float
+    failures: int = 0
+    first_failure_s: float = 0.0
+    warned: bool = False
+    code: str | None = None  # a failure to act on before the next attempt
+
+
+def run_jobs(env: simpy.Environment, jobs: list[Job]) -> Generator[Any, Any, None]:
+    """Run delivery jobs from the calling process: the first one in it, the others apart.
+
+    A process that has just handed a message to a server goes on as that server's delivery
+    job, rather than the server starting a process of its own: one process per message hop
+    chain instead of one per hop.
+    """
+    for job in jobs[1:]:
+        env.process(job)
+    if jobs:
+        yield from jobs[0]

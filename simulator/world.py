@@ -46,6 +46,7 @@ class World:
         self.log = EventLog()
         self.streams = Streams(self.seed)
         self.ctx = ctx = Context(self.env, Network(self.env, scenario.links), self.log)
+        ctx.sessions.enabled = bool(scenario.outages)  # without outages nothing can cut a session
         if trace:
             ctx.traces = []
             ctx.trace_filter = trace_messages
@@ -98,8 +99,10 @@ class World:
         if sc.messages:
             ctx.sources += 1
             env.process(traffic.scripted(ctx, sc.messages))
+        targets: dict[str, outages.Target] = {}  # one per server or link, however many outages name it
         for i, spec in enumerate(sc.outages):
-            target = outages.Target(ctx, spec.target)
+            fresh = outages.Target(ctx, spec.target)
+            target = targets.setdefault(fresh.name, fresh)
             if spec.mtbf_s is not None:
                 rng = self.streams.get(f"outage.{i}")
                 env.process(outages.random_failures(ctx, target, spec.mtbf_s, spec.mttr_s, rng))

@@ -42,22 +42,18 @@ def fetch(
 
     ``fetches`` (when recording a trace) gets the request and data times of the exchange.
     """
-    flow: Flow | None = None
     requested = env.now
+    # The request travels d to the server, the body drains through the links, its last byte
+    # travels d back: one transfer with a lead-in and a tail, one wake-up of this process.
+    flow: Flow = net.transfer(path, message.wire_bytes, start_in_s=path.delay_s, tail_s=path.delay_s)
     try:
-        yield env.timeout(path.delay_s)  # the request reaches the server
-        started = env.now
-        flow = net.transfer(path, message.wire_bytes)
         if not flow.finished:
             yield flow.done
-        flow = None
-        if fetches is not None:
-            fetches.append((message.id, message.wire_bytes, requested, started, env.now))
-        yield env.timeout(path.delay_s)  # the last byte reaches the device
     except simpy.Interrupt:
-        if flow is not None:
-            net.cancel(flow)
+        net.cancel(flow)
         raise
+    if fetches is not None:
+        fetches.append((message.id, message.wire_bytes, requested, flow.started_s, flow.ended_s))
     got(message)
 
 

@@ -5,7 +5,9 @@ starting at ``t0`` spends 1 RTT on the TCP handshake, 1 on the 220 greeting, 1 o
 either 1 RTT for the pipelined MAIL/RCPT.../DATA group or ``2 + n`` RTT one command at a time,
 then ``T`` pushing the data and ``d`` for its last byte to arrive: the server accepts at
 ``t0 + 4.5 RTT + T`` (pipelined) or ``t0 + (5.5 + n) RTT + T``. The client sees the 250 ``d``
-later; QUIT and 221 take one more RTT, which the caller spends holding its session slot.
+later. The session returns at acceptance: the caller keeps the path cuttable until then (a
+tail in the session registry), so an outage in that window still makes the client send again.
+QUIT and 221 are not simulated: they change nothing the results record.
 
 A message larger than the server's limit is refused with 552 in reply to MAIL FROM (known to
 the client at ``t0 + 4 RTT`` either way); an unknown recipient gets 550 at its RCPT, and a
@@ -39,7 +41,7 @@ class Receiver(Protocol):
 
     def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str: ...
 
-    def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> None: ...
+    def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> list[Any]: ...
 
 
 @dataclass(slots=True)
@@ -49,8 +51,9 @@ class SessionResult:
     accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reply code), permanent
     deferred: list[tuple[str, str]] = field(default_factory=list)  # (recipient, 4xx code), try again later
-    cut: bool = False  # an outage cut the session before the client saw the final reply
-    server_accepted: bool = False  # with cut: the server had already accepted (a duplicate will follow)
+    cut: bool = False  # an outage cut the session before the server accepted
+    ack_at_s: float = 0.0  # when the client sees the 250 (d after the server accepted)
+    followups: list[Any] = field(default_factory=list)  # the receiving server's new delivery jobs
 
 
 def session(
@@ -70,7 +73,7 @@ def session(
 
     ``submission`` marks a user agent submitting to its own server, which relays anywhere for it.
     ``on_refused(rcpt, code)`` is called at the moment the client learns of each permanent
-    refusal. Returns when the client has seen the final reply (before QUIT).
+    refusal. Returns when the server has accepted (or the client knows every refusal).
     """
     rtt = path.rtt_s
     result = SessionResult()
@@ -100,9 +103,16 @@ def session(
             result.refused.append((rcpt, code))
             on_refused(rcpt, code)
 
-        if server.pipelining or len(accepted) == len(rcpts):
+        if len(accepted) == len(rcpts):
+            # Nothing to report before the data: the commands, the data and its trip to the
+            # server are one transfer, and this process wakes once, when the server has it.
             group_rtts = 1 if server.pipelining else 2 + len(rcpts)
-            yield env.timeout((3 + group_rtts) * rtt)
+            flow = net.transfer(path, size_bytes, start_in_s=(3 + group_rtts) * rtt, tail_s=path.delay_s)
+            if not flow.finished:
+                yield flow.done
+            return _accepted(env, path, server, message, accepted, client, result, flow, trace, replies)
+        if server.pipelining:
+            yield env.timeout(4 * rtt)
             for rcpt, code in replies:
                 answer(rcpt, code)
         else:
@@ -115,23 +125,10 @@ def session(
         if not accepted:
             _close(trace, env, replies)
             return result
-        if trace is not None:
-            trace["data_start"] = env.now
-        flow = net.transfer(path, size_bytes)
+        flow = net.transfer(path, size_bytes, tail_s=path.delay_s)  # the data, then "." reaches the server
         if not flow.finished:
             yield flow.done
-        flow = None
-        if trace is not None:
-            trace["data_end"] = env.now
-        yield env.timeout(path.delay_s)  # the last byte and "." reach the server
-        server.accept(message, accepted, client)
-        result.server_accepted = True
-        if trace is not None:
-            trace["accepted_at"] = env.now
-        yield env.timeout(path.delay_s)  # the 250 travels back
-        result.accepted = accepted
-        _close(trace, env, replies)
-        return result
+        return _accepted(env, path, server, message, accepted, client, result, flow, trace, replies)
     except simpy.Interrupt:
         if flow is not None:
             net.cancel(flow)
@@ -140,6 +137,29 @@ def session(
             trace["cut"] = True
             _close(trace, env, [])
         return result
+
+
+def _accepted(
+    env: simpy.Environment,
+    path: Path,
+    server: Receiver,
+    message: Message,
+    accepted: tuple[str, ...],
+    client: str,
+    result: SessionResult,
+    flow: Flow,
+    trace: dict[str, Any] | None,
+    replies: list[tuple[str, str]],
+) -> SessionResult:
+    """The last byte and "." have reached the server: it accepts, and the 250 starts back."""
+    result.followups = server.accept(message, accepted, client)
+    result.accepted = accepted
+    result.ack_at_s = env.now + path.delay_s  # the caller keeps the path cuttable until then
+    if trace is not None:
+        trace.update(data_start=flow.started_s, data_end=flow.ended_s, accepted_at=env.now)
+        _close(trace, env, replies)
+        trace["end"] = result.ack_at_s
+    return result
 
 
 def _close(trace: dict[str, Any] | None, env: simpy.Environment, replies: list[tuple[str, str]]) -> None:

@@ -1,92 +1,340 @@
-"""Matplotlib figures drawn from result tables: no display needed, no simulation state.
+"""Matplotlib figures drawn from result tables, and the small series they plot.
 
-Every function takes rows (dicts, as produced by :mod:`simulator.results` or read back from a
-result folder) and returns a ``matplotlib.figure.Figure``; axes carry their units.
+Every figure function takes rows (dicts, as produced by :mod:`simulator.results` or read back
+from a result folder) or event-log records, and returns a :class:`Figure`: no simulation state,
+no display. Figures are built with matplotlib's object API on the Agg canvas (pyplot is never
+imported, so a notebook's own backend is left alone) and show themselves in Jupyter through
+``_repr_png_``. Every axis is labelled with its unit; figures are sized to read at 100 dpi.
+
+Plotted data carry a ``gid`` (``cdf:<series>``, ``p50:<series>``, ``queue:<server>``, ...) so
+tests can read back what a figure shows and compare it with the tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
 from typing import Any
 
-import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as _MplFigure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-
+from .eventlog import Record, fields
 from .results import percentile
 
+__all__ = [
+    "DPI",
+    "Figure",
+    "attempt_counts",
+    "attempts_histogram",
+    "breakdown_figure",
+    "cdf_figure",
+    "delivery_latencies",
+    "end_to_end_latencies",
+    "first_protocol",
+    "latency_by_domain",
+    "latency_by_protocol",
+    "latency_cdf",
+    "latency_cdf_by_domain",
+    "latency_cdf_by_protocol",
+    "new_figure",
+    "outage_spans",
+    "png_bytes",
+    "queue_series",
+    "queue_timeline",
+    "save",
+    "short_duration",
+    "time_breakdown",
+    "time_scale",
+]
 
-def latency_cdf(deliveries: Sequence[dict[str, Any]], title: str = "") -> Figure:
-    """Empirical CDF of delivery latency (and end-to-end, where mail was retrieved), log time axis."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
-    mail = [r for r in deliveries if r["kind"] == "mail"]
-    series = {
-        "delivery (submitted to mailbox)": [r["latency_s"] for r in mail if r["latency_s"] is not None],
-        "end to end (submitted to first device)": [
-            r["retrieved_at"] - r["submitted_at"] for r in mail if r["retrieved_at"] is not None
-        ],
-    }
-    drawn = False
-    for label, values in series.items():
-        values = sorted(max(v, 1e-6) for v in values)
-        if not values:
-            continue
-        n = len(values)
-        ax.step(values, [(i + 1) / n for i in range(n)], where="post", label=f"{label}, n={n}")
-        for q, style in ((50, ":"), (99, "--")):
-            ax.axvline(percentile(values, q), linestyle=style, linewidth=0.8, color=ax.lines[-1].get_color())
-        drawn = True
-    if drawn:
-        ax.set_xscale("log")
-        ax.legend(loc="lower right", fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no delivered mail", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("latency (s, log scale); dotted p50, dashed p99")
-    ax.set_ylabel("fraction of (message, recipient) pairs")
-    ax.set_ylim(0, 1.02)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(title or "Delivery latency CDF")
-    fig.tight_layout()
+DPI = 100
+PERCENTILE_MARKERS: tuple[tuple[int, str], ...] = ((50, "o"), (90, "s"), (99, "^"))
+MAX_SERIES = 8  # more groups than this are folded into "other"
+MAX_QUEUE_PANELS = 8
+_LOG_FLOOR_S = 1e-4  # a zero duration is drawn here on a log axis
+
+# Tick positions for log time axes: every one a round duration people read at a glance.
+_TICKS_S: tuple[float, ...] = (
+    1e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200,
+    1800, 3600, 7200, 14400, 28800, 43200, 86400, 2 * 86400, 5 * 86400, 7 * 86400, 14 * 86400, 30 * 86400,
+)
+_MAJOR_TICKS_S: tuple[float, ...] = (
+    1e-4, 1e-3, 0.01, 0.1, 1, 10, 60, 600, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400,
+)
+
+
+class Figure(_MplFigure):
+    """A matplotlib Figure on the Agg canvas that displays itself in Jupyter (as a PNG)."""
+
+    def _repr_png_(self) -> bytes:
+        return png_bytes(self)
+
+
+def new_figure(width_in: float, height_in: float) -> Figure:
+    """An empty figure of the given size (inches; 100 px each at :data:`DPI`)."""
+    fig = Figure(figsize=(width_in, height_in), dpi=DPI)
+    FigureCanvasAgg(fig)
     return fig
 
 
-def queue_timeline(queues: Sequence[dict[str, Any]], end_s: float, outages: Sequence[tuple[str, float, float]] = (),
-                   title: str = "") -> Figure:
-    """Outgoing queue length of each server over time, outages of that server shaded."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
-    servers = sorted({r["server"] for r in queues})
-    scale, unit = _time_scale(end_s)
-    for server in servers:
-        rows = [r for r in queues if r["server"] == server]
-        times = [r["time"] / scale for r in rows] + [end_s / scale]
-        lengths = [r["queue_length"] for r in rows] + [rows[-1]["queue_length"]]
-        line = ax.step(times, lengths, where="post", label=server)[0]
-        for target, start, end in outages:
-            if target == server:
-                ax.axvspan(start / scale, end / scale, color=line.get_color(), alpha=0.12)
-    if servers:
-        ax.legend(loc="upper right", fontsize=8)
-    ax.set_xlabel(f"simulated time ({unit}); shaded: server down")
-    ax.set_ylabel("messages in outgoing queue")
-    ax.grid(True, alpha=0.3)
-    ax.set_title(title or "Queue length")
-    fig.tight_layout()
-    return fig
+def save(fig: _MplFigure, path: str | PathLike[str]) -> None:
+    """Write ``fig`` as a PNG at :data:`DPI`, with no timestamp or software name in its metadata."""
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
 
 
-def _time_scale(end_s: float) -> tuple[float, str]:
-    if end_s >= 3 * 86400:
+def png_bytes(fig: _MplFigure) -> bytes:
+    """The PNG ``save`` would write, in memory."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+# ---- durations for people ----------------------------------------------------------------------
+
+
+def short_duration(seconds: float) -> str:
+    """``0.0123`` -> ``"12.3 ms"``, ``90`` -> ``"1.5 min"``, ``7200`` -> ``"2 h"``: one unit, 3 digits."""
+    s = abs(seconds)
+    if s == 0:
+        return "0 s"
+    for limit, scale, unit in ((1e-3, 1e-6, "µs"), (1.0, 1e-3, "ms"), (60.0, 1.0, "s"), (3600.0, 60.0, "min"),
+                               (86400.0, 3600.0, "h")):
+        if s < limit:
+            return f"{_digits(seconds / scale)} {unit}"
+    return f"{_digits(seconds / 86400.0)} d"
+
+
+def _digits(value: float) -> str:
+    text = f"{value:.3g}"
+    return text if "e" not in text else f"{value:.0f}"
+
+
+def time_scale(span_s: float) -> tuple[float, str]:
+    """A unit for a linear time axis spanning ``span_s``: (seconds per unit, unit name)."""
+    if span_s >= 3 * 86400:
         return 86400.0, "days"
-    if end_s >= 3 * 3600:
+    if span_s >= 3 * 3600:
         return 3600.0, "hours"
-    if end_s >= 3 * 60:
+    if span_s >= 3 * 60:
         return 60.0, "minutes"
     return 1.0, "s"
 
 
-def outage_spans(records: Sequence[tuple[float, str, str, str, str]], end_s: float) -> list[tuple[str, float, float]]:
+def _log_time_axis(ax: Axes, values: Iterable[float], axis: str = "x") -> None:
+    """Log scale with round-duration ticks (``100 ms``, ``1 min``, ``1 d``) covering ``values``."""
+    positive = [v for v in values if v > 0]
+    lo = max(min(positive, default=1.0), _LOG_FLOOR_S)
+    hi = max(max(positive, default=1.0), lo)
+    below = [t for t in _TICKS_S if t <= lo]
+    above = [t for t in _TICKS_S if t >= hi]
+    lim_lo = below[-1] if below else lo
+    lim_hi = above[0] if above else hi
+    if lim_hi <= lim_lo:
+        lim_hi = lim_lo * 10
+    ticks = [t for t in _TICKS_S if lim_lo <= t <= lim_hi]
+    if len(ticks) > 9:
+        lim_lo = max([t for t in _MAJOR_TICKS_S if t <= lo], default=lim_lo)
+        lim_hi = min([t for t in _MAJOR_TICKS_S if t >= hi], default=lim_hi)
+        ticks = [t for t in _MAJOR_TICKS_S if lim_lo <= t <= lim_hi]
+    if axis == "x":
+        ax.set_xscale("log")
+        ax.set_xlim(lim_lo, lim_hi)
+        target = ax.xaxis
+    else:
+        ax.set_yscale("log")
+        ax.set_ylim(lim_lo, lim_hi)
+        target = ax.yaxis
+    target.set_major_locator(FixedLocator(ticks))
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: short_duration(v)))
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+
+
+# ---- CDFs --------------------------------------------------------------------------------------
+
+
+def _mail(deliveries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in deliveries if r["kind"] == "mail"]
+
+
+def delivery_latencies(deliveries: Iterable[Mapping[str, Any]]) -> list[float]:
+    """``latency_s`` of every delivered mail pair (what summary.json's ``latency_s`` is over)."""
+    return [r["latency_s"] for r in _mail(deliveries) if r["status"] == "delivered" and r["latency_s"] is not None]
+
+
+def end_to_end_latencies(deliveries: Iterable[Mapping[str, Any]]) -> list[float]:
+    """Submission to the first device, for every retrieved mail pair."""
+    return [r["retrieved_at"] - r["submitted_at"] for r in _mail(deliveries) if r["retrieved_at"] is not None]
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float]], styles: Mapping[str, str] | None = None,
+               colors: Mapping[str, str] | None = None) -> bool:
+    """One empirical CDF per series (step at each value), percentiles marked; False if all empty."""
+    everything: list[float] = []
+    drawn = False
+    for label, raw in series.items():
+        values = sorted(raw)
+        if not values:
+            continue
+        n = len(values)
+        shown = [max(v, _LOG_FLOOR_S) for v in values]
+        stats = {q: percentile(values, q) for q, _ in PERCENTILE_MARKERS}
+        text = ", ".join(f"p{q} {short_duration(v)}" for q, v in stats.items())
+        line = ax.step(shown, [(i + 1) / n for i in range(n)], where="post", linewidth=1.6,
+                       linestyle=(styles or {}).get(label, "-"), color=(colors or {}).get(label),
+                       label=f"{label} (n={n}): {text}")[0]
+        line.set_gid(f"cdf:{label}")
+        for q, marker in PERCENTILE_MARKERS:
+            point = ax.plot([max(stats[q], _LOG_FLOOR_S)], [q / 100], marker=marker, markersize=7,
+                            color=line.get_color(), markeredgecolor="black", markeredgewidth=0.6, linestyle="none")[0]
+            point.set_gid(f"p{q}:{label}")
+        everything.extend(shown)
+        drawn = True
+    if drawn:
+        _log_time_axis(ax, everything)
+    return drawn
+
+
+def _cdf_frame(ax: Axes, drawn: bool, what: str, empty: str) -> None:
+    if drawn:
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.15), fontsize=8, frameon=False, alignment="left",
+                  title="percentiles marked: p50 ●, p90 ■, p99 ▲", title_fontsize=8)
+    else:
+        ax.set_xscale("log")
+        ax.set_xlim(0.1, 10)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: short_duration(v)))
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, fontsize=11, color="grey")
+    ax.set_xlabel(f"{what} (log time axis: ms, s, min, h, d)")
+    ax.set_ylabel("fraction of (message, recipient) pairs")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def latency_cdf(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """CDFs of delivery latency (submitted to mailbox) and end-to-end latency (to the first device)."""
+    fig = new_figure(8, 5.4)
+    ax = fig.add_subplot()
+    series = {"delivery: submitted to mailbox": delivery_latencies(deliveries),
+              "end to end: submitted to first device": end_to_end_latencies(deliveries)}
+    drawn = _draw_cdfs(ax, series, {"end to end: submitted to first device": "--"})
+    _cdf_frame(ax, drawn, "latency", "no delivered mail")
+    ax.set_title(title or "Latency of mail (message, recipient) pairs")
+    fig.tight_layout()
+    return fig
+
+
+def cdf_figure(series: Mapping[str, Sequence[float]], title: str = "", what: str = "latency") -> Figure:
+    """CDFs of any named series of durations (seconds) on one log time axis, p50/p90/p99 marked.
+
+    For comparisons across runs: ``cdf_figure({"fixed": r1.deliveries.latency_s, ...})``; missing
+    values (None, NaN) are left out.
+    """
+    fig = new_figure(8, 4.8 + 0.22 * len(series))
+    ax = fig.add_subplot()
+    finite = {label: [float(v) for v in values if v is not None and math.isfinite(float(v))]
+              for label, values in series.items()}  # NaN (a pair not delivered) is left out
+    drawn = _draw_cdfs(ax, finite)
+    _cdf_frame(ax, drawn, what, "nothing to plot")
+    ax.set_title(title or f"CDF of {what}")
+    fig.tight_layout()
+    return fig
+
+
+def _fold(groups: dict[str, list[float]]) -> dict[str, list[float]]:
+    """At most MAX_SERIES groups: the largest, sorted by name, the rest merged into "other"."""
+    if len(groups) <= MAX_SERIES:
+        return dict(sorted(groups.items()))
+    ranked = sorted(groups, key=lambda k: (-len(groups[k]), k))
+    kept = {k: groups[k] for k in sorted(ranked[: MAX_SERIES - 1])}
+    kept["other"] = [v for k in ranked[MAX_SERIES - 1:] for v in groups[k]]
+    return kept
+
+
+def latency_by_domain(deliveries: Iterable[Mapping[str, Any]], end_to_end: bool = False) -> dict[str, list[float]]:
+    """Latency of delivered (or, with ``end_to_end``, retrieved) mail pairs per recipient domain."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for r in _mail(deliveries):
+        if end_to_end:
+            if r["retrieved_at"] is not None:
+                groups[_domain(r["recipient"])].append(r["retrieved_at"] - r["submitted_at"])
+        elif r["status"] == "delivered" and r["latency_s"] is not None:
+            groups[_domain(r["recipient"])].append(r["latency_s"])
+    return dict(groups)
+
+
+def latency_cdf_by_domain(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Delivery latency CDF per destination (recipient) domain."""
+    fig = new_figure(8, 6.0)
+    ax = fig.add_subplot()
+    drawn = _draw_cdfs(ax, _fold(latency_by_domain(deliveries)))
+    _cdf_frame(ax, drawn, "delivery latency, submitted to mailbox", "no delivered mail")
+    ax.set_title(title or "Delivery latency by destination domain")
+    fig.tight_layout()
+    return fig
+
+
+def first_protocol(retrievals: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """(message, recipient) -> the protocol of the device that retrieved it first."""
+    first: dict[tuple[str, str], tuple[float, str]] = {}
+    for r in retrievals:
+        key = (r["message_id"], r["recipient"])
+        if key not in first or r["retrieved_at"] < first[key][0]:
+            first[key] = (r["retrieved_at"], r["protocol"])
+    return {key: protocol for key, (_, protocol) in first.items()}
+
+
+def latency_by_protocol(deliveries: Iterable[Mapping[str, Any]],
+                        retrievals: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """Per protocol: ``end_to_end`` (submitted to first device) and ``wait`` (mailbox to first device)."""
+    protocol_of = first_protocol(retrievals)
+    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"end_to_end": [], "wait": []})
+    for r in _mail(deliveries):
+        protocol = protocol_of.get((r["message_id"], r["recipient"]))
+        if protocol is None or r["retrieved_at"] is None:
+            continue
+        out[protocol]["end_to_end"].append(r["retrieved_at"] - r["submitted_at"])
+        if r["delivered_at"] is not None:
+            out[protocol]["wait"].append(r["retrieved_at"] - r["delivered_at"])
+    return dict(sorted(out.items()))
+
+
+def latency_cdf_by_protocol(deliveries: Sequence[Mapping[str, Any]], retrievals: Sequence[Mapping[str, Any]],
+                            title: str = "") -> Figure:
+    """Per retrieval protocol: end-to-end latency CDF (solid) and the wait in the mailbox (dashed)."""
+    fig = new_figure(8, 6.0)
+    ax = fig.add_subplot()
+    groups = latency_by_protocol(deliveries, retrievals)
+    series: dict[str, list[float]] = {}
+    styles: dict[str, str] = {}
+    colors: dict[str, str] = {}
+    for i, (protocol, parts) in enumerate(groups.items()):
+        series[f"{protocol}: end to end"] = parts["end_to_end"]
+        series[f"{protocol}: mailbox to device"] = parts["wait"]
+        styles[f"{protocol}: mailbox to device"] = "--"
+        colors[f"{protocol}: end to end"] = colors[f"{protocol}: mailbox to device"] = f"C{i}"
+    drawn = _draw_cdfs(ax, series, styles, colors)
+    _cdf_frame(ax, drawn, "latency to the first device", "no mail retrieved in this run")
+    ax.set_title(title or "Retrieval by protocol: end to end (solid), waiting in the mailbox (dashed)")
+    fig.tight_layout()
+    return fig
+
+
+# ---- queues ------------------------------------------------------------------------------------
+
+
+def outage_spans(records: Iterable[Record], end_s: float) -> list[tuple[str, float, float]]:
     """(target, start, end) of every outage in the log; one still running ends at ``end_s``."""
     open_since: dict[str, float] = {}
     spans: list[tuple[str, float, float]] = []
@@ -99,6 +347,240 @@ def outage_spans(records: Sequence[tuple[float, str, str, str, str]], end_s: flo
     return spans
 
 
-def save(fig: Figure, path: Any) -> None:
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+def queue_series(queues: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[float], list[int]]]:
+    """server -> (times, queue lengths), in table order."""
+    out: dict[str, tuple[list[float], list[int]]] = {}
+    for r in queues:
+        times, lengths = out.setdefault(r["server"], ([], []))
+        times.append(r["time"])
+        lengths.append(r["queue_length"])
+    return out
+
+
+def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
+                   outages: Sequence[tuple[str, float, float]] = (), title: str = "") -> Figure:
+    """Outgoing queue length of each server over time, one panel each; its outages shaded.
+
+    A server's own outage is shaded red; an outage of a link the server is an end of, grey.
+    With more than ``MAX_QUEUE_PANELS`` servers, those with the highest peaks are shown.
+    """
+    series = queue_series(queues)
+    servers = sorted(series, key=lambda s: (-max(series[s][1]), s))[:MAX_QUEUE_PANELS]
+    servers.sort()
+    panels = max(len(servers), 1)
+    fig = new_figure(8, 1.2 + 1.45 * panels)
+    axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    scale, unit = time_scale(end_s)
+    for ax, server in zip(axes, servers, strict=False):
+        times, lengths = series[server]
+        xs = [t / scale for t in times] + [end_s / scale]
+        ys = [*lengths, lengths[-1]]
+        line = ax.step(xs, ys, where="post", color="tab:blue", linewidth=1.2)[0]
+        line.set_gid(f"queue:{server}")
+        for target, start, stop in outages:
+            if target == server:
+                ax.axvspan(start / scale, stop / scale, color="tab:red", alpha=0.18, linewidth=0)
+            elif server in target.split("--"):
+                ax.axvspan(start / scale, stop / scale, color="grey", alpha=0.25, linewidth=0)
+        ax.set_ylabel("messages", fontsize=8)
+        ax.set_ylim(0, max(max(lengths), 1) * 1.15)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.set_title(f"{server} (peak {max(lengths)})", loc="left", fontsize=9, fontweight="bold", pad=3)
+        ax.grid(True, alpha=0.3)
+        ax.set_xlim(0, end_s / scale if end_s > 0 else 1)
+    if not servers:
+        axes[0].text(0.5, 0.5, "no servers", ha="center", va="center", transform=axes[0].transAxes)
+        axes[0].set_ylabel("messages")
+    axes[-1].set_xlabel(f"simulated time ({unit})")
+    axes[0].legend(handles=[Line2D([], [], color="tab:blue", label="outgoing queue (messages)"),
+                            Patch(color="tab:red", alpha=0.18, label="server down"),
+                            Patch(color="grey", alpha=0.25, label="a link of the server down")],
+                   loc="upper right", fontsize=7, framealpha=0.9)
+    fig.suptitle(title or "Outgoing queue length per server", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# ---- attempts and where the time went ----------------------------------------------------------
+
+
+STATUSES: tuple[tuple[str, str], ...] = (("delivered", "tab:green"), ("bounced", "tab:red"), ("pending", "tab:orange"))
+
+
+def attempt_counts(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, int]]:
+    """status -> {attempts: number of mail pairs}."""
+    out: dict[str, dict[int, int]] = {status: {} for status, _ in STATUSES}
+    for r in _mail(deliveries):
+        counts = out.setdefault(r["status"], {})
+        counts[r["attempts"]] = counts.get(r["attempts"], 0) + 1
+    return out
+
+
+def attempts_histogram(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """How many delivery attempts each mail (message, recipient) pair took, stacked by final status."""
+    counts = attempt_counts(deliveries)
+    top = max((a for c in counts.values() for a in c), default=1)
+    xs = list(range(top + 1))
+    fig = new_figure(8, 4.2)
+    ax = fig.add_subplot()
+    bottom = [0] * len(xs)
+    for status, color in STATUSES:
+        heights = [counts.get(status, {}).get(x, 0) for x in xs]
+        if not any(heights):
+            continue
+        bars = ax.bar(xs, heights, bottom=bottom, color=color, width=0.8, label=f"{status} ({sum(heights)} pairs)")
+        for x, bar in zip(xs, bars, strict=True):
+            bar.set_gid(f"attempts:{status}:{x}")
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    if any(bottom):
+        ax.legend(loc="upper right", fontsize=8)
+        ax.set_yscale("symlog", linthresh=10)
+        ax.set_ylim(0, max(bottom) * 1.6)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    else:
+        ax.text(0.5, 0.5, "no mail", ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xlabel("delivery attempts (count; 0: refused at submission)")
+    ax.set_ylabel("(message, recipient) pairs (count, log above 10)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title(title or "Delivery attempts per mail (message, recipient) pair")
+    fig.tight_layout()
+    return fig
+
+
+_CHAIN_EVENTS = frozenset({"accepted", "attempt", "connect_failed", "session_cut", "submit_failed"})
+
+
+def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Where each delivered mail pair's time went, from the event log.
+
+    Walking back from the acceptance that delivered it, each hop's SMTP session (from the
+    session's start: the attempt, or the connect to the next MX after a failed one, or the
+    submission) counts as ``transfer_s``; the time between a server accepting the message and
+    the start of the session that moved it on (queue, failed attempts, retry intervals) is
+    ``queue_wait_s``. ``queue_wait_s + transfer_s == latency_s``. ``retrieval_s`` is mailbox to
+    first device (None if not retrieved).
+    """
+    by_message: dict[str, list[tuple[float, str, str, dict[str, str]]]] = defaultdict(list)
+    for time_s, event, mid, node, detail in records:
+        if event in _CHAIN_EVENTS:
+            by_message[mid].append((time_s, event, node, fields(detail)))
+    rows: list[dict[str, Any]] = []
+    for r in _mail(deliveries):
+        if r["status"] != "delivered" or r["delivered_at"] is None:
+            continue
+        wait_s, transfer_s = _split_latency(by_message.get(r["message_id"], []), r["recipient"],
+                                            r["submitted_at"], r["delivered_at"])
+        rows.append({
+            "message_id": r["message_id"], "recipient": r["recipient"], "domain": _domain(r["recipient"]),
+            "latency_s": r["latency_s"], "queue_wait_s": wait_s, "transfer_s": transfer_s,
+            "retrieval_s": None if r["retrieved_at"] is None else r["retrieved_at"] - r["delivered_at"],
+        })
+    return rows
+
+
+def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcpt: str,
+                   submitted_s: float, delivered_s: float) -> tuple[float, float]:
+    """(queue wait, transfer) of one recipient's path, walking back hop by hop."""
+    accepted = [(t, node, f["from"]) for t, ev, node, f in events
+                if ev == "accepted" and rcpt in f["rcpts"].split(",")]
+    servers = {node for _, node, _ in accepted}
+    hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
+    wait_s = transfer_s = 0.0
+    for _ in range(len(accepted) + 1):
+        if hop is None:
+            break
+        t, _node, client = hop
+        if client not in servers:  # the submission session from the user's node
+            starts = [float(f["next"]) for tt, ev, node, f in events
+                      if ev == "submit_failed" and node == client and tt <= t and "next" in f]
+            start = max([submitted_s, *(s for s in starts if s <= t)])
+            return wait_s + (start - submitted_s), transfer_s + (t - start)
+        start = _session_start(events, client, rcpt, t)
+        transfer_s += t - start
+        hop = max((a for a in accepted if a[1] == client and a[0] <= start), default=None, key=lambda a: a[0])
+        if hop is not None:
+            wait_s += start - hop[0]
+    # an inconsistent chain: what is not accounted for as transfer counts as waiting
+    return (delivered_s - submitted_s) - transfer_s, transfer_s
+
+
+def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], client: str, rcpt: str,
+                   accepted_s: float) -> float:
+    """When the session that got ``rcpt`` accepted at ``accepted_s`` started at ``client``."""
+    start = None
+    for t, ev, node, f in events:
+        if t > accepted_s:
+            break
+        if node != client:
+            continue
+        if ev == "attempt" and rcpt in f["rcpts"].split(","):
+            start = t
+        elif ev == "connect_failed" and start is not None:
+            start = t  # the next MX is tried at once
+    return accepted_s if start is None else start
+
+
+BREAKDOWN_PARTS: tuple[tuple[str, str, str], ...] = (
+    ("queue_wait_s", "waiting in server queues (incl. failed attempts, retry intervals)", "tab:orange"),
+    ("transfer_s", "SMTP sessions (submission, relay)", "tab:blue"),
+    ("retrieval_s", "in the mailbox until the first device has it", "tab:green"),
+)
+
+
+def breakdown_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Where the time went: mean per part by destination domain (left), each part's CDF (right)."""
+    fig = new_figure(12, 5.6)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[r["domain"]].append(r)
+    names = ["all", *sorted(groups)[: MAX_SERIES]] if rows else []
+    groups["all"] = list(rows)
+    means = {name: {key: _mean([r[key] for r in groups[name] if r[key] is not None])
+                    for key, _, _ in BREAKDOWN_PARTS} for name in names}
+    biggest = max((sum(m.values()) for m in means.values()), default=0.0)
+    scale, unit = _linear_unit(biggest)
+    ys = list(range(len(names)))
+    offset = [0.0] * len(names)
+    for key, label, color in BREAKDOWN_PARTS:
+        widths = [means[n][key] / scale for n in names]
+        bars = left.barh(ys, widths, left=offset, color=color, label=label.split(" (")[0], height=0.6)
+        for name, bar in zip(names, bars, strict=True):
+            bar.set_gid(f"mean:{key}:{name}")
+        offset = [o + w for o, w in zip(offset, widths, strict=True)]
+    for y, name in zip(ys, names, strict=True):
+        left.text(offset[y], y, f"  {short_duration(sum(means[name].values()))}", va="center", fontsize=8)
+    left.set_yticks(ys, [f"{n}\n({len(groups[n])} pairs)" for n in names], fontsize=8)
+    left.invert_yaxis()
+    left.set_xlim(0, max(offset, default=1.0) * 1.3 or 1.0)
+    left.set_xlabel(f"mean time per delivered pair ({unit})")
+    left.set_ylabel("destination domain")
+    left.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=8, frameon=False)
+    left.grid(True, axis="x", alpha=0.3)
+    left.set_title("Mean time per part", fontsize=10)
+    series = {}
+    colors = {}
+    for key, label, color in BREAKDOWN_PARTS:
+        values = [r[key] for r in rows if r[key] is not None]
+        zero = sum(v <= 0 for v in values)
+        name = label.split(" (")[0] + (f", {zero} zero" if zero else "")
+        series[name] = values
+        colors[name] = color
+    drawn = _draw_cdfs(right, series, colors=colors)
+    _cdf_frame(right, drawn, "time in each part", "no delivered mail")
+    right.set_title("Distribution of each part (zero drawn at 100 µs)", fontsize=10)
+    fig.suptitle(title or "Where the time went", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values) if values else 0.0
+
+
+def _linear_unit(max_s: float) -> tuple[float, str]:
+    for limit, scale, unit in ((1.0, 1e-3, "ms"), (120.0, 1.0, "s"), (7200.0, 60.0, "min"), (2 * 86400, 3600.0, "h")):
+        if max_s < limit:
+            return scale, unit
+    return 86400.0, "d"

@@ -1,26 +1,70 @@
-"""Run a scenario and hold what came out: the event log, derived tables, the summary.
+"""Run a scenario and hold what came out: the event log, derived tables, the summary, the plots.
 
-``run(scenario)`` is the library's single entry to a simulation; ``Result.save(folder)`` writes
-the result files the contract names (CSV tables, ``summary.json``, the effective scenario,
-plots). Nothing here prints.
+``run(scenario)`` is the library's single entry to a simulation. A :class:`Result` gives the
+tables as rows (``tables``) or as pandas DataFrames (``deliveries``, ``retrievals``, ``events``,
+``queues``; pandas is imported only there), draws figures (``plot_*``), writes the result
+folder the contract names (``save``) and reads one back (``Result.load``) without simulating
+again. Nothing here prints.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import plots, results
 from .eventlog import Record
 from .world import Progress, World
 
-__all__ = ["Result", "run"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .plots import Figure
+
+__all__ = ["PLOT_FILES", "Result", "run"]
+
+PANDAS_HINT = "pandas is needed for DataFrames; install it with: pip install 'mailsim[notebooks]'"
+
+PLOT_FILES: tuple[str, ...] = (
+    "latency_cdf", "latency_by_domain", "latency_by_protocol", "queue_length", "attempts", "time_breakdown",
+    "topology",
+)
+"""The PNGs ``save`` writes into ``plots/`` (``latency_by_protocol`` only when mail was retrieved)."""
+
+_FLOAT, _INT = "float64", "int64"
+_DTYPES: dict[str, dict[str, str]] = {
+    "deliveries": {"size_bytes": _INT, "wire_bytes": _INT, "submitted_at": _FLOAT, "delivered_at": _FLOAT,
+                   "retrieved_at": _FLOAT, "attempts": _INT, "latency_s": _FLOAT, "duplicates": _INT},
+    "retrievals": {"retrieved_at": _FLOAT},
+    "queues": {"time": _FLOAT, "queue_length": _INT},
+    "events": {"time": _FLOAT},
+    "breakdown": {"latency_s": _FLOAT, "queue_wait_s": _FLOAT, "transfer_s": _FLOAT, "retrieval_s": _FLOAT},
+}
+_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "transfer_s", "retrieval_s")
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError(PANDAS_HINT) from error
+    return pandas
+
+
+def _frame(rows: Sequence[dict[str, Any]] | Sequence[tuple[Any, ...]], columns: Sequence[str],
+           dtypes: dict[str, str]) -> pd.DataFrame:
+    pandas = _pandas()
+    df = pandas.DataFrame.from_records(list(rows), columns=list(columns))
+    return df.astype({c: t for c, t in dtypes.items() if c in df.columns})
 
 
 @dataclass
 class Result:
-    """One finished run."""
+    """One finished run (or one read back from its folder with :meth:`load`)."""
 
     scenario: Any
     seed: int
@@ -28,22 +72,144 @@ class Result:
     records: list[Record]
     _tables: results.Tables | None = field(default=None, repr=False)
     _summary: dict[str, Any] | None = field(default=None, repr=False)
+    _breakdown: list[dict[str, Any]] | None = field(default=None, repr=False)
+    traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
+    trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
+
+    # ---- rows and summary ------------------------------------------------------------------
 
     @property
     def tables(self) -> results.Tables:
+        """deliveries, retrievals and queues as lists of dicts (the CSV files' rows)."""
         if self._tables is None:
             self._tables = results.derive(self.records, sorted(self.scenario.servers))
         return self._tables
 
     @property
     def summary(self) -> dict[str, Any]:
+        """What summary.json holds: counts, latency statistics, attempts, peak queues."""
         if self._summary is None:
             header = {"name": self.scenario.name, "seed": self.seed, "end_time_s": self.end_time_s}
             self._summary = results.summarize(self.tables, self.records, header)
         return self._summary
 
-    def save(self, folder: str | Path, with_plots: bool = True) -> Path:
-        """Write every result file into ``folder`` (created if needed); returns the folder."""
+    @property
+    def breakdown_rows(self) -> list[dict[str, Any]]:
+        """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
+        if self._breakdown is None:
+            self._breakdown = plots.time_breakdown(self.records, self.tables.deliveries)
+        return self._breakdown
+
+    # ---- DataFrames (pandas imported here only) ---------------------------------------------
+
+    @property
+    def deliveries(self) -> pd.DataFrame:
+        """deliveries.csv as a DataFrame: one row per (message, recipient); missing times are NaN."""
+        return _frame(self.tables.deliveries, results.DELIVERY_COLUMNS, _DTYPES["deliveries"])
+
+    @property
+    def retrievals(self) -> pd.DataFrame:
+        """retrievals.csv as a DataFrame: one row per (message, recipient, device)."""
+        return _frame(self.tables.retrievals, results.RETRIEVAL_COLUMNS, _DTYPES["retrievals"])
+
+    @property
+    def queues(self) -> pd.DataFrame:
+        """queues.csv as a DataFrame: queue length of each server whenever it changes."""
+        return _frame(self.tables.queues, results.QUEUE_COLUMNS, _DTYPES["queues"])
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """The event log (events.csv) as a DataFrame: time, event, message_id, node, detail."""
+        return _frame(self.records, results.EVENT_COLUMNS, _DTYPES["events"])
+
+    @property
+    def breakdown(self) -> pd.DataFrame:
+        """Where each delivered mail pair's time went (queue_wait_s + transfer_s == latency_s)."""
+        return _frame(self.breakdown_rows, _BREAKDOWN_COLUMNS, _DTYPES["breakdown"])
+
+    # ---- figures ---------------------------------------------------------------------------
+
+    def plot_latency(self, by: str | None = None) -> Figure:
+        """Latency CDFs: overall (``by=None``), per destination ``"domain"`` or per retrieval ``"protocol"``."""
+        t, name = self.tables, self.scenario.name
+        if by is None:
+            return plots.latency_cdf(t.deliveries, f"{name}: latency of mail (message, recipient) pairs")
+        if by == "domain":
+            return plots.latency_cdf_by_domain(t.deliveries, f"{name}: delivery latency by destination domain")
+        if by == "protocol":
+            return plots.latency_cdf_by_protocol(t.deliveries, t.retrievals,
+                                                 f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
+        raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
+
+    def plot_queues(self) -> Figure:
+        """Outgoing queue length of each server over time, outages shaded."""
+        spans = plots.outage_spans(self.records, self.end_time_s)
+        return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
+                                    f"{self.scenario.name}: outgoing queue length per server")
+
+    def plot_attempts(self) -> Figure:
+        """Delivery attempts per mail (message, recipient) pair, by final status."""
+        return plots.attempts_histogram(self.tables.deliveries,
+                                        f"{self.scenario.name}: delivery attempts per (message, recipient)")
+
+    def plot_time_breakdown(self) -> Figure:
+        """Where the time went: queue wait, SMTP sessions, waiting in the mailbox."""
+        return plots.breakdown_figure(self.breakdown_rows, f"{self.scenario.name}: where the time went")
+
+    def plot_journey(self, message_id: str) -> Figure:
+        """One message's sequence chart (raises journey.UnknownMessageError for an unknown id)."""
+        from .journey import message_journey
+
+        users = {u.address: u.at for u in self.scenario.expanded_users()}
+        return message_journey(self.records, message_id, set(self.scenario.servers), users, self.end_time_s)
+
+    def plot_topology(self) -> Figure:
+        """The scenario's network: servers, users' sites, links with latency and bandwidth."""
+        from .topology import topology_figure
+
+        return topology_figure(self.scenario)
+
+    def figures(self) -> dict[str, Callable[[], Figure]]:
+        """The standard plots by file name (without ``.png``), each drawn when called."""
+        drawers: dict[str, Callable[[], Figure]] = {
+            "latency_cdf": self.plot_latency,
+            "latency_by_domain": lambda: self.plot_latency("domain"),
+            "latency_by_protocol": lambda: self.plot_latency("protocol"),
+            "queue_length": self.plot_queues,
+            "attempts": self.plot_attempts,
+            "time_breakdown": self.plot_time_breakdown,
+            "topology": self.plot_topology,
+        }
+        if not self.tables.retrievals:
+            del drawers["latency_by_protocol"]
+        return drawers
+
+    def render_plots(self) -> dict[str, bytes]:
+        """Every standard plot as PNG bytes, by name."""
+        return {name: plots.png_bytes(draw()) for name, draw in self.figures().items()}
+
+    def save_plots(self, folder: str | Path, images: dict[str, bytes] | None = None) -> list[Path]:
+        """Write the standard plots as ``<folder>/<name>.png``; returns the paths."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        images = self.render_plots() if images is None else images
+        paths = []
+        for name, png in images.items():
+            path = out / f"{name}.png"
+            path.write_bytes(png)
+            paths.append(path)
+        return paths
+
+    # ---- files -----------------------------------------------------------------------------
+
+    def save(self, folder: str | Path, with_plots: bool = True, report: bool = False,
+             transcripts: bool = False, pcap: bool = False) -> Path:
+        """Write every result file into ``folder`` (created if needed); returns the folder.
+
+        With ``report``, also a self-contained ``report.html`` (summary tables, plots embedded);
+        with ``transcripts`` / ``pcap`` (the run must have been traced), ``transcripts.jsonl`` /
+        ``capture.pcap`` (see :meth:`write_wire`).
+        """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         t = self.tables
@@ -53,18 +219,92 @@ class Result:
         results.write_events(out / "events.csv", self.records)
         results.write_json(out / "summary.json", self.summary)
         (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
-        if with_plots:
-            (out / "plots").mkdir(exist_ok=True)
-            name = self.scenario.name
-            plots.save(plots.latency_cdf(t.deliveries, f"{name}: latency CDF"), out / "plots" / "latency_cdf.png")
-            spans = plots.outage_spans(self.records, self.end_time_s)
-            plots.save(plots.queue_timeline(t.queues, self.end_time_s, spans, f"{name}: queue length"),
-                       out / "plots" / "queue_length.png")
+        images = self.render_plots() if (with_plots or report) else None
+        if with_plots and images is not None:
+            self.save_plots(out / "plots", images)
+        if report:
+            self.write_report(out / "report.html", images)
+        if transcripts or pcap:
+            self.write_wire(out, transcripts=transcripts, pcap=pcap)
         return out
 
+    def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True) -> list[Path]:
+        """Write the traced sessions as ``transcripts.jsonl`` and/or ``capture.pcap`` into ``folder``.
 
-def run(scenario: Any, seed: int | None = None, progress: Progress | None = None) -> Result:
-    """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end."""
-    world = World(scenario, seed)
+        Raises ValueError when the run was not traced (``run(..., trace=True)``).
+        """
+        from .pcap import write_pcap
+        from .transcript import build_conversations, write_transcripts
+
+        if self.traces is None:
+            raise ValueError("this run recorded no session traces: run it with trace=True")
+        conversations = build_conversations(self.traces, self.records, self.scenario, self.end_time_s,
+                                            only=self.trace_messages)
+        out = Path(folder)
+        written = []
+        if transcripts:
+            written.append(write_transcripts(out / "transcripts.jsonl", conversations, self.scenario))
+        if pcap:
+            written.append(write_pcap(out / "capture.pcap", conversations, self.scenario))
+        return written
+
+    def write_report(self, path: str | Path, images: dict[str, bytes] | None = None) -> Path:
+        """Write the self-contained HTML report of this run to ``path``."""
+        from .report import write_report
+
+        return write_report(self, Path(path), self.render_plots() if images is None else images)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Result:
+        """Read a result folder written by :meth:`save` back, without simulating again.
+
+        The records come from events.csv and the scenario from scenario.yaml, so the tables and
+        summary of the loaded result equal the saved ones. Raises FileNotFoundError for a missing
+        folder or file, ValueError for an events.csv that is not one, ScenarioError for a bad
+        scenario.yaml.
+        """
+        from .scenario import load_scenario
+
+        root = Path(folder)
+        if not root.is_dir():
+            raise FileNotFoundError(f"no result folder {root}")
+        for name in ("events.csv", "scenario.yaml", "summary.json"):
+            if not (root / name).is_file():
+                raise FileNotFoundError(f"{root} is not a result folder: {name} is missing")
+        records = read_events(root / "events.csv")
+        saved = json.loads((root / "summary.json").read_text())
+        scenario = load_scenario(root / "scenario.yaml")
+        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records)
+
+
+def read_events(path: Path) -> list[Record]:
+    """The records of an events.csv (times parsed with ``float``, detail kept as written)."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or tuple(header) != results.EVENT_COLUMNS:
+            raise ValueError(f"{path}: not an event log (header {header!r})")
+        records: list[Record] = []
+        for line, row in enumerate(reader, start=2):
+            if len(row) != len(results.EVENT_COLUMNS):
+                raise ValueError(f"{path}:{line}: expected {len(results.EVENT_COLUMNS)} columns, got {len(row)}")
+            records.append((float(row[0]), row[1], row[2], row[3], row[4]))
+    return records
+
+
+def run(
+    scenario: Any,
+    seed: int | None = None,
+    progress: Progress | None = None,
+    trace: bool = False,
+    trace_messages: Iterable[str] | None = None,
+) -> Result:
+    """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
+
+    With ``trace``, every session records its timeline (``Result.traces``) for transcripts and
+    packet captures; ``trace_messages`` limits that to those messages' sessions.
+    """
+    wanted = frozenset(trace_messages) if trace_messages is not None else None
+    world = World(scenario, seed, trace=trace, trace_messages=wanted)
     end = world.run(progress)
-    return Result(scenario, world.seed, end, world.log.records)
+    return Result(scenario, world.seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted)

@@ -1,0 +1,89 @@
+"""The ``mailsim plot`` and ``mailsim show`` subcommands: figures without simulating again.
+
+``mailsim plot DIR`` redraws the standard plots of a result folder from its events.csv and
+scenario.yaml; ``--message ID`` draws one message's journey instead; ``--report`` also writes
+report.html. ``mailsim show SCENARIO`` draws a scenario's network. Bad input (a missing folder,
+an unknown message id) raises :class:`simulator.cli.CommandError` (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]:
+    """Add ``plot`` and ``show`` to the ``mailsim`` parser; returns their handlers."""
+    p = subparsers.add_parser("plot", help="redraw the plots of a result folder (or one message's journey)")
+    p.add_argument("folder", metavar="DIR", help="a result folder written by 'mailsim run'")
+    p.add_argument("--message", metavar="ID", help="draw this message's journey (a sequence chart)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="where to write: a folder for the plots (default DIR/plots), a PNG file with --message "
+                        "(default DIR/plots/journey-ID.png)")
+    p.add_argument("--report", action="store_true", help="also write DIR/report.html")
+    p = subparsers.add_parser("show", help="draw a scenario's network topology as a PNG")
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("-o", "--output", metavar="PNG", help="output file (default: <scenario name>-topology.png)")
+    return {"plot": _plot, "show": _show}
+
+
+def _load(folder: str) -> Any:
+    from .cli import CommandError
+    from .runner import Result
+    from .scenario import ScenarioError
+
+    try:
+        return Result.load(folder)
+    except FileNotFoundError as error:
+        raise CommandError(str(error)) from None
+    except ValueError as error:
+        raise CommandError(f"{folder}: {error}") from None
+    except ScenarioError as error:
+        raise CommandError(f"{folder}/scenario.yaml: invalid scenario\n{error}") from None
+
+
+def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from . import plots
+    from .cli import CommandError
+    from .journey import UnknownMessageError
+
+    result = _load(args.folder)
+    folder = Path(args.folder)
+    if args.message:
+        try:
+            fig = result.plot_journey(args.message)
+        except UnknownMessageError as error:
+            raise CommandError(f"{folder}: {error.args[0]}") from None
+        target = Path(args.output) if args.output else folder / "plots" / f"journey-{_safe(args.message)}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        plots.save(fig, target)
+        out.write(f"wrote {target}\n")
+        return 0
+    images = result.render_plots()
+    paths = result.save_plots(Path(args.output) if args.output else folder / "plots", images)
+    if args.report:
+        paths.append(result.write_report(folder / "report.html", images))
+    out.write("".join(f"wrote {p}\n" for p in paths))
+    return 0
+
+
+def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from . import plots
+    from .scenario import load_scenario
+    from .topology import topology_figure
+
+    scenario = load_scenario(Path(args.scenario))
+    target = Path(args.output) if args.output else Path(f"{_safe(scenario.name)}-topology.png")
+    if target.parent != Path():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    plots.save(topology_figure(scenario), target)
+    out.write(f"wrote {target}\n")
+    return 0
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "plot"

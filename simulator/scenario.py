@@ -53,6 +53,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .randomness import Choice, Constant, Distribution, DistributionError, parse_distribution
+from .retry import parse_exim_rule
 from .units import parse_bandwidth, parse_duration, parse_rate, parse_size
 
 __all__ = [
@@ -490,6 +491,7 @@ def _exim_cutoffs_s(rule: str) -> list[float]:
 def _exim_rule(rule: str | None) -> str | None:
     if rule is not None:
         _exim_cutoffs_s(rule)
+        parse_exim_rule(rule)  # the retry module's own reading must accept it too
     return rule
 
 
@@ -1321,7 +1323,7 @@ def _check_servers(
             elif holder[domain] == name:
                 issues.append((loc, f"server '{name}' holds '{domain}' itself; relay_for is for other servers'"))
             seen.add(domain)
-        if name in component:
+        if name in component and name not in user_nodes:  # users on the server's own node reach it
             others = (set(s.servers) | user_nodes) - {name}
             if not any(component.get(other) == component[name] for other in others):
                 issues.append((("servers", name), f"server '{name}' is not connected to any other server or user"))

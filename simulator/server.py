@@ -247,9 +247,14 @@ class MailServer:
         code = CONNECT_FAILED
         settled: set[str] = set()
 
+        batch: list[tuple[str, str]] = []
+
         def refused(rcpt: str, reply: str) -> None:
+            """Refusals learned at one moment make one bounce, sent at that moment."""
             settled.add(rcpt)
-            self.fail_permanently(message, (rcpt,), reply, host=host)
+            if not batch:
+                env.timeout(0.0).callbacks.append(lambda _event, h=host: self._bounce_batch(message, batch, h))
+            batch.append((rcpt, reply))
 
         for host in hosts:
             server = ctx.servers[host]
@@ -292,6 +297,14 @@ class MailServer:
                 return settled, code
             return settled, smtp.OK
         return settled, code
+
+    def _bounce_batch(self, message: Message, batch: list[tuple[str, str]], host: str) -> None:
+        by_code: dict[str, list[str]] = {}
+        for rcpt, code in batch:
+            by_code.setdefault(code, []).append(rcpt)
+        batch.clear()
+        for code, rcpts in by_code.items():
+            self.fail_permanently(message, tuple(rcpts), code, host=host)
 
     def _reply_lost(
         self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], host: str, state: Retrying

@@ -42,7 +42,7 @@ class World:
         (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
-        self.env = simpy.Environment()
+        self.env = simpy.Environment(initial_time=0.0)
         self.log = EventLog()
         self.streams = Streams(self.seed)
         self.ctx = ctx = Context(self.env, Network(self.env, scenario.links), self.log)

@@ -43,17 +43,19 @@ class UserAgent:
         self.devices: list[Device] = []
         self.read: set[str] = set()  # messages the user has seen on some device
         self.behaviour: Behaviour | None = None
+        self._copies = 0
 
     def add_devices(self, rngs: list[np.random.Generator]) -> None:
         """Create the user's devices (one random stream each) and listen to the mailbox."""
         self.devices = [Device(self, i + 1, rng) for i, rng in enumerate(rngs)]
+        access = self.spec.access
+        self._copies = 1 if access.protocol == "pop3" and not access.keep else len(self.devices)
         self.server.mailboxes[self.address].listeners.append(self.delivered)
 
     @property
     def copies_wanted(self) -> int:
         """How many devices must retrieve a message: one for POP3 that deletes, else every one."""
-        access = self.spec.access
-        return 1 if access.protocol == "pop3" and not access.keep else len(self.devices)
+        return self._copies
 
     def start(self) -> None:
         for device in self.devices:

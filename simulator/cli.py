@@ -24,7 +24,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 # Modules that add subcommands: each has ``register(subparsers) -> dict[name, handler]`` where
 # ``handler(args, out, err) -> int``; they may raise ScenarioError or CommandError for bad input.
-COMMAND_MODULES: tuple[str, ...] = ("simulator.cli_sweep",)
+COMMAND_MODULES: tuple[str, ...] = ("simulator.cli_sweep", "simulator.cli_plots", "simulator.cli_trace")
 
 
 class CommandError(Exception):
@@ -51,8 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="simulate a scenario and write its result files")
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("-o", "--output", help="result folder (default: results/<scenario name>)")
-    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--seed", type=_seed, help="override the scenario's seed (a whole number >= 0)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--report", action="store_true", help="also write a self-contained report.html")
+    p.add_argument("--transcripts", action="store_true",
+                   help="record every session's commands and replies with their times (transcripts.jsonl)")
+    p.add_argument("--pcap", action="store_true", help="write a packet capture of every session (capture.pcap)")
+    p.add_argument("--capture-messages", metavar="ID,ID",
+                   help="with --transcripts/--pcap: record only these messages' sessions")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
     p = sub.add_parser("validate", help="check a scenario file without running it")
@@ -60,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the scenario file's JSON Schema")
     return parser
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; seeds are whole numbers >= 0")
+    return value
 
 
 def _extra_commands(parser: argparse.ArgumentParser) -> dict[str, Callable[..., int]]:
@@ -113,11 +129,19 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 
 def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:
     folder = Path(args.output) if args.output else Path("results") / _safe(scenario.name)
+    wire = args.transcripts or args.pcap
+    chosen = [m for m in (args.capture_messages or "").split(",") if m.strip()]
+    if args.capture_messages is not None and not wire:
+        raise CommandError("--capture-messages needs --transcripts or --pcap")
+    if args.capture_messages is not None and not chosen:
+        raise CommandError("--capture-messages needs at least one message id (ID,ID,...)")
     progress = None if args.quiet else _ProgressLine(err)
-    result = run(scenario, seed=args.seed, progress=progress)
+    result = run(scenario, seed=args.seed, progress=progress, trace=wire,
+                 trace_messages=[m.strip() for m in chosen] if chosen else None)
     if progress is not None:
         progress.close()
-    result.save(folder, with_plots=not args.no_plots)
+    result.save(folder, with_plots=not args.no_plots, report=args.report,
+                transcripts=args.transcripts, pcap=args.pcap)
     if not args.quiet:
         out.write(report(result, folder))
     return EXIT_OK

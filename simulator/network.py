@@ -51,12 +51,10 @@ class Path:
     def rtt_s(self) -> float:
         return 2.0 * self.delay_s
 
-    @property
-    def limited_links(self) -> tuple[Link, ...]:
-        return tuple(link for link in self.links if link.bandwidth_bps is not None)
+    limited_links: tuple[Link, ...] = ()  # the links with a bandwidth limit
 
 
-WAITING, MOVING, TAIL, FINISHED, CANCELLED = range(5)
+SOLO, WAITING, MOVING, TAIL, FINISHED, CANCELLED = range(6)
 
 
 class Flow:
@@ -70,6 +68,10 @@ class Flow:
 
     __slots__ = ("done", "ended_s", "env", "links", "rate_bps", "remaining_bits", "seq", "stage", "started_s",
                  "tail_s", "timer", "updated_s")
+
+    # Stages: SOLO (alone on its links: one timer for lead-in, bits and tail together, turned
+    # into the staged form the moment another transfer touches one of its links), WAITING
+    # (lead-in timer), MOVING (bits draining at a shared rate), TAIL, FINISHED, CANCELLED.
 
     def __init__(self, env: simpy.Environment, links: tuple[Link, ...], bits: float, seq: int, tail_s: float) -> None:
         self.env = env
@@ -147,7 +149,8 @@ class Network:
         except (nx.NetworkXNoPath, nx.NodeNotFound):
             return None
         hops = tuple(self.link(u, v) for u, v in pairwise(nodes))
-        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops))
+        limited = tuple(h for h in hops if h.bandwidth_bps is not None)
+        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited)
 
     # ---- processor-sharing transfers ------------------------------------------------------
 
@@ -156,16 +159,31 @@ class Network:
         after the last bit has left. On a path with no limited link the bits take no time.
         """
         env = self.env
+        now = env.now
         self._flow_seq += 1
         links = path.limited_links if size_bytes > 0 else ()
         flow = Flow(env, links, 8.0 * size_bytes, self._flow_seq, tail_s)
-        if not links and start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
-            flow.stage = FINISHED
-            flow.done._ok, flow.done._value = True, None
-            flow.done.callbacks = None  # type: ignore[assignment]
-        elif not links:
-            self._stage(flow, TAIL, start_in_s + tail_s)
-        elif start_in_s > 0:
+        if not links:
+            flow.started_s = flow.ended_s = now + start_in_s  # the bits take no time
+            if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
+                flow.stage = FINISHED
+                _mark_done(flow.done)
+            else:
+                self._stage(flow, TAIL, start_in_s + tail_s)
+            return flow
+        if self._clear(links, now):
+            # Alone: the whole transfer is known now. One timer; the flow sits on its links so
+            # that a newcomer sees it and turns it into the staged form.
+            flow.stage = SOLO
+            flow.rate_bps = rate = min(link.bandwidth_bps for link in links)  # type: ignore[type-var]
+            flow.started_s = flow.updated_s = now + start_in_s
+            flow.ended_s = flow.started_s + flow.remaining_bits / rate
+            for link in links:
+                link.flows.add(flow)
+            self._stage(flow, TAIL, flow.ended_s + tail_s - now)
+            flow.stage = SOLO
+            return flow
+        if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:
             self._begin(flow)
@@ -175,14 +193,41 @@ class Network:
         """Abandon a transfer (its session was cut); the others speed up."""
         if flow.stage >= FINISHED:
             return
-        moving = flow.stage == MOVING
+        stage = flow.stage
         flow.stage = CANCELLED
-        if moving:
+        if stage in (MOVING, SOLO):
             for link in flow.links:
                 link.flows.discard(flow)
-            self._reshare(flow.links)
+            if stage == MOVING:
+                self._reshare(flow.links)
 
     # ---- stages ------------------------------------------------------------------------------
+
+    def _clear(self, links: Sequence[Link], now: float) -> bool:
+        """Forget solo flows that have drained; True when no flow is left on any of ``links``."""
+        clear = True
+        for link in links:
+            flows = link.flows
+            if flows:
+                for other in [f for f in flows if f.stage != MOVING and f.ended_s <= now]:
+                    flows.discard(other)  # a solo flow past its last bit (in its tail, or done)
+                if flows:
+                    clear = False
+        return clear
+
+    def _unsolo(self, links: Sequence[Link], now: float) -> None:
+        """Turn the solo flows on ``links`` into the staged form, as of ``now``."""
+        for link in links:
+            for flow in [f for f in link.flows if f.stage == SOLO]:
+                _hand_back(flow)
+                if now < flow.started_s:  # still in its lead-in: not on the links yet
+                    for other in flow.links:
+                        other.flows.discard(flow)
+                    flow.rate_bps = 0.0
+                    self._stage(flow, WAITING, flow.started_s - now)
+                else:  # moving at the full rate since it started; the reshare takes it from here
+                    flow.stage = MOVING
+                    flow.timer = None
 
     def _stage(self, flow: Flow, stage: int, delay_s: float) -> None:
         """Enter ``stage``; WAITING and TAIL run a timer, FINISHED resumes the waiters now."""
@@ -208,27 +253,33 @@ class Network:
             self._begin(flow)
         elif flow.stage == MOVING:
             self._drained(flow)
-        else:  # TAIL: the waiters moved onto this timer are resumed right after this callback
+        else:  # TAIL or SOLO: the waiters moved onto this timer are resumed right after this callback
+            if flow.stage == SOLO:
+                for link in flow.links:
+                    link.flows.discard(flow)
             flow.stage = FINISHED
-            flow.done._ok = True  # the done event now reads as having happened (SimPy internals)
-            flow.done._value = None
-            flow.done.callbacks = None  # type: ignore[assignment]
+            _mark_done(flow.done)
 
     def _begin(self, flow: Flow) -> None:
+        now = self.env.now
         flow.stage = MOVING
-        flow.started_s = flow.updated_s = self.env.now
+        flow.started_s = flow.updated_s = now
+        self._clear(flow.links, now)
+        self._unsolo(flow.links, now)
         for link in flow.links:
             link.flows.add(flow)
         flow.timer = None
         self._reshare(flow.links)
 
     def _drained(self, flow: Flow) -> None:
-        flow.ended_s = self.env.now
+        now = self.env.now
+        flow.ended_s = now
         flow.remaining_bits = 0.0
         flow.rate_bps = 0.0
         for link in flow.links:
             link.flows.discard(flow)
-        self._reshare(flow.links)
+        if not self._clear(flow.links, now):
+            self._reshare(flow.links)
         flow.timer = None
         self._stage(flow, TAIL if flow.tail_s > 0 else FINISHED, flow.tail_s)
 
@@ -245,6 +296,8 @@ class Network:
                 merged.update(link.flows)
             affected = sorted(merged, key=_by_seq)
         for flow in affected:
+            if len(flow.links) > 1:
+                self._clear(flow.links, now)  # drained solo flows on its other links no longer count
             rate = min(link.bandwidth_bps / len(link.flows) for link in flow.links)  # type: ignore[operator]
             if flow.rate_bps:
                 flow.remaining_bits = max(flow.remaining_bits - flow.rate_bps * (now - flow.updated_s), 0.0)
@@ -259,6 +312,28 @@ class Network:
 
 def _by_seq(flow: Flow) -> int:
     return flow.seq
+
+
+def _mark_done(done: simpy.Event) -> None:
+    """Make a flow's ``done`` read as an event that has happened (its waiters were handed to the
+    timer that just fired). Sets SimPy's own fields: the event is never scheduled itself."""
+    done._ok = True
+    done._value = None
+    done.callbacks = None  # type: ignore[assignment]
+
+
+def _hand_back(flow: Flow) -> None:
+    """Undo ``_hand_over``: the waiters on a solo flow's single timer go back to ``done``."""
+    timer = flow.timer
+    assert timer is not None
+    waiters = timer.callbacks[1:]
+    del timer.callbacks[1:]
+    flow.done.callbacks = waiters
+    for callback in waiters:
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, simpy.Process) and owner._target is timer:
+            owner._target = flow.done
+    flow.timer = None
 
 
 def _hand_over(done: simpy.Event, timer: simpy.Event) -> None:

@@ -36,8 +36,16 @@ RELAY_DENIED = "554"
 LOOP = "554"
 
 
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2]
+class _Domains(dict[str, str]):
+    """Memo of address -> domain: the same few thousand addresses are looked at again and again."""
+
+    def __missing__(self, address: str) -> str:
+        domain = self[address] = address.rpartition("@")[2]
+        return domain
+
+
+domain_of = _Domains().__getitem__
+"""The domain of an address (the part after the last @)."""
 
 
 class MailServer:
@@ -58,6 +66,7 @@ class MailServer:
         self.mailboxes: dict[str, Mailbox] = {}
         self.slots = Slots(ctx.env, spec.concurrency)
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
+        self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)
         self.down_count = 0
         self._back_up = ctx.env.event()
 
@@ -143,6 +152,12 @@ class MailServer:
 
     def mx_hosts(self, domain: str) -> tuple[str, ...]:
         """MX hosts for ``domain`` in preference order; a relay MX drops itself and worse ones."""
+        hosts = self._mx.get(domain)
+        if hosts is None:
+            hosts = self._mx[domain] = self._mx_hosts(domain)
+        return hosts
+
+    def _mx_hosts(self, domain: str) -> tuple[str, ...]:
         records = self.ctx.dns.get(domain, ())
         own = [pref for host, pref in records if host == self.name]
         if own:
@@ -253,6 +268,7 @@ class MailServer:
             """Refusals learned at one moment make one bounce, sent at that moment."""
             settled.add(rcpt)
             if not batch:
+                ctx.hold()  # the run waits for the bounce, even if this job ends first
                 env.timeout(0.0).callbacks.append(lambda _event, h=host: self._bounce_batch(message, batch, h))
             batch.append((rcpt, reply))
 
@@ -305,6 +321,7 @@ class MailServer:
         batch.clear()
         for code, rcpts in by_code.items():
             self.fail_permanently(message, tuple(rcpts), code, host=host)
+        self.ctx.release()
 
     def _reply_lost(
         self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], host: str, state: Retrying
@@ -375,9 +392,13 @@ class Greylist:
         """True when this triplet may deliver now; records what it learns."""
         key = (client, sender, rcpt)
         last = self.passed.get(key)
-        if last is not None and now_s - last <= self.max_age_s:
-            self.passed[key] = now_s
-            return True
+        if last is not None:
+            if now_s - last <= self.max_age_s:
+                self.passed[key] = now_s
+                return True
+            del self.passed[key]  # known too long ago: it starts over
+            self.first_seen[key] = now_s
+            return False
         first = self.first_seen.get(key)
         if first is None or now_s - first > self.retry_window_s:
             self.first_seen[key] = now_s

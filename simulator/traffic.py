@@ -46,15 +46,15 @@ class Buffered:
     def __init__(self, produce: Callable[[int], np.ndarray]) -> None:
         self._produce = produce
         self._values: list[float] = []
-        self._i = 0
+        self._i = BLOCK
 
     def __call__(self) -> float:
-        if self._i == len(self._values):
+        i = self._i
+        if i == BLOCK:
             self._values = self._produce(BLOCK).tolist()
-            self._i = 0
-        value = self._values[self._i]
-        self._i += 1
-        return value
+            i = 0
+        self._i = i + 1
+        return self._values[i]
 
 
 def poisson_sender(

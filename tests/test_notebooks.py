@@ -44,7 +44,7 @@ def executed() -> dict[str, tuple[nbformat.NotebookNode, float, BaseException | 
 
 def test_the_three_notebooks_are_there() -> None:
     names = [p.stem for p in NOTEBOOKS]
-    assert names == ["01-quickstart", "02-outages-and-retry-policies", "03-pop3-imap-webmail"]
+    assert names == ["01-quickstart", "02-outages-and-retry-policies", "03-pop3-imap-webmail", "04-greylisting"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -79,8 +79,10 @@ def session(
     result = SessionResult()
     flow: Flow | None = None
     size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
+    replies: list[tuple[str, str]] = []
     if trace is not None:
         trace.update(t0=env.now, delay_s=path.delay_s, pipelining=server.pipelining, size_bytes=size_bytes,
+                     body_8bit=message.eight_bit,
                      eight_bit=eight_bit_client and server.eight_bit_mime, limit_bytes=server.max_message_size_bytes,
                      rcpts=rcpts, replies=[], data_start=None, data_end=None, accepted_at=None, end=None, cut=False)
     try:
@@ -91,8 +93,18 @@ def session(
                 on_refused(rcpt, TOO_BIG)
             _close(trace, env, [(r, TOO_BIG) for r in rcpts])
             return result
-        replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, message.sender)) for rcpt in rcpts]
-        accepted = tuple(r for r, code in replies if code == OK)
+        sender = message.sender
+        replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, sender)) for rcpt in rcpts]
+        accepted = tuple([r for r, code in replies if code == OK]) if len(replies) > 1 else (
+            rcpts if replies[0][1] == OK else ())
+        if len(accepted) == len(rcpts):
+            # Nothing to report before the data: the commands, the data and its trip to the
+            # server are one transfer, and this process wakes once, when the server has it.
+            group_rtts = 1 if server.pipelining else 2 + len(rcpts)
+            flow = net.transfer(path, size_bytes, start_in_s=(3 + group_rtts) * rtt, tail_s=path.delay_s)
+            if not flow.finished:
+                yield flow.done
+            return _accepted(env, path, server, message, accepted, client, result, flow, trace, replies)
 
         def answer(rcpt: str, code: str) -> None:
             if code == OK:
@@ -103,14 +115,6 @@ def session(
             result.refused.append((rcpt, code))
             on_refused(rcpt, code)
 
-        if len(accepted) == len(rcpts):
-            # Nothing to report before the data: the commands, the data and its trip to the
-            # server are one transfer, and this process wakes once, when the server has it.
-            group_rtts = 1 if server.pipelining else 2 + len(rcpts)
-            flow = net.transfer(path, size_bytes, start_in_s=(3 + group_rtts) * rtt, tail_s=path.delay_s)
-            if not flow.finished:
-                yield flow.done
-            return _accepted(env, path, server, message, accepted, client, result, flow, trace, replies)
         if server.pipelining:
             yield env.timeout(4 * rtt)
             for rcpt, code in replies:
@@ -135,7 +139,7 @@ def session(
         result.cut = True
         if trace is not None:
             trace["cut"] = True
-            _close(trace, env, [])
+            _close(trace, env, replies)
         return result
 
 

@@ -1,0 +1,1068 @@
+"""What crossed the wire: every recorded session rebuilt as a conversation of commands, replies
+and message data, each with the simulated time its side sent it, and written as transcripts.
+
+The simulation records session traces (``World(..., trace=True)``: :mod:`simulator.context`);
+this module turns each trace, with the message facts read from the event log's ``created``,
+``delivered``, ``bounced`` and ``bounce_sent``/``warning_sent`` records, into a
+:class:`Conversation`: the TCP endpoints and the ordered :class:`Send` s of client (``C``) and
+server (``S``). The same conversations feed the transcripts (``transcripts.jsonl``, written
+here) and the packet capture (:mod:`simulator.pcap`), so both show the same bytes at the same
+times.
+
+Times are the moment the line's sender puts it on the wire, taken from the trace, so they
+agree with the timing contract exactly: with ``d`` the path's one-way delay, an SMTP session
+starting at ``t0`` (SYN) has the server's 220 at ``t0 + 3d`` (when the handshake's last ACK
+arrives), EHLO at ``t0 + 4d``, the pipelined MAIL/RCPT/DATA group at ``t0 + 6d``, the data
+spread over the trace's ``data_start .. data_end``, the server's ``250 ... queued as`` at
+``accepted_at`` (the event log's ``accepted``) and QUIT at ``end`` (the ``sent`` event).
+POP3, IMAP (IDLE included, re-issued every 29 minutes) and webmail follow their own traces
+the same way. Message data is synthesized to exactly the bytes the simulation moved on that
+hop: RFC 5322 headers, a text body (7-bit, 8-bit, or quoted-printable when a hop lacks
+8BITMIME), base64 attachments in multipart/mixed, and RFC 3464 multipart/report DSNs. A
+transcript shows the headers and a short excerpt of the body; the capture carries all of it.
+
+``transcripts.jsonl`` has one JSON object per session (``session, protocol, client, server,
+client_ip, server_ip, client_port, port, user, device, messages, about, start, end, lines``),
+each line ``[time_s, side, text, message_ids]`` where side is ``C``, ``S`` or ``*`` (a note
+about the connection, never sent) and message_ids (comma-joined, maybe empty) names the
+messages the line is about.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import json
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .eventlog import Record, fields
+from .message import (
+    BOUNDARY_LINE_BYTES,
+    MULTIPART_HEADER_BYTES,
+    PART_HEADER_BYTES,
+    base64_bytes,
+    header_bytes,
+)
+
+__all__ = [
+    "Content",
+    "Conversation",
+    "MessageFacts",
+    "Send",
+    "build_conversations",
+    "node_addresses",
+    "read_transcripts",
+    "session_record",
+    "write_transcripts",
+]
+
+PORTS = {"smtp": 25, "submission": 587, "pop3": 110, "imap": 143, "http": 80}
+IDLE_REISSUE_S = 29 * 60.0  # RFC 2177: end IDLE and issue it again at least every 29 minutes
+EPHEMERAL_FIRST, EPHEMERAL_COUNT = 49152, 16384
+EXCERPT_BODY_LINES = 3
+CRLF = b"\r\n"
+LINE_CHARS = 76  # RFC 2045 line length for base64 and quoted-printable; text uses it too
+LINE_BYTES = LINE_CHARS + 2
+PASSWORD = '"********"'
+
+# ---- node addresses ---------------------------------------------------------------------------
+
+
+def node_addresses(nodes: Iterable[str]) -> dict[str, str]:
+    """An IPv4 address per node name, 10.a.b.c in sorted name order (labels only)."""
+    out: dict[str, str] = {}
+    for i, name in enumerate(sorted(set(nodes))):
+        hi, lo = divmod(i, 254)
+        out[name] = f"10.{hi // 256}.{hi % 256}.{lo + 1}"
+    return out
+
+
+# ---- message facts from the event log -------------------------------------------------------
+
+
+@dataclass(slots=True)
+class MessageFacts:
+    """What the event log says about one message (its ``created`` record), plus what follows
+    from the size arithmetic of :mod:`simulator.message` (its attachments)."""
+
+    id: str
+    kind: str = "mail"
+    author: str = ""
+    sender: str = ""  # envelope sender; "" is the null sender of a DSN
+    recipients: tuple[str, ...] = ()
+    size_bytes: int = 0
+    wire_bytes: int = 0
+    created_s: float = 0.0
+    node: str = ""
+    about: str = ""
+    code: str = ""
+    attachments: tuple[int, ...] = ()
+    eight_bit: bool = False
+    # for a DSN: the server reporting, and per recipient (code, reason, host)
+    reporter: str = ""
+    reported: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    @property
+    def text_bytes(self) -> int:
+        return self.size_bytes - sum(self.attachments)
+
+    @property
+    def is_dsn(self) -> bool:
+        return self.kind != "mail"
+
+
+def attachments_of(author: str, recipients: tuple[str, ...], size_bytes: int, wire_bytes: int) -> tuple[int, ...]:
+    """The raw attachment sizes that make :func:`simulator.message.wire_bytes` give ``wire_bytes``
+    (none, or one attachment; what traffic and scripted messages create)."""
+    overhead = wire_bytes - header_bytes(author, recipients) - size_bytes
+    if overhead <= 0:
+        return ()
+    fixed = MULTIPART_HEADER_BYTES + 2 * (BOUNDARY_LINE_BYTES + PART_HEADER_BYTES) + BOUNDARY_LINE_BYTES
+    growth = overhead - fixed  # base64_bytes(n) - n
+    if growth <= 0:
+        return ()
+    guess = growth * 57 // 21
+    for n in range(max(1, guess - 64), min(size_bytes, guess + 64) + 1):
+        if base64_bytes(n) - n == growth:
+            return (n,)
+    return ()
+
+
+class Facts:
+    """Message facts, mailbox contents and DSN details read from the event log once."""
+
+    def __init__(self, records: Sequence[Record], traces: Sequence[dict[str, Any]] = (), scenario: Any = None) -> None:
+        self.messages: dict[str, MessageFacts] = {}
+        self.delivered: dict[str, list[tuple[float, str]]] = {}  # rcpt -> [(time, message id)]
+        self.delivered_at: dict[tuple[str, str], float] = {}
+        self.tail_cuts: dict[tuple[str, str], list[float]] = {}  # (message, client node) -> 250 lost
+        for time_s, event, mid, node, detail in records:
+            if event == "created":
+                self._created(time_s, mid, node, fields(detail))
+            elif event == "delivered":
+                rcpt = fields(detail).get("rcpt", "")
+                self.delivered.setdefault(rcpt, []).append((time_s, mid))
+                self.delivered_at.setdefault((mid, rcpt), time_s)
+            elif event == "bounced":
+                f = fields(detail)
+                dsn = self.messages.get(f.get("dsn", "-"))
+                if dsn is not None:
+                    dsn.reported.append((f.get("rcpt", ""), f.get("code", ""), f.get("reason", ""), f.get("host", "")))
+            elif event in ("session_cut", "submit_failed") and "accepted=yes" in detail:
+                self.tail_cuts.setdefault((mid, node), []).append(time_s)
+            elif event in ("bounce_sent", "warning_sent"):
+                f = fields(detail)
+                dsn = self.messages.get(f.get("dsn", ""))
+                if dsn is not None:
+                    dsn.reporter = node
+                    if event == "warning_sent":
+                        dsn.reported.extend((r, dsn.code, "delayed", "") for r in f.get("rcpts", "").split(",") if r)
+        self._scripted_eight_bit(scenario)
+        for trace in traces:  # an 8-bit body shows as a hop whose size differs from the message's
+            facts = self.messages.get(trace.get("message_id", ""))
+            if facts is None or trace.get("connect_failed"):
+                continue
+            if trace.get("body_8bit") or ("size_bytes" in trace and trace["size_bytes"] != facts.wire_bytes):
+                facts.eight_bit = True
+
+    def _scripted_eight_bit(self, scenario: Any) -> None:
+        """Scripted messages say whether their body is 8-bit (matched by time, sender, recipients)."""
+        wanted = [(m.at_s, m.from_, tuple(m.to)) for m in getattr(scenario, "messages", ()) or () if m.eight_bit]
+        if not wanted:
+            return
+        for facts in self.messages.values():
+            if any(abs(facts.created_s - at) < 1e-6 and facts.author == who and facts.recipients == to
+                   for at, who, to in wanted):
+                facts.eight_bit = True
+
+    def _created(self, time_s: float, mid: str, node: str, f: dict[str, str]) -> None:
+        recipients = tuple(r for r in f.get("to", "").split(",") if r)
+        sender = f.get("sender", "")
+        facts = MessageFacts(
+            id=mid, kind=f.get("kind", "mail"), author=f.get("from", ""), sender="" if sender == "<>" else sender,
+            recipients=recipients, size_bytes=int(f.get("size", 0)), wire_bytes=int(f.get("wire", 0)),
+            created_s=time_s, node=node, about=f.get("about", ""), code=f.get("code", ""),
+        )
+        if not facts.is_dsn:
+            facts.attachments = attachments_of(facts.author, recipients, facts.size_bytes, facts.wire_bytes)
+        self.messages[mid] = facts
+
+    def get(self, mid: str) -> MessageFacts:
+        facts = self.messages.get(mid)
+        if facts is None:
+            facts = self.messages[mid] = MessageFacts(id=mid)
+        return facts
+
+    def mailbox(self, rcpt: str, until_s: float) -> list[str]:
+        """Ids delivered to ``rcpt``'s mailbox by ``until_s``, in order."""
+        return [mid for t, mid in self.delivered.get(rcpt, ()) if t <= until_s]
+
+
+# ---- message content, exact to the byte ----------------------------------------------------------
+
+_WORDS_7 = ("Thanks for the notes from Tuesday. The draft is ready and the figures now match the ledger; "
+            "could you check the totals in section three before we send it on? Best regards, and see you "
+            "at the review on Friday.")
+_WORDS_8 = ("Merci pour les notes de mardi. Le brouillon est prêt et les chiffres sont vérifiés; "
+            "Grüße aus Zürich, à bientôt et bon café. Ça marche très bien — déjà fini.")
+_WORDS_BOUNCE = ("What this means: the receiving system refused the address, or every attempt to reach it "
+                 "failed for longer than the sending server keeps trying. Check the address for typing "
+                 "mistakes and send the message again if it is right. The report below lists each recipient "
+                 "with the reply the remote server gave, in the machine-readable form of RFC 3464, followed "
+                 "by the headers of your message so you can tell which one this is about. Your postmaster "
+                 "can help if the problem persists. This notice was written by a program; replies to it are "
+                 "not read.")
+_WORDS_DELAY = ("Nothing needs to be done yet: the sending server keeps the message in its queue and tries "
+                "again on its own schedule. You will get another notice if it finally gives up. The report "
+                "below lists each recipient with the last reply or error seen, in the machine-readable form "
+                "of RFC 3464, followed by the headers of your message. This notice was written by a program; "
+                "replies to it are not read.")
+_B64_LINES = [base64.b64encode(bytes((i * 97 + k * 31) % 256 for i in range(57))) for k in range(16)]
+
+
+def _qp(word: str) -> str:
+    return "".join(c if ord(c) < 128 else "".join(f"={b:02X}" for b in c.encode()) for c in word)
+
+
+_TOKENS = {
+    "7bit": [w.encode() for w in _WORDS_7.split(" ")],
+    "8bit": [w.encode() for w in _WORDS_8.split(" ")],
+    "quoted-printable": [_qp(w).encode() for w in _WORDS_8.split(" ")],
+    "bounce": [w.encode() for w in _WORDS_BOUNCE.split(" ")],
+    "warning": [w.encode() for w in _WORDS_DELAY.split(" ")],
+}
+
+
+def _fill(tokens: Sequence[bytes], length: int, first: int, justify: bool, stop: int = -1) -> tuple[bytes, int]:
+    """Words from token ``first`` on that fit in ``length`` bytes (words never split), and the
+    next token (tokens repeat; ``stop``: end at that token instead); ``justify`` widens the gaps
+    to make the line exactly ``length`` bytes. A line never starts with '.' or a space and never
+    ends with a space."""
+    words: list[bytes] = []
+    used = 0
+    k = first
+    while k != stop:
+        token = tokens[k % len(tokens)]
+        need = len(token) + (1 if words else 0)
+        if used + need > length:
+            break
+        words.append(token)
+        used += need
+        k += 1
+    spare = length - used if justify else 0
+    if len(words) < 2:
+        return (words[0] if words else b"") + b"-" * spare, k
+    gaps = len(words) - 1
+    out = bytearray(words[0])
+    for i, word in enumerate(words[1:]):
+        out += b" " * (1 + spare // gaps + (1 if i < spare % gaps else 0))
+        out += word
+    return bytes(out), k
+
+
+_PARAGRAPHS: dict[str, tuple[list[bytes], list[int]]] = {}
+
+
+def _paragraph(kind: str) -> tuple[list[bytes], list[int]]:
+    """The kind's text wrapped at 76 characters, each line with CRLF, then an empty line; and
+    the token each line starts at."""
+    cached = _PARAGRAPHS.get(kind)
+    if cached is None:
+        tokens = _TOKENS[kind]
+        lines, starts, k = [], [], 0
+        while k < len(tokens):
+            starts.append(k)
+            line, k = _fill(tokens, LINE_CHARS, k, justify=False, stop=len(tokens))
+            lines.append(line + CRLF)
+        starts.append(0)
+        lines.append(CRLF)
+        cached = _PARAGRAPHS[kind] = (lines, starts)
+    return cached
+
+
+def _prose(kind: str, size: int, limit: int) -> bytes:
+    """``size`` bytes of the kind's paragraph, repeated, the last line(s) fitted exactly (the
+    first ``limit`` bytes of it)."""
+    lines, starts = _paragraph(kind)
+    block = b"".join(lines)
+    reps, rest = divmod(size, len(block))
+    if rest == 1 and reps:
+        reps, rest = reps - 1, rest + len(block)
+    out = bytearray(block * min(reps, limit // len(block) + 1))
+    if len(out) >= limit:
+        return bytes(out[:limit])
+    k = 0
+    for i, line in enumerate(lines):
+        if len(line) > rest or rest - len(line) == 1:
+            k = starts[i]
+            break
+        out += line
+        rest -= len(line)
+    if rest >= 2:
+        tokens = _TOKENS[kind]
+        content = rest - 2
+        if content > LINE_CHARS:  # two lines share it
+            first, k = _fill(tokens, content // 2, k, justify=True)
+            out += first + CRLF
+            content -= len(first) + 2
+        out += _fill(tokens, content, k, justify=True)[0] + CRLF
+    elif rest == 1:
+        out += b"-"
+    return bytes(out[:limit])
+
+
+def _b64_line(length: int, index: int) -> bytes:
+    return _B64_LINES[index % len(_B64_LINES)][:length]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A generated block of CRLF-terminated lines of at most 76 characters, exactly ``size`` bytes:
+    prose (``7bit``, ``8bit``, ``quoted-printable``, ``bounce``, ``warning``) or base64 of ``raw``
+    octets."""
+
+    kind: str
+    size: int
+    raw: int = 0
+
+    def render(self, limit: int | None = None) -> bytes:
+        size = self.size if limit is None else min(self.size, limit)
+        if self.size <= 0:
+            return b""
+        if self.kind != "base64":
+            return _prose(self.kind, self.size, size)
+        full, rem = divmod(self.size, LINE_BYTES)  # base64: 76 characters a line, then the rest
+        wanted = min(full, size // LINE_BYTES + 1)
+        out = bytearray(self._full_lines(wanted, last=rem == 0 and wanted == full))
+        if rem >= 2 and len(out) < size:
+            out += self._line(rem - 2, full, last=True) + CRLF
+        return bytes(out[:size])
+
+    def _line(self, length: int, index: int, last: bool = False) -> bytes:
+        line = _b64_line(length, index)
+        pad = (3 - self.raw % 3) % 3
+        if last and pad and length > pad:
+            line = line[: length - pad - 1] + b"A" + b"=" * pad
+        return line
+
+    def _full_lines(self, count: int, last: bool) -> bytes:
+        """``count`` base64 lines of 76 characters; ``last``: the final one ends the run (padding)."""
+        if count <= 0:
+            return b""
+        block_lines = len(_B64_LINES)
+        block = b"".join(self._line(LINE_CHARS, i) + CRLF for i in range(block_lines))
+        reps, extra = divmod(count, block_lines)
+        out = block * reps + block[: extra * LINE_BYTES]
+        if last:
+            out = out[:-LINE_BYTES] + self._line(LINE_CHARS, count - 1, last=True) + CRLF
+        return out
+
+
+class Content:
+    """A message's bytes on one hop: fixed byte strings and generated :class:`Run` s. A ``whole``
+    content (a DSN) shows in full in transcripts; others show their headers and an excerpt."""
+
+    __slots__ = ("pieces", "size", "whole")
+
+    def __init__(self, pieces: Sequence[bytes | Run], whole: bool = False) -> None:
+        self.pieces = list(pieces)
+        self.size = sum(len(p) if isinstance(p, bytes) else p.size for p in self.pieces)
+        self.whole = whole
+
+    def render(self, limit: int | None = None) -> bytes:
+        """The bytes (the first ``limit`` only, if given)."""
+        out = bytearray()
+        for piece in self.pieces:
+            left = None if limit is None else limit - len(out)
+            if left is not None and left <= 0:
+                break
+            out += piece[:left] if isinstance(piece, bytes) else piece.render(left)
+        return bytes(out)
+
+    def excerpt(self, body_lines: int = EXCERPT_BODY_LINES) -> list[str]:
+        """The header block and the first ``body_lines`` lines after it (all of a ``whole``
+        content), as text lines."""
+        head = self.render(16384).decode("utf-8", errors="replace")
+        lines = head.split("\r\n")
+        if self.whole and self.size <= 16384:
+            return lines[:-1]
+        try:
+            blank = lines.index("")
+        except ValueError:
+            return lines[:-1]
+        return lines[: min(blank + 1 + body_lines, len(lines) - 1)]
+
+
+def _date(time_s: float) -> str:
+    return email.utils.format_datetime(datetime.fromtimestamp(time_s, UTC)).replace("-0000", "+0000")
+
+
+def _fold(name: str, values: Sequence[str]) -> str:
+    """A header listing ``values``, folded one value per line after the first."""
+    return f"{name}: " + ",\r\n ".join(values) if values else f"{name}: undisclosed-recipients:;"
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2] or "localhost"
+
+
+def _header_block(lines: Sequence[str]) -> bytes:
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _subject(facts: MessageFacts) -> str:
+    if facts.kind == "bounce":
+        return "Undelivered Mail Returned to Sender"
+    if facts.kind == "warning":
+        return "Delayed Mail (still being retried)"
+    return f"Message {facts.id}"
+
+
+def _mail_headers(facts: MessageFacts, received: str, optional: bool) -> list[str]:
+    lines = []
+    if optional and received:
+        lines.append(received)
+    lines += [
+        f"Date: {_date(facts.created_s)}",
+        f"From: <{facts.author}>",
+        _fold("To", [f"<{r}>" for r in facts.recipients]),
+        f"Subject: {_subject(facts)}",
+        f"Message-ID: <{facts.id}@{_domain(facts.author)}>",
+        "MIME-Version: 1.0",
+    ]
+    if optional:
+        lines.append("User-Agent: mailsim")
+    return lines
+
+
+def _fit(pieces_for: Any, size: int, levels: int) -> Content:
+    """The first layout (by degradation level) whose fixed parts leave 0 or >= 2 bytes for its
+    flexible run; as a last resort the fixed parts cut to ``size`` (ending in CRLF)."""
+    pieces: list[bytes | Run] = []
+    for level in range(levels):
+        pieces, flex_kind, flex_index = pieces_for(level)
+        left = size - Content(pieces).size
+        if left == 1:  # no line is one byte long: grow the Subject by one character
+            pieces = [p.replace(b"\r\nSubject: ", b"\r\nSubject:  ", 1) if isinstance(p, bytes) else p
+                      for p in pieces]
+            left = size - Content(pieces).size
+        if left >= 0 and left != 1:
+            pieces[flex_index] = Run(flex_kind, left)
+            return Content(pieces)
+    raw = Content([p for p in pieces if isinstance(p, bytes)]).render()
+    return Content([raw[: max(0, size - 2)] + CRLF[: min(2, size)]])
+
+
+def mail_content(facts: MessageFacts, size_bytes: int, encoding: str, received: str = "") -> Content:
+    """A user message of exactly ``size_bytes``: headers, a text body in ``encoding`` (7bit,
+    8bit, quoted-printable), and each attachment base64-encoded in a multipart/mixed part."""
+    boundary = f"=_mailsim_{facts.id}"
+    charset = "us-ascii" if encoding == "7bit" else "utf-8"
+    text_type = f"Content-Type: text/plain; charset={charset}"
+    cte = f"Content-Transfer-Encoding: {encoding}"
+
+    def layout(level: int) -> tuple[list[bytes | Run], str, int]:
+        headers = _mail_headers(facts, received, optional=level == 0)
+        kind = encoding
+        if not facts.attachments:
+            return [_header_block([*headers, text_type, cte]), b""], kind, 1
+        pieces: list[bytes | Run] = [
+            _header_block([*headers, f'Content-Type: multipart/mixed; boundary="{boundary}"']),
+            _header_block([f"--{boundary}", text_type, cte]),
+            b"",
+        ]
+        for i, raw in enumerate(facts.attachments, start=1):
+            pieces.append(_header_block([
+                f"--{boundary}", f'Content-Type: application/octet-stream; name="file{i}.bin"',
+                "Content-Transfer-Encoding: base64", f'Content-Disposition: attachment; filename="file{i}.bin"',
+            ]))
+            pieces.append(Run("base64", base64_bytes(raw), raw))
+        pieces.append(f"--{boundary}--\r\n".encode())
+        return pieces, kind, 2
+
+    return _fit(layout, size_bytes, 2)
+
+
+_STATUS = {"550": "5.1.1", "552": "5.3.4", "554": "5.7.1", "450": "4.7.1", "421": "4.4.1", "451": "4.4.2"}
+
+
+def _status(code: str, reason: str) -> str:
+    if reason == "expired":
+        return "5.4.7"
+    if reason == "delayed":
+        return _STATUS.get(code, "4.0.0")
+    return _STATUS.get(code, "5.0.0")
+
+
+def dsn_content(facts: MessageFacts, original: MessageFacts | None, size_bytes: int) -> Content:
+    """An RFC 3464 multipart/report (report-type=delivery-status) of exactly ``size_bytes``."""
+    boundary = f"=_mailsim_{facts.id}"
+    reporter = facts.reporter or _domain(facts.author)
+    delayed = facts.kind == "warning"
+    orig = original or MessageFacts(id=facts.about)
+    if delayed:
+        intro = (f"This is the mail system at {reporter}. Your message has not been delivered yet to the "
+                 "recipients listed in the report below. The mail system will keep trying.")
+    else:
+        intro = (f"This is the mail system at {reporter}. Your message could not be delivered to the "
+                 "recipients listed in the report below, and delivery has been abandoned.")
+
+    def recipient_block(rcpt: str, code: str, reason: str, host: str, full: bool) -> list[str]:
+        local = code == "554" and not host and reason == "refused"  # no MX better than this server: a loop
+        status = "5.4.6" if local else _status(code, reason)
+        lines = [f"Final-Recipient: rfc822; {rcpt}", f"Action: {'delayed' if delayed else 'failed'}",
+                 f"Status: {status}"]
+        if full and host:
+            lines.append(f"Remote-MTA: dns; {host}")
+        if full and local:
+            lines.append(f"Diagnostic-Code: x-local; mail for {_domain(rcpt)} loops back to {reporter}")
+        elif full and code:
+            lines.append(f"Diagnostic-Code: smtp; {code} {_status(code, 'delayed' if delayed else '')} "
+                         f"<{rcpt}>: {_REASONS.get(code, 'delivery failed')}")
+        return lines
+
+    def layout(level: int) -> tuple[list[bytes | Run], str, int]:
+        headers = [
+            f"Date: {_date(facts.created_s)}",
+            f"From: MAILER-DAEMON@{reporter} (Mail Delivery System)",
+            f"To: <{facts.recipients[0] if facts.recipients else ''}>",
+            f"Subject: {_subject(facts)}",
+            f"Message-ID: <{facts.id}@{reporter}>",
+            "Auto-Submitted: auto-replied",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+        ]
+        status = [f"Reporting-MTA: dns; {reporter}", f"Arrival-Date: {_date(orig.created_s)}", ""]
+        for rcpt, code, reason, host in facts.reported or [(r, facts.code, "", "") for r in orig.recipients]:
+            status += [*recipient_block(rcpt, code, reason, host, full=level <= 1), ""]
+        if level == 0:
+            original_headers = _mail_headers(orig, "", optional=True)
+        else:
+            original_headers = [f"From: <{orig.author}>", f"Subject: {_subject(orig)}",
+                                f"Message-ID: <{orig.id}@{_domain(orig.author)}>"]
+        human = [f"--{boundary}", "Content-Type: text/plain; charset=us-ascii", "Content-Description: Notification",
+                 "", *(textwrap.wrap(intro, LINE_CHARS) if level <= 2 else [f"Mail system at {reporter}."]), ""]
+        pieces: list[bytes | Run] = [
+            _header_block(headers),
+            ("\r\n".join(human) + "\r\n").encode(),
+            b"",
+            _header_block([f"--{boundary}", "Content-Type: message/delivery-status",
+                           "Content-Description: Delivery report"]),
+            ("\r\n".join(status) + "\r\n").encode(),
+            _header_block([f"--{boundary}", "Content-Type: text/rfc822-headers",
+                           "Content-Description: Headers of the original message"]),
+            ("\r\n".join(original_headers) + "\r\n").encode(),
+            f"--{boundary}--\r\n".encode(),
+        ]
+        return pieces, "warning" if delayed else "bounce", 2
+
+    content = _fit(layout, size_bytes, 4)
+    content.whole = True
+    return content
+
+
+_REASONS = {
+    "550": "Recipient address rejected: User unknown in local recipient table",
+    "552": "Message size exceeds fixed limit",
+    "554": "Relay access denied",
+    "450": "Recipient address rejected: Greylisted, try again later",
+    "421": "Connection timed out",
+    "451": "Connection lost during the session",
+}
+
+
+def content_for(facts: Facts, mid: str, size_bytes: int, eight_bit_clean: bool = True, received: str = "") -> Content:
+    """The bytes of message ``mid`` on a hop that moves ``size_bytes`` of it."""
+    f = facts.get(mid)
+    if f.is_dsn:
+        return dsn_content(f, facts.messages.get(f.about), size_bytes)
+    encoding = "7bit"
+    if f.eight_bit:
+        encoding = "8bit" if eight_bit_clean and size_bytes == f.wire_bytes else "quoted-printable"
+    return mail_content(f, size_bytes, encoding, received)
+
+
+# ---- conversations ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Send:
+    """What one side puts on the wire at ``time_s``: ``text`` (protocol lines, CRLF-terminated)
+    and, for message data, ``body`` then ``suffix``, spread evenly over ``time_s .. until_s``."""
+
+    time_s: float
+    side: str  # "C" or "S"
+    text: str
+    tag: str = ""  # comma-joined ids of the messages this is about
+    body: Content | None = None
+    until_s: float | None = None
+    suffix: str = ""
+
+    @property
+    def size_bytes(self) -> int:
+        body = self.body.size if self.body is not None else 0
+        return len(self.text.encode()) + body + len(self.suffix.encode())
+
+    def payload(self) -> tuple[bytes, bytes, bytes]:
+        """(prefix, body, suffix) bytes."""
+        body = self.body.render() if self.body is not None else b""
+        return self.text.encode(), body, self.suffix.encode()
+
+
+@dataclass(slots=True)
+class Conversation:
+    """One TCP session: its endpoints, what each side sent, and how it ended."""
+
+    seq: int
+    protocol: str
+    client: str
+    server: str
+    port: int
+    delay_s: float
+    start_s: float
+    message_ids: list[str] = field(default_factory=list)
+    about: list[tuple[str, str]] = field(default_factory=list)  # (DSN id, id of the message it reports on)
+    user: str = ""
+    device: int = 0
+    sends: list[Send] = field(default_factory=list)
+    notes: list[tuple[float, str, str]] = field(default_factory=list)  # (time, text, tag)
+    connect_failed: bool = False
+    closer: str = ""  # the side that sends the first FIN ("" when the session never closes)
+    close_s: float | None = None
+    cut_s: float | None = None
+    end_s: float = 0.0
+    client_port: int = 0
+
+    def say(self, time_s: float, side: str, lines: Sequence[str], tag: str = "") -> None:
+        self.sends.append(Send(time_s, side, "".join(f"{line}\r\n" for line in lines), tag))
+
+    def note(self, time_s: float, text: str, tag: str = "") -> None:
+        self.notes.append((time_s, text, tag))
+
+    def close(self, side: str, time_s: float) -> None:
+        self.closer, self.close_s = side, time_s
+        self.end_s = max(self.end_s, time_s)
+
+    def cut(self, time_s: float) -> None:
+        """An outage ended the session at ``time_s``: drop what would have been sent from then on."""
+        self.cut_s = time_s
+        self.sends = [s for s in self.sends if s.time_s < time_s]
+        for s in self.sends:
+            if s.body is not None and (s.until_s is None or s.until_s >= time_s):
+                s.body, s.until_s, s.suffix = None, None, ""
+                self.note(s.time_s, "(message data was moving when the session was cut)", s.tag)
+        self.closer, self.close_s = "", None
+        self.note(time_s, "session cut by an outage")
+        self.end_s = time_s
+
+    def lines(self) -> list[tuple[float, str, str, str]]:
+        """Every transcript line (time, side, text, tag) in time order."""
+        out: list[tuple[float, int, str, str, str]] = []
+        order = 0
+        for send in self.sends:
+            for line in _split(send.text):
+                out.append((send.time_s, order, send.side, line, send.tag))
+                order += 1
+            if send.body is not None:
+                excerpt = send.body.excerpt()
+                for line in excerpt:
+                    out.append((send.time_s, order, send.side, line, send.tag))
+                    order += 1
+                shown = len("".join(f"{line}\r\n" for line in excerpt).encode())
+                until = send.until_s if send.until_s is not None else send.time_s
+                if shown < send.body.size:
+                    out.append((send.time_s, order, "*", f"... {send.body.size - shown} more bytes of message data "
+                                f"until {until:.6f} ({send.body.size} in all)", send.tag))
+                    order += 1
+                for line in _split(send.suffix):
+                    out.append((until, order, send.side, line, send.tag))
+                    order += 1
+        for time_s, text, tag in self.notes:
+            out.append((time_s, order, "*", text, tag))
+            order += 1
+        out.sort(key=lambda x: (x[0], x[1]))
+        return [(t, side, text, tag) for t, _, side, text, tag in out]
+
+
+def _split(text: str) -> list[str]:
+    """The lines of ``text`` (a last line without CRLF counts too)."""
+    lines = text.split("\r\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+class _Builder:
+    """Turns traces into conversations (one pass, in trace order)."""
+
+    def __init__(self, facts: Facts, scenario: Any = None, end_s: float | None = None) -> None:
+        self.facts = facts
+        self.end_s = end_s
+        self.servers = dict(getattr(scenario, "servers", {}) or {})
+        self.home = scenario.domains() if scenario is not None else {}
+        self.ports: dict[tuple[str, str, int], int] = {}
+        self.owed: dict[tuple[str, int], list[tuple[str, int]]] = {}  # POP3 device -> held, not deleted
+
+    def build(self, trace: dict[str, Any]) -> Conversation:
+        protocol = trace["protocol"]
+        conv = Conversation(
+            seq=trace["seq"], protocol=protocol, client=trace["client"], server=trace["server"],
+            port=PORTS[protocol], delay_s=float(trace.get("delay_s", 0.0)), start_s=float(trace["t0"]),
+            user=trace.get("user", ""), device=int(trace.get("device", 0) or 0),
+        )
+        key = (conv.client, conv.server, conv.port)
+        n = self.ports.get(key, 0)
+        self.ports[key] = n + 1
+        conv.client_port = EPHEMERAL_FIRST + n % EPHEMERAL_COUNT
+        conv.end_s = conv.start_s
+        if protocol in ("smtp", "submission"):
+            self._smtp(conv, trace)
+        elif protocol == "pop3":
+            self._pop3(conv, trace)
+        elif protocol == "imap":
+            self._imap(conv, trace)
+        else:
+            self._http(conv, trace)
+        conv.end_s = max([conv.end_s, *(s.until_s or s.time_s for s in conv.sends), *(t for t, _, _ in conv.notes)])
+        conv.about = [(m, self.facts.get(m).about) for m in conv.message_ids if self.facts.get(m).about]
+        return conv
+
+    # ---- SMTP ---------------------------------------------------------------------------------
+
+    def _ehlo_name(self, node: str) -> str:
+        return node if "." in node else f"[{node}]"
+
+    def _smtp(self, conv: Conversation, trace: dict[str, Any]) -> None:
+        mid = trace.get("message_id", "")
+        conv.message_ids = [mid] if mid else []
+        f = self.facts.get(mid)
+        t0, d, server = conv.start_s, conv.delay_s, conv.server
+        if trace.get("connect_failed"):
+            timeout = float(trace.get("timeout_s", 30.0))
+            conv.connect_failed = True
+            conv.note(t0, f"SYN to {server} port {conv.port}: no answer", mid)
+            conv.note(t0 + timeout, f"connect timed out after {timeout:g} s", mid)
+            conv.end_s = t0 + timeout
+            return
+        spec = self.servers.get(server)
+        eight_bit_mime = bool(getattr(spec, "eight_bit_mime", trace.get("eight_bit", True)))
+        pipelining = bool(trace.get("pipelining", True))
+        rcpts = tuple(trace.get("rcpts", ()))
+        replies = dict(trace.get("replies") or [])
+        codes = [replies.get(r, "250") for r in rcpts]
+        size = int(trace.get("size_bytes", f.wire_bytes))
+        conv.say(t0 + 3 * d, "S", [f"220 {server} ESMTP mailsim"], mid)
+        conv.say(t0 + 4 * d, "C", [f"EHLO {self._ehlo_name(conv.client)}"], mid)
+        ext = [server] + (["PIPELINING"] if pipelining else []) + [f"SIZE {trace.get('limit_bytes', 10240000)}"]
+        ext += (["8BITMIME"] if eight_bit_mime else []) + ["ENHANCEDSTATUSCODES"]
+        conv.say(t0 + 5 * d, "S", [f"250-{e}" for e in ext[:-1]] + [f"250 {ext[-1]}"], mid)
+        body = " BODY=8BITMIME" if f.eight_bit and trace.get("eight_bit") else ""
+        mail = f"MAIL FROM:<{f.sender}> SIZE={size}{body}"
+        too_big = size > int(trace.get("limit_bytes", size))
+        mail_reply = "552 5.3.4 Message size exceeds fixed limit" if too_big else "250 2.1.0 Ok"
+        rcpt_replies = ["503 5.5.1 Error: need MAIL command" if too_big else _rcpt_reply(r, c)
+                        for r, c in zip(rcpts, codes, strict=True)]
+        any_ok = not too_big and "250" in codes
+        data_reply = "354 End data with <CR><LF>.<CR><LF>" if any_ok else "554 5.5.1 Error: no valid recipients"
+        data_at = t0 + 8 * d  # when the 354 reaches the client and the data starts
+        if pipelining:
+            conv.say(t0 + 6 * d, "C", [mail, *(f"RCPT TO:<{r}>" for r in rcpts), "DATA"], mid)
+            conv.say(t0 + 7 * d, "S", [mail_reply, *rcpt_replies, data_reply], mid)
+        else:
+            conv.say(t0 + 6 * d, "C", [mail], mid)
+            conv.say(t0 + 7 * d, "S", [mail_reply], mid)
+            if not too_big:
+                t = t0 + 8 * d
+                for r, reply in zip(rcpts, rcpt_replies, strict=True):
+                    conv.say(t, "C", [f"RCPT TO:<{r}>"], mid)
+                    conv.say(t + d, "S", [reply], mid)
+                    t += 2 * d
+                if any_ok:
+                    conv.say(t, "C", ["DATA"], mid)
+                    conv.say(t + d, "S", [data_reply], mid)
+                    data_at = t + 2 * d
+        accepted = trace.get("accepted_at")
+        if any_ok and (accepted is not None or trace.get("cut")):
+            # the data leaves from data_at; its last byte leaves d before the server accepts
+            data_end = float(accepted) - d if accepted is not None else trace.get("data_end")
+            received = self._received(f) if not f.is_dsn else ""
+            content = content_for(self.facts, mid, size, bool(trace.get("eight_bit")), received)
+            until = None if data_end is None else max(data_at, float(data_end))
+            conv.sends.append(Send(data_at, "C", "", mid, content, until, ".\r\n"))
+        end = float(trace["end"]) if trace.get("end") is not None else t0 + 8 * d
+        if trace.get("accepted_at") is not None:
+            accepted_at = float(trace["accepted_at"])
+            qid = hashlib.sha1(f"{server} {mid} {t0!r}".encode()).hexdigest()[:10].upper()
+            conv.say(accepted_at, "S", [f"250 2.0.0 Ok: queued as {qid}"], mid)
+            lost = [t for t in self.facts.tail_cuts.get((mid, conv.client), ()) if accepted_at <= t <= end]
+            if lost:  # an outage cut the session while the 250 was on its way back
+                conv.cut(lost[0])
+                return
+        if trace.get("cut"):
+            conv.cut(end)
+            return
+        conv.say(end, "C", ["QUIT"], mid)
+        conv.say(end + d, "S", ["221 2.0.0 Bye"], mid)
+        conv.close("S", end + d)
+
+    def _received(self, f: MessageFacts) -> str:
+        home = self.home.get(_domain(f.author), "")
+        if not home or not f.node:
+            return ""
+        return f"Received: from {self._ehlo_name(f.node)} by {home} with ESMTP id {f.id};\r\n {_date(f.created_s)}"
+
+    # ---- POP3 ---------------------------------------------------------------------------------
+
+    def _pop3(self, conv: Conversation, trace: dict[str, Any]) -> None:
+        t0, d, user = conv.start_s, conv.delay_s, conv.user
+        fetches = list(trace.get("fetches") or ())
+        conv.message_ids = [x[0] for x in fetches]
+        device = (user, conv.device)
+        owed = self.owed.get(device, [])
+        keep = bool(trace.get("keep"))
+        conv.say(t0 + 3 * d, "S", [f"+OK POP3 {conv.server} ready"])
+        conv.say(t0 + 4 * d, "C", [f"USER {user}"])
+        conv.say(t0 + 5 * d, "S", ["+OK"])
+        conv.say(t0 + 6 * d, "C", [f"PASS {PASSWORD}"])
+        if trace.get("locked"):
+            conv.say(t0 + 7 * d, "S", ["-ERR [IN-USE] maildrop already locked by another session"])
+            conv.say(t0 + 8 * d, "C", ["QUIT"])
+            conv.say(t0 + 9 * d, "S", ["+OK bye"])
+            conv.close("S", t0 + 9 * d)
+            return
+        sizes = {mid: self.facts.get(mid).wire_bytes for mid in conv.message_ids}
+        sizes.update({x[0]: int(x[1]) for x in fetches})
+        if keep:
+            drop = self.facts.mailbox(user, t0 + 7 * d)
+            number = {mid: i + 1 for i, mid in enumerate(drop)}
+        else:
+            drop = [mid for mid, _ in owed] + conv.message_ids
+            sizes.update(dict(owed))
+            number = {mid: i + 1 for i, mid in enumerate(drop)}
+        count = len(drop) if keep else max(len(drop), int(trace.get("dele", 0) or 0))
+        octets = sum(sizes.get(mid, self.facts.get(mid).wire_bytes) for mid in drop)
+        conv.say(t0 + 7 * d, "S", ["+OK maildrop locked and ready"])
+        conv.say(t0 + 8 * d, "C", ["STAT"])
+        conv.say(t0 + 9 * d, "S", [f"+OK {count} {octets}"])
+        t = t0 + 10 * d
+        if keep:
+            conv.say(t, "C", ["UIDL"])
+            conv.say(t + d, "S", ["+OK", *(f"{number[mid]} {mid}" for mid in drop), "."])
+            t += 2 * d
+        for mid, size, requested, _, end in fetches:
+            conv.say(float(requested), "C", [f"RETR {number.get(mid, 0)}"], mid)
+            content = content_for(self.facts, mid, int(size))
+            start = float(requested) + d  # the RETR reaches the server
+            conv.sends.append(Send(start, "S", f"+OK {size} octets\r\n", mid, content, max(start, float(end)),
+                                   ".\r\n"))
+            t = float(end) + d
+        finished = len(fetches) >= int(trace.get("stat_count", 0) or 0)
+        dele = int(trace.get("dele", 0) or 0) if not keep else 0
+        if finished:
+            for k in range(1, dele + 1):
+                tag = drop[k - 1] if k - 1 < len(drop) else ""
+                conv.say(t, "C", [f"DELE {k}"], tag)
+                conv.say(t + d, "S", [f"+OK message {k} deleted"], tag)
+                t += 2 * d
+            conv.say(t, "C", ["QUIT"])
+        quit_at = trace.get("quit_at")
+        if trace.get("cut_at") is not None and quit_at is None:
+            self.owed[device] = [*owed, *((x[0], int(x[1])) for x in fetches)] if not keep else []
+            conv.cut(float(trace["cut_at"]))
+            return
+        self.owed[device] = []
+        end = float(quit_at) if quit_at is not None else t + d
+        conv.say(end, "S", [f"+OK POP3 {conv.server} signing off"])
+        conv.close("S", end)
+
+    # ---- IMAP ---------------------------------------------------------------------------------
+
+    def _imap(self, conv: Conversation, trace: dict[str, Any]) -> None:
+        t0, d, user = conv.start_s, conv.delay_s, conv.user
+        rounds = list(trace.get("rounds") or ())
+        idle = bool(trace.get("idle", True))
+        conv.message_ids = [x[0] for r in rounds for x in r["fetches"]]
+        tags = iter(f"a{k}" for k in range(1, 1 << 30))
+        box = self.facts.delivered.get(user, [])
+
+        def exists(at: float) -> int:
+            return sum(1 for t, _ in box if t <= at)
+
+        uid = {mid: i + 1 for i, (_, mid) in enumerate(box)}
+        conv.say(t0 + 3 * d, "S", [f"* OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS] {conv.server} IMAP ready"])
+        tag = next(tags)
+        conv.say(t0 + 4 * d, "C", [f"{tag} LOGIN {user} {PASSWORD}"])
+        conv.say(t0 + 5 * d, "S", [f"{tag} OK LOGIN completed"])
+        tag = next(tags)
+        conv.say(t0 + 6 * d, "C", [f"{tag} SELECT INBOX"])
+        n = exists(t0 + 8 * d)
+        conv.say(t0 + 7 * d, "S", [f"* {n} EXISTS", r"* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)",
+                                   "* OK [UIDVALIDITY 1] UIDs valid", f"* OK [UIDNEXT {n + 1}] Predicted next UID",
+                                   f"{tag} OK [READ-WRITE] SELECT completed"])
+        idle_tag = ""
+        idle_since: float | None = None
+        cut_at = trace.get("cut_at")
+        horizon = float(cut_at) if cut_at is not None else self.end_s
+        for i, rnd in enumerate(rounds):
+            at, trigger = float(rnd["at"]), rnd["trigger"]
+            ids = ",".join(x[0] for x in rnd["fetches"])
+            if idle_since is not None:
+                idle_tag = self._reissue_idle(conv, idle_tag, idle_since, at, tags)
+            t = at
+            if trigger == "exists":
+                conv.say(at, "S", [f"* {exists(at)} EXISTS"], ids)
+                conv.say(at + d, "C", ["DONE"], ids)
+                conv.say(at + 2 * d, "S", [f"{idle_tag} OK IDLE terminated"], ids)
+                t = at + 3 * d
+            elif trigger == "noop":
+                tag = next(tags)
+                conv.say(at, "C", [f"{tag} NOOP"], ids)
+                conv.say(at + d, "S", [f"* {exists(at + d)} EXISTS", f"{tag} OK NOOP completed"], ids)
+                t = at + 2 * d
+            more = i + 1 < len(rounds) and rounds[i + 1]["trigger"] == "more"
+            for j, (mid, size, requested, _, end) in enumerate(rnd["fetches"]):
+                start = float(requested) + d  # the FETCH reaches the server
+                tag = next(tags)
+                conv.say(float(requested), "C", [f"{tag} UID FETCH {uid.get(mid, 0)} (FLAGS BODY[])"], ids)
+                seq = uid.get(mid, 0)
+                prefix = f"* {seq} FETCH (UID {seq} FLAGS (\\Seen) BODY[] {{{size}}}\r\n"
+                news = f"* {exists(float(end))} EXISTS\r\n" if more and j == len(rnd["fetches"]) - 1 else ""
+                suffix = f")\r\n{news}{tag} OK UID FETCH completed\r\n"
+                content = content_for(self.facts, mid, int(size))
+                conv.sends.append(Send(start, "S", prefix, ids, content, max(start, float(end)), suffix))
+                t = float(end) + d
+            if idle and not more:
+                idle_tag = next(tags)
+                conv.say(t, "C", [f"{idle_tag} IDLE"], ids)
+                conv.say(t + d, "S", ["+ idling"], ids)
+                idle_since = t
+            else:
+                idle_since = None
+        if idle_since is not None and horizon is not None:
+            self._reissue_idle(conv, idle_tag, idle_since, horizon, tags)
+        if cut_at is not None:
+            conv.cut(float(cut_at))
+
+    def _reissue_idle(self, conv: Conversation, idle_tag: str, since: float, until: float, tags: Iterator[str]) -> str:
+        """DONE and a new IDLE every 29 minutes while nothing else happens (RFC 2177); the last tag."""
+        d = conv.delay_s
+        t = since + IDLE_REISSUE_S
+        while t + 3 * d < until:
+            conv.say(t, "C", ["DONE"])
+            conv.say(t + d, "S", [f"{idle_tag} OK IDLE terminated"])
+            idle_tag = next(tags)
+            conv.say(t + 2 * d, "C", [f"{idle_tag} IDLE"])
+            conv.say(t + 3 * d, "S", ["+ idling"])
+            t += IDLE_REISSUE_S
+        return idle_tag
+
+    # ---- HTTP webmail -------------------------------------------------------------------------
+
+    def _http(self, conv: Conversation, trace: dict[str, Any]) -> None:
+        t0, d, host = conv.start_s, conv.delay_s, conv.server
+        fetches = list(trace.get("fetches") or ())
+        conv.message_ids = [x[0] for x in fetches]
+        conv.say(t0 + 2 * d, "C", ["GET /api/inbox?unread=1 HTTP/1.1", f"Host: {host}",
+                                   "Accept: application/json", "Connection: keep-alive", ""])
+        listing = json.dumps({"user": conv.user, "new": [{"id": x[0], "size": int(x[1])} for x in fetches]},
+                             separators=(",", ":"))
+        conv.sends.append(Send(t0 + 3 * d, "S", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               f"Content-Length: {len(listing)}\r\n\r\n{listing}"))
+        t = t0 + 4 * d
+        for mid, size, requested, _, end in fetches:
+            start = float(requested) + d  # the GET reaches the server
+            conv.say(float(requested), "C", [f"GET /api/messages/{mid} HTTP/1.1", f"Host: {host}",
+                                             "Accept: message/rfc822", "Connection: keep-alive", ""], mid)
+            prefix = f"HTTP/1.1 200 OK\r\nContent-Type: message/rfc822\r\nContent-Length: {size}\r\n\r\n"
+            conv.sends.append(Send(start, "S", prefix, mid, content_for(self.facts, mid, int(size)),
+                                   max(start, float(end))))
+            t = float(end) + d
+        if trace.get("cut_at") is not None:
+            conv.cut(float(trace["cut_at"]))
+            return
+        conv.close("C", t)
+
+
+def _rcpt_reply(rcpt: str, code: str) -> str:
+    if code == "250":
+        return "250 2.1.5 Ok"
+    if code == "550":
+        return f"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in local recipient table"
+    if code == "554":
+        return f"554 5.7.1 <{rcpt}>: Relay access denied"
+    if code == "450":
+        return f"450 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted, please try again later"
+    status = _STATUS.get(code, "4.0.0" if code.startswith("4") else "5.0.0")
+    return f"{code} {status} <{rcpt}>: {_REASONS.get(code, 'refused')}"
+
+
+def build_conversations(
+    traces: Sequence[dict[str, Any]],
+    records: Sequence[Record],
+    scenario: Any = None,
+    end_s: float | None = None,
+    only: Iterable[str] | None = None,
+) -> list[Conversation]:
+    """Every traced session as a conversation, in the order sessions started; with ``only``,
+    the retrieval sessions that moved none of those messages are left out."""
+    facts = Facts(records, traces, scenario)
+    builder = _Builder(facts, scenario, end_s)
+    conversations = [builder.build(t) for t in sorted(traces, key=lambda t: t["seq"])]
+    if only is not None:
+        wanted = set(only)
+        conversations = [c for c in conversations if wanted.intersection(c.message_ids)
+                         or (c.protocol in ("smtp", "submission") and c.connect_failed)]
+    conversations.sort(key=lambda c: (c.start_s, c.seq))
+    return conversations
+
+
+# ---- transcripts ------------------------------------------------------------------------------
+
+
+def session_record(conv: Conversation, addresses: dict[str, str]) -> dict[str, Any]:
+    """One transcripts.jsonl object."""
+    return {
+        "session": conv.seq, "protocol": conv.protocol, "client": conv.client, "server": conv.server,
+        "client_ip": addresses.get(conv.client, ""), "server_ip": addresses.get(conv.server, ""),
+        "client_port": conv.client_port, "port": conv.port, "user": conv.user, "device": conv.device,
+        "messages": conv.message_ids, "about": conv.about, "start": conv.start_s, "end": conv.end_s,
+        "lines": [list(line) for line in conv.lines()],
+    }
+
+
+def all_nodes(conversations: Sequence[Conversation], scenario: Any = None) -> set[str]:
+    nodes = set(scenario.nodes()) if scenario is not None else set()
+    for conv in conversations:
+        nodes.update((conv.client, conv.server))
+    return nodes
+
+
+def write_transcripts(path: str | Path, conversations: Sequence[Conversation], scenario: Any = None) -> Path:
+    """Write ``transcripts.jsonl``: one session per line, in the order sessions started."""
+    out = Path(path)
+    addresses = node_addresses(all_nodes(conversations, scenario))
+    with open(out, "w") as f:
+        for conv in conversations:
+            f.write(json.dumps(session_record(conv, addresses), separators=(",", ":")) + "\n")
+    return out
+
+
+def read_transcripts(path: str | Path) -> list[dict[str, Any]]:
+    """The sessions of a transcripts.jsonl (ValueError for a line that is not one)."""
+    sessions = []
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
+            if not isinstance(item, dict) or "lines" not in item:
+                raise ValueError(f"{path}:{number}: not a transcript session")
+            sessions.append(item)
+    return sessions

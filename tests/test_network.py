@@ -1,0 +1,243 @@
+"""The network on its own: lowest-latency routing, link/host state, processor-sharing transfers.
+
+Expectations are worked by hand from the contract: a link's bandwidth is shared equally by the
+transfers crossing it at the same moment; a transfer moves at the smallest of its links' shares;
+an unlimited link takes no time; routes take the lowest total latency over links and hosts that
+are up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import simpy
+from conftest import exact
+
+from simulator.network import Network
+
+MBIT = 1e6
+
+
+def spec(a: str, b: str, latency_s: float, bandwidth_bps: float | None = None) -> SimpleNamespace:
+    return SimpleNamespace(a=a, b=b, latency_s=latency_s, bandwidth_bps=bandwidth_bps)
+
+
+def finish_times(env: simpy.Environment, flows: dict[str, Any]) -> dict[str, float]:
+    """Run ``env`` to the end and return when each flow was done (as a waiting process sees it)."""
+    times: dict[str, float] = {}
+
+    def waiter(name: str, flow: Any) -> Generator[Any, Any, None]:
+        if not flow.finished:
+            yield flow.done
+        times[name] = env.now
+
+    for name, flow in flows.items():
+        env.process(waiter(name, flow))
+    env.run()
+    return times
+
+
+def line(bandwidth_bps: float | None = 8 * MBIT) -> tuple[simpy.Environment, Network]:
+    env = simpy.Environment()
+    return env, Network(env, [spec("a", "b", 0.010, bandwidth_bps)])
+
+
+# ---- processor sharing --------------------------------------------------------------------------
+
+
+def test_single_transfer_takes_bits_over_bandwidth() -> None:
+    env, net = line()
+    flow = net.transfer(net.path("a", "b"), 1_000_000)  # 8e6 bits at 8 Mbps
+    assert finish_times(env, {"f": flow}) == {"f": exact(1.0)}
+
+
+def test_two_equal_transfers_together_each_take_2t() -> None:
+    env, net = line()
+    path = net.path("a", "b")
+    flows = {"x": net.transfer(path, 1_000_000), "y": net.transfer(path, 1_000_000)}
+    assert finish_times(env, flows) == {"x": exact(2.0), "y": exact(2.0)}
+
+
+def test_second_transfer_starting_halfway() -> None:
+    """T = 1 s alone. y starts at 0.5: x has half left at rate C/2 -> ends at 1.5; y then has
+    half left at full rate -> ends at 2.0."""
+    env, net = line()
+    path = net.path("a", "b")
+    flows: dict[str, Any] = {"x": net.transfer(path, 1_000_000)}
+    times: dict[str, float] = {}
+
+    def late() -> Generator[Any, Any, None]:
+        yield env.timeout(0.5)
+        y = net.transfer(path, 1_000_000)
+        yield y.done
+        times["y"] = env.now
+
+    env.process(late())
+    times.update(finish_times(env, flows))
+    assert times == {"x": exact(1.5), "y": exact(2.0)}
+
+
+def test_three_staggered_transfers() -> None:
+    """Sizes in seconds of full bandwidth: x=3 at 0, y=1 at 1, z=1 at 1.
+    0..1 x alone (x left 2); from 1 three share: y, z need 1 at 1/3 -> done at 4, x left 1 then
+    alone -> done at 5."""
+    env, net = line()
+    path = net.path("a", "b")
+    flows: dict[str, Any] = {"x": net.transfer(path, 3_000_000)}
+    times: dict[str, float] = {}
+
+    def late(name: str) -> Generator[Any, Any, None]:
+        yield env.timeout(1.0)
+        flow = net.transfer(path, 1_000_000)
+        yield flow.done
+        times[name] = env.now
+
+    env.process(late("y"))
+    env.process(late("z"))
+    times.update(finish_times(env, flows))
+    assert times == {"x": exact(5.0), "y": exact(4.0), "z": exact(4.0)}
+
+
+def test_cancelled_transfer_frees_its_share() -> None:
+    """Two transfers of T = 1 s; one is cancelled at 0.5 (each has 1/4 done): the other has
+    3/4 left at full rate and ends at 1.25."""
+    env, net = line()
+    path = net.path("a", "b")
+    x, y = net.transfer(path, 1_000_000), net.transfer(path, 1_000_000)
+
+    def cancel() -> Generator[Any, Any, None]:
+        yield env.timeout(0.5)
+        net.cancel(y)
+
+    env.process(cancel())
+    assert finish_times(env, {"x": x})["x"] == exact(1.25)
+    assert not any(link.flows for link in net.links.values())
+
+
+def test_transfer_goes_at_its_smallest_share() -> None:
+    """p crosses a-b (10 Mbps) and b-c (4 Mbps); q crosses a-b only. p gets min(10/2, 4) = 4 Mbps,
+    q gets its equal share 5 Mbps. p: 4e6 bits -> 1 s. q: 10e6 bits, 5e6 by 1 s, then alone at
+    10 Mbps -> 1.5 s."""
+    env = simpy.Environment()
+    net = Network(env, [spec("a", "b", 0.001, 10 * MBIT), spec("b", "c", 0.001, 4 * MBIT)])
+    p = net.transfer(net.path("a", "c"), 500_000)
+    q = net.transfer(net.path("a", "b"), 1_250_000)
+    assert p.rate_bps == pytest.approx(4 * MBIT)
+    assert q.rate_bps == pytest.approx(5 * MBIT)
+    assert finish_times(env, {"p": p, "q": q}) == {"p": exact(1.0), "q": exact(1.5)}
+
+
+def test_two_limited_links_alone_bottleneck_is_the_smaller() -> None:
+    env = simpy.Environment()
+    net = Network(env, [spec("a", "b", 0.001, 10 * MBIT), spec("b", "c", 0.001, 4 * MBIT),
+                        spec("c", "d", 0.001)])
+    flow = net.transfer(net.path("a", "d"), 1_000_000)
+    assert finish_times(env, {"f": flow}) == {"f": exact(2.0)}
+
+
+def test_unlimited_link_takes_no_time() -> None:
+    env, net = line(bandwidth_bps=None)
+    env.run(until=3.0)
+    flow = net.transfer(net.path("a", "b"), 10**9)
+    assert flow.finished
+    assert finish_times(env, {"f": flow}) == {"f": 3.0}
+
+
+def test_lead_in_and_tail_delay_the_transfer() -> None:
+    """Lead-in 0.5 s, 1 s of bits, tail 0.25 s: done at 1.75. A second transfer without lead-in
+    started at 0 has the link alone for 0.5 s, then shares it: (1 - 0.5) left at half rate takes
+    1 s -> it ends at 1.5, and the first, which moved 0.5 by then, ends its bits at 2.0 (+0.25)."""
+    env, net = line()
+    path = net.path("a", "b")
+    alone = finish_times(env, {"x": net.transfer(path, 1_000_000, start_in_s=0.5, tail_s=0.25)})
+    assert alone == {"x": exact(1.75)}
+    env, net = line()
+    path = net.path("a", "b")
+    flows = {"x": net.transfer(path, 1_000_000, start_in_s=0.5, tail_s=0.25), "y": net.transfer(path, 1_000_000)}
+    assert finish_times(env, flows) == {"x": exact(2.25), "y": exact(1.5)}
+
+
+def test_transfers_on_disjoint_links_do_not_interact() -> None:
+    env = simpy.Environment()
+    net = Network(env, [spec("a", "b", 0.0, 8 * MBIT), spec("c", "d", 0.0, 8 * MBIT)])
+    flows = {"ab": net.transfer(net.path("a", "b"), 1_000_000), "cd": net.transfer(net.path("c", "d"), 1_000_000)}
+    assert finish_times(env, flows) == {"ab": exact(1.0), "cd": exact(1.0)}
+
+
+# ---- routing ------------------------------------------------------------------------------------
+
+
+def triangle() -> Network:
+    """a-b 10 ms, b-c 10 ms, a-c 30 ms: a to c goes through b (20 ms)."""
+    env = simpy.Environment()
+    return Network(env, [spec("a", "b", 0.010), spec("b", "c", 0.010), spec("a", "c", 0.030)])
+
+
+def test_path_takes_lowest_total_latency() -> None:
+    net = triangle()
+    path = net.path("a", "c")
+    assert path is not None
+    assert path.nodes == ("a", "b", "c")
+    assert path.delay_s == exact(0.020)
+    assert path.rtt_s == exact(0.040)
+    assert [link.name for link in path.links] == ["a--b", "b--c"]
+
+
+def test_path_is_symmetric_in_delay() -> None:
+    net = triangle()
+    assert net.path("c", "a").delay_s == exact(net.path("a", "c").delay_s)
+
+
+def test_route_recomputed_after_link_down_and_up() -> None:
+    net = triangle()
+    ab = net.link("b", "a")  # either order names the link
+    net.set_link_up(ab, False)
+    assert net.path("a", "c").nodes == ("a", "c")
+    assert net.path("a", "c").delay_s == exact(0.030)
+    assert net.path("a", "b").nodes == ("a", "c", "b")
+    assert net.path("a", "b").delay_s == exact(0.040)
+    net.set_link_up(ab, True)
+    assert net.path("a", "c").nodes == ("a", "b", "c")
+
+
+def test_nested_link_outages_need_every_one_to_end() -> None:
+    net = triangle()
+    ab = net.link("a", "b")
+    net.set_link_up(ab, False)
+    net.set_link_up(ab, False)
+    net.set_link_up(ab, True)
+    assert net.path("a", "c").nodes == ("a", "c")
+    net.set_link_up(ab, True)
+    assert net.path("a", "c").nodes == ("a", "b", "c")
+
+
+def test_no_path_when_every_route_is_down() -> None:
+    net = triangle()
+    net.set_link_up(net.link("a", "b"), False)
+    net.set_link_up(net.link("a", "c"), False)
+    assert net.path("a", "c") is None
+    assert net.path("b", "c") is not None
+
+
+def test_down_host_is_not_routed_through_and_not_reachable() -> None:
+    net = triangle()
+    net.set_node_up("b", False)
+    assert net.path("a", "c").nodes == ("a", "c")
+    assert net.path("a", "b") is None
+    assert net.path("b", "c") is None
+    net.set_node_up("b", True)
+    assert net.path("a", "c").nodes == ("a", "b", "c")
+    assert net.path("a", "b").nodes == ("a", "b")
+
+
+def test_path_to_itself_is_empty() -> None:
+    net = triangle()
+    path = net.path("a", "a")
+    assert (path.nodes, path.links, path.delay_s) == (("a",), (), 0.0)
+
+
+def test_unknown_node_has_no_path() -> None:
+    assert triangle().path("a", "nowhere") is None

@@ -8,6 +8,7 @@ end condition (or ``until``) and returns the end time.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -116,6 +117,16 @@ class World:
         The clock advances in chunks of the expected horizon so ``progress`` can report.
         """
         self.start()
+        # The run makes many short-lived objects and few cycles: collecting the young generation
+        # less often saves a tenth of the time and changes no result.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(50_000, 20, 100)
+        try:
+            return self._advance(progress, chunks)
+        finally:
+            gc.set_threshold(*thresholds)
+
+    def _advance(self, progress: Progress | None, chunks: int) -> float:
         env, ctx, sc = self.env, self.ctx, self.scenario
         horizon = sc.until_s if sc.until_s is not None else max(sc.duration_s, 1.0)
         step = horizon / chunks

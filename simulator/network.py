@@ -12,8 +12,10 @@ uncontended transfer costs a single timeout. On a single shared link this is exa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from itertools import pairwise
 from typing import Any
 
@@ -66,12 +68,13 @@ class Flow:
     events than its stages and a single process resumption.
     """
 
-    __slots__ = ("done", "ended_s", "env", "links", "rate_bps", "remaining_bits", "seq", "stage", "started_s",
-                 "tail_s", "timer", "updated_s")
+    __slots__ = ("done", "ended_s", "env", "finish_s", "links", "rate_bps", "remaining_bits", "seq", "stage",
+                 "started_s", "tail_s", "timer", "updated_s")
 
     # Stages: SOLO (alone on its links: one timer for lead-in, bits and tail together, turned
     # into the staged form the moment another transfer touches one of its links), WAITING
-    # (lead-in timer), MOVING (bits draining at a shared rate), TAIL, FINISHED, CANCELLED.
+    # (lead-in timer), MOVING (bits draining at a shared rate: the network's one clock wakes at
+    # the earliest finish of all of them), TAIL, FINISHED, CANCELLED.
 
     def __init__(self, env: simpy.Environment, links: tuple[Link, ...], bits: float, seq: int, tail_s: float) -> None:
         self.env = env
@@ -85,6 +88,7 @@ class Flow:
         self.updated_s = env.now
         self.tail_s = tail_s
         self.started_s = self.ended_s = env.now
+        self.finish_s = math.inf  # when its bits will have drained at the current rate (MOVING)
 
     @property
     def finished(self) -> bool:
@@ -105,6 +109,11 @@ class Network:
         self.down_nodes: dict[str, int] = {}
         self._routes: dict[tuple[str, str], Path | None] = {}
         self._flow_seq = 0
+        # Shared transfers finish in the order of this heap of (finish time, seq, flow); one
+        # timer (the clock) is set for the earliest. Entries a reshare made stale are skipped.
+        self._finishes: list[tuple[float, int, Flow]] = []
+        self._clock: simpy.Event | None = None
+        self._clock_at_s = math.inf
 
     # ---- topology and state ---------------------------------------------------------------
 
@@ -228,6 +237,7 @@ class Network:
                 else:  # moving at the full rate since it started; the reshare takes it from here
                     flow.stage = MOVING
                     flow.timer = None
+                    flow.finish_s = math.inf
 
     def _stage(self, flow: Flow, stage: int, delay_s: float) -> None:
         """Enter ``stage``; WAITING and TAIL run a timer, FINISHED resumes the waiters now."""
@@ -251,8 +261,6 @@ class Network:
             return  # superseded by a later reshare, or cancelled
         if flow.stage == WAITING:
             self._begin(flow)
-        elif flow.stage == MOVING:
-            self._drained(flow)
         else:  # TAIL or SOLO: the waiters moved onto this timer are resumed right after this callback
             if flow.stage == SOLO:
                 for link in flow.links:
@@ -269,10 +277,44 @@ class Network:
         for link in flow.links:
             link.flows.add(flow)
         flow.timer = None
+        flow.finish_s = math.inf
         self._reshare(flow.links)
+
+    def _tick(self, clock: simpy.Event) -> None:
+        """The clock: drain every shared transfer whose bits have all left by now."""
+        if clock is not self._clock:
+            return
+        self._clock, self._clock_at_s = None, math.inf
+        now = self.env.now
+        limit = now + 4 * math.ulp(now)
+        heap = self._finishes
+        due: list[Flow] = []
+        while heap and heap[0][0] <= limit:
+            finish, _seq, flow = heappop(heap)
+            if flow.stage == MOVING and flow.finish_s == finish:
+                due.append(flow)
+        for flow in due:
+            if flow.stage == MOVING:
+                self._drained(flow)
+        self._arm()
+
+    def _arm(self) -> None:
+        """Set the clock for the earliest finish still valid."""
+        heap = self._finishes
+        while heap and (heap[0][2].stage != MOVING or heap[0][2].finish_s != heap[0][0]):
+            heappop(heap)
+        if not heap:
+            return
+        at = heap[0][0]
+        if self._clock is not None and self._clock_at_s <= at:
+            return
+        clock = self.env.timeout(max(0.0, at - self.env.now))
+        clock.callbacks.append(self._tick)
+        self._clock, self._clock_at_s = clock, at
 
     def _drained(self, flow: Flow) -> None:
         now = self.env.now
+        flow.finish_s = math.inf
         flow.ended_s = now
         flow.remaining_bits = 0.0
         flow.rate_bps = 0.0
@@ -302,12 +344,12 @@ class Network:
             if flow.rate_bps:
                 flow.remaining_bits = max(flow.remaining_bits - flow.rate_bps * (now - flow.updated_s), 0.0)
             flow.updated_s = now
-            if rate == flow.rate_bps and flow.timer is not None:
-                continue  # its completion time is unchanged
+            if rate == flow.rate_bps and flow.finish_s != math.inf:
+                continue  # its finish time is unchanged
             flow.rate_bps = rate
-            timer = self.env.timeout(flow.remaining_bits / rate)
-            timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
-            flow.timer = timer
+            flow.finish_s = now + flow.remaining_bits / rate
+            heappush(self._finishes, (flow.finish_s, flow.seq, flow))
+        self._arm()
 
 
 def _by_seq(flow: Flow) -> int:

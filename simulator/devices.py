@@ -103,6 +103,17 @@ class Device:
             yield env.timeout(tick - env.now)
         self.last_tick_s = tick
 
+    def next_poll(self) -> Generator[Any, Any, Path | None]:
+        """Sleep until there is new mail and the next poll time comes; the path to the server,
+        or None after a connect that failed (the device tries again at its next poll)."""
+        yield from self.wait_for_mail()
+        yield from self.wait_for_tick()
+        path = self.reachable()
+        if path is None:
+            yield self.ctx.env.timeout(CONNECT_TIMEOUT_S)
+            self.failed("connect")
+        return path
+
     def reachable(self) -> Path | None:
         server = self.agent.server
         return self.ctx.net.path(self.agent.node, server.name) if server.up else None
@@ -127,12 +138,8 @@ class Device:
         ctx, env, box = self.ctx, self.ctx.env, self.mailbox
         process = env.active_process
         while True:
-            yield from self.wait_for_mail()
-            yield from self.wait_for_tick()
-            path = self.reachable()
+            path = yield from self.next_poll()
             if path is None:
-                yield env.timeout(CONNECT_TIMEOUT_S)
-                self.failed("connect")
                 continue
             token = object()
             owed: list[Message] = []
@@ -169,12 +176,8 @@ class Device:
         ctx, env = self.ctx, self.ctx.env
         process = env.active_process
         while True:
-            yield from self.wait_for_mail()
-            yield from self.wait_for_tick()
-            path = self.reachable()
+            path = yield from self.next_poll()
             if path is None:
-                yield env.timeout(CONNECT_TIMEOUT_S)
-                self.failed("connect")
                 continue
             handle = ctx.sessions.open(process, path)
             trace = self._trace("http")

@@ -451,47 +451,9 @@ For ``exim`` with its own ``rule`` and no ``give_up``, give_up is the rule's las
 """
 
 
-def _exim_cutoffs_s(rule: str) -> list[float]:
-    """Check an Exim retry rule such as ``"F,2h,15m; G,16h,1h,1.5; F,4d,6h"``; return its cutoffs.
-
-    Steps are ``F,<cutoff>,<interval>`` or ``G,<cutoff>,<initial>,<factor>``,
-    separated by ``;``; cutoffs (message ages) increase, intervals are positive,
-    factors at least 1.  (The retry module interprets the rule.)
-    """
-    cutoffs_s: list[float] = []
-    parts = [part.strip() for part in rule.split(";")]
-    for number, part in enumerate((p for p in parts if p), start=1):
-        fields = [field.strip() for field in part.split(",")]
-        kind = fields[0].upper()
-        where = f"step {number} ({part!r})"
-        if kind not in ("F", "G"):
-            raise ValueError(f"{where}: a step starts with F (fixed) or G (geometric)")
-        expected = 3 if kind == "F" else 4
-        if len(fields) != expected:
-            form = "F,<cutoff>,<interval>" if kind == "F" else "G,<cutoff>,<initial>,<factor>"
-            raise ValueError(f"{where}: write it as {form}")
-        try:
-            cutoff_s = parse_duration(fields[1])
-            interval_s = parse_duration(fields[2])
-            factor = None if kind == "F" else float(fields[3])
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from error
-        if interval_s <= 0:
-            raise ValueError(f"{where}: the interval must be positive")
-        if factor is not None and not factor >= 1:
-            raise ValueError(f"{where}: the factor must be at least 1")
-        if cutoffs_s and cutoff_s <= cutoffs_s[-1]:
-            raise ValueError(f"{where}: cutoff times must increase from step to step")
-        cutoffs_s.append(cutoff_s)
-    if not cutoffs_s:
-        raise ValueError("an Exim retry rule needs at least one step, like F,4d,15m")
-    return cutoffs_s
-
-
 def _exim_rule(rule: str | None) -> str | None:
     if rule is not None:
-        _exim_cutoffs_s(rule)
-        parse_exim_rule(rule)  # the retry module's own reading must accept it too
+        parse_exim_rule(rule)  # the retry module reads it; its errors name the offending step
     return rule
 
 
@@ -542,7 +504,7 @@ class RetrySpec(_Spec):
         defaults = dict(RETRY_DEFAULTS[policy])
         if policy == "exim" and "give_up" not in data and isinstance(data.get("rule"), str):
             with contextlib.suppress(ValueError):  # the rule's own validator reports it
-                defaults["give_up"] = _exim_cutoffs_s(data["rule"])[-1]
+                defaults["give_up"] = parse_exim_rule(data["rule"])[-1].cutoff_s
         for key, value in defaults.items():
             filled.setdefault(key, value)
         return filled

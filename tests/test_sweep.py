@@ -156,10 +156,17 @@ def test_grid_is_every_combination_first_key_slowest_each_validated(tiny_file: P
     assert plan.point_numbers[0] == (1e6, 300.0)
 
 
-def test_empty_grid_is_one_point_of_replications(tiny_file: Path) -> None:
-    plan = plan_sweep(tiny_file, {}, 3)
-    assert len(plan.points) == 1 and plan.runs == 3
+def test_empty_grid_is_replications_equal_to_runs_of_the_file_itself(tiny_file: Path, tmp_path: Path) -> None:
+    plan = plan_sweep(tiny_file, {}, 2)
+    assert len(plan.points) == 1 and plan.runs == 2
     assert plan.point_yaml[0] == load_scenario(tiny_file).to_effective_yaml()
+    run_sweep(plan, Serial(), tmp_path / "sweep", keep_runs=True, plots=False)
+    status, _, err = cli("run", str(tiny_file), "--seed", str(plan.seeds[1]), "-o", str(tmp_path / "single"),
+                         "--no-plots", "-q")
+    assert status == 0, err
+    for name in ("summary.json", "events.csv", "deliveries.csv"):
+        kept = tmp_path / "sweep" / "runs" / "point0000-rep001" / name
+        assert kept.read_bytes() == (tmp_path / "single" / name).read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -63,8 +63,7 @@ class UserAgent:
 
     def delivered(self, message: Message) -> None:
         """A new message is in the mailbox: it waits to be retrieved; the devices are told."""
-        for _ in range(self.copies_wanted):
-            self.ctx.hold()
+        self.ctx.busy += self._copies  # held until retrieved (ctx.hold, that many times)
         for device in self.devices:
             device.notify(message)
 

@@ -68,7 +68,7 @@ class Flow:
     events than its stages and a single process resumption.
     """
 
-    __slots__ = ("done", "ended_s", "env", "finish_s", "links", "rate_bps", "remaining_bits", "seq", "stage",
+    __slots__ = ("_done", "ended_s", "env", "finish_s", "links", "rate_bps", "remaining_bits", "seq", "stage",
                  "started_s", "tail_s", "timer", "updated_s")
 
     # Stages: SOLO (alone on its links: one timer for lead-in, bits and tail together, turned
@@ -79,7 +79,9 @@ class Flow:
     def __init__(self, env: simpy.Environment, links: tuple[Link, ...], bits: float, seq: int, tail_s: float) -> None:
         self.env = env
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
-        self.done = env.event()  # never scheduled itself: its waiters move to the final timer
+        # What waiters wait on: made when first asked for, or the final timer itself when that
+        # exists first (a solo transfer); an event of its own is never scheduled.
+        self._done: simpy.Event | None = None
         self.timer: simpy.Event | None = None  # the timer of the current stage
         self.stage = WAITING
         self.links = links
@@ -93,6 +95,13 @@ class Flow:
     @property
     def finished(self) -> bool:
         return self.stage >= FINISHED
+
+    @property
+    def done(self) -> simpy.Event:
+        """The event that fires when the transfer (with its tail) is over."""
+        if self._done is None:
+            self._done = self.env.event()
+        return self._done
 
 
 class Network:
@@ -254,7 +263,10 @@ class Network:
         timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
         flow.timer = timer
         if stage == TAIL:
-            _hand_over(flow.done, timer)
+            if flow._done is None:
+                flow._done = timer  # nobody waits yet: the final timer is the done event itself
+            else:
+                _hand_over(flow._done, timer)
 
     def _timer_fired(self, flow: Flow, timer: simpy.Event) -> None:
         if timer is not flow.timer or flow.stage >= FINISHED:
@@ -266,7 +278,8 @@ class Network:
                 for link in flow.links:
                     link.flows.discard(flow)
             flow.stage = FINISHED
-            _mark_done(flow.done)
+            if flow._done is not timer:
+                _mark_done(flow.done)
 
     def _begin(self, flow: Flow) -> None:
         now = self.env.now
@@ -365,16 +378,17 @@ def _mark_done(done: simpy.Event) -> None:
 
 
 def _hand_back(flow: Flow) -> None:
-    """Undo ``_hand_over``: the waiters on a solo flow's single timer go back to ``done``."""
+    """The waiters on a solo flow's single timer move to a ``done`` event of the flow's own."""
     timer = flow.timer
     assert timer is not None
     waiters = timer.callbacks[1:]
     del timer.callbacks[1:]
-    flow.done.callbacks = waiters
+    done = flow._done = flow.env.event()
+    done.callbacks = waiters
     for callback in waiters:
         owner = getattr(callback, "__self__", None)
         if isinstance(owner, simpy.Process) and owner._target is timer:
-            owner._target = flow.done
+            owner._target = done
     flow.timer = None
 
 

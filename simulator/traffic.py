@@ -106,6 +106,12 @@ def poisson_sender(
 
 def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:
     """``wanted`` distinct recipients other than the sender (fewer if there are not enough)."""
+    n = len(targets)
+    if wanted == 1 and n > 1:
+        while True:
+            candidate = targets[int(uniform() * n)]
+            if candidate != sender:
+                return (candidate,)
     available = len(targets) - (1 if sender in targets else 0) if len(targets) <= 64 else len(targets) - 1
     wanted = min(wanted, available)
     picked: dict[str, None] = {}

@@ -20,7 +20,6 @@ when a recipient is refused without pipelining, so each refusal is reported when
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import simpy
@@ -44,16 +43,18 @@ class Receiver(Protocol):
     def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> list[Any]: ...
 
 
-@dataclass(slots=True)
 class SessionResult:
     """How a session ended, as the client knows it when the call returns."""
 
-    accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (recipient, reply code), permanent
-    deferred: list[tuple[str, str]] = field(default_factory=list)  # (recipient, 4xx code), try again later
-    cut: bool = False  # an outage cut the session before the server accepted
-    ack_at_s: float = 0.0  # when the client sees the 250 (d after the server accepted)
-    followups: list[Any] = field(default_factory=list)  # the receiving server's new delivery jobs
+    __slots__ = ("accepted", "ack_at_s", "cut", "deferred", "followups", "refused")
+
+    def __init__(self) -> None:
+        self.accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
+        self.refused: list[tuple[str, str]] = []  # (recipient, reply code), permanent
+        self.deferred: list[tuple[str, str]] = []  # (recipient, 4xx code), try again later
+        self.cut = False  # an outage cut the session before the server accepted
+        self.ack_at_s = 0.0  # when the client sees the 250 (d after the server accepted)
+        self.followups: list[Any] = []  # the receiving server's new delivery jobs
 
 
 def session(
@@ -94,9 +95,13 @@ def session(
             _close(trace, env, [(r, TOO_BIG) for r in rcpts])
             return result
         sender = message.sender
-        replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, sender)) for rcpt in rcpts]
-        accepted = tuple([r for r, code in replies if code == OK]) if len(replies) > 1 else (
-            rcpts if replies[0][1] == OK else ())
+        if len(rcpts) == 1:
+            code = server.rcpt_reply(rcpts[0], submission, client, sender)
+            replies = [(rcpts[0], code)]
+            accepted = rcpts if code == OK else ()
+        else:
+            replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, sender)) for rcpt in rcpts]
+            accepted = tuple([r for r, code in replies if code == OK])
         if len(accepted) == len(rcpts):
             # Nothing to report before the data: the commands, the data and its trip to the
             # server are one transfer, and this process wakes once, when the server has it.

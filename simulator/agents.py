@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import fast
 from .context import Context
 from .devices import Device
 from .message import Message
@@ -81,7 +82,8 @@ class UserAgent:
         ctx = self.ctx
         log_created(ctx, message, self.node)
         ctx.hold()
-        ctx.env.process(self._submit(message, message.recipients))
+        if not fast.try_submit(self, message):
+            ctx.env.process(self._submit(message, message.recipients))
 
     def _submit(self, message: Message, rcpts: tuple[str, ...]) -> Generator[Any, Any, None]:
         """Submit ``message`` to the home server until it accepts or refuses every recipient,

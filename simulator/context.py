@@ -38,6 +38,8 @@ class Context:
         self._next_id = 0
         # Session traces for transcripts and packet captures; None unless recording was asked for.
         self.traces: list[dict[str, Any]] | None = None
+        # Hops that nothing can disturb may skip processes (see simulator.fast); the world sets it.
+        self.fast = False
         self.trace_filter: frozenset[str] | None = None  # message ids to record; None: all
 
     def trace(

@@ -22,6 +22,7 @@ from typing import Any
 
 import simpy
 
+from . import fast
 from .context import Context
 from .mailbox import Mailbox
 from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
@@ -134,7 +135,7 @@ class MailServer:
         jobs = [self.enqueue(message, tuple(group), hosts) for hosts, group in groups.items()]
         if start:
             for job in jobs:
-                self.ctx.env.process(job)
+                self.ctx.env.process(job.run())
             return []
         return jobs
 
@@ -176,7 +177,7 @@ class MailServer:
         if jobs == 0:
             ctx.log.append(ctx.env.now, "enqueued", message.id, self.name, f"queue={len(self.queued)}")
         ctx.hold()
-        return self._job(message, rcpts, hosts, state)
+        return Job(self, message, rcpts, hosts, state)
 
     def _dequeue(self, message: Message) -> None:
         ctx = self.ctx
@@ -190,7 +191,7 @@ class MailServer:
 
     def _job(
         self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], state: Retrying | None = None
-    ) -> Job:
+    ) -> Generator[Any, Any, None]:
         """Deliver ``message`` to ``rcpts`` through ``hosts``: attempts, retries, give-up.
 
         Time: waits for the server to be up and for a free session slot, then the attempt's
@@ -223,7 +224,7 @@ class MailServer:
                 if not remaining:
                     break
                 for job in followups:  # this job goes on retrying: the next server's jobs run apart
-                    env.process(job)
+                    env.process(job.run())
                 followups = []
             st.failures += 1
             if st.failures == 1:
@@ -332,7 +333,7 @@ class MailServer:
         ctx = self.ctx
         ctx.log.append(ctx.env.now, "session_cut", message.id, self.name, f"host={host} accepted=yes")
         again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT)
-        ctx.env.process(self.enqueue(message, rcpts, hosts, again))
+        ctx.env.process(self.enqueue(message, rcpts, hosts, again).run())
 
     # ---- failures and notifications ----------------------------------------------------------
 
@@ -440,7 +441,29 @@ class Slots:
             self.busy -= 1
 
 
-Job = Generator[Any, Any, None]
+class Job:
+    """A delivery job in a server's queue: a message, the recipients it is for, their MX hosts."""
+
+    __slots__ = ("hosts", "message", "rcpts", "server", "state")
+
+    def __init__(
+        self, server: MailServer, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...],
+        state: Retrying | None,
+    ) -> None:
+        self.server = server
+        self.message = message
+        self.rcpts = rcpts
+        self.hosts = hosts
+        self.state = state
+
+    def run(self) -> Generator[Any, Any, None]:
+        """The job as a process body (attempts, retries, give-up)."""
+        return self.server._job(self.message, self.rcpts, self.hosts, self.state)
+
+    def start(self) -> None:
+        """Start the job now, outside any process: on the fast path if it can, else as a process."""
+        if not fast.try_relay(self):
+            self.server.ctx.env.process(self.run())
 
 
 @dataclass(slots=True)
@@ -462,6 +485,6 @@ def run_jobs(env: simpy.Environment, jobs: list[Job]) -> Generator[Any, Any, Non
     chain instead of one per hop.
     """
     for job in jobs[1:]:
-        env.process(job)
+        env.process(job.run())
     if jobs:
-        yield from jobs[0]
+        yield from jobs[0].run()

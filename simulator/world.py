@@ -38,9 +38,11 @@ class World:
         seed: int | np.random.SeedSequence | None = None,
         trace: bool = False,
         trace_messages: frozenset[str] | None = None,
+        fast: bool = True,
     ) -> None:
         """Build the world; with ``trace``, sessions record their timelines in ``ctx.traces``
-        (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given)."""
+        (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given).
+        ``fast=False`` turns the fast path off (see :mod:`simulator.fast`); results are the same."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment(initial_time=0.0)
@@ -51,6 +53,7 @@ class World:
         if trace:
             ctx.traces = []
             ctx.trace_filter = trace_messages
+        ctx.fast = fast and not ctx.sessions.enabled and ctx.traces is None
         for name, spec in scenario.servers.items():
             ctx.servers[name] = MailServer(ctx, spec)
             for domain in spec.domains:

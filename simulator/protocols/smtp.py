@@ -37,6 +37,7 @@ class Receiver(Protocol):
     max_message_size_bytes: int
     pipelining: bool
     eight_bit_mime: bool
+    greylist: Any
 
     def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str: ...
 
@@ -55,6 +56,33 @@ class SessionResult:
         self.cut = False  # an outage cut the session before the server accepted
         self.ack_at_s = 0.0  # when the client sees the 250 (d after the server accepted)
         self.followups: list[Any] = []  # the receiving server's new delivery jobs
+
+
+def plain_exchange(
+    net: Network,
+    path: Path,
+    server: Receiver,
+    message: Message,
+    rcpts: tuple[str, ...],
+    client: str,
+    submission: bool = False,
+    eight_bit_client: bool = True,
+) -> Flow | None:
+    """Start a session whose outcome is known to be plain acceptance, as one transfer whose
+    ``done`` fires when the server accepts (the timing of :func:`session`); None when it is not
+    plain (an oversized message, a refused or greylisted recipient): use :func:`session`.
+    The replies are worked out without side effects, so None commits to nothing."""
+    if server.greylist is not None:
+        return None
+    size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
+    if size_bytes > server.max_message_size_bytes:
+        return None
+    sender = message.sender
+    for rcpt in rcpts:
+        if server.rcpt_reply(rcpt, submission, client, sender) != OK:
+            return None
+    group_rtts = 1 if server.pipelining else 2 + len(rcpts)
+    return net.transfer(path, size_bytes, start_in_s=(3 + group_rtts) * path.rtt_s, tail_s=path.delay_s)
 
 
 def session(

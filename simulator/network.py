@@ -54,6 +54,7 @@ class Path:
         return 2.0 * self.delay_s
 
     limited_links: tuple[Link, ...] = ()  # the links with a bandwidth limit
+    bottleneck_bps: float = math.inf  # the smallest of their bandwidths
 
 
 SOLO, WAITING, MOVING, TAIL, FINISHED, CANCELLED = range(6)
@@ -168,7 +169,8 @@ class Network:
             return None
         hops = tuple(self.link(u, v) for u, v in pairwise(nodes))
         limited = tuple(h for h in hops if h.bandwidth_bps is not None)
-        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited)
+        bottleneck = min((h.bandwidth_bps for h in limited), default=math.inf)  # type: ignore[type-var]
+        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck)
 
     # ---- processor-sharing transfers ------------------------------------------------------
 
@@ -190,16 +192,17 @@ class Network:
                 self._stage(flow, TAIL, start_in_s + tail_s)
             return flow
         if self._clear(links, now):
-            # Alone: the whole transfer is known now. One timer; the flow sits on its links so
-            # that a newcomer sees it and turns it into the staged form.
+            # Alone: the whole transfer is known now. One timer, which is also its done event;
+            # the flow sits on its links so that a newcomer sees it and turns it into the staged form.
             flow.stage = SOLO
-            flow.rate_bps = rate = min(link.bandwidth_bps for link in links)  # type: ignore[type-var]
+            flow.rate_bps = rate = path.bottleneck_bps
             flow.started_s = flow.updated_s = now + start_in_s
             flow.ended_s = flow.started_s + flow.remaining_bits / rate
             for link in links:
                 link.flows.add(flow)
-            self._stage(flow, TAIL, flow.ended_s + tail_s - now)
-            flow.stage = SOLO
+            timer = env.timeout(flow.ended_s + tail_s - now)
+            timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
+            flow.timer = flow._done = timer
             return flow
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)

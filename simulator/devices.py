@@ -63,10 +63,16 @@ class Device:
             self._wake.succeed()
 
     def new_messages(self) -> list[Message]:
-        messages, held, deleted = self.mailbox.messages, self.held, self.mailbox.deleted
-        while self.cursor < len(messages) and (messages[self.cursor].id in held or messages[self.cursor].id in deleted):
-            self.cursor += 1
-        return [m for m in self.mailbox.present(self.cursor) if m.id not in held]
+        """Messages in the mailbox this device does not hold (and POP3 has not deleted)."""
+        messages = self.mailbox.messages
+        end, i = len(messages), self.cursor
+        if i >= end:
+            return []
+        held, deleted = self.held, self.mailbox.deleted
+        while i < end and (messages[i].id in held or messages[i].id in deleted):
+            i += 1
+        self.cursor = i
+        return [m for m in messages[i:] if m.id not in held and m.id not in deleted]
 
     def got(self, message: Message) -> None:
         if message.id in self.held:
@@ -214,12 +220,14 @@ class Device:
             try:
                 yield retrieval.round_trips(env, path, 4)  # TCP, greeting, LOGIN, SELECT
                 trigger, at = "select", env.now
+                lead_s = 0.0
                 while True:
                     if trace is not None:
                         fetches = []
                         rounds.append({"trigger": trigger, "at": at, "fetches": fetches})
                     for message in self.new_messages():
-                        yield from retrieval.fetch(env, ctx.net, path, message, self.got, fetches)
+                        yield from retrieval.fetch(env, ctx.net, path, message, self.got, fetches, lead_s)
+                        lead_s = 0.0
                     if self.new_messages():
                         trigger, at = "more", env.now
                         continue  # more arrived meanwhile: the server said so in the last response
@@ -227,8 +235,9 @@ class Device:
                     if self.idle:
                         at = env.now  # the server sends EXISTS
                         trigger = "exists"
-                        yield env.timeout(path.delay_s)  # the server's EXISTS reaches the device
-                        yield retrieval.round_trips(env, path, 1)  # DONE, and the IDLE's OK
+                        # EXISTS reaches the device (d), DONE and the IDLE's OK (1 RTT): nothing
+                        # moves, so they are the first FETCH's lead-in rather than wake-ups.
+                        lead_s = path.delay_s + path.rtt_s
                     else:
                         yield from self.wait_for_tick()
                         trigger, at = "noop", env.now

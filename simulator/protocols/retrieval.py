@@ -36,16 +36,24 @@ Fetches = list[tuple[str, int, float, float, float]] | None  # (message id, byte
 
 
 def fetch(
-    env: simpy.Environment, net: Network, path: Path, message: Message, got: Got, fetches: Fetches = None
+    env: simpy.Environment,
+    net: Network,
+    path: Path,
+    message: Message,
+    got: Got,
+    fetches: Fetches = None,
+    lead_s: float = 0.0,
 ) -> Generator[Any, Any, None]:
     """One request for a message body and its response: 1 RTT + T. Calls ``got`` when held.
 
-    ``fetches`` (when recording a trace) gets the request and data times of the exchange.
+    ``lead_s`` is time spent before the request goes out (exchanges that must come first and
+    carry nothing, such as IDLE's EXISTS and DONE). ``fetches`` (when recording a trace) gets
+    the request and data times of the exchange.
     """
-    requested = env.now
+    requested = env.now + lead_s
     # The request travels d to the server, the body drains through the links, its last byte
     # travels d back: one transfer with a lead-in and a tail, one wake-up of this process.
-    flow: Flow = net.transfer(path, message.wire_bytes, start_in_s=path.delay_s, tail_s=path.delay_s)
+    flow: Flow = net.transfer(path, message.wire_bytes, start_in_s=lead_s + path.delay_s, tail_s=path.delay_s)
     try:
         if not flow.finished:
             yield flow.done

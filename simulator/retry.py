@@ -195,8 +195,8 @@ class FixedPolicy(RetryPolicy):
 
 
 @dataclass(frozen=True, slots=True)
-class ExchangePolicy(RetryPolicy):
-    """Microsoft Exchange 2016/2019 transport defaults.
+class ExchangePolicy(FixedPolicy):
+    """Microsoft Exchange 2016/2019 transport defaults: a fixed interval with its own defaults.
 
     ``MessageRetryInterval`` 15 min, ``MessageExpirationTimeOut`` 2 d and
     ``DelayNotificationTimeOut`` 4 h. The short "glitch" and "transient failure"
@@ -207,16 +207,6 @@ class ExchangePolicy(RetryPolicy):
     interval_s: float = 15 * MINUTE_S
     give_up_s: float = 2 * DAY_S
     warn_after_s: float | None = 4 * HOUR_S
-
-    def __post_init__(self) -> None:
-        _check_positive("interval_s", self.interval_s)
-        _check_common(self.give_up_s, self.warn_after_s)
-
-    def next_attempt_s(
-        self, failed_at_s: float, queued_at_s: float, first_failure_s: float, failures: int
-    ) -> float:
-        _check_times(failed_at_s, queued_at_s, first_failure_s, failures)
-        return failed_at_s + self.interval_s
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,14 @@ def plain_exchange(
     for rcpt in rcpts:
         if server.rcpt_reply(rcpt, submission, client, sender) != OK:
             return None
-    group_rtts = 1 if server.pipelining else 2 + len(rcpts)
+    return _whole_transaction(net, path, server, size_bytes, len(rcpts))
+
+
+def _whole_transaction(net: Network, path: Path, server: Receiver, size_bytes: int, n_rcpts: int) -> Flow:
+    """A transaction with nothing to report before the data: the handshake, greeting, EHLO and
+    envelope commands (pipelined or not) are the lead-in of one transfer, whose tail is the
+    last byte's trip to the server; ``done`` fires when the server can accept."""
+    group_rtts = 1 if server.pipelining else 2 + n_rcpts
     return net.transfer(path, size_bytes, start_in_s=(3 + group_rtts) * path.rtt_s, tail_s=path.delay_s)
 
 
@@ -131,10 +138,8 @@ def session(
             replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, sender)) for rcpt in rcpts]
             accepted = tuple([r for r, code in replies if code == OK])
         if len(accepted) == len(rcpts):
-            # Nothing to report before the data: the commands, the data and its trip to the
-            # server are one transfer, and this process wakes once, when the server has it.
-            group_rtts = 1 if server.pipelining else 2 + len(rcpts)
-            flow = net.transfer(path, size_bytes, start_in_s=(3 + group_rtts) * rtt, tail_s=path.delay_s)
+            # Nothing to report before the data: this process wakes once, when the server has it.
+            flow = _whole_transaction(net, path, server, size_bytes, len(rcpts))
             if not flow.finished:
                 yield flow.done
             return _accepted(env, path, server, message, accepted, client, result, flow, trace, replies)

@@ -131,8 +131,8 @@ class MailServer:
             if not hosts:
                 self.fail_permanently(message, (rcpt,), LOOP)
                 continue
-            groups.setdefault(hosts, []).append(rcpt)
-        jobs = [self.enqueue(message, tuple(group), hosts) for hosts, group in groups.items()]
+            groups.setdefault(hosts[0], []).append(rcpt)  # one session per destination server
+        jobs = [self.enqueue(message, tuple(group), self._hosts_of(group)) for group in groups.values()]
         if start:
             for job in jobs:
                 self.ctx.env.process(job.run())
@@ -150,6 +150,19 @@ class MailServer:
             return
         ctx.log.append(ctx.env.now, "delivered", message.id, self.name, f"rcpt={rcpt}")
         mailbox.store(message)
+
+    def _hosts_of(self, rcpts: list[str]) -> tuple[str, ...]:
+        """The MX hosts of some recipients that share their first: every list's first host, then
+        every list's second, and so on, each host once."""
+        lists = [self.mx_hosts(domain_of(r)) for r in rcpts]
+        if len(set(lists)) == 1:
+            return lists[0]
+        ordered: dict[str, None] = {}
+        for position in range(max(len(hosts) for hosts in lists)):
+            for hosts in lists:
+                if position < len(hosts):
+                    ordered.setdefault(hosts[position], None)
+        return tuple(ordered)
 
     def mx_hosts(self, domain: str) -> tuple[str, ...]:
         """MX hosts for ``domain`` in preference order; a relay MX drops itself and worse ones."""
@@ -254,8 +267,11 @@ class MailServer:
     ) -> Generator[Any, Any, tuple[set[str], str]]:
         """One delivery attempt over the MX hosts in order; returns (recipients settled, last code).
 
-        A host that is down or unreachable costs ``connect_timeout`` and the next host is tried
-        at once. A session that completes settles every recipient it accepted or refused.
+        ``hosts`` is the union of the recipients' MX lists (they share the first); each host is
+        offered the recipients still waiting whose own list names it. A host that is down or
+        unreachable costs ``connect_timeout`` and the next host is tried at once. A session that
+        completes settles every recipient it accepted or refused; one it deferred waits for the
+        next attempt.
         """
         ctx, env = self.ctx, self.ctx.env
         process = env.active_process
@@ -273,7 +289,11 @@ class MailServer:
                 env.timeout(0.0).callbacks.append(lambda _event, h=host: self._bounce_batch(message, batch, h))
             batch.append((rcpt, reply))
 
+        waiting = list(rcpts)  # not yet offered to a host that answered
         for host in hosts:
+            offered = tuple(r for r in waiting if host in self.mx_hosts(domain_of(r)))
+            if not offered:
+                continue
             server = ctx.servers[host]
             path = ctx.net.path(self.name, host)
             if path is None or not server.up:
@@ -292,7 +312,7 @@ class MailServer:
             handle = ctx.sessions.open(process, path)
             try:
                 trace = ctx.trace("smtp", self.name, host, message.id)
-                result = yield from smtp.session(env, ctx.net, path, server, message, rcpts, self.name, refused,
+                result = yield from smtp.session(env, ctx.net, path, server, message, offered, self.name, refused,
                                                  eight_bit_client=self.eight_bit_mime, trace=trace)
             finally:
                 ctx.sessions.close(handle)
@@ -306,13 +326,14 @@ class MailServer:
                 ctx.sessions.tail(path, result.ack_at_s,
                                   partial(self._reply_lost, message, result.accepted, hosts, host, state))
             settled.update(result.accepted)
+            waiting = [r for r in waiting if r not in offered]
             if result.deferred:
                 code = result.deferred[0][1]
-                waiting = ",".join(r for r, _ in result.deferred)
-                detail = f"host={host} rcpts={waiting} code={code}"
+                deferred = ",".join(r for r, _ in result.deferred)
+                detail = f"host={host} rcpts={deferred} code={code}"
                 ctx.log.append(env.now, "rcpt_deferred", message.id, self.name, detail)
-                return settled, code
-            return settled, smtp.OK
+            elif not waiting:
+                return settled, smtp.OK
         return settled, code
 
     def _bounce_batch(self, message: Message, batch: list[tuple[str, str]], host: str) -> None:

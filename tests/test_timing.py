@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 import pytest
-from conftest import events, exact, mail_id, row, rows, run_yaml
+from conftest import assert_conserved, events, exact, mail_id, row, rows, run_yaml
 
 from simulator.retry import make_policy, schedule
 
@@ -233,9 +233,6 @@ def test_two_relays_share_the_bottleneck() -> None:
     assert large["delivered_at"] == exact(start + t_small + t_large + D_RELAY)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (contract deviation): recipients are grouped by their domain's MX "
-                                       "list, so two domains on one server with different MX records get two "
-                                       "sessions to that server")
 def test_one_session_per_server_even_when_mx_lists_differ() -> None:
     sc = backup_world()
     sc["servers"]["mx.beta"]["domains"] = ["beta.example", "gamma.example"]
@@ -245,6 +242,31 @@ def test_one_session_per_server_even_when_mx_lists_differ() -> None:
     mid = mail_id(result, BOB)
     assert len(events(result, "attempt", mid)) == 1
     assert len(events(result, "accepted", mid, "mx.beta")) == 1
+
+
+def test_primary_down_backup_gets_only_the_recipients_it_relays_for() -> None:
+    """mx.beta holds beta and gamma; only beta has a backup MX. With mx.beta down, one attempt
+    connects to mx.beta (timeout), then hands bob alone to backup.beta; gina waits for the retry."""
+    sc = backup_world()
+    sc["servers"]["mx.beta"]["domains"] = ["beta.example", "gamma.example"]
+    sc["servers"]["mx.alpha"]["retry"] = {"policy": "fixed", "interval": "10m"}
+    sc["users"].append({"address": "gina@gamma.example", "at": "mx.beta"})
+    outage(sc, "mx.beta", 0, "15m")
+    send(sc, 2.0, [BOB, "gina@gamma.example"])
+    result = run_yaml(sc)
+    mid = mail_id(result, BOB)
+    attempts = events(result, "attempt", mid, "mx.alpha")
+    assert attempts[0].f["hosts"] == "mx.beta,backup.beta"
+    [first_failure] = [e for e in events(result, "connect_failed", mid, "mx.alpha") if e.time < attempts[1].time]
+    assert first_failure.f["host"] == "mx.beta"
+    [to_backup] = events(result, "accepted", mid, "backup.beta")
+    assert to_backup.f["rcpts"] == BOB
+    assert to_backup.time == exact(accepted_at(first_failure.time, L_AC + 40 * MS,
+                                               xfer_s(row(result, recipient=BOB)["wire_bytes"], 20e6)))
+    gina = row(result, recipient="gina@gamma.example")
+    assert gina["status"] == "delivered" and gina["delivered_at"] > 15 * 60
+    assert gina["attempts"] >= 2
+    assert_conserved(result)
 
 
 def test_mx_records_are_tried_by_preference_not_file_order() -> None:

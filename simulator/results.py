@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -230,19 +231,19 @@ def cell(value: Any) -> str:
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    """A CSV table; the csv module writes None as an empty cell and floats as their exact
+    shortest text, which is what :func:`cell` would give."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(columns)
-        for row in rows:
-            writer.writerow([cell(row[c]) for c in columns])
+        writer.writerows(map(itemgetter(*columns), rows))
 
 
 def write_events(path: Path, records: Iterable[Record]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(EVENT_COLUMNS)
-        for time_s, event, mid, node, detail in records:
-            writer.writerow((repr(time_s), event, mid, node, detail))
+        writer.writerows(records)  # times as repr: the csv module writes floats that way
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

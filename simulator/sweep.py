@@ -45,6 +45,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from . import __version__
+from .results import cell
 from .runner import run
 from .scenario import Problem, Scenario, ScenarioError, load_scenario
 
@@ -588,15 +589,7 @@ def _run_header(plan: SweepPlan) -> list[str]:
 
 def _run_cells(plan: SweepPlan, point: int, rep: int, metrics: Metrics) -> list[str]:
     params = [param_text(plan.points[point][key]) for key in plan.keys]
-    return [str(point), str(rep), str(plan.seeds[rep]), *params, *(_cell(metrics[c]) for c in RUN_COLUMNS)]
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    return [str(point), str(rep), str(plan.seeds[rep]), *params, *(cell(metrics[c]) for c in RUN_COLUMNS)]
 
 
 def _csv_line(cells: Sequence[str]) -> str:
@@ -694,7 +687,7 @@ class _Folder:
                 if not 0 <= point < len(self.plan.points) or int(row[2]) != self.plan.seeds[rep]:
                     raise ValueError("point or seed not of this sweep")
                 cells = row[-len(RUN_COLUMNS) :]
-                metrics = {c: _parse_cell(c, cell) for c, cell in zip(RUN_COLUMNS, cells, strict=True)}
+                metrics = {c: _parsecell(c, cell) for c, cell in zip(RUN_COLUMNS, cells, strict=True)}
             except (ValueError, IndexError) as error:
                 raise SweepDefinitionError(f"{path}, line {number}: unreadable run ({error})") from None
             finished[(point, rep)] = metrics
@@ -739,7 +732,7 @@ class _Folder:
         _write_atomic(self.folder / _RUNS_FILE, "".join(lines))
         columns = point_columns(self.plan)
         text = _csv_line(columns) + "".join(
-            _csv_line([param_text(row[c]) if c in self.plan.keys else _cell(row[c]) for c in columns])
+            _csv_line([param_text(row[c]) if c in self.plan.keys else cell(row[c]) for c in columns])
             for row in points
         )
         _write_atomic(self.folder / "sweep.csv", text)
@@ -747,7 +740,7 @@ class _Folder:
             plot_sweep(self.plan, points, self.folder / "plots")
 
 
-def _parse_cell(column: str, cell: str) -> int | float | None:
+def _parsecell(column: str, cell: str) -> int | float | None:
     if cell == "":
         return None
     return int(cell) if column in _INT_COLUMNS else float(cell)

@@ -154,6 +154,8 @@ class MailServer:
     def _hosts_of(self, rcpts: list[str]) -> tuple[str, ...]:
         """The MX hosts of some recipients that share their first: every list's first host, then
         every list's second, and so on, each host once."""
+        if len(rcpts) == 1:
+            return self.mx_hosts(domain_of(rcpts[0]))
         lists = [self.mx_hosts(domain_of(r)) for r in rcpts]
         if len(set(lists)) == 1:
             return lists[0]

@@ -100,7 +100,7 @@ class UserAgent:
 
         def refused(rcpt: str, code: str) -> None:
             refusals.add(rcpt)
-            ctx.log.append(env.now, "bounced", message.id, self.node,
+            ctx.record("bounced", message.id, self.node,
                            f"rcpt={rcpt} code={code} reason=submission dsn=-")
 
         jobs: list[Job] = []
@@ -111,7 +111,7 @@ class UserAgent:
                 ctx.trace("submission", self.node, server.name, message.id, t0=env.now, connect_failed=True,
                           timeout_s=SUBMIT_CONNECT_TIMEOUT_S, user=self.address)
                 yield env.timeout(SUBMIT_CONNECT_TIMEOUT_S)
-                ctx.log.append(env.now, "submit_failed", message.id, self.node,
+                ctx.record("submit_failed", message.id, self.node,
                                f"host={server.name} code={CONNECT_FAILED} next={env.now + SUBMIT_RETRY_S!r}")
                 yield env.timeout(SUBMIT_RETRY_S)
                 continue
@@ -129,7 +129,7 @@ class UserAgent:
                     ctx.sessions.tail(path, result.ack_at_s, partial(self._reply_lost, message, result.accepted))
                 break
             pending = tuple(r for r in pending if r not in refusals)
-            ctx.log.append(env.now, "submit_failed", message.id, self.node,
+            ctx.record("submit_failed", message.id, self.node,
                            f"host={server.name} code={CUT} next={env.now + SUBMIT_RETRY_S!r}")
             yield env.timeout(SUBMIT_RETRY_S)
         ctx.release()
@@ -139,7 +139,7 @@ class UserAgent:
         """The server accepted but an outage cut the 250 on its way back: the client submits
         again, and the server gets the message twice (a duplicate, as in real SMTP)."""
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, "submit_failed", message.id, self.node,
+        ctx.record("submit_failed", message.id, self.node,
                        f"host={self.server.name} code={CUT} accepted=yes next={ctx.env.now + SUBMIT_RETRY_S!r}")
         ctx.hold()
         ctx.env.process(self._resubmit(message, rcpts))

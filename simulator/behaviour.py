@@ -86,9 +86,9 @@ class Behaviour:
         if where == "server":
             agent.server.mailboxes[agent.address].folders[message.id] = folder
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, "filed", message.id, agent.node,
+        ctx.record("filed", message.id, agent.node,
                        f"rcpt={agent.address} folder={folder} where={where}")
 
     def _log(self, new: Message, how: str, original: Message, agent: UserAgent) -> None:
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, how, original.id, agent.node, f"new={new.id} by={agent.address}")
+        ctx.record(how, original.id, agent.node, f"new={new.id} by={agent.address}")

@@ -26,6 +26,7 @@ class Context:
         self.env = env
         self.net = net
         self.log = log
+        self._append = log.records.append
         self.sessions = Sessions(env)
         self.servers: dict[str, MailServer] = {}
         self.agents: dict[str, UserAgent] = {}
@@ -60,6 +61,10 @@ class Context:
             return
         if not any(m in self.trace_filter for m in message_ids):
             self.traces.remove(record)
+
+    def record(self, event: str, message_id: str = "", node: str = "", detail: str = "") -> None:
+        """Append a record to the event log, stamped with the current simulated time."""
+        self._append((self.env._now, event, message_id, node, detail))  # SimPy's clock, without the property call
 
     def new_id(self, prefix: str = "m") -> str:
         self._next_id += 1

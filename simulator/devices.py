@@ -82,7 +82,7 @@ class Device:
         if self.protocol != "pop3":
             self.mailbox.seen.add(message.id)
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, "retrieved", message.id, self.agent.node,
+        ctx.record("retrieved", message.id, self.agent.node,
                        f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} seen={int(seen)}")
         self.agent.retrieved(self, message)
 
@@ -126,14 +126,14 @@ class Device:
 
     def failed(self, why: str) -> None:
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, "retrieve_failed", "", self.agent.node,
+        ctx.record("retrieve_failed", "", self.agent.node,
                        f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} why={why}")
 
     # ---- processes -----------------------------------------------------------------------------
 
     def start(self) -> None:
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, "device", "", self.agent.node,
+        ctx.record("device", "", self.agent.node,
                        f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} "
                        f"copies={self.agent.copies_wanted} offset={self.offset_s!r}")
         run = {"pop3": self._pop3, "http": self._http, "imap": self._imap}[self.protocol]

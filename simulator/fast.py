@@ -81,11 +81,11 @@ def try_relay(job: Job) -> bool:
         server.slots.give()
         return False
     listed = ",".join(rcpts)
-    ctx.log.append(ctx.env.now, "attempt", message.id, server.name, f"rcpts={listed} hosts={','.join(job.hosts)}")
+    ctx.record("attempt", message.id, server.name, f"rcpts={listed} hosts={','.join(job.hosts)}")
 
     def accepted(_event: Any) -> None:
         followups = remote.accept(message, rcpts, server.name)
-        ctx.log.append(ctx.env.now, "sent", message.id, server.name, f"host={host} rcpts={listed} code=250")
+        ctx.record("sent", message.id, server.name, f"host={host} rcpts={listed} code=250")
         server.slots.give()
         server._dequeue(message)
         start_jobs(followups)

@@ -37,7 +37,7 @@ class Target:
         if self.link is not None:
             ctx.net.set_link_up(self.link, False)
             if self.depth == 1:
-                ctx.log.append(ctx.env.now, "link_down", "", self.name)
+                ctx.record("link_down", "", self.name)
                 ctx.sessions.cut_link(self.link)
             return
         server = ctx.servers.get(self.name)
@@ -45,7 +45,7 @@ class Target:
             server.go_down()
         ctx.net.set_node_up(self.name, False)
         if self.depth == 1:
-            ctx.log.append(ctx.env.now, "server_down", "", self.name)
+            ctx.record("server_down", "", self.name)
             ctx.sessions.cut_node(self.name)
 
     def up(self) -> None:
@@ -55,11 +55,11 @@ class Target:
         if self.link is not None:
             ctx.net.set_link_up(self.link, True)
             if self.depth == 0:
-                ctx.log.append(ctx.env.now, "link_up", "", self.name)
+                ctx.record("link_up", "", self.name)
             return
         ctx.net.set_node_up(self.name, True)
         if self.depth == 0:
-            ctx.log.append(ctx.env.now, "server_up", "", self.name)
+            ctx.record("server_up", "", self.name)
         server = ctx.servers.get(self.name)
         if server is not None:
             server.come_up()

@@ -112,7 +112,7 @@ class MailServer:
         Returns the delivery jobs this creates, for the caller to run (they are already queued).
         """
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}")
+        ctx.record("accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}")
         return self.take(message, rcpts, start=False)
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
@@ -146,9 +146,9 @@ class MailServer:
             self.fail_permanently(message, (rcpt,), UNKNOWN_USER)
             return
         if message.id in mailbox.ids:
-            ctx.log.append(ctx.env.now, "duplicate", message.id, self.name, f"rcpt={rcpt}")
+            ctx.record("duplicate", message.id, self.name, f"rcpt={rcpt}")
             return
-        ctx.log.append(ctx.env.now, "delivered", message.id, self.name, f"rcpt={rcpt}")
+        ctx.record("delivered", message.id, self.name, f"rcpt={rcpt}")
         mailbox.store(message)
 
     def _hosts_of(self, rcpts: list[str]) -> tuple[str, ...]:
@@ -190,7 +190,7 @@ class MailServer:
         jobs = self.queued.get(message.id, 0)
         self.queued[message.id] = jobs + 1
         if jobs == 0:
-            ctx.log.append(ctx.env.now, "enqueued", message.id, self.name, f"queue={len(self.queued)}")
+            ctx.record("enqueued", message.id, self.name, f"queue={len(self.queued)}")
         ctx.hold()
         return Job(self, message, rcpts, hosts, state)
 
@@ -201,7 +201,7 @@ class MailServer:
             self.queued[message.id] = left
         else:
             del self.queued[message.id]
-            ctx.log.append(ctx.env.now, "dequeued", message.id, self.name, f"queue={len(self.queued)}")
+            ctx.record("dequeued", message.id, self.name, f"queue={len(self.queued)}")
         ctx.release()
 
     def _job(
@@ -230,7 +230,7 @@ class MailServer:
                 try:
                     if not self.up:
                         continue
-                    ctx.log.append(env.now, "attempt", message.id, self.name,
+                    ctx.record("attempt", message.id, self.name,
                                    f"rcpts={','.join(remaining)} hosts={','.join(hosts)}")
                     done, code = yield from self._attempt(message, tuple(remaining), hosts, st, followups)
                 finally:
@@ -252,7 +252,7 @@ class MailServer:
                 st.warned = True
                 self.send_dsn(message, tuple(remaining), WARNING, code)
             next_s = decision.next_attempt_s
-            ctx.log.append(env.now, "deferred", message.id, self.name,
+            ctx.record("deferred", message.id, self.name,
                            f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
             code = None
             yield env.timeout(max(0.0, next_s - env.now))
@@ -305,11 +305,11 @@ class MailServer:
                 try:
                     yield env.timeout(self.connect_timeout_s)
                 except simpy.Interrupt:
-                    ctx.log.append(env.now, "session_cut", message.id, self.name, f"host={host} accepted=no")
+                    ctx.record("session_cut", message.id, self.name, f"host={host} accepted=no")
                     return settled, CUT
                 finally:
                     ctx.sessions.close(handle)
-                ctx.log.append(env.now, "connect_failed", message.id, self.name, f"host={host} code={CONNECT_FAILED}")
+                ctx.record("connect_failed", message.id, self.name, f"host={host} code={CONNECT_FAILED}")
                 continue
             handle = ctx.sessions.open(process, path)
             try:
@@ -319,10 +319,10 @@ class MailServer:
             finally:
                 ctx.sessions.close(handle)
             if result.cut:
-                ctx.log.append(env.now, "session_cut", message.id, self.name, f"host={host} accepted=no")
+                ctx.record("session_cut", message.id, self.name, f"host={host} accepted=no")
                 return settled, CUT
             if result.accepted:
-                ctx.log.append(env.now, "sent", message.id, self.name,
+                ctx.record("sent", message.id, self.name,
                                f"host={host} rcpts={','.join(result.accepted)} code=250")
                 followups.extend(result.followups)
                 ctx.sessions.tail(path, result.ack_at_s,
@@ -333,7 +333,7 @@ class MailServer:
                 code = result.deferred[0][1]
                 deferred = ",".join(r for r, _ in result.deferred)
                 detail = f"host={host} rcpts={deferred} code={code}"
-                ctx.log.append(env.now, "rcpt_deferred", message.id, self.name, detail)
+                ctx.record("rcpt_deferred", message.id, self.name, detail)
             elif not waiting:
                 return settled, smtp.OK
         return settled, code
@@ -354,7 +354,7 @@ class MailServer:
         as this server knows the attempt failed, so it queues the recipients again (RFC 5321
         §4.5.3.2.6: a duplicate delivery will follow)."""
         ctx = self.ctx
-        ctx.log.append(ctx.env.now, "session_cut", message.id, self.name, f"host={host} accepted=yes")
+        ctx.record("session_cut", message.id, self.name, f"host={host} accepted=yes")
         again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT)
         ctx.env.process(self.enqueue(message, rcpts, hosts, again).run())
 
@@ -369,7 +369,7 @@ class MailServer:
         dsn = self.send_dsn(message, rcpts, BOUNCE, code) if not message.is_dsn else None
         for rcpt in rcpts:
             detail = f"rcpt={rcpt} code={code} reason={reason} dsn={dsn or '-'}"
-            ctx.log.append(ctx.env.now, "bounced", message.id, self.name, detail + (f" host={host}" if host else ""))
+            ctx.record("bounced", message.id, self.name, detail + (f" host={host}" if host else ""))
 
     def send_dsn(self, message: Message, rcpts: tuple[str, ...], kind: str, code: str) -> str | None:
         """Create a bounce or delay warning to the original sender and route it from here."""
@@ -382,7 +382,7 @@ class MailServer:
         wire = header_bytes(author, to) + size
         dsn = Message(ctx.new_id("d"), kind, "", author, to, size, wire, ctx.env.now, about=message.id)
         log_created(ctx, dsn, self.name, f"code={code}")
-        ctx.log.append(ctx.env.now, "bounce_sent" if kind == BOUNCE else "warning_sent", message.id, self.name,
+        ctx.record("bounce_sent" if kind == BOUNCE else "warning_sent", message.id, self.name,
                        f"dsn={dsn.id} rcpts={','.join(rcpts)}")
         self.take(dsn, to)
         return dsn.id
@@ -398,7 +398,7 @@ def log_created(ctx: Context, message: Message, node: str, extra: str = "") -> N
         detail += f" about={message.about}"
     if extra:
         detail += " " + extra
-    ctx.log.append(ctx.env.now, "created", message.id, node, detail)
+    ctx.record("created", message.id, node, detail)
 
 
 class Greylist:

@@ -43,7 +43,7 @@ def base64_bytes(raw_bytes: int) -> int:
 def header_bytes(sender: str, recipients: tuple[str, ...]) -> int:
     """Size of the header block: the fixed fields plus From: and To: lines."""
     from_line = len("From: ") + len(sender) + 2
-    to_line = len("To: ") + sum(len(r) for r in recipients) + 2 * max(0, len(recipients) - 1) + 2
+    to_line = len("To: ") + len(", ".join(recipients)) + 2
     return BASE_HEADER_BYTES + from_line + to_line
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .network import Flow
+from .network import FINISHED, Flow
 from .protocols import smtp
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 def _when_done(flow: Flow, then: Callable[[Any], None]) -> None:
     """Call ``then`` when the transfer is over (now, if it already is)."""
-    if flow.finished:
+    if flow.stage >= FINISHED:
         then(None)
     else:
         flow.done.callbacks.append(then)

@@ -191,7 +191,13 @@ class Network:
             else:
                 self._stage(flow, TAIL, start_in_s + tail_s)
             return flow
-        if self._clear(links, now):
+        for link in links:
+            if link.flows:
+                alone = self._clear(links, now)
+                break
+        else:
+            alone = True
+        if alone:
             # Alone: the whole transfer is known now. One timer, which is also its done event;
             # the flow sits on its links so that a newcomer sees it and turns it into the staged form.
             flow.stage = SOLO

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from . import fast
 from .mailbox import Mailbox
 from .message import Message
 from .network import Path
@@ -54,6 +55,8 @@ class Device:
         self._wake: simpy.Event | None = None
         self.last_tick_s = -math.inf
         self.cut_at_s = 0.0  # when the IMAP session was last cut
+        self._state = ""  # IMAP IDLE without a process: connecting, idle or fetching
+        self._path: Path | None = None
 
     # ---- what is new ---------------------------------------------------------------------------
 
@@ -61,6 +64,8 @@ class Device:
         """The mailbox got new mail."""
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
+        elif self._state == "idle":
+            self._idle_notify()
 
     def new_messages(self) -> list[Message]:
         """Messages in the mailbox this device does not hold (and POP3 has not deleted)."""
@@ -136,8 +141,57 @@ class Device:
         ctx.record("device", "", self.agent.node,
                        f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} "
                        f"copies={self.agent.copies_wanted} offset={self.offset_s!r}")
+        if self.idle and ctx.fast:
+            self._idle_start()
+            return
         run = {"pop3": self._pop3, "http": self._http, "imap": self._imap}[self.protocol]
         ctx.env.process(run())
+
+    # ---- IMAP IDLE without a process (see simulator.fast) -------------------------------------
+    # With no outage to cut it, an IDLE session is a pure function of deliveries: connected at
+    # offset + 4 RTT, then each new message fetched in order, the first after a quiet spell with
+    # EXISTS and DONE as its lead-in. These callbacks do exactly what ``_imap`` does.
+
+    def _idle_start(self) -> None:
+        path = self.reachable()
+        assert path is not None  # no outages: every user reaches its server
+        self._path = path
+        self._state = "connecting"
+        timer = self.ctx.env.timeout(self.offset_s + 4 * path.rtt_s)  # TCP, greeting, LOGIN, SELECT
+        timer.callbacks.append(self._idle_connected)
+
+    def _idle_connected(self, _event: Any) -> None:
+        self._state = "idle"
+        self._idle_fetch(0.0)
+
+    def _idle_notify(self) -> None:
+        path = self._path
+        assert path is not None
+        if path.rtt_s == 0 and not path.limited_links:
+            # An instant fetch: do it in a step of its own, where the process would have woken.
+            self._state = "waking"
+            self.ctx.env.timeout(0.0).callbacks.append(lambda _event: self._idle_fetch(0.0))
+            return
+        self._idle_fetch(path.delay_s + path.rtt_s)  # EXISTS reaches the device, DONE and OK
+
+    def _idle_fetch(self, lead_s: float) -> None:
+        """Fetch the next new message, if any; the device is busy until none is left."""
+        waiting = self.new_messages()
+        if not waiting:
+            self._state = "idle"
+            return
+        self._state = "fetching"
+        message = waiting[0]
+        path = self._path
+        assert path is not None
+        flow = self.ctx.net.transfer(path, message.wire_bytes, start_in_s=lead_s + path.delay_s,
+                                     tail_s=path.delay_s)
+
+        def held(_event: Any) -> None:
+            self.got(message)
+            self._idle_fetch(0.0)
+
+        fast.when_done(flow, held)
 
     def _pop3(self) -> Generator[Any, Any, None]:
         """Poll, download what is new, delete it unless ``keep``. Time: the POP3 row of the contract."""

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .server import Job
 
 
-def _when_done(flow: Flow, then: Callable[[Any], None]) -> None:
+def when_done(flow: Flow, then: Callable[[Any], None]) -> None:
     """Call ``then`` when the transfer is over (now, if it already is)."""
     if flow.stage >= FINISHED:
         then(None)
@@ -59,7 +59,7 @@ def try_submit(agent: UserAgent, message: Message) -> bool:
         ctx.release()  # the hold the user agent put on the run for this submission
         start_jobs(jobs)
 
-    _when_done(flow, accepted)
+    when_done(flow, accepted)
     return True
 
 
@@ -90,5 +90,5 @@ def try_relay(job: Job) -> bool:
         server._dequeue(message)
         start_jobs(followups)
 
-    _when_done(flow, accepted)
+    when_done(flow, accepted)
     return True

@@ -53,6 +53,8 @@ dns:
 users:
   - {{group: {{prefix: a, count: 8, domain: a.test}}, at: lan.a}}
   - {{group: {{prefix: b, count: 8, domain: b.test}}, at: core, access: {{protocol: pop3, poll: 5m}}}}
+  - {{group: {{prefix: c, count: 4, domain: b.test}}, at: core, access: {{protocol: imap, devices: 2}}}}
+  - {{group: {{prefix: d, count: 4, domain: b.test}}, at: mx.b, access: {{protocol: imap, devices: 2, offset: 30s}}}}
 traffic:
   - {{from: a.test, to: b.test, rate: {rate_per_h}/h, recipients: {{choice: [[1, 3], [2, 1]]}},
      size: {{lognormal: {{median: 200KB, sigma: 1.5}}}}}}
@@ -62,14 +64,15 @@ messages:
 """
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pipelining=st.booleans(), latency_ms=st.integers(0, 40), bandwidth_mbps=st.integers(1, 50),
        rate_per_h=st.integers(5, 60), max_size=st.sampled_from(["1MB", "10MB"]), seed=st.integers(0, 10**6))
 def test_contended_worlds_give_the_same_log_either_way(
     pipelining: bool, latency_ms: int, bandwidth_mbps: int, rate_per_h: int, max_size: str, seed: int
 ) -> None:
-    """Shared bottlenecks, a full set of slots, refusals and oversized mail: the fast path
-    starts some hops and hands the others over, and the log must not notice."""
+    """Shared bottlenecks, a full set of slots, refusals and oversized mail, IMAP IDLE devices on
+    slow and on zero-latency paths: the fast path starts some hops and fetches and hands the
+    others over, and the log must not notice."""
     scenario = load_scenario(world_text(pipelining, latency_ms, bandwidth_mbps, rate_per_h, max_size))
     slow, fast, used = both_ways(scenario, seed)
     assert used

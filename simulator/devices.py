@@ -13,6 +13,7 @@ and a device never counts a message twice.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,17 +56,20 @@ class Device:
         self._wake: simpy.Event | None = None
         self.last_tick_s = -math.inf
         self.cut_at_s = 0.0  # when the IMAP session was last cut
-        self._state = ""  # IMAP IDLE without a process: connecting, idle or fetching
+        self._state = ""  # IMAP IDLE without a process: connecting, idle, waking or fetching
         self._path: Path | None = None
+        self._announced: deque[Message] = deque()  # new mail it has not fetched yet, in that mode
 
     # ---- what is new ---------------------------------------------------------------------------
 
-    def notify(self, _message: Message) -> None:
+    def notify(self, message: Message) -> None:
         """The mailbox got new mail."""
-        if self._wake is not None and not self._wake.triggered:
+        if self._state:  # IMAP IDLE without a process: it fetches in announcement order
+            self._announced.append(message)
+            if self._state == "idle":
+                self._idle_notify()
+        elif self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
-        elif self._state == "idle":
-            self._idle_notify()
 
     def new_messages(self) -> list[Message]:
         """Messages in the mailbox this device does not hold (and POP3 has not deleted)."""
@@ -176,12 +180,11 @@ class Device:
 
     def _idle_fetch(self, lead_s: float) -> None:
         """Fetch the next new message, if any; the device is busy until none is left."""
-        waiting = self.new_messages()
-        if not waiting:
+        if not self._announced:
             self._state = "idle"
             return
         self._state = "fetching"
-        message = waiting[0]
+        message = self._announced.popleft()
         path = self._path
         assert path is not None
         flow = self.ctx.net.transfer(path, message.wire_bytes, start_in_s=lead_s + path.delay_s,

@@ -6,8 +6,11 @@ latency and are recomputed when a link or a host goes down or comes back.
 
 Bandwidth is shared by processor sharing: each transfer in progress gets, on every limited
 link it crosses, an equal share of that link's bandwidth, and moves at the smallest of those
-shares (its bottleneck). Shares are recomputed only when a transfer starts or ends, so an
-uncontended transfer costs a single timeout. On a single shared link this is exactly M/G/1-PS.
+shares (its bottleneck). Shares are recomputed only when a transfer starts or ends. A transfer
+alone on its links is a single timer (its lead-in, bits and tail together) until another one
+touches a link of its; transfers that share links finish from one network clock over a heap of
+finish times, so k of them at once cost O(k) events. On a single shared link this is exactly
+M/G/1-PS.
 """
 
 from __future__ import annotations

@@ -12,9 +12,11 @@ QUIT and 221 are not simulated: they change nothing the results record.
 A message larger than the server's limit is refused with 552 in reply to MAIL FROM (known to
 the client at ``t0 + 4 RTT`` either way); an unknown recipient gets 550 at its RCPT, and a
 greylisted one 450 (a temporary failure for that recipient alone). An 8-bit text body moves as
-it is when both ends speak 8BITMIME, and quoted-printable otherwise (its size on that hop). The
-session is one timeout while nothing can change its course; it steps command by command only
-when a recipient is refused without pipelining, so each refusal is reported when it happens.
+it is when both ends speak 8BITMIME, and quoted-printable otherwise (its size on that hop). While
+nothing can change its course the session is one transfer (the commands are its lead-in, the
+last byte's trip its tail); it steps command by command only when a recipient is refused
+without pipelining, so each refusal is reported when it happens. :func:`plain_exchange` starts
+a session known to end in acceptance without any process (see :mod:`simulator.fast`).
 """
 
 from __future__ import annotations

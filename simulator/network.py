@@ -67,9 +67,10 @@ class Flow:
     """A transfer: an optional lead-in delay, its bits draining through the shared links, and an
     optional tail delay; ``done`` fires at the end of the tail.
 
-    Each stage is one timer. Whoever waits on ``done`` is resumed once, by the last timer: the
-    waiters are handed over to it when it is made, so an undisturbed transfer costs no more
-    events than its stages and a single process resumption.
+    A transfer alone on its links is one timer for all three. Otherwise the lead-in and the
+    tail are timers of their own and the draining ends when the network's clock finds it done.
+    Whoever waits on ``done`` is resumed once, by the last timer: the waiters are handed over to
+    it when it is made.
     """
 
     __slots__ = ("_done", "ended_s", "env", "finish_s", "links", "rate_bps", "remaining_bits", "seq", "stage",

@@ -30,9 +30,6 @@ class EventLog:
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records)
 
-    def of(self, event: str) -> list[Record]:
-        """Every record of one event type, in order."""
-        return [r for r in self.records if r[1] == event]
 
 
 def fields(detail: str) -> dict[str, str]:

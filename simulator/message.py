@@ -22,14 +22,14 @@ DSN_BODY_BYTES = 1200
 
 # Share of octets with the high bit set in a typical 8-bit (non-ASCII UTF-8) text body; each
 # becomes "=XX" in quoted-printable (RFC 2045 §6.7), lines kept to 76 with "=" soft breaks.
-EIGHT_BIT_SHARE = 0.15
+EIGHT_BIT_PERCENT = 15
 
 MAIL, BOUNCE, WARNING = "mail", "bounce", "warning"
 
 
 def quoted_printable_bytes(text_bytes: int) -> int:
     """Size of an 8-bit text body encoded as quoted-printable for a 7-bit hop."""
-    high = -(-text_bytes * 15 // 100)  # EIGHT_BIT_SHARE, in integers so sizes are exact
+    high = -(-text_bytes * EIGHT_BIT_PERCENT // 100)  # rounded up, in integers so sizes are exact
     chars = text_bytes + 2 * high
     return chars + 3 * (chars // 73)
 

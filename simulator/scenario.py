@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, TypeAlias
 
-import numpy as np
 import yaml
 from pydantic import (
     AfterValidator,
@@ -797,20 +796,6 @@ class TrafficSpec(_Spec):
     reply: ReplySpec | None = None
     forward: ForwardSpec | None = None
     file: FileSpec | None = None
-
-    def draw_recipients(self, rng: np.random.Generator) -> int:
-        """Number of recipients of one message: a draw, rounded, at least 1."""
-        return max(1, round(self.recipients.sample(rng)))
-
-    def draw_size_bytes(self, rng: np.random.Generator) -> int:
-        """Text size of one message: a draw, rounded to whole bytes, at least 0."""
-        return max(0, round(self.size.sample(rng)))
-
-    def draw_attachment_bytes(self, rng: np.random.Generator) -> int | None:
-        """Attachment size of one message, or None when it has none."""
-        if self.attachments is None or rng.random() >= self.attachments.probability:
-            return None
-        return max(0, round(self.attachments.size.sample(rng)))
 
     def to_yaml(self) -> dict[str, object]:
         return {

@@ -178,6 +178,10 @@ class MailServer:
         own = [pref for host, pref in records if host == self.name]
         if own:
             records = tuple((h, p) for h, p in records if p < own[0])
+            if not records and domain in self.relay_for:
+                # No MX host better than itself (a filtering gateway listed first, say): a relay
+                # hands the mail straight to the server holding the domain, as its own routing would.
+                return (self.ctx.home[domain],)
         return tuple(host for host, _ in records)
 
     # ---- the outgoing queue ------------------------------------------------------------------

@@ -438,6 +438,26 @@ def test_down_preferred_mx_costs_connect_timeout_then_next_at_once() -> None:
     assert not events(result, "accepted", mid, "relay1")
 
 
+def test_preferred_relay_hands_mail_straight_to_the_holder() -> None:
+    """A filtering gateway listed before the mailbox server (preference 5 against 10) has no MX
+    host better than itself: it relays straight to mx.beta instead of looping with 554."""
+    sc = world()
+    sc["network"]["links"].append(link("core", "gateway", "10ms", "100Mbps"))
+    sc["servers"]["gateway"] = {"relay_for": ["beta.example"]}
+    sc["dns"] = {"beta.example": [{"host": "gateway", "preference": 5}, {"host": "mx.beta", "preference": 10}]}
+    send(sc, 4.0, [BOB])
+    result = run_yaml(sc)
+    r = row(result, recipient=BOB)
+    mid = r["message_id"]
+    [at_gateway] = events(result, "accepted", mid, "gateway")
+    [attempt] = events(result, "attempt", mid, "gateway")
+    assert attempt.f["hosts"] == "mx.beta" and attempt.time == exact(at_gateway.time)
+    gateway_to_beta = 10 * MS + L_CB
+    assert r["delivered_at"] == exact(accepted_at(at_gateway.time, gateway_to_beta, xfer_s(r["wire_bytes"], B_CB)))
+    assert (r["status"], r["attempts"]) == ("delivered", 2)
+    assert not events(result, "bounced", mid)
+
+
 def test_backup_mx_accepts_then_relays_to_primary_when_it_returns() -> None:
     sc = backup_world()
     sc["servers"]["backup.beta"]["retry"] = {"policy": "fixed", "interval": "5m"}

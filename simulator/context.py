@@ -76,7 +76,8 @@ class Context:
 
     def release(self) -> None:
         self.busy -= 1
-        self.check_done()
+        if not self.busy:
+            self.check_done()
 
     def source_ended(self) -> None:
         self.sources -= 1

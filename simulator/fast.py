@@ -30,7 +30,7 @@ def when_done(flow: Flow, then: Callable[[Any], None]) -> None:
     if flow.stage >= FINISHED:
         then(None)
     else:
-        flow.done.callbacks.append(then)
+        (flow._done or flow.done).callbacks.append(then)
 
 
 def start_jobs(jobs: list[Job]) -> None:

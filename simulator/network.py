@@ -7,17 +7,17 @@ latency and are recomputed when a link or a host goes down or comes back.
 Bandwidth is shared by processor sharing: each transfer in progress gets, on every limited
 link it crosses, an equal share of that link's bandwidth, and moves at the smallest of those
 shares (its bottleneck). Shares are recomputed only when a transfer starts or ends. A transfer
-alone on its links is a single timer (its lead-in, bits and tail together) until another one
-touches a link of its; transfers that share links finish from one network clock over a heap of
-finish times, so k of them at once cost O(k) events. On a single shared link this is exactly
-M/G/1-PS.
+whose bits move while no other transfer's bits are on its links is a single timer (its lead-in,
+bits and tail together) until a newcomer's bits would overlap its own; transfers that share
+links finish from one network clock over a heap of finish times, so k of them at once cost O(k)
+events. On a single shared link this is exactly M/G/1-PS.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from itertools import pairwise
 from typing import Any
@@ -51,13 +51,12 @@ class Path:
     nodes: tuple[str, ...]
     links: tuple[Link, ...]
     delay_s: float  # one-way delay d
-
-    @property
-    def rtt_s(self) -> float:
-        return 2.0 * self.delay_s
-
     limited_links: tuple[Link, ...] = ()  # the links with a bandwidth limit
     bottleneck_bps: float = math.inf  # the smallest of their bandwidths
+    rtt_s: float = field(init=False)  # round trip, 2d (read on every session: kept, not computed)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rtt_s", 2.0 * self.delay_s)
 
 
 SOLO, WAITING, MOVING, TAIL, FINISHED, CANCELLED = range(6)
@@ -67,22 +66,24 @@ class Flow:
     """A transfer: an optional lead-in delay, its bits draining through the shared links, and an
     optional tail delay; ``done`` fires at the end of the tail.
 
-    A transfer alone on its links is one timer for all three. Otherwise the lead-in and the
-    tail are timers of their own and the draining ends when the network's clock finds it done.
+    A transfer alone on its links while its bits move is one timer for all three. Otherwise the
+    lead-in and the tail are timers of their own and the draining ends when the network's clock
+    finds it done.
     Whoever waits on ``done`` is resumed once, by the last timer: the waiters are handed over to
     it when it is made.
     """
 
-    __slots__ = ("_done", "ended_s", "env", "finish_s", "links", "rate_bps", "remaining_bits", "seq", "stage",
-                 "started_s", "tail_s", "timer", "updated_s")
+    __slots__ = ("_done", "ended_s", "env", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
+                 "stage", "started_s", "tail_s", "timer", "updated_s")
 
-    # Stages: SOLO (alone on its links: one timer for lead-in, bits and tail together, turned
-    # into the staged form the moment another transfer touches one of its links), WAITING
+    # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
+    # together, turned into the staged form when another transfer's bits would overlap), WAITING
     # (lead-in timer), MOVING (bits draining at a shared rate: the network's one clock wakes at
     # the earliest finish of all of them), TAIL, FINISHED, CANCELLED.
 
-    def __init__(self, env: simpy.Environment, links: tuple[Link, ...], bits: float, seq: int, tail_s: float) -> None:
-        self.env = env
+    def __init__(self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float) -> None:
+        self.net = net
+        self.env = env = net.env
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
         # What waiters wait on: made when first asked for, or the final timer itself when that
         # exists first (a solo transfer); an event of its own is never scheduled.
@@ -92,10 +93,25 @@ class Flow:
         self.links = links
         self.remaining_bits = bits
         self.rate_bps = 0.0
-        self.updated_s = env.now
+        self.updated_s = self.started_s = self.ended_s = env._now  # SimPy's clock, without the property call
         self.tail_s = tail_s
-        self.started_s = self.ended_s = env.now
         self.finish_s = math.inf  # when its bits will have drained at the current rate (MOVING)
+
+    def __call__(self, timer: simpy.Event) -> None:
+        """The callback of the flow's timers (the flow is its own callback: no closure per timer)."""
+        stage = self.stage
+        if timer is not self.timer or stage >= FINISHED:
+            return  # superseded by a later reshare, or cancelled
+        if stage == WAITING:
+            self.net._begin(self)
+            return
+        # TAIL or SOLO: the waiters moved onto this timer are resumed right after this callback
+        if stage == SOLO:
+            for link in self.links:
+                link.flows.discard(self)
+        self.stage = FINISHED
+        if self._done is not timer:
+            _mark_done(self.done)
 
     @property
     def finished(self) -> bool:
@@ -183,10 +199,10 @@ class Network:
         after the last bit has left. On a path with no limited link the bits take no time.
         """
         env = self.env
-        now = env.now
+        now = env._now  # SimPy's clock, without the property call
         self._flow_seq += 1
         links = path.limited_links if size_bytes > 0 else ()
-        flow = Flow(env, links, 8.0 * size_bytes, self._flow_seq, tail_s)
+        flow = Flow(self, links, 8.0 * size_bytes, self._flow_seq, tail_s)
         if not links:
             flow.started_s = flow.ended_s = now + start_in_s  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
@@ -195,25 +211,30 @@ class Network:
             else:
                 self._stage(flow, TAIL, start_in_s + tail_s)
             return flow
+        rate = path.bottleneck_bps
+        start_s = now + start_in_s
+        end_s = start_s + flow.remaining_bits / rate  # at the full rate
+        crowded = False
         for link in links:
             if link.flows:
-                alone = self._clear(links, now)
+                crowded = not self._room(links, now, start_s, end_s)
                 break
-        else:
-            alone = True
-        if alone:
-            # Alone: the whole transfer is known now. One timer, which is also its done event;
-            # the flow sits on its links so that a newcomer sees it and turns it into the staged form.
+        if not crowded:
+            # Alone while its bits move: the whole transfer is known now. One timer, which is also
+            # its done event; the flow sits on its links so that a newcomer whose bits would
+            # overlap its own sees it and turns it into the staged form.
             flow.stage = SOLO
-            flow.rate_bps = rate = path.bottleneck_bps
-            flow.started_s = flow.updated_s = now + start_in_s
-            flow.ended_s = flow.started_s + flow.remaining_bits / rate
+            flow.rate_bps = rate
+            flow.started_s = flow.updated_s = start_s
+            flow.ended_s = end_s
             for link in links:
                 link.flows.add(flow)
             timer = env.timeout(flow.ended_s + tail_s - now)
-            timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
+            timer.callbacks.append(flow)
             flow.timer = flow._done = timer
             return flow
+        # Its bits would share a link with another transfer's: the staged form, for every
+        # transfer on its links.
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:
@@ -246,6 +267,20 @@ class Network:
                     clear = False
         return clear
 
+    def _room(self, links: Sequence[Link], now: float, start_s: float, end_s: float) -> bool:
+        """Forget solo flows on ``links`` that have drained; True when every flow left is solo
+        and moves its bits wholly before ``start_s`` or after ``end_s`` (so a newcomer moving its
+        bits between the two at the full rate shares no bandwidth with them)."""
+        room = True
+        for link in links:
+            flows = link.flows
+            for other in [f for f in flows if f.stage != MOVING and f.ended_s <= now]:
+                flows.discard(other)  # a solo flow past its last bit (in its tail, or done)
+            for other in flows:
+                if other.stage == MOVING or (other.started_s < end_s and start_s < other.ended_s):
+                    room = False
+        return room
+
     def _unsolo(self, links: Sequence[Link], now: float) -> None:
         """Turn the solo flows on ``links`` into the staged form, as of ``now``."""
         for link in links:
@@ -267,32 +302,19 @@ class Network:
         if stage == FINISHED:
             if flow.timer is None:  # nothing was ever scheduled: finish with one immediate event
                 timer = self.env.timeout(0.0)
-                timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
+                timer.callbacks.append(flow)
                 flow.timer = timer
                 _hand_over(flow.done, timer)
                 flow.stage = TAIL
             return
         timer = self.env.timeout(delay_s)
-        timer.callbacks.append(lambda event, f=flow: self._timer_fired(f, event))
+        timer.callbacks.append(flow)
         flow.timer = timer
         if stage == TAIL:
             if flow._done is None:
                 flow._done = timer  # nobody waits yet: the final timer is the done event itself
             else:
                 _hand_over(flow._done, timer)
-
-    def _timer_fired(self, flow: Flow, timer: simpy.Event) -> None:
-        if timer is not flow.timer or flow.stage >= FINISHED:
-            return  # superseded by a later reshare, or cancelled
-        if flow.stage == WAITING:
-            self._begin(flow)
-        else:  # TAIL or SOLO: the waiters moved onto this timer are resumed right after this callback
-            if flow.stage == SOLO:
-                for link in flow.links:
-                    link.flows.discard(flow)
-            flow.stage = FINISHED
-            if flow._done is not timer:
-                _mark_done(flow.done)
 
     def _begin(self, flow: Flow) -> None:
         now = self.env.now

@@ -160,6 +160,32 @@ def test_lead_in_and_tail_delay_the_transfer() -> None:
     assert finish_times(env, flows) == {"x": exact(2.25), "y": exact(1.5)}
 
 
+def test_overlapping_lead_ins_with_disjoint_bits_stay_single_timers() -> None:
+    """x: lead-in 0.5, bits 0.5..1.5. y: lead-in 2, bits 2..3. Their lead-ins overlap but their
+    bits never do, so each runs at the full rate as one timer (one SimPy event each)."""
+    env, net = line()
+    path = net.path("a", "b")
+    x = net.transfer(path, 1_000_000, start_in_s=0.5, tail_s=0.1)
+    y = net.transfer(path, 1_000_000, start_in_s=2.0, tail_s=0.1)
+    assert x.timer is x.done and y.timer is y.done  # the solo form: the timer is the done event
+    scheduled_before = len(env._queue)
+    assert scheduled_before == 2
+    assert finish_times(env, {"x": x, "y": y}) == {"x": exact(1.6), "y": exact(3.1)}
+
+
+def test_newcomer_whose_bits_overlap_a_solo_flow_shares_with_it() -> None:
+    """x: lead-in 0.5, bits from 0.5. y, made at 0 with lead-in 1, starts its bits at 1.0 while x
+    is still moving: x alone 0.5..1.0 (half done), then both at half rate: x's last half takes
+    1 s -> 2.0; y has 1/2 left at 2.0 alone -> 2.5. Then a third, z, whose bits start at 3.0
+    after both have drained, runs alone again."""
+    env, net = line()
+    path = net.path("a", "b")
+    x = net.transfer(path, 1_000_000, start_in_s=0.5)
+    y = net.transfer(path, 1_000_000, start_in_s=1.0)
+    z = net.transfer(path, 1_000_000, start_in_s=3.0)
+    assert finish_times(env, {"x": x, "y": y, "z": z}) == {"x": exact(2.0), "y": exact(2.5), "z": exact(4.0)}
+
+
 def test_transfers_on_disjoint_links_do_not_interact() -> None:
     env = simpy.Environment()
     net = Network(env, [spec("a", "b", 0.0, 8 * MBIT), spec("c", "d", 0.0, 8 * MBIT)])

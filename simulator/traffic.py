@@ -9,6 +9,7 @@ Each entry draws from its own named random stream, so adding one does not change
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -38,70 +39,85 @@ def make_message(
 BLOCK = 512  # random draws are made this many at a time: one numpy call instead of hundreds
 
 
-class Buffered:
-    """Draws from ``produce(n)`` handed out one at a time, refilled ``BLOCK`` at a time."""
+def buffered(produce: Callable[[int], np.ndarray]) -> Callable[[], float]:
+    """Draws from ``produce(n)`` handed out one at a time, made ``BLOCK`` at a time when needed.
 
-    __slots__ = ("_i", "_produce", "_values")
-
-    def __init__(self, produce: Callable[[int], np.ndarray]) -> None:
-        self._produce = produce
-        self._values: list[float] = []
-        self._i = BLOCK
-
-    def __call__(self) -> float:
-        i = self._i
-        if i == BLOCK:
-            self._values = self._produce(BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._values[i]
+    The result is the ``__next__`` of a chain of blocks: a draw is one C-level call.
+    """
+    blocks = (produce(BLOCK).tolist() for _ in repeat(None))
+    return chain.from_iterable(blocks).__next__
 
 
-def poisson_sender(
-    ctx: Context,
-    spec: Any,
-    senders: Sequence[str],
-    targets: Sequence[str],
-    duration_s: float,
-    rng: np.random.Generator,
-    origin: int = -1,
-) -> Generator[Any, Any, None]:
-    """Create messages from ``senders`` to ``targets`` until ``duration_s``.
+class PoissonSource:
+    """Creates messages from ``senders`` to ``targets`` until ``duration_s``, from timer callbacks.
 
     Time: exponential gaps of mean ``1 / (rate * len(senders))``. Each quantity (gaps, senders,
     recipients, sizes, attachments) is drawn from the entry's stream in blocks, in that order.
+    The source needs no process: each arrival is a timer whose callback sends a message and
+    sets the next one; a last timer at ``duration_s`` ends it (the source lasts the whole period).
     """
-    env = ctx.env
-    total_rate = spec.rate_per_s * len(senders)
-    try:
-        if total_rate <= 0 or not targets:
-            yield env.timeout(duration_s)
-            return
-        gap = Buffered(lambda n: rng.exponential(1.0 / total_rate, size=n))
-        uniform = Buffered(lambda n: rng.random(size=n))
-        count = Buffered(lambda n: spec.recipients.sample_many(rng, n))
-        text = Buffered(lambda n: spec.size.sample_many(rng, n))
+
+    def __init__(
+        self,
+        ctx: Context,
+        spec: Any,
+        senders: Sequence[str],
+        targets: Sequence[str],
+        duration_s: float,
+        rng: np.random.Generator,
+        origin: int = -1,
+    ) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        self.senders = senders
+        self.targets = targets
+        self.duration_s = duration_s
+        self.origin = origin
+        self.total_rate_per_s = total_rate = spec.rate_per_s * len(senders)
+        self.gap = buffered(lambda n: rng.exponential(1.0 / total_rate, size=n))
+        self.uniform = buffered(lambda n: rng.random(size=n))
+        self.count = buffered(lambda n: spec.recipients.sample_many(rng, n))
+        self.text = buffered(lambda n: spec.size.sample_many(rng, n))
         att = spec.attachments
-        att_size = Buffered(lambda n: att.size.sample_many(rng, n)) if att is not None else None
-        n_senders, agents = len(senders), ctx.agents
-        while True:
-            wait = gap()
-            if env.now + wait > duration_s:
-                yield env.timeout(max(0.0, duration_s - env.now))  # the source lasts the whole traffic period
-                return
-            yield env.timeout(wait)
-            sender = senders[int(uniform() * n_senders)]
-            recipients = _pick(uniform, targets, sender, max(1, round(count())))
-            if not recipients:
-                continue
-            size = max(0, round(text()))
+        self.att_size = buffered(lambda n: att.size.sample_many(rng, n)) if att is not None else None
+
+    def start(self) -> None:
+        """Set the first arrival (or, with nothing to send, just the end)."""
+        if self.total_rate_per_s <= 0 or not self.targets:
+            self._at(self.duration_s, self._end)
+        else:
+            self._next()
+
+    def _at(self, at_s: float, then: Callable[[Any], None]) -> None:
+        env = self.ctx.env
+        env.timeout(max(0.0, at_s - env.now)).callbacks.append(then)
+
+    def _next(self) -> None:
+        env = self.ctx.env
+        wait = self.gap()
+        if env.now + wait > self.duration_s:
+            self._at(self.duration_s, self._end)
+        else:
+            env.timeout(wait).callbacks.append(self._arrive)
+
+    def _arrive(self, _event: Any) -> None:
+        """One arrival: draw the message and send it, then set the next arrival."""
+        uniform, spec, senders = self.uniform, self.spec, self.senders
+        sender = senders[int(uniform() * len(senders))]
+        recipients = _pick(uniform, self.targets, sender, max(1, round(self.count())))
+        if recipients:
+            size = max(0, round(self.text()))
             attachments: tuple[int, ...] = ()
-            if att_size is not None and uniform() < att.probability:
+            att_size = self.att_size
+            if att_size is not None and uniform() < spec.attachments.probability:
                 attachments = (max(1, round(att_size())),)
             eight_bit = spec.eight_bit > 0 and uniform() < spec.eight_bit
-            agents[sender].send(make_message(ctx, sender, recipients, size, attachments, origin, eight_bit))
-    finally:
-        ctx.source_ended()
+            message = make_message(self.ctx, sender, recipients, size, attachments, self.origin, eight_bit)
+            self.ctx.agents[sender].send(message)
+        self._next()
+
+    def _end(self, _event: Any) -> None:
+        self.ctx.source_ended()
 
 
 def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:

@@ -96,8 +96,8 @@ class World:
         for i, spec in enumerate(sc.traffic):
             ctx.sources += 1
             rng = self.streams.get(f"traffic.{i}")
-            env.process(traffic.poisson_sender(ctx, spec, self.select(spec.from_), self.select(spec.to),
-                                               sc.duration_s, rng, origin=i))
+            traffic.PoissonSource(ctx, spec, self.select(spec.from_), self.select(spec.to), sc.duration_s, rng,
+                                  origin=i).start()
         for agent in ctx.agents.values():
             agent.start()
         if sc.messages:

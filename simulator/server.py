@@ -68,23 +68,22 @@ class MailServer:
         self.slots = Slots(ctx.env, spec.concurrency)
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
         self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)
-        self.down_count = 0
+        self.down_count = 0  # overlapping outages holding it down
+        self.up = True  # no outage holds it down (kept apart: read on every hop)
         self._back_up = ctx.env.event()
 
     # ---- state -----------------------------------------------------------------------------
 
-    @property
-    def up(self) -> bool:
-        return self.down_count == 0
-
     def go_down(self) -> None:
         self.down_count += 1
+        self.up = False
         if self.down_count == 1:
             self._back_up = self.ctx.env.event()
 
     def come_up(self) -> None:
         self.down_count -= 1
         if self.down_count == 0:
+            self.up = True
             self._back_up.succeed()
 
     def back_up(self) -> simpy.Event:
@@ -132,6 +131,8 @@ class MailServer:
                 self.fail_permanently(message, (rcpt,), LOOP)
                 continue
             groups.setdefault(hosts[0], []).append(rcpt)  # one session per destination server
+        if not groups:
+            return []
         jobs = [self.enqueue(message, tuple(group), self._hosts_of(group)) for group in groups.values()]
         if start:
             for job in jobs:
@@ -195,7 +196,7 @@ class MailServer:
         self.queued[message.id] = jobs + 1
         if jobs == 0:
             ctx.record("enqueued", message.id, self.name, f"queue={len(self.queued)}")
-        ctx.hold()
+        ctx.busy += 1  # ctx.hold(): the job is queued
         return Job(self, message, rcpts, hosts, state)
 
     def _dequeue(self, message: Message) -> None:

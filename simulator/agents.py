@@ -74,7 +74,7 @@ class UserAgent:
         self.read.add(message.id)
         if first and self.behaviour is not None:
             self.behaviour.on_read(self, message)  # before releasing, so the run waits for what it starts
-        if first or self.copies_wanted > 1:
+        if first or self._copies > 1:
             self.ctx.release()
 
     def send(self, message: Message) -> None:

@@ -26,7 +26,7 @@ class Context:
         self.env = env
         self.net = net
         self.log = log
-        self._append = log.records.append
+        self._extend = log.extend
         self.sessions = Sessions(env)
         self.servers: dict[str, MailServer] = {}
         self.agents: dict[str, UserAgent] = {}
@@ -64,7 +64,7 @@ class Context:
 
     def record(self, event: str, message_id: str = "", node: str = "", detail: str = "") -> None:
         """Append a record to the event log, stamped with the current simulated time."""
-        self._append((self.env._now, event, message_id, node, detail))  # SimPy's clock, without the property call
+        self._extend((self.env._now, event, message_id, node, detail))  # SimPy's clock, without the property call
 
     def new_id(self, prefix: str = "m") -> str:
         self._next_id += 1

@@ -60,6 +60,9 @@ class Device:
         self._state = ""  # IMAP IDLE without a process: connecting, idle, waking or fetching
         self._path: Path | None = None
         self._announced: deque[Message] = deque()  # new mail it has not fetched yet, in that mode
+        # Who this device is, as the log's detail fields say it.
+        self.tag = f"rcpt={agent.address} device={index} protocol={self.protocol}"
+        self._retrieved_details = (self.tag + " seen=0", self.tag + " seen=1")
 
     # ---- what is new ---------------------------------------------------------------------------
 
@@ -85,16 +88,17 @@ class Device:
         return [m for m in messages[i:] if m.id not in held and m.id not in deleted]
 
     def got(self, message: Message) -> None:
-        if message.id in self.held:
+        mid = message.id
+        if mid in self.held:
             return
-        self.held.add(message.id)
-        seen = message.id in self.mailbox.seen
+        self.held.add(mid)
+        seen = self.mailbox.seen
+        detail = self._retrieved_details[mid in seen]
         if self.protocol != "pop3":
-            self.mailbox.seen.add(message.id)
-        ctx = self.ctx
-        ctx.record("retrieved", message.id, self.agent.node,
-                       f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} seen={int(seen)}")
-        self.agent.retrieved(self, message)
+            seen.add(mid)
+        agent = self.agent
+        self.ctx.record("retrieved", mid, agent.node, detail)
+        agent.retrieved(self, message)
 
     # ---- time ----------------------------------------------------------------------------------
 
@@ -136,16 +140,14 @@ class Device:
 
     def failed(self, why: str) -> None:
         ctx = self.ctx
-        ctx.record("retrieve_failed", "", self.agent.node,
-                       f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} why={why}")
+        ctx.record("retrieve_failed", "", self.agent.node, f"{self.tag} why={why}")
 
     # ---- processes -----------------------------------------------------------------------------
 
     def start(self) -> None:
         ctx = self.ctx
         ctx.record("device", "", self.agent.node,
-                       f"rcpt={self.agent.address} device={self.index} protocol={self.protocol} "
-                       f"copies={self.agent.copies_wanted} offset={self.offset_s!r}")
+                       f"{self.tag} copies={self.agent.copies_wanted} offset={self.offset_s!r}")
         if self.idle and ctx.fast:
             self._idle_start()
             return

@@ -8,9 +8,11 @@ Bandwidth is shared by processor sharing: each transfer in progress gets, on eve
 link it crosses, an equal share of that link's bandwidth, and moves at the smallest of those
 shares (its bottleneck). Shares are recomputed only when a transfer starts or ends. A transfer
 whose bits move while no other transfer's bits are on its links is a single timer (its lead-in,
-bits and tail together) until a newcomer's bits would overlap its own; transfers that share
-links finish from one network clock over a heap of finish times, so k of them at once cost O(k)
-events. On a single shared link this is exactly M/G/1-PS.
+bits and tail together) until a newcomer's bits would overlap its own; so is each of k equal
+transfers starting together on the same links (one message fetched by several devices at once),
+which share them equally from start to end. Other transfers that share links finish from one
+network clock over a heap of finish times, so k of them at once cost O(k) events. On a single
+shared link this is exactly M/G/1-PS.
 """
 
 from __future__ import annotations
@@ -217,12 +219,21 @@ class Network:
         crowded = False
         for link in links:
             if link.flows:
-                crowded = not self._room(links, now, start_s, end_s)
+                overlapping = self._overlapping(links, now, start_s, end_s)
+                if overlapping:
+                    twins = self._twins(overlapping, links, now, start_s, flow.remaining_bits, rate)
+                    if twins is None:
+                        crowded = True
+                    else:  # one more of a group of equal transfers moving together
+                        rate /= len(twins) + 1
+                        end_s = start_s + flow.remaining_bits / rate
+                        for twin in twins:
+                            self._retime(twin, rate, end_s)
                 break
         if not crowded:
-            # Alone while its bits move: the whole transfer is known now. One timer, which is also
-            # its done event; the flow sits on its links so that a newcomer whose bits would
-            # overlap its own sees it and turns it into the staged form.
+            # Alone while its bits move (or with its twins): the whole transfer is known now. One
+            # timer, which is also its done event; the flow sits on its links so that a newcomer
+            # whose bits would overlap its own sees it and turns it into the staged form.
             flow.stage = SOLO
             flow.rate_bps = rate
             flow.started_s = flow.updated_s = start_s
@@ -250,7 +261,11 @@ class Network:
         if stage in (MOVING, SOLO):
             for link in flow.links:
                 link.flows.discard(flow)
-            if stage == MOVING:
+            if stage == SOLO and flow.rate_bps < min(link.bandwidth_bps for link in flow.links):  # type: ignore[type-var]
+                # It had twins: they no longer move at a known rate; the staged form takes over.
+                self._unsolo(flow.links, self.env._now)
+                self._reshare(flow.links)
+            elif stage == MOVING:
                 self._reshare(flow.links)
 
     # ---- stages ------------------------------------------------------------------------------
@@ -267,19 +282,50 @@ class Network:
                     clear = False
         return clear
 
-    def _room(self, links: Sequence[Link], now: float, start_s: float, end_s: float) -> bool:
-        """Forget solo flows on ``links`` that have drained; True when every flow left is solo
-        and moves its bits wholly before ``start_s`` or after ``end_s`` (so a newcomer moving its
-        bits between the two at the full rate shares no bandwidth with them)."""
-        room = True
+    def _overlapping(self, links: Sequence[Link], now: float, start_s: float, end_s: float) -> list[Flow]:
+        """Forget solo flows on ``links`` that have drained; the flows left whose bits move
+        between ``start_s`` and ``end_s`` (every flow moving at a shared rate counts), by age."""
+        found: set[Flow] = set()
         for link in links:
             flows = link.flows
             for other in [f for f in flows if f.stage != MOVING and f.ended_s <= now]:
                 flows.discard(other)  # a solo flow past its last bit (in its tail, or done)
             for other in flows:
                 if other.stage == MOVING or (other.started_s < end_s and start_s < other.ended_s):
-                    room = False
-        return room
+                    found.add(other)
+        return sorted(found, key=_by_seq)
+
+    def _twins(
+        self, overlapping: list[Flow], links: tuple[Link, ...], now: float, start_s: float, bits: float,
+        full_rate_bps: float,
+    ) -> list[Flow] | None:
+        """The group a newcomer joins, or None. Equal transfers (same links, bits and start, none
+        other on their links meanwhile) share the bandwidth equally from start to end: each is
+        one timer at ``1/k`` of the rate. The ``overlapping`` flows must all be such a group."""
+        k = len(overlapping)
+        for other in overlapping:
+            if (other.stage != SOLO or other.started_s != start_s or other.remaining_bits != bits
+                    or other.links != links or other.rate_bps * k != full_rate_bps):
+                return None
+        group_end_s = start_s + (k + 1) * bits / full_rate_bps
+        if self._overlapping(links, now, start_s, group_end_s) != overlapping:
+            return None  # moving longer together, they would meet another transfer
+        return overlapping
+
+    def _retime(self, flow: Flow, rate_bps: float, ended_s: float) -> None:
+        """A solo flow's bits move at ``rate_bps`` and end at ``ended_s``: a new single timer, to
+        which its waiters move (the old one, superseded, fires without effect)."""
+        old = flow.timer
+        assert old is not None and flow._done is old
+        flow.rate_bps = rate_bps
+        flow.ended_s = ended_s
+        timer = self.env.timeout(ended_s + flow.tail_s - self.env._now)
+        timer.callbacks.append(flow)
+        waiters = old.callbacks[1:]
+        del old.callbacks[1:]
+        timer.callbacks.extend(waiters)
+        _repoint(waiters, old, timer)
+        flow.timer = flow._done = timer
 
     def _unsolo(self, links: Sequence[Link], now: float) -> None:
         """Turn the solo flows on ``links`` into the staged form, as of ``now``."""
@@ -291,7 +337,7 @@ class Network:
                         other.flows.discard(flow)
                     flow.rate_bps = 0.0
                     self._stage(flow, WAITING, flow.started_s - now)
-                else:  # moving at the full rate since it started; the reshare takes it from here
+                else:  # moving at its solo rate since it started; the reshare takes it from here
                     flow.stage = MOVING
                     flow.timer = None
                     flow.finish_s = math.inf
@@ -420,11 +466,17 @@ def _hand_back(flow: Flow) -> None:
     del timer.callbacks[1:]
     done = flow._done = flow.env.event()
     done.callbacks = waiters
+    _repoint(waiters, timer, done)
+    flow.timer = None
+
+
+def _repoint(waiters: list[Any], old: simpy.Event, new: simpy.Event) -> None:
+    """A process among ``waiters`` that waited on ``old`` now waits on ``new`` (so that an
+    interrupt unhooks it from the right event)."""
     for callback in waiters:
         owner = getattr(callback, "__self__", None)
-        if isinstance(owner, simpy.Process) and owner._target is timer:
-            owner._target = done
-    flow.timer = None
+        if isinstance(owner, simpy.Process) and owner._target is old:
+            owner._target = new
 
 
 def _hand_over(done: simpy.Event, timer: simpy.Event) -> None:
@@ -436,7 +488,4 @@ def _hand_over(done: simpy.Event, timer: simpy.Event) -> None:
     waiters = done.callbacks
     done.callbacks = timer.callbacks  # later waiters attach straight to the timer
     timer.callbacks.extend(waiters)
-    for callback in waiters:
-        owner = getattr(callback, "__self__", None)
-        if isinstance(owner, simpy.Process) and owner._target is done:
-            owner._target = timer
+    _repoint(waiters, done, timer)

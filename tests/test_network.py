@@ -186,6 +186,56 @@ def test_newcomer_whose_bits_overlap_a_solo_flow_shares_with_it() -> None:
     assert finish_times(env, {"x": x, "y": y, "z": z}) == {"x": exact(2.0), "y": exact(2.5), "z": exact(4.0)}
 
 
+def test_equal_transfers_starting_together_are_twins() -> None:
+    """Three equal transfers (T = 1 s alone) starting together share the link equally from start
+    to end: each is one timer, done at 3 s, with nothing staged on the network's clock."""
+    env, net = line()
+    path = net.path("a", "b")
+    flows = {name: net.transfer(path, 1_000_000, start_in_s=0.5, tail_s=0.1) for name in "xyz"}
+    assert all(flow.timer is flow.done for flow in flows.values())
+    assert net._finishes == []
+    assert finish_times(env, flows) == {"x": exact(3.6), "y": exact(3.6), "z": exact(3.6)}
+
+
+def test_twin_made_while_a_process_waits_moves_the_waiter() -> None:
+    """A process waits on x (lead-in 0.5, T = 1); at 0.1 an equal transfer with the same start
+    joins it: the process wakes when the pair is done, at 0.5 + 2 T, not at 1.5."""
+    env, net = line()
+    path = net.path("a", "b")
+    x = net.transfer(path, 1_000_000, start_in_s=0.5)
+    woke: list[float] = []
+
+    def waiter() -> Generator[Any, Any, None]:
+        yield x.done
+        woke.append(env.now)
+
+    env.process(waiter())
+    env.run(until=0.1)
+    y = net.transfer(path, 1_000_000, start_in_s=0.4)
+    assert finish_times(env, {"y": y}) == {"y": exact(2.5)}
+    assert woke == [exact(2.5)]
+
+
+def test_newcomer_meeting_twins_makes_all_three_share() -> None:
+    """x, y: equal, together from 0 (T = 1 alone, 2 as a pair). z (T = 1) starts at 0.5: x and y
+    have 0.75 left each; at 1/3 each they need 2.25 s more -> 2.75; z has moved 0.75 by then
+    and its last 0.25 goes at the full rate -> 3.0."""
+    env, net = line()
+    path = net.path("a", "b")
+    flows = {"x": net.transfer(path, 1_000_000), "y": net.transfer(path, 1_000_000),
+             "z": net.transfer(path, 1_000_000, start_in_s=0.5)}
+    assert finish_times(env, flows) == {"x": exact(2.75), "y": exact(2.75), "z": exact(3.0)}
+
+
+def test_unequal_transfers_starting_together_are_not_twins() -> None:
+    """x (T = 1) and y (T = 2) from 0: both at half rate until x ends at 2, then y's last half
+    (T = 1) at the full rate -> 3.0."""
+    env, net = line()
+    path = net.path("a", "b")
+    flows = {"x": net.transfer(path, 1_000_000), "y": net.transfer(path, 2_000_000)}
+    assert finish_times(env, flows) == {"x": exact(2.0), "y": exact(3.0)}
+
+
 def test_transfers_on_disjoint_links_do_not_interact() -> None:
     env = simpy.Environment()
     net = Network(env, [spec("a", "b", 0.0, 8 * MBIT), spec("c", "d", 0.0, 8 * MBIT)])

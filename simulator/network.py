@@ -219,9 +219,9 @@ class Network:
         crowded = False
         for link in links:
             if link.flows:
-                overlapping = self._overlapping(links, now, start_s, end_s)
+                overlapping = self._overlapping(links, start_s, end_s)
                 if overlapping:
-                    twins = self._twins(overlapping, links, now, start_s, flow.remaining_bits, rate)
+                    twins = self._twins(overlapping, links, start_s, flow.remaining_bits, rate)
                     if twins is None:
                         crowded = True
                     else:  # one more of a group of equal transfers moving together
@@ -263,7 +263,9 @@ class Network:
                 link.flows.discard(flow)
             if stage == SOLO and flow.rate_bps < min(link.bandwidth_bps for link in flow.links):  # type: ignore[type-var]
                 # It had twins: they no longer move at a known rate; the staged form takes over.
-                self._unsolo(flow.links, self.env._now)
+                now = self.env._now
+                self._clear(flow.links, now)
+                self._unsolo(flow.links, now)
                 self._reshare(flow.links)
             elif stage == MOVING:
                 self._reshare(flow.links)
@@ -282,22 +284,20 @@ class Network:
                     clear = False
         return clear
 
-    def _overlapping(self, links: Sequence[Link], now: float, start_s: float, end_s: float) -> list[Flow]:
-        """Forget solo flows on ``links`` that have drained; the flows left whose bits move
-        between ``start_s`` and ``end_s`` (every flow moving at a shared rate counts), by age."""
-        found: set[Flow] = set()
+    def _overlapping(self, links: Sequence[Link], start_s: float, end_s: float) -> list[Flow]:
+        """The flows on ``links`` whose bits move between ``start_s`` and ``end_s`` (every flow
+        moving at a shared rate counts), oldest first. A solo flow that has drained never does."""
+        found: set[Flow] | None = None
         for link in links:
-            flows = link.flows
-            for other in [f for f in flows if f.stage != MOVING and f.ended_s <= now]:
-                flows.discard(other)  # a solo flow past its last bit (in its tail, or done)
-            for other in flows:
+            for other in link.flows:
                 if other.stage == MOVING or (other.started_s < end_s and start_s < other.ended_s):
+                    if found is None:
+                        found = set()
                     found.add(other)
-        return sorted(found, key=_by_seq)
+        return [] if found is None else sorted(found, key=_by_seq)
 
     def _twins(
-        self, overlapping: list[Flow], links: tuple[Link, ...], now: float, start_s: float, bits: float,
-        full_rate_bps: float,
+        self, overlapping: list[Flow], links: tuple[Link, ...], start_s: float, bits: float, full_rate_bps: float
     ) -> list[Flow] | None:
         """The group a newcomer joins, or None. Equal transfers (same links, bits and start, none
         other on their links meanwhile) share the bandwidth equally from start to end: each is
@@ -308,7 +308,7 @@ class Network:
                     or other.links != links or other.rate_bps * k != full_rate_bps):
                 return None
         group_end_s = start_s + (k + 1) * bits / full_rate_bps
-        if self._overlapping(links, now, start_s, group_end_s) != overlapping:
+        if self._overlapping(links, start_s, group_end_s) != overlapping:
             return None  # moving longer together, they would meet another transfer
         return overlapping
 

@@ -227,6 +227,25 @@ def test_newcomer_meeting_twins_makes_all_three_share() -> None:
     assert finish_times(env, flows) == {"x": exact(2.75), "y": exact(2.75), "z": exact(3.0)}
 
 
+def test_cancelled_twin_speeds_up_the_other_and_leaves_a_tail_alone() -> None:
+    """w: T = 0.1 from 0, then a 1 s tail (done at 1.1). x, y: twins (T = 1) from 0.2. y is cut
+    at 0.5: x has moved 0.15 at half rate and its last 0.85 go at the full rate -> 1.35. w,
+    drained long before, still ends its tail at 1.1."""
+    env, net = line()
+    path = net.path("a", "b")
+    w = net.transfer(path, 100_000, tail_s=1.0)
+    x = net.transfer(path, 1_000_000, start_in_s=0.2)
+    y = net.transfer(path, 1_000_000, start_in_s=0.2)
+    assert y.timer is y.done  # a twin
+
+    def cut() -> Generator[Any, Any, None]:
+        yield env.timeout(0.5)
+        net.cancel(y)
+
+    env.process(cut())
+    assert finish_times(env, {"w": w, "x": x}) == {"w": exact(1.1), "x": exact(1.35)}
+
+
 def test_unequal_transfers_starting_together_are_not_twins() -> None:
     """x (T = 1) and y (T = 2) from 0: both at half rate until x ends at 2, then y's last half
     (T = 1) at the full rate -> 3.0."""

@@ -81,7 +81,7 @@ class UserAgent:
         """The user presses send now."""
         ctx = self.ctx
         log_created(ctx, message, self.node)
-        ctx.hold()
+        ctx.busy += 1  # ctx.hold(): the submission is in flight
         if not fast.try_submit(self, message):
             ctx.env.process(self._submit(message, message.recipients))
 

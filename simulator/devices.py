@@ -195,7 +195,10 @@ class Device:
 
         def held(_event: Any) -> None:
             self.got(message)
-            self._idle_fetch(0.0)
+            if self._announced:
+                self._idle_fetch(0.0)
+            else:
+                self._state = "idle"
 
         fast.when_done(flow, held)
 

@@ -57,7 +57,8 @@ def try_submit(agent: UserAgent, message: Message) -> bool:
     def accepted(_event: Any) -> None:
         jobs = server.accept(message, rcpts, agent.node)
         ctx.release()  # the hold the user agent put on the run for this submission
-        start_jobs(jobs)
+        if jobs:
+            start_jobs(jobs)
 
     when_done(flow, accepted)
     return True
@@ -88,7 +89,8 @@ def try_relay(job: Job) -> bool:
         ctx.record("sent", message.id, server.name, f"host={host} rcpts={listed} code=250")
         server.slots.give()
         server._dequeue(message)
-        start_jobs(followups)
+        if followups:
+            start_jobs(followups)
 
     when_done(flow, accepted)
     return True

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # Bytes of the fixed header block a typical MUA writes (Date, Message-ID, Subject,
 # MIME-Version, Content-Type, User-Agent, a Received line added on submission).
 BASE_HEADER_BYTES = 420
+# "From: " and "To: " with their CRLF, around the addresses.
+FROM_LINE_BYTES = len("From: ") + 2
+TO_LINE_BYTES = len("To: ") + 2
 # A multipart/mixed message adds its boundary lines and a part header per part.
 MULTIPART_HEADER_BYTES = 80
 PART_HEADER_BYTES = 120
@@ -42,8 +45,8 @@ def base64_bytes(raw_bytes: int) -> int:
 
 def header_bytes(sender: str, recipients: tuple[str, ...]) -> int:
     """Size of the header block: the fixed fields plus From: and To: lines."""
-    from_line = len("From: ") + len(sender) + 2
-    to_line = len("To: ") + len(", ".join(recipients)) + 2
+    from_line = FROM_LINE_BYTES + len(sender)
+    to_line = TO_LINE_BYTES + len(", ".join(recipients))
     return BASE_HEADER_BYTES + from_line + to_line
 
 

@@ -126,7 +126,7 @@ class MailServer:
             if domain in self.domains:
                 self.deliver_local(message, rcpt)
                 continue
-            hosts = self.mx_hosts(domain)
+            hosts = self._mx.get(domain) or self.mx_hosts(domain)
             if not hosts:
                 self.fail_permanently(message, (rcpt,), LOOP)
                 continue

@@ -68,9 +68,10 @@ class Device:
 
     def notify(self, message: Message) -> None:
         """The mailbox got new mail."""
-        if self._state:  # IMAP IDLE without a process: it fetches in announcement order
+        state = self._state
+        if state:  # IMAP IDLE without a process: it fetches in announcement order
             self._announced.append(message)
-            if self._state == "idle":
+            if state == "idle":
                 self._idle_notify()
         elif self._wake is not None and not self._wake.triggered:
             self._wake.succeed()

@@ -120,7 +120,7 @@ class MailServer:
         With ``start`` the jobs run as processes of their own; otherwise they are returned for
         the caller to run (see :func:`run_jobs`).
         """
-        groups: dict[tuple[str, ...], list[str]] = {}
+        groups: dict[str, list[str]] = {}
         for rcpt in rcpts:
             domain = domain_of(rcpt)
             if domain in self.domains:

@@ -76,7 +76,9 @@ def plain_exchange(
     The replies are worked out without side effects, so None commits to nothing."""
     if server.greylist is not None:
         return None
-    size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
+    size_bytes = message.wire_bytes
+    if message.eight_bit:
+        size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
     if size_bytes > server.max_message_size_bytes:
         return None
     sender = message.sender

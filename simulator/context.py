@@ -27,6 +27,9 @@ class Context:
         self.net = net
         self.log = log
         self._extend = log.extend
+        # The log's own append for one record given whole, ``(time_s, event, message_id, node,
+        # detail)``: the per-message hot paths call it directly, saving ``record``'s frame.
+        self.append_record = log.extend
         self.sessions = Sessions(env)
         self.servers: dict[str, MailServer] = {}
         self.agents: dict[str, UserAgent] = {}

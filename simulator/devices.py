@@ -98,7 +98,8 @@ class Device:
         if self.protocol != "pop3":
             seen.add(mid)
         agent = self.agent
-        self.ctx.record("retrieved", mid, agent.node, detail)
+        ctx = self.ctx
+        ctx.append_record((ctx.env._now, "retrieved", mid, agent.node, detail))
         agent.retrieved(self, message)
 
     # ---- time ----------------------------------------------------------------------------------

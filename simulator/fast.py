@@ -82,11 +82,11 @@ def try_relay(job: Job) -> bool:
         server.slots.give()
         return False
     listed = ",".join(rcpts)
-    ctx.record("attempt", message.id, server.name, f"rcpts={listed} hosts={','.join(job.hosts)}")
+    ctx.append_record((ctx.env._now, "attempt", message.id, server.name, f"rcpts={listed} hosts={','.join(job.hosts)}"))
 
     def accepted(_event: Any) -> None:
         followups = remote.accept(message, rcpts, server.name)
-        ctx.record("sent", message.id, server.name, f"host={host} rcpts={listed} code=250")
+        ctx.append_record((ctx.env._now, "sent", message.id, server.name, f"host={host} rcpts={listed} code=250"))
         server.slots.give()
         server._dequeue(message)
         if followups:

@@ -111,7 +111,7 @@ class MailServer:
         Returns the delivery jobs this creates, for the caller to run (they are already queued).
         """
         ctx = self.ctx
-        ctx.record("accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}")
+        ctx.append_record((ctx.env._now, "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}"))
         return self.take(message, rcpts, start=False)
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
@@ -149,7 +149,7 @@ class MailServer:
         if message.id in mailbox.ids:
             ctx.record("duplicate", message.id, self.name, f"rcpt={rcpt}")
             return
-        ctx.record("delivered", message.id, self.name, f"rcpt={rcpt}")
+        ctx.append_record((ctx.env._now, "delivered", message.id, self.name, "rcpt=" + rcpt))
         mailbox.store(message)
 
     def _hosts_of(self, rcpts: list[str]) -> tuple[str, ...]:
@@ -195,7 +195,7 @@ class MailServer:
         jobs = self.queued.get(message.id, 0)
         self.queued[message.id] = jobs + 1
         if jobs == 0:
-            ctx.record("enqueued", message.id, self.name, f"queue={len(self.queued)}")
+            ctx.append_record((ctx.env._now, "enqueued", message.id, self.name, f"queue={len(self.queued)}"))
         ctx.busy += 1  # ctx.hold(): the job is queued
         return Job(self, message, rcpts, hosts, state)
 
@@ -206,7 +206,7 @@ class MailServer:
             self.queued[message.id] = left
         else:
             del self.queued[message.id]
-            ctx.record("dequeued", message.id, self.name, f"queue={len(self.queued)}")
+            ctx.append_record((ctx.env._now, "dequeued", message.id, self.name, f"queue={len(self.queued)}"))
         ctx.release()
 
     def _job(
@@ -403,7 +403,7 @@ def log_created(ctx: Context, message: Message, node: str, extra: str = "") -> N
         detail += f" about={message.about}"
     if extra:
         detail += " " + extra
-    ctx.record("created", message.id, node, detail)
+    ctx.append_record((ctx.env._now, "created", message.id, node, detail))
 
 
 class Greylist:

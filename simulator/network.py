@@ -83,19 +83,23 @@ class Flow:
     # (lead-in timer), MOVING (bits draining at a shared rate: the network's one clock wakes at
     # the earliest finish of all of them), TAIL, FINISHED, CANCELLED.
 
-    def __init__(self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float) -> None:
+    def __init__(
+        self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float,
+        ended_s: float, stage: int = WAITING, rate_bps: float = 0.0,
+    ) -> None:
         self.net = net
-        self.env = env = net.env
+        self.env = net.env
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
         # What waiters wait on: made when first asked for, or the final timer itself when that
         # exists first (a solo transfer); an event of its own is never scheduled.
         self._done: simpy.Event | None = None
         self.timer: simpy.Event | None = None  # the timer of the current stage
-        self.stage = WAITING
+        self.stage = stage
         self.links = links
         self.remaining_bits = bits
-        self.rate_bps = 0.0
-        self.updated_s = self.started_s = self.ended_s = env._now  # SimPy's clock, without the property call
+        self.rate_bps = rate_bps
+        self.updated_s = self.started_s = started_s  # when its bits start moving (at this rate)
+        self.ended_s = ended_s  # when its last bit has left (at this rate)
         self.tail_s = tail_s
         self.finish_s = math.inf  # when its bits will have drained at the current rate (MOVING)
 
@@ -203,10 +207,11 @@ class Network:
         env = self.env
         now = env._now  # SimPy's clock, without the property call
         self._flow_seq += 1
+        bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
-        flow = Flow(self, links, 8.0 * size_bytes, self._flow_seq, tail_s)
+        start_s = now + start_in_s
         if not links:
-            flow.started_s = flow.ended_s = now + start_in_s  # the bits take no time
+            flow = Flow(self, links, bits, self._flow_seq, tail_s, start_s, start_s)  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
                 flow.stage = FINISHED
                 _mark_done(flow.done)
@@ -214,19 +219,18 @@ class Network:
                 self._stage(flow, TAIL, start_in_s + tail_s)
             return flow
         rate = path.bottleneck_bps
-        start_s = now + start_in_s
-        end_s = start_s + flow.remaining_bits / rate  # at the full rate
+        end_s = start_s + bits / rate  # at the full rate
         crowded = False
         for link in links:
             if link.flows:
                 overlapping = self._overlapping(links, start_s, end_s)
                 if overlapping:
-                    twins = self._twins(overlapping, links, start_s, flow.remaining_bits, rate)
+                    twins = self._twins(overlapping, links, start_s, bits, rate)
                     if twins is None:
                         crowded = True
                     else:  # one more of a group of equal transfers moving together
                         rate /= len(twins) + 1
-                        end_s = start_s + flow.remaining_bits / rate
+                        end_s = start_s + bits / rate
                         for twin in twins:
                             self._retime(twin, rate, end_s)
                 break
@@ -234,18 +238,16 @@ class Network:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
             # timer, which is also its done event; the flow sits on its links so that a newcomer
             # whose bits would overlap its own sees it and turns it into the staged form.
-            flow.stage = SOLO
-            flow.rate_bps = rate
-            flow.started_s = flow.updated_s = start_s
-            flow.ended_s = end_s
+            flow = Flow(self, links, bits, self._flow_seq, tail_s, start_s, end_s, SOLO, rate)
             for link in links:
                 link.flows.add(flow)
-            timer = env.timeout(flow.ended_s + tail_s - now)
+            timer = env.timeout(end_s + tail_s - now)
             timer.callbacks.append(flow)
             flow.timer = flow._done = timer
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
+        flow = Flow(self, links, bits, self._flow_seq, tail_s, now, now)
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:

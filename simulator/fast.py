@@ -50,7 +50,7 @@ def try_submit(agent: UserAgent, message: Message) -> bool:
     if path is None:
         return False
     rcpts = message.recipients
-    flow = smtp.plain_exchange(ctx.net, path, server, message, rcpts, agent.node, submission=True)
+    flow = smtp.plain_exchange(ctx.net, path, server, message, rcpts, agent.node, True)  # a submission
     if flow is None:
         return False
 
@@ -76,8 +76,7 @@ def try_relay(job: Job) -> bool:
     if path is None or not remote.up or not server.slots.take():
         return False
     rcpts = job.rcpts
-    flow = smtp.plain_exchange(ctx.net, path, remote, message, rcpts, server.name,
-                               eight_bit_client=server.eight_bit_mime)
+    flow = smtp.plain_exchange(ctx.net, path, remote, message, rcpts, server.name, False, server.eight_bit_mime)
     if flow is None:
         server.slots.give()
         return False

@@ -112,7 +112,7 @@ class MailServer:
         """
         ctx = self.ctx
         ctx.append_record((ctx.env._now, "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}"))
-        return self.take(message, rcpts, start=False)
+        return self.take(message, rcpts, False)  # the jobs are returned, not started
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
         """Deliver local recipients now; queue one job per destination for the rest.

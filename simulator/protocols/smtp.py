@@ -93,7 +93,7 @@ def _whole_transaction(net: Network, path: Path, server: Receiver, size_bytes: i
     envelope commands (pipelined or not) are the lead-in of one transfer, whose tail is the
     last byte's trip to the server; ``done`` fires when the server can accept."""
     group_rtts = 1 if server.pipelining else 2 + n_rcpts
-    return net.transfer(path, size_bytes, start_in_s=(3 + group_rtts) * path.rtt_s, tail_s=path.delay_s)
+    return net.transfer(path, size_bytes, (3 + group_rtts) * path.rtt_s, path.delay_s)  # lead-in, tail
 
 
 def session(

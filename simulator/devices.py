@@ -71,8 +71,15 @@ class Device:
         state = self._state
         if state:  # IMAP IDLE without a process: it fetches in announcement order
             self._announced.append(message)
-            if state == "idle":
-                self._idle_notify()
+            if state == "idle":  # it wakes (see _idle_fetch)
+                path = self._path
+                assert path is not None
+                if path.rtt_s == 0 and not path.limited_links:
+                    # An instant fetch: do it in a step of its own, where the process would have woken.
+                    self._state = "waking"
+                    self.ctx.env.timeout(0.0).callbacks.append(lambda _event: self._idle_fetch(0.0))
+                else:
+                    self._idle_fetch(path.delay_s + path.rtt_s)  # EXISTS reaches the device, DONE and OK
         elif self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
 
@@ -172,16 +179,6 @@ class Device:
     def _idle_connected(self, _event: Any) -> None:
         self._state = "idle"
         self._idle_fetch(0.0)
-
-    def _idle_notify(self) -> None:
-        path = self._path
-        assert path is not None
-        if path.rtt_s == 0 and not path.limited_links:
-            # An instant fetch: do it in a step of its own, where the process would have woken.
-            self._state = "waking"
-            self.ctx.env.timeout(0.0).callbacks.append(lambda _event: self._idle_fetch(0.0))
-            return
-        self._idle_fetch(path.delay_s + path.rtt_s)  # EXISTS reaches the device, DONE and OK
 
     def _idle_fetch(self, lead_s: float) -> None:
         """Fetch the next new message, if any; the device is busy until none is left."""

@@ -60,6 +60,7 @@ class World:
                 ctx.home[domain] = name
         ctx.dns = {domain: tuple((r.host, r.preference) for r in records) for domain, records in scenario.dns.items()}
         self.users = scenario.expanded_users()
+        self._selected: dict[str, list[str]] = {}
         for user in self.users:
             server = ctx.servers[ctx.home[domain_of(user.address)]]
             server.mailboxes[user.address] = Mailbox(user.address)
@@ -78,7 +79,14 @@ class World:
     # ---- selection of users for traffic ----------------------------------------------------
 
     def select(self, selector: str) -> list[str]:
-        """Addresses named by a domain, a group prefix, or one address."""
+        """Addresses named by a domain, a group prefix, or one address (each worked out once:
+        traffic entries name the same few, and a scan looks at every user)."""
+        selected = self._selected.get(selector)
+        if selected is None:
+            selected = self._selected[selector] = self._select(selector)
+        return selected
+
+    def _select(self, selector: str) -> list[str]:
         if selector in self.ctx.home:
             return [u.address for u in self.users if domain_of(u.address) == selector]
         if "@" in selector:

@@ -70,8 +70,9 @@ class UserAgent:
 
     def retrieved(self, device: Device, message: Message) -> None:
         """``device`` now holds ``message`` (each device reports each message once)."""
-        first = message.id not in self.read
-        self.read.add(message.id)
+        read, mid = self.read, message.id
+        first = mid not in read
+        read.add(mid)
         if first and self.behaviour is not None:
             self.behaviour.on_read(self, message)  # before releasing, so the run waits for what it starts
         if first or self._copies > 1:

@@ -75,7 +75,7 @@ class Flow:
     it when it is made.
     """
 
-    __slots__ = ("_done", "ended_s", "env", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
+    __slots__ = ("_done", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
                  "stage", "started_s", "tail_s", "timer", "updated_s")
 
     # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
@@ -88,7 +88,6 @@ class Flow:
         ended_s: float, stage: int = WAITING, rate_bps: float = 0.0,
     ) -> None:
         self.net = net
-        self.env = net.env
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
         # What waiters wait on: made when first asked for, or the final timer itself when that
         # exists first (a solo transfer); an event of its own is never scheduled.
@@ -127,7 +126,7 @@ class Flow:
     def done(self) -> simpy.Event:
         """The event that fires when the transfer (with its tail) is over."""
         if self._done is None:
-            self._done = self.env.event()
+            self._done = self.net.env.event()
         return self._done
 
 
@@ -206,12 +205,12 @@ class Network:
         """
         env = self.env
         now = env._now  # SimPy's clock, without the property call
-        self._flow_seq += 1
+        self._flow_seq = seq = self._flow_seq + 1
         bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
         start_s = now + start_in_s
         if not links:
-            flow = Flow(self, links, bits, self._flow_seq, tail_s, start_s, start_s)  # the bits take no time
+            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s)  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
                 flow.stage = FINISHED
                 _mark_done(flow.done)
@@ -238,7 +237,7 @@ class Network:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
             # timer, which is also its done event; the flow sits on its links so that a newcomer
             # whose bits would overlap its own sees it and turns it into the staged form.
-            flow = Flow(self, links, bits, self._flow_seq, tail_s, start_s, end_s, SOLO, rate)
+            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, SOLO, rate)
             for link in links:
                 link.flows.add(flow)
             timer = env.timeout(end_s + tail_s - now)
@@ -247,7 +246,7 @@ class Network:
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
-        flow = Flow(self, links, bits, self._flow_seq, tail_s, now, now)
+        flow = Flow(self, links, bits, seq, tail_s, now, now)
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:
@@ -466,7 +465,7 @@ def _hand_back(flow: Flow) -> None:
     assert timer is not None
     waiters = timer.callbacks[1:]
     del timer.callbacks[1:]
-    done = flow._done = flow.env.event()
+    done = flow._done = flow.net.env.event()
     done.callbacks = waiters
     _repoint(waiters, timer, done)
     flow.timer = None

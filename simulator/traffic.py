@@ -81,6 +81,7 @@ class PoissonSource:
         self.text = buffered(lambda n: spec.size.sample_many(rng, n))
         att = spec.attachments
         self.att_size = buffered(lambda n: att.size.sample_many(rng, n)) if att is not None else None
+        self._on_arrival = self._arrive  # bound once, not at every arrival
 
     def start(self) -> None:
         """Set the first arrival (or, with nothing to send, just the end)."""
@@ -96,10 +97,10 @@ class PoissonSource:
     def _next(self) -> None:
         env = self.ctx.env
         wait = self.gap()
-        if env.now + wait > self.duration_s:
+        if env._now + wait > self.duration_s:  # SimPy's clock, without the property call
             self._at(self.duration_s, self._end)
         else:
-            env.timeout(wait).callbacks.append(self._arrive)
+            env.timeout(wait).callbacks.append(self._on_arrival)
 
     def _arrive(self, _event: Any) -> None:
         """One arrival: draw the message and send it, then set the next arrival."""

@@ -52,6 +52,8 @@ class Device:
         else:
             self.offset_s = float(rng.uniform(0.0, self.poll_s)) if polls else 0.0
         self.mailbox: Mailbox = agent.server.mailboxes[agent.address]
+        # What a polling device holds (an IMAP IDLE device without a process keeps no such set:
+        # it fetches each message it is told of exactly once).
         self.held: set[str] = set()
         self.cursor = 0  # every message before this position is held or deleted
         self._wake: simpy.Event | None = None
@@ -96,10 +98,16 @@ class Device:
         return [m for m in messages[i:] if m.id not in held and m.id not in deleted]
 
     def got(self, message: Message) -> None:
-        mid = message.id
-        if mid in self.held:
+        """A download or fetch brought ``message``; it counts once however often it comes."""
+        if message.id in self.held:
             return
-        self.held.add(mid)
+        self.held.add(message.id)
+        self._retrieved(message)
+
+    def _retrieved(self, message: Message) -> None:
+        """The device now holds ``message`` for the first time (the IMAP IDLE fast path calls this
+        directly: each new message is announced to it, and fetched, exactly once)."""
+        mid = message.id
         seen = self.mailbox.seen
         detail = self._retrieved_details[mid in seen]
         if self.protocol != "pop3":
@@ -193,7 +201,7 @@ class Device:
         flow = self.ctx.net.transfer(path, message.wire_bytes, lead_s + path.delay_s, path.delay_s)
 
         def held(_event: Any) -> None:
-            self.got(message)
+            self._retrieved(message)
             if self._announced:
                 self._idle_fetch(0.0)
             else:

@@ -42,7 +42,7 @@ class UserAgent:
         self.server = server
         self.spec = spec
         self.devices: list[Device] = []
-        self.read: set[str] = set()  # messages the user has seen on some device
+        self.read: set[str] = set()  # messages the user has seen on some device (kept with 2+ devices)
         self.behaviour: Behaviour | None = None
         self._copies = 0
 
@@ -70,9 +70,12 @@ class UserAgent:
 
     def retrieved(self, device: Device, message: Message) -> None:
         """``device`` now holds ``message`` (each device reports each message once)."""
-        read, mid = self.read, message.id
-        first = mid not in read
-        read.add(mid)
+        if len(self.devices) == 1:
+            first = True  # its one device reports each message once: nothing to keep
+        else:
+            read, mid = self.read, message.id
+            first = mid not in read
+            read.add(mid)
         if first and self.behaviour is not None:
             self.behaviour.on_read(self, message)  # before releasing, so the run waits for what it starts
         if first or self._copies > 1:

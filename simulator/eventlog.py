@@ -1,6 +1,7 @@
 """The append-only event log: the single source every table, statistic and plot derives from.
 
-A record is a plain tuple ``(time_s, event, message_id, node, detail)``. ``detail`` is a
+A record reads as a plain tuple ``(time_s, event, message_id, node, detail)`` (while a run
+appends, the log keeps its fields flat; see :class:`EventLog`). ``detail`` is a
 space-separated list of ``key=value`` fields (values never contain spaces), so the log reads
 the same in memory and in ``events.csv``. The vocabulary of events is documented in
 ``docs/events.md``; :func:`fields` parses a detail string back into a dict.

@@ -264,10 +264,7 @@ class Network:
                 link.flows.discard(flow)
             if stage == SOLO and flow.rate_bps < min(link.bandwidth_bps for link in flow.links):  # type: ignore[type-var]
                 # It had twins: they no longer move at a known rate; the staged form takes over.
-                now = self.env._now
-                self._clear(flow.links, now)
-                self._unsolo(flow.links, now)
-                self._reshare(flow.links)
+                self._reshare(self._unsolo(flow.links, self.env._now))
             elif stage == MOVING:
                 self._reshare(flow.links)
 
@@ -328,10 +325,23 @@ class Network:
         _repoint(waiters, old, timer)
         flow.timer = flow._done = timer
 
-    def _unsolo(self, links: Sequence[Link], now: float) -> None:
-        """Turn the solo flows on ``links`` into the staged form, as of ``now``."""
-        for link in links:
-            for flow in [f for f in link.flows if f.stage == SOLO]:
+    def _unsolo(self, links: Sequence[Link], now: float) -> list[Link]:
+        """Turn the solo flows on ``links`` into the staged form, as of ``now``, and then those on
+        the other links of each that was moving bits, and so on: a link that carries a flow at a
+        shared rate carries no solo flow (one could otherwise be counted in a share while still
+        in its lead-in, or keep its full rate while another's bits, slowed, reach it). Solo flows
+        that have drained are forgotten. Returns every link visited, for the reshare."""
+        todo = list(links)
+        visited: list[Link] = []
+        while todo:
+            link = todo.pop()
+            if link in visited:
+                continue
+            visited.append(link)
+            flows = link.flows
+            for other in [f for f in flows if f.stage != MOVING and f.ended_s <= now]:
+                flows.discard(other)  # a solo flow past its last bit (in its tail, or done)
+            for flow in sorted([f for f in flows if f.stage == SOLO], key=_by_seq):
                 _hand_back(flow)
                 if now < flow.started_s:  # still in its lead-in: not on the links yet
                     for other in flow.links:
@@ -342,6 +352,8 @@ class Network:
                     flow.stage = MOVING
                     flow.timer = None
                     flow.finish_s = math.inf
+                    todo.extend(flow.links)
+        return visited
 
     def _stage(self, flow: Flow, stage: int, delay_s: float) -> None:
         """Enter ``stage``; WAITING and TAIL run a timer, FINISHED resumes the waiters now."""
@@ -367,13 +379,12 @@ class Network:
         now = self.env.now
         flow.stage = MOVING
         flow.started_s = flow.updated_s = now
-        self._clear(flow.links, now)
-        self._unsolo(flow.links, now)
+        touched = self._unsolo(flow.links, now)
         for link in flow.links:
             link.flows.add(flow)
         flow.timer = None
         flow.finish_s = math.inf
-        self._reshare(flow.links)
+        self._reshare(touched)
 
     def _tick(self, clock: simpy.Event) -> None:
         """The clock: drain every shared transfer whose bits have all left by now."""

@@ -26,7 +26,6 @@ class Context:
         self.env = env
         self.net = net
         self.log = log
-        self._extend = log.extend
         # The log's own append for one record given whole, ``(time_s, event, message_id, node,
         # detail)``: the per-message hot paths call it directly, saving ``record``'s frame.
         self.append_record = log.extend
@@ -67,7 +66,7 @@ class Context:
 
     def record(self, event: str, message_id: str = "", node: str = "", detail: str = "") -> None:
         """Append a record to the event log, stamped with the current simulated time."""
-        self._extend((self.env._now, event, message_id, node, detail))  # SimPy's clock, without the property call
+        self.append_record((self.env._now, event, message_id, node, detail))  # SimPy's clock, without the property call
 
     def new_id(self, prefix: str = "m") -> str:
         self._next_id += 1

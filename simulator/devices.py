@@ -202,10 +202,7 @@ class Device:
 
         def held(_event: Any) -> None:
             self._retrieved(message)
-            if self._announced:
-                self._idle_fetch(0.0)
-            else:
-                self._state = "idle"
+            self._idle_fetch(0.0)
 
         fast.when_done(flow, held)
 

@@ -120,25 +120,20 @@ class MailServer:
         With ``start`` the jobs run as processes of their own; otherwise they are returned for
         the caller to run (see :func:`run_jobs`).
         """
-        groups: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # first MX host -> (its MX hosts, rcpts)
+        groups: dict[str, list[str]] = {}  # first MX host -> its rcpts
         for rcpt in rcpts:
             domain = domain_of(rcpt)
             if domain in self.domains:
                 self.deliver_local(message, rcpt)
                 continue
-            hosts = self._mx.get(domain) or self.mx_hosts(domain)
+            hosts = self.mx_hosts(domain)
             if not hosts:
                 self.fail_permanently(message, (rcpt,), LOOP)
                 continue
-            group = groups.get(hosts[0])  # one session per destination server
-            if group is None:
-                groups[hosts[0]] = (hosts, [rcpt])
-            else:
-                group[1].append(rcpt)
+            groups.setdefault(hosts[0], []).append(rcpt)  # one session per destination server
         if not groups:
             return []
-        jobs = [self.enqueue(message, tuple(group), hosts if len(group) == 1 else self._hosts_of(group))
-                for hosts, group in groups.values()]
+        jobs = [self.enqueue(message, tuple(group), self._hosts_of(group)) for group in groups.values()]
         if start:
             for job in jobs:
                 self.ctx.env.process(job.run())

@@ -246,13 +246,18 @@ def test_cancelled_twin_speeds_up_the_other_and_leaves_a_tail_alone() -> None:
     assert finish_times(env, {"w": w, "x": x}) == {"w": exact(1.1), "x": exact(1.35)}
 
 
+def chain(xy_bps: float, yz_bps: float) -> tuple[simpy.Environment, Network]:
+    """x - y - z with no latency: F goes x to z, N x to y, G y to z."""
+    env = simpy.Environment()
+    return env, Network(env, [spec("x", "y", 0.0, xy_bps), spec("y", "z", 0.0, yz_bps)])
+
+
 def test_a_solo_flow_in_its_lead_in_takes_no_share_from_one_that_starts_sharing() -> None:
     """x-y 16 Mbps, y-z 8 Mbps. F (x to z, 1 MB) moves from 0 at 8 Mbps. G (y to z, 1 MB) starts
     its bits at 2, after F's: a solo flow beside F on y-z. N (x to y, 1 MB) starts at 0.5 and
     shares x-y with F: 8 Mbps each, which leaves F at 8 (y-z is still its own), done at 1.0. N
     has 4 Mbit left then, alone at 16 Mbps -> 1.25. G runs alone from 2 -> 3.0."""
-    env = simpy.Environment()
-    net = Network(env, [spec("x", "y", 0.0, 16 * MBIT), spec("y", "z", 0.0, 8 * MBIT)])
+    env, net = chain(16 * MBIT, 8 * MBIT)
     flows = {"F": net.transfer(net.path("x", "z"), 1_000_000),
              "G": net.transfer(net.path("y", "z"), 1_000_000, start_in_s=2.0),
              "N": net.transfer(net.path("x", "y"), 1_000_000, start_in_s=0.5)}
@@ -266,8 +271,7 @@ def test_a_slowed_flow_reaching_a_solo_flow_shares_with_it() -> None:
     F and N at 4 (F 2 Mbit left, N 6). At 1.0 G joins y-z: F gets min(8/2, 8/2) = 4, G 4, N 4.
     F's 2 Mbit take 0.5 s -> 1.5; G has moved 2 of its 4 Mbit by then, the rest at 8 -> 1.75;
     N has 4 Mbit left at 1.5, alone on x-y at 8 -> 2.0."""
-    env = simpy.Environment()
-    net = Network(env, [spec("x", "y", 0.0, 8 * MBIT), spec("y", "z", 0.0, 8 * MBIT)])
+    env, net = chain(8 * MBIT, 8 * MBIT)
     flows = {"F": net.transfer(net.path("x", "z"), 1_000_000),
              "G": net.transfer(net.path("y", "z"), 500_000, start_in_s=1.0),
              "N": net.transfer(net.path("x", "y"), 1_000_000, start_in_s=0.5)}

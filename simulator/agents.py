@@ -12,18 +12,19 @@ so the server gets the message twice: a duplicate, as in real SMTP.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import fast
+from . import kernel
 from .context import Context
 from .devices import Device
+from .exchange import SmtpExchange
 from .message import Message
-from .protocols import smtp
-from .server import CONNECT_FAILED, CUT, Job, MailServer, log_created, run_jobs
+from .network import Path
+from .protocols.smtp import SessionResult
+from .server import CONNECT_FAILED, CUT, Job, MailServer, log_created, start_jobs
 
 if TYPE_CHECKING:
     from .behaviour import Behaviour
@@ -64,7 +65,7 @@ class UserAgent:
 
     def delivered(self, message: Message) -> None:
         """A new message is in the mailbox: it waits to be retrieved; the devices are told."""
-        self.ctx.busy += self._copies  # held until retrieved (ctx.hold, that many times)
+        self.ctx.end.hold(self._copies)  # held until retrieved, by every device that must
         for device in self.devices:
             device.notify(message)
 
@@ -79,75 +80,99 @@ class UserAgent:
         if first and self.behaviour is not None:
             self.behaviour.on_read(self, message)  # before releasing, so the run waits for what it starts
         if first or self._copies > 1:
-            self.ctx.release()
+            self.ctx.end.release()
 
     def send(self, message: Message) -> None:
-        """The user presses send now."""
+        """The user presses send now: the submission starts in a step of its own, at once."""
         ctx = self.ctx
         log_created(ctx, message, self.node)
-        ctx.busy += 1  # ctx.hold(): the submission is in flight
-        if not fast.try_submit(self, message):
-            ctx.env.process(self._submit(message, message.recipients))
-
-    def _submit(self, message: Message, rcpts: tuple[str, ...]) -> Generator[Any, Any, None]:
-        """Submit ``message`` to the home server until it accepts or refuses every recipient,
-        then go on as the server's delivery job (see ``server.run_jobs``).
-
-        Time: the SMTP session's round trips and transfer; on a failed connect,
-        ``SUBMIT_CONNECT_TIMEOUT_S`` then ``SUBMIT_RETRY_S``. Cut by outages of the server or path.
-        The caller has put a hold on the run for this submission; it is released here.
-        """
-        ctx, env, server = self.ctx, self.ctx.env, self.server
-        process = env.active_process
-        assert process is not None
-        refusals: set[str] = set()
-
-        def refused(rcpt: str, code: str) -> None:
-            refusals.add(rcpt)
-            ctx.record("bounced", message.id, self.node,
-                           f"rcpt={rcpt} code={code} reason=submission dsn=-")
-
-        jobs: list[Job] = []
-        pending = rcpts
-        while pending:
-            path = ctx.net.path(self.node, server.name)
-            if path is None or not server.up:
-                ctx.trace("submission", self.node, server.name, message.id, t0=env.now, connect_failed=True,
-                          timeout_s=SUBMIT_CONNECT_TIMEOUT_S, user=self.address)
-                yield env.timeout(SUBMIT_CONNECT_TIMEOUT_S)
-                ctx.record("submit_failed", message.id, self.node,
-                               f"host={server.name} code={CONNECT_FAILED} next={env.now + SUBMIT_RETRY_S!r}")
-                yield env.timeout(SUBMIT_RETRY_S)
-                continue
-            handle = ctx.sessions.open(process, path)
-            try:
-                trace = ctx.trace("submission", self.node, server.name, message.id, user=self.address)
-                result = yield from smtp.session(
-                    env, ctx.net, path, server, message, pending, self.node, refused, submission=True, trace=trace
-                )
-            finally:
-                ctx.sessions.close(handle)
-            if not result.cut:
-                if result.accepted:
-                    jobs = result.followups
-                    ctx.sessions.tail(path, result.ack_at_s, partial(self._reply_lost, message, result.accepted))
-                break
-            pending = tuple(r for r in pending if r not in refusals)
-            ctx.record("submit_failed", message.id, self.node,
-                           f"host={server.name} code={CUT} next={env.now + SUBMIT_RETRY_S!r}")
-            yield env.timeout(SUBMIT_RETRY_S)
-        ctx.release()
-        yield from run_jobs(env, jobs)
+        ctx.end.hold()  # the submission is in flight
+        kernel.call_soon(ctx.env, Submission(self, message, message.recipients).again)
 
     def _reply_lost(self, message: Message, rcpts: tuple[str, ...]) -> None:
         """The server accepted but an outage cut the 250 on its way back: the client submits
         again, and the server gets the message twice (a duplicate, as in real SMTP)."""
         ctx = self.ctx
         ctx.record("submit_failed", message.id, self.node,
-                       f"host={self.server.name} code={CUT} accepted=yes next={ctx.env.now + SUBMIT_RETRY_S!r}")
-        ctx.hold()
-        ctx.env.process(self._resubmit(message, rcpts))
+                   f"host={self.server.name} code={CUT} accepted=yes next={ctx.env.now + SUBMIT_RETRY_S!r}")
+        ctx.end.hold()
+        kernel.call_soon(ctx.env, Submission(self, message, rcpts).resubmit)
 
-    def _resubmit(self, message: Message, rcpts: tuple[str, ...]) -> Generator[Any, Any, None]:
-        yield self.ctx.env.timeout(SUBMIT_RETRY_S)
-        yield from self._submit(message, rcpts)
+
+class Submission:
+    """Submitting one message to the sender's home server until it accepts or refuses every
+    recipient, then going on as the server's delivery jobs (see ``server.start_jobs``).
+
+    Time: the SMTP session's round trips and transfer; on a failed connect,
+    ``SUBMIT_CONNECT_TIMEOUT_S`` then ``SUBMIT_RETRY_S``; after a cut, ``SUBMIT_RETRY_S``. Cut by
+    outages of the server or path. The user agent has put a hold on the run for this submission;
+    it is released here.
+    """
+
+    __slots__ = ("agent", "handle", "jobs", "message", "path", "pending", "refusals")
+
+    def __init__(self, agent: UserAgent, message: Message, rcpts: tuple[str, ...]) -> None:
+        self.agent = agent
+        self.message = message
+        self.pending = rcpts  # recipients neither accepted nor refused yet
+        self.refusals: set[str] = set()
+        self.jobs: list[Job] = []
+        self.path: Path | None = None
+        self.handle: Any = None
+
+    def start(self) -> None:
+        """Try a session now."""
+        agent, message = self.agent, self.message
+        ctx, server = agent.ctx, agent.server
+        path = self.path = ctx.net.path(agent.node, server.name)
+        if path is None or not server.up:
+            ctx.trace("submission", agent.node, server.name, message.id, t0=ctx.env.now, connect_failed=True,
+                      timeout_s=SUBMIT_CONNECT_TIMEOUT_S, user=agent.address)
+            ctx.env.timeout(SUBMIT_CONNECT_TIMEOUT_S).callbacks.append(self._connect_failed)
+            return
+        exchange = SmtpExchange(ctx.env, ctx.net, path, server, message, self.pending, agent.node, self._refused,
+                                self._ended, submission=True)
+        self.handle = ctx.sessions.open(exchange.cut, path)
+        exchange.start(ctx.trace("submission", agent.node, server.name, message.id, user=agent.address))
+
+    def resubmit(self, _event: Any = None) -> None:
+        """Submit again after ``SUBMIT_RETRY_S`` (the 250 of the last submission was lost)."""
+        self.agent.ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+
+    def _refused(self, rcpt: str, code: str) -> None:
+        self.refusals.add(rcpt)
+        self.agent.ctx.record("bounced", self.message.id, self.agent.node,
+                              f"rcpt={rcpt} code={code} reason=submission dsn=-")
+
+    def _connect_failed(self, _event: Any) -> None:
+        ctx = self.agent.ctx
+        ctx.record("submit_failed", self.message.id, self.agent.node,
+                   f"host={self.agent.server.name} code={CONNECT_FAILED} next={ctx.env.now + SUBMIT_RETRY_S!r}")
+        ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+
+    def _ended(self, result: SessionResult) -> None:
+        agent, message = self.agent, self.message
+        ctx = agent.ctx
+        ctx.sessions.close(self.handle)
+        if not result.cut:
+            if result.accepted:
+                self.jobs = result.followups
+                assert self.path is not None
+                ctx.sessions.tail(self.path, result.ack_at_s, partial(agent._reply_lost, message, result.accepted))
+            self._done()
+            return
+        self.pending = tuple(r for r in self.pending if r not in self.refusals)
+        ctx.record("submit_failed", message.id, agent.node,
+                   f"host={agent.server.name} code={CUT} next={ctx.env.now + SUBMIT_RETRY_S!r}")
+        ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+
+    def again(self, _event: Any = None) -> None:
+        """Try a session now if any recipient is still pending; else the submission is over."""
+        if self.pending:
+            self.start()
+        else:
+            self._done()
+
+    def _done(self) -> None:
+        self.agent.ctx.end.release()
+        start_jobs(self.jobs)

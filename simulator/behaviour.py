@@ -11,11 +11,12 @@ it there), on the device for POP3. Each entry draws from its own random stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import kernel
 from .message import Message
 from .traffic import make_message
 
@@ -56,14 +57,10 @@ class Behaviour:
             self._later(spec.file.think.sample(rng), lambda: self._file(agent, message, spec.file.folder))
 
     def _later(self, delay_s: float, action: Callable[[], None]) -> None:
-        """Run ``action`` after the think time; the run waits for it."""
-        self.ctx.hold()
-        self.ctx.env.process(self._after(max(0.0, float(delay_s)), action))
-
-    def _after(self, delay_s: float, action: Callable[[], None]) -> Generator[Any, Any, None]:
-        yield self.ctx.env.timeout(delay_s)
-        action()
-        self.ctx.release()
+        """Run ``action`` after the think time (counted from a step of its own, now); the run
+        waits for it."""
+        self.ctx.end.hold()
+        kernel.call_soon(self.ctx.env, _ThinkTime(self.ctx, max(0.0, float(delay_s)), action).start)
 
     def _reply(self, agent: UserAgent, message: Message, spec: Any, rng: np.random.Generator) -> None:
         text = max(0, round(spec.size.sample(rng)))
@@ -92,3 +89,21 @@ class Behaviour:
     def _log(self, new: Message, how: str, original: Message, agent: UserAgent) -> None:
         ctx = self.ctx
         ctx.record(how, original.id, agent.node, f"new={new.id} by={agent.address}")
+
+
+class _ThinkTime:
+    """A decided action waiting out its think time."""
+
+    __slots__ = ("action", "ctx", "delay_s")
+
+    def __init__(self, ctx: Context, delay_s: float, action: Callable[[], None]) -> None:
+        self.ctx = ctx
+        self.delay_s = delay_s
+        self.action = action
+
+    def start(self, _event: Any) -> None:
+        self.ctx.env.timeout(self.delay_s).callbacks.append(self._over)
+
+    def _over(self, _event: Any) -> None:
+        self.action()
+        self.ctx.end.release()

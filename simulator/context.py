@@ -1,7 +1,5 @@
-"""The services every simulated component shares: clock, network, session registry, log, ids.
-
-It also keeps the run's end condition: the run is over when every traffic source is spent and
-nothing is queued, in flight or waiting to be retrieved (``busy`` counts those).
+"""The services every simulated component shares: clock, network, session registry, log, ids,
+and the run's end condition (:class:`simulator.end_of_run.EndOfRun`, ``ctx.end``).
 """
 
 from __future__ import annotations
@@ -10,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from . import kernel
+from .end_of_run import EndOfRun
 from .eventlog import EventLog
 from .network import Network
 from .sessions import Sessions
@@ -29,20 +29,17 @@ class Context:
         # The log's own append for one record given whole, ``(time_s, event, message_id, node,
         # detail)``: the per-message hot paths call it directly, saving ``record``'s frame.
         self.append_record = log.extend
+        self.clock = kernel.clock(env)  # the simulated time, read cheaply: ``ctx.clock()``
         self.sessions = Sessions(env)
         self.servers: dict[str, MailServer] = {}
         self.agents: dict[str, UserAgent] = {}
         self.dns: dict[str, tuple[tuple[str, int], ...]] = {}  # domain -> ((host, preference), ...)
         self.home: dict[str, str] = {}  # domain -> server holding its mailboxes
-        self.busy = 0
-        self.sources = 0  # traffic sources still able to create messages
-        self.done = env.event()
-        self._waiting_for_tails = False
+        self.end = EndOfRun(env, self.sessions.tails_until)  # hold/release: when the run is done
+        self.done = self.end.done
         self._next_id = 0
         # Session traces for transcripts and packet captures; None unless recording was asked for.
         self.traces: list[dict[str, Any]] | None = None
-        # Hops that nothing can disturb may skip processes (see simulator.fast); the world sets it.
-        self.fast = False
         self.trace_filter: frozenset[str] | None = None  # message ids to record; None: all
 
     def trace(
@@ -66,38 +63,13 @@ class Context:
 
     def record(self, event: str, message_id: str = "", node: str = "", detail: str = "") -> None:
         """Append a record to the event log, stamped with the current simulated time."""
-        self.append_record((self.env._now, event, message_id, node, detail))  # SimPy's clock, without the property call
+        self.append_record((self.clock(), event, message_id, node, detail))
 
     def new_id(self, prefix: str = "m") -> str:
         self._next_id += 1
         return f"{prefix}{self._next_id}"
 
-    def hold(self) -> None:
-        """Something is queued, in flight or waiting to be retrieved."""
-        self.busy += 1
-
-    def release(self) -> None:
-        self.busy -= 1
-        if not self.busy:
-            self.check_done()
-
-    def source_ended(self) -> None:
-        self.sources -= 1
-        self.check_done()
-
-    def check_done(self) -> None:
-        """End the run when nothing is left to do; a final reply still in flight (a session
-        tail an outage could yet cut) is waited for."""
-        if self.busy or self.sources or self.done.triggered or self._waiting_for_tails:
-            return
-        until = self.sessions.tails_until()
-        if until > self.env.now:
-            self._waiting_for_tails = True
-            timer = self.env.timeout(until - self.env.now)
-            timer.callbacks.append(self._tails_expired)
-            return
-        self.done.succeed()
-
-    def _tails_expired(self, _event: simpy.Event) -> None:
-        self._waiting_for_tails = False
-        self.check_done()
+    @property
+    def busy(self) -> int:
+        """Work still outstanding (see :class:`EndOfRun`)."""
+        return self.end.count

@@ -27,6 +27,8 @@ from typing import Any
 import networkx as nx
 import simpy
 
+from . import kernel
+
 
 class Link:
     """One physical link between two nodes; ``bandwidth_bps`` None means unlimited."""
@@ -116,7 +118,7 @@ class Flow:
                 link.flows.discard(self)
         self.stage = FINISHED
         if self._done is not timer:
-            _mark_done(self.done)
+            kernel.mark_done(self.done)
 
     @property
     def finished(self) -> bool:
@@ -135,6 +137,7 @@ class Network:
 
     def __init__(self, env: simpy.Environment, links: Iterable[Any]) -> None:
         self.env = env
+        self.clock = kernel.clock(env)
         self.graph: nx.Graph = nx.Graph()
         self.links: dict[frozenset[str], Link] = {}
         for spec in links:
@@ -204,7 +207,7 @@ class Network:
         after the last bit has left. On a path with no limited link the bits take no time.
         """
         env = self.env
-        now = env._now  # SimPy's clock, without the property call
+        now = self.clock()
         self._flow_seq = seq = self._flow_seq + 1
         bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
@@ -213,7 +216,7 @@ class Network:
             flow = Flow(self, links, bits, seq, tail_s, start_s, start_s)  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
                 flow.stage = FINISHED
-                _mark_done(flow.done)
+                kernel.mark_done(flow.done)
             else:
                 self._stage(flow, TAIL, start_in_s + tail_s)
             return flow
@@ -264,7 +267,7 @@ class Network:
                 link.flows.discard(flow)
             if stage == SOLO and flow.rate_bps < min(link.bandwidth_bps for link in flow.links):  # type: ignore[type-var]
                 # It had twins: they no longer move at a known rate; the staged form takes over.
-                self._reshare(self._unsolo(flow.links, self.env._now))
+                self._reshare(self._unsolo(flow.links, self.clock()))
             elif stage == MOVING:
                 self._reshare(flow.links)
 
@@ -317,12 +320,12 @@ class Network:
         assert old is not None and flow._done is old
         flow.rate_bps = rate_bps
         flow.ended_s = ended_s
-        timer = self.env.timeout(ended_s + flow.tail_s - self.env._now)
+        timer = self.env.timeout(ended_s + flow.tail_s - self.clock())
         timer.callbacks.append(flow)
         waiters = old.callbacks[1:]
         del old.callbacks[1:]
         timer.callbacks.extend(waiters)
-        _repoint(waiters, old, timer)
+        kernel.repoint(waiters, old, timer)
         flow.timer = flow._done = timer
 
     def _unsolo(self, links: Sequence[Link], now: float) -> list[Link]:
@@ -462,14 +465,6 @@ def _by_seq(flow: Flow) -> int:
     return flow.seq
 
 
-def _mark_done(done: simpy.Event) -> None:
-    """Make a flow's ``done`` read as an event that has happened (its waiters were handed to the
-    timer that just fired). Sets SimPy's own fields: the event is never scheduled itself."""
-    done._ok = True
-    done._value = None
-    done.callbacks = None  # type: ignore[assignment]
-
-
 def _hand_back(flow: Flow) -> None:
     """The waiters on a solo flow's single timer move to a ``done`` event of the flow's own."""
     timer = flow.timer
@@ -478,17 +473,8 @@ def _hand_back(flow: Flow) -> None:
     del timer.callbacks[1:]
     done = flow._done = flow.net.env.event()
     done.callbacks = waiters
-    _repoint(waiters, timer, done)
+    kernel.repoint(waiters, timer, done)
     flow.timer = None
-
-
-def _repoint(waiters: list[Any], old: simpy.Event, new: simpy.Event) -> None:
-    """A process among ``waiters`` that waited on ``old`` now waits on ``new`` (so that an
-    interrupt unhooks it from the right event)."""
-    for callback in waiters:
-        owner = getattr(callback, "__self__", None)
-        if isinstance(owner, simpy.Process) and owner._target is old:
-            owner._target = new
 
 
 def _hand_over(done: simpy.Event, timer: simpy.Event) -> None:
@@ -500,4 +486,4 @@ def _hand_over(done: simpy.Event, timer: simpy.Event) -> None:
     waiters = done.callbacks
     done.callbacks = timer.callbacks  # later waiters attach straight to the timer
     timer.callbacks.extend(waiters)
-    _repoint(waiters, done, timer)
+    kernel.repoint(waiters, done, timer)

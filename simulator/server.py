@@ -15,15 +15,15 @@ resume when it comes back.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import simpy
 
-from . import fast
+from . import kernel
 from .context import Context
+from .exchange import SmtpExchange
 from .mailbox import Mailbox
 from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
 from .protocols import smtp
@@ -111,14 +111,14 @@ class MailServer:
         Returns the delivery jobs this creates, for the caller to run (they are already queued).
         """
         ctx = self.ctx
-        ctx.append_record((ctx.env._now, "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}"))
+        ctx.append_record((ctx.clock(), "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}"))
         return self.take(message, rcpts, False)  # the jobs are returned, not started
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
         """Deliver local recipients now; queue one job per destination for the rest.
 
-        With ``start`` the jobs run as processes of their own; otherwise they are returned for
-        the caller to run (see :func:`run_jobs`).
+        With ``start`` the jobs start in steps of their own; otherwise they are returned for the
+        caller to run (see :func:`start_jobs`).
         """
         groups: dict[str, list[str]] = {}  # first MX host -> its rcpts
         for rcpt in rcpts:
@@ -136,7 +136,7 @@ class MailServer:
         jobs = [self.enqueue(message, tuple(group), self._hosts_of(group)) for group in groups.values()]
         if start:
             for job in jobs:
-                self.ctx.env.process(job.run())
+                job.start_soon()
             return []
         return jobs
 
@@ -149,7 +149,7 @@ class MailServer:
         if message.id in mailbox.ids:
             ctx.record("duplicate", message.id, self.name, f"rcpt={rcpt}")
             return
-        ctx.append_record((ctx.env._now, "delivered", message.id, self.name, "rcpt=" + rcpt))
+        ctx.append_record((ctx.clock(), "delivered", message.id, self.name, "rcpt=" + rcpt))
         mailbox.store(message)
 
     def _hosts_of(self, rcpts: list[str]) -> tuple[str, ...]:
@@ -195,8 +195,8 @@ class MailServer:
         jobs = self.queued.get(message.id, 0)
         self.queued[message.id] = jobs + 1
         if jobs == 0:
-            ctx.append_record((ctx.env._now, "enqueued", message.id, self.name, f"queue={len(self.queued)}"))
-        ctx.busy += 1  # ctx.hold(): the job is queued
+            ctx.append_record((ctx.clock(), "enqueued", message.id, self.name, f"queue={len(self.queued)}"))
+        ctx.end.hold()  # the job is queued
         return Job(self, message, rcpts, hosts, state)
 
     def _dequeue(self, message: Message) -> None:
@@ -206,151 +206,36 @@ class MailServer:
             self.queued[message.id] = left
         else:
             del self.queued[message.id]
-            ctx.append_record((ctx.env._now, "dequeued", message.id, self.name, f"queue={len(self.queued)}"))
-        ctx.release()
+            ctx.append_record((ctx.clock(), "dequeued", message.id, self.name, f"queue={len(self.queued)}"))
+        ctx.end.release()
 
-    def _job(
-        self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], state: Retrying | None = None
-    ) -> Generator[Any, Any, None]:
-        """Deliver ``message`` to ``rcpts`` through ``hosts``: attempts, retries, give-up.
-
-        Time: waits for the server to be up and for a free session slot, then the attempt's
-        connects and SMTP exchange; between attempts, the retry policy's delay. An outage of
-        this server or of the path interrupts the attempt in progress (a failed attempt).
-        ``state`` resumes a job whose last attempt turned out to have failed (its final reply
-        was cut off): the retry policy decides at once what happens next.
-        When the job ends, it runs the jobs its deliveries created at the next server.
-        """
+    def _after_failure(self, message: Message, remaining: list[str], code: str, st: Retrying) -> float | None:
+        """A job's attempt failed with ``code`` for ``remaining``: the retry policy decides. Returns
+        when to attempt next, or None when the policy gave up (the recipients were bounced)."""
         ctx, env = self.ctx, self.ctx.env
-        st = state or Retrying(env.now)
-        remaining = list(rcpts)
-        followups: list[Job] = []
-        code = st.code
-        while remaining:
-            if code is None:
-                while not self.up:
-                    yield self.back_up()
-                if not self.slots.take():
-                    yield self.slots.wait()
-                try:
-                    if not self.up:
-                        continue
-                    ctx.record("attempt", message.id, self.name,
-                                   f"rcpts={','.join(remaining)} hosts={','.join(hosts)}")
-                    done, code = yield from self._attempt(message, tuple(remaining), hosts, st, followups)
-                finally:
-                    self.slots.give()
-                remaining = [r for r in remaining if r not in done]
-                if not remaining:
-                    break
-                for job in followups:  # this job goes on retrying: the next server's jobs run apart
-                    env.process(job.run())
-                followups = []
-            st.failures += 1
-            if st.failures == 1:
-                st.first_failure_s = env.now
-            decision = self.policy.decide(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned)
-            if decision.action == "bounce":
-                self.fail_permanently(message, tuple(remaining), code, expired=True)
-                break
-            if decision.warn:
-                st.warned = True
-                self.send_dsn(message, tuple(remaining), WARNING, code)
-            next_s = decision.next_attempt_s
-            ctx.record("deferred", message.id, self.name,
-                           f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
-            code = None
-            yield env.timeout(max(0.0, next_s - env.now))
-        self._dequeue(message)
-        yield from run_jobs(env, followups)
+        st.failures += 1
+        if st.failures == 1:
+            st.first_failure_s = env.now
+        decision = self.policy.decide(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned)
+        if decision.action == "bounce":
+            self.fail_permanently(message, tuple(remaining), code, expired=True)
+            return None
+        if decision.warn:
+            st.warned = True
+            self.send_dsn(message, tuple(remaining), WARNING, code)
+        next_s = decision.next_attempt_s
+        ctx.record("deferred", message.id, self.name,
+                   f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
+        return next_s
 
-    def _attempt(
-        self,
-        message: Message,
-        rcpts: tuple[str, ...],
-        hosts: tuple[str, ...],
-        state: Retrying,
-        followups: list[Job],
-    ) -> Generator[Any, Any, tuple[set[str], str]]:
-        """One delivery attempt over the MX hosts in order; returns (recipients settled, last code).
-
-        ``hosts`` is the union of the recipients' MX lists (they share the first); each host is
-        offered the recipients still waiting whose own list names it. A host that is down or
-        unreachable costs ``connect_timeout`` and the next host is tried at once. A session that
-        completes settles every recipient it accepted or refused; one it deferred waits for the
-        next attempt.
-        """
-        ctx, env = self.ctx, self.ctx.env
-        process = env.active_process
-        assert process is not None
-        code = CONNECT_FAILED
-        settled: set[str] = set()
-
-        batch: list[tuple[str, str]] = []
-
-        def refused(rcpt: str, reply: str) -> None:
-            """Refusals learned at one moment make one bounce, sent at that moment."""
-            settled.add(rcpt)
-            if not batch:
-                ctx.hold()  # the run waits for the bounce, even if this job ends first
-                env.timeout(0.0).callbacks.append(lambda _event, h=host: self._bounce_batch(message, batch, h))
-            batch.append((rcpt, reply))
-
-        waiting = list(rcpts)  # not yet offered to a host that answered
-        for host in hosts:
-            offered = tuple(r for r in waiting if host in self.mx_hosts(domain_of(r)))
-            if not offered:
-                continue
-            server = ctx.servers[host]
-            path = ctx.net.path(self.name, host)
-            if path is None or not server.up:
-                ctx.trace("smtp", self.name, host, message.id, t0=env.now, connect_failed=True,
-                          timeout_s=self.connect_timeout_s)
-                handle = ctx.sessions.open(process, None, endpoints=(self.name,))
-                try:
-                    yield env.timeout(self.connect_timeout_s)
-                except simpy.Interrupt:
-                    ctx.record("session_cut", message.id, self.name, f"host={host} accepted=no")
-                    return settled, CUT
-                finally:
-                    ctx.sessions.close(handle)
-                ctx.record("connect_failed", message.id, self.name, f"host={host} code={CONNECT_FAILED}")
-                continue
-            handle = ctx.sessions.open(process, path)
-            try:
-                trace = ctx.trace("smtp", self.name, host, message.id)
-                result = yield from smtp.session(env, ctx.net, path, server, message, offered, self.name, refused,
-                                                 eight_bit_client=self.eight_bit_mime, trace=trace)
-            finally:
-                ctx.sessions.close(handle)
-            if result.cut:
-                ctx.record("session_cut", message.id, self.name, f"host={host} accepted=no")
-                return settled, CUT
-            if result.accepted:
-                ctx.record("sent", message.id, self.name,
-                               f"host={host} rcpts={','.join(result.accepted)} code=250")
-                followups.extend(result.followups)
-                ctx.sessions.tail(path, result.ack_at_s,
-                                  partial(self._reply_lost, message, result.accepted, hosts, host, state))
-            settled.update(result.accepted)
-            waiting = [r for r in waiting if r not in offered]
-            if result.deferred:
-                code = result.deferred[0][1]
-                deferred = ",".join(r for r, _ in result.deferred)
-                detail = f"host={host} rcpts={deferred} code={code}"
-                ctx.record("rcpt_deferred", message.id, self.name, detail)
-            elif not waiting:
-                return settled, smtp.OK
-        return settled, code
-
-    def _bounce_batch(self, message: Message, batch: list[tuple[str, str]], host: str) -> None:
+    def _bounce_batch(self, message: Message, batch: list[tuple[str, str]], host: str, _event: Any = None) -> None:
         by_code: dict[str, list[str]] = {}
         for rcpt, code in batch:
             by_code.setdefault(code, []).append(rcpt)
         batch.clear()
         for code, rcpts in by_code.items():
             self.fail_permanently(message, tuple(rcpts), code, host=host)
-        self.ctx.release()
+        self.ctx.end.release()
 
     def _reply_lost(
         self, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...], host: str, state: Retrying
@@ -361,7 +246,7 @@ class MailServer:
         ctx = self.ctx
         ctx.record("session_cut", message.id, self.name, f"host={host} accepted=yes")
         again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT)
-        ctx.env.process(self.enqueue(message, rcpts, hosts, again).run())
+        self.enqueue(message, rcpts, hosts, again).start_soon()
 
     # ---- failures and notifications ----------------------------------------------------------
 
@@ -403,7 +288,7 @@ def log_created(ctx: Context, message: Message, node: str, extra: str = "") -> N
         detail += f" about={message.about}"
     if extra:
         detail += " " + extra
-    ctx.append_record((ctx.env._now, "created", message.id, node, detail))
+    ctx.append_record((ctx.clock(), "created", message.id, node, detail))
 
 
 class Greylist:
@@ -470,9 +355,19 @@ class Slots:
 
 
 class Job:
-    """A delivery job in a server's queue: a message, the recipients it is for, their MX hosts."""
+    """A delivery job in a server's queue (a message, the recipients it is for, their MX hosts)
+    and its run: attempts over the MX hosts, retries, give-up, as timers and session callbacks.
 
-    __slots__ = ("hosts", "message", "rcpts", "server", "state")
+    Time: waits for the server to be up and for a free session slot, then the attempt's
+    connects and SMTP exchanges; between attempts, the retry policy's delay. An outage of
+    this server or of the path cuts the attempt in progress (a failed attempt). ``state``
+    resumes a job whose last attempt turned out to have failed (its final reply was cut off):
+    the retry policy decides at once what happens next. When the job ends, it starts the jobs
+    its deliveries created at the next server.
+    """
+
+    __slots__ = ("batch", "code", "followups", "handle", "host", "host_index", "hosts", "message", "offered",
+                 "path", "rcpts", "remaining", "server", "settled", "st", "state", "timer", "waiting")
 
     def __init__(
         self, server: MailServer, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...],
@@ -483,15 +378,173 @@ class Job:
         self.rcpts = rcpts
         self.hosts = hosts
         self.state = state
+        self.timer: simpy.Event | None = None  # a connect being waited for
+        self.handle: Any = None  # the open session's registration
 
-    def run(self) -> Generator[Any, Any, None]:
-        """The job as a process body (attempts, retries, give-up)."""
-        return self.server._job(self.message, self.rcpts, self.hosts, self.state)
+    # ---- the job ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the job now, outside any process: on the fast path if it can, else as a process."""
-        if not fast.try_relay(self):
-            self.server.ctx.env.process(self.run())
+        """Run the job from now, as part of the caller's step."""
+        st = self.st = self.state or Retrying(self.server.ctx.clock())
+        self.remaining = list(self.rcpts)
+        self.followups: list[Job] = []
+        self.code: str | None = st.code
+        self._next()
+
+    def start_soon(self) -> None:
+        """Run the job from a step of its own at the current time, ahead of ordinary events."""
+        kernel.call_soon(self.server.ctx.env, self._started)
+
+    def _started(self, _event: Any) -> None:
+        self.start()
+
+    def _next(self, _event: Any = None) -> None:
+        """Attempt (once the server is up and a slot is free), or act on the last failure."""
+        if not self.remaining:
+            self._end()
+        elif self.code is None:
+            self._await_turn()
+        else:
+            self._failed()
+
+    def _await_turn(self, _event: Any = None) -> None:
+        server = self.server
+        if not server.up:
+            server.back_up().callbacks.append(self._await_turn)
+        elif server.slots.take():
+            self._attempt()
+        else:
+            server.slots.wait().callbacks.append(self._attempt)
+
+    def _failed(self) -> None:
+        code = self.code
+        assert code is not None
+        next_s = self.server._after_failure(self.message, self.remaining, code, self.st)
+        if next_s is None:
+            self._end()
+            return
+        self.code = None
+        env = self.server.ctx.env
+        env.timeout(max(0.0, next_s - env.now)).callbacks.append(self._next)
+
+    def _end(self) -> None:
+        self.server._dequeue(self.message)
+        start_jobs(self.followups)
+
+    # ---- one attempt -----------------------------------------------------------------------
+    # Over the MX hosts in order. ``hosts`` is the union of the recipients' MX lists (they share
+    # the first); each host is offered the recipients still waiting whose own list names it. A
+    # host that is down or unreachable costs ``connect_timeout`` and the next host is tried at
+    # once. A session that completes settles every recipient it accepted or refused; one it
+    # deferred waits for the next attempt. The attempt holds a session slot from start to end.
+
+    def _attempt(self, _event: Any = None) -> None:
+        server = self.server
+        if not server.up:
+            server.slots.give()
+            self._next()
+            return
+        server.ctx.record("attempt", self.message.id, server.name,
+                          f"rcpts={','.join(self.remaining)} hosts={','.join(self.hosts)}")
+        self.settled: set[str] = set()
+        self.code = CONNECT_FAILED
+        self.batch: list[tuple[str, str]] = []
+        self.waiting = list(self.remaining)  # not yet offered to a host that answered
+        self.host_index = 0
+        self._next_host()
+
+    def _next_host(self) -> None:
+        server, message, hosts = self.server, self.message, self.hosts
+        ctx = server.ctx
+        while self.host_index < len(hosts):
+            host = hosts[self.host_index]
+            self.host_index += 1
+            offered = tuple(r for r in self.waiting if host in server.mx_hosts(domain_of(r)))
+            if not offered:
+                continue
+            self.host = host
+            remote = ctx.servers[host]
+            path = ctx.net.path(server.name, host)
+            if path is None or not remote.up:
+                ctx.trace("smtp", server.name, host, message.id, t0=ctx.env.now, connect_failed=True,
+                          timeout_s=server.connect_timeout_s)
+                self.handle = ctx.sessions.open(self._connect_cut, None, endpoints=(server.name,))
+                timer = self.timer = ctx.env.timeout(server.connect_timeout_s)
+                timer.callbacks.append(self._connect_failed)
+                return
+            self.offered = offered
+            self.path = path
+            exchange = SmtpExchange(ctx.env, ctx.net, path, remote, message, offered, server.name, self._refused,
+                                    self._session_ended, False, server.eight_bit_mime)
+            self.handle = ctx.sessions.open(exchange.cut, path)
+            exchange.start(ctx.trace("smtp", server.name, host, message.id))
+            return
+        self._attempt_over(self.code or CONNECT_FAILED)
+
+    def _connect_failed(self, timer: simpy.Event) -> None:
+        if timer is not self.timer:
+            return  # cut meanwhile
+        self.timer = None
+        server = self.server
+        server.ctx.sessions.close(self.handle)
+        server.ctx.record("connect_failed", self.message.id, server.name, f"host={self.host} code={CONNECT_FAILED}")
+        self._next_host()
+
+    def _connect_cut(self) -> None:
+        self.timer = None
+        server = self.server
+        server.ctx.record("session_cut", self.message.id, server.name, f"host={self.host} accepted=no")
+        server.ctx.sessions.close(self.handle)
+        self._attempt_over(CUT)
+
+    def _refused(self, rcpt: str, reply: str) -> None:
+        """Refusals learned at one moment make one bounce, sent at that moment."""
+        self.settled.add(rcpt)
+        batch = self.batch
+        if not batch:
+            server = self.server
+            server.ctx.end.hold()  # the run waits for the bounce, even if this job ends first
+            server.ctx.env.timeout(0.0).callbacks.append(partial(server._bounce_batch, self.message, batch, self.host))
+        batch.append((rcpt, reply))
+
+    def _session_ended(self, result: smtp.SessionResult) -> None:
+        server, message, host = self.server, self.message, self.host
+        ctx = server.ctx
+        ctx.sessions.close(self.handle)
+        if result.cut:
+            ctx.record("session_cut", message.id, server.name, f"host={host} accepted=no")
+            self._attempt_over(CUT)
+            return
+        if result.accepted:
+            ctx.record("sent", message.id, server.name, f"host={host} rcpts={','.join(result.accepted)} code=250")
+            self.followups.extend(result.followups)
+            ctx.sessions.tail(self.path, result.ack_at_s,
+                              partial(server._reply_lost, message, result.accepted, self.hosts, host, self.st))
+        self.settled.update(result.accepted)
+        offered = self.offered
+        self.waiting = [r for r in self.waiting if r not in offered]
+        if result.deferred:
+            self.code = code = result.deferred[0][1]
+            deferred = ",".join(r for r, _ in result.deferred)
+            ctx.record("rcpt_deferred", message.id, server.name, f"host={host} rcpts={deferred} code={code}")
+        elif not self.waiting:
+            self._attempt_over(smtp.OK)
+            return
+        self._next_host()
+
+    def _attempt_over(self, code: str) -> None:
+        """The attempt is over with ``code``: its slot is free; the job goes on."""
+        self.code = code
+        self.server.slots.give()
+        settled = self.settled
+        self.remaining = [r for r in self.remaining if r not in settled]
+        if not self.remaining:
+            self._end()
+            return
+        for job in self.followups:  # this job goes on retrying: the next server's jobs run apart
+            job.start_soon()
+        self.followups = []
+        self._failed()
 
 
 @dataclass(slots=True)
@@ -505,14 +558,10 @@ class Retrying:
     code: str | None = None  # a failure to act on before the next attempt
 
 
-def run_jobs(env: simpy.Environment, jobs: list[Job]) -> Generator[Any, Any, None]:
-    """Run delivery jobs from the calling process: the first one in it, the others apart.
-
-    A process that has just handed a message to a server goes on as that server's delivery
-    job, rather than the server starting a process of its own: one process per message hop
-    chain instead of one per hop.
-    """
+def start_jobs(jobs: list[Job]) -> None:
+    """Start delivery jobs handed over by a session that has just ended: the first one at once,
+    as part of the current step, the others each in a step of its own."""
     for job in jobs[1:]:
-        env.process(job.run())
+        job.start_soon()
     if jobs:
-        yield from jobs[0].run()
+        jobs[0].start()

@@ -1,8 +1,10 @@
 """Which sessions are open over which hosts and links, so that an outage can cut them.
 
-A protocol exchange registers the process that runs it, with every node and link of its
-path, for as long as it lasts. When a host or a link goes down, every session through it is
-interrupted (``simpy.Interrupt`` with cause ``"cut"``), in the order the sessions opened.
+A protocol exchange registers what to cut (a callback, or the process of a polling device) with
+every node and link of its path, for as long as it lasts. When a host or a link goes down, every
+session through it is cut, in the order the sessions opened: a callback is called at the current
+time ahead of ordinary events (where SimPy resumes an interrupted process), a process is
+interrupted (``simpy.Interrupt`` with cause ``"cut"``).
 
 A session whose server has accepted but whose final reply is still travelling back stays
 cuttable as a *tail* (no process waits for it): an outage in that window calls its callback,
@@ -19,30 +21,34 @@ from collections.abc import Callable, Iterable
 
 import simpy
 
+from . import kernel
 from .network import Link, Path
 
 CUT = "cut"
 
 
-class Handle:
-    """One open session: the process to interrupt (or, for a tail, the callback) and its path."""
+OnCut = Callable[[], None]
 
-    __slots__ = ("expires_s", "links", "nodes", "on_cut", "process", "seq")
+
+class Handle:
+    """One open session: what to cut (a callback or a process) and its path; a tail expires."""
+
+    __slots__ = ("expires_s", "links", "nodes", "on_cut", "seq", "tail")
 
     def __init__(
         self,
         seq: int,
-        process: simpy.Process | None,
+        on_cut: OnCut | simpy.Process | None,
         nodes: tuple[str, ...],
         links: tuple[Link, ...],
-        on_cut: Callable[[], None] | None = None,
+        tail: bool = False,
         expires_s: float = 0.0,
     ) -> None:
         self.seq = seq
-        self.process = process
+        self.on_cut = on_cut
         self.nodes = nodes
         self.links = links
-        self.on_cut = on_cut
+        self.tail = tail
         self.expires_s = expires_s
 
 
@@ -59,19 +65,20 @@ class Sessions:
         self._tails: deque[Handle] = deque()
         self._seq = 0
 
-    def open(self, process: simpy.Process, path: Path | None, endpoints: Iterable[str] = ()) -> Handle:
-        """Register ``process`` as a session over ``path`` (or, while connecting, just its endpoints)."""
+    def open(self, on_cut: OnCut | simpy.Process, path: Path | None, endpoints: Iterable[str] = ()) -> Handle:
+        """Register a session over ``path`` (or, while connecting, just its endpoints): ``on_cut()``
+        is called if an outage cuts it (a process is interrupted instead)."""
         if not self.enabled:
             return _UNREGISTERED
         self._seq += 1
         nodes = path.nodes if path is not None else ()
         if endpoints:
             nodes = (*endpoints, *nodes)
-        handle = Handle(self._seq, process, nodes, path.links if path is not None else ())
+        handle = Handle(self._seq, on_cut, nodes, path.links if path is not None else ())
         self._open[self._seq] = handle
         return handle
 
-    def tail(self, path: Path, until_s: float, on_cut: Callable[[], None]) -> None:
+    def tail(self, path: Path, until_s: float, on_cut: OnCut) -> None:
         """Keep a finished exchange cuttable until ``until_s``: the server's final reply is still
         on its way back. If an outage cuts it before then, ``on_cut()`` is called instead of
         interrupting a process (the client never learns the exchange succeeded)."""
@@ -84,7 +91,7 @@ class Sessions:
         if until_s <= now:
             return
         self._seq += 1
-        handle = Handle(self._seq, None, path.nodes, path.links, on_cut, until_s)
+        handle = Handle(self._seq, on_cut, path.nodes, path.links, True, until_s)
         self._open[self._seq] = handle
         tails.append(handle)
 
@@ -115,11 +122,28 @@ class Sessions:
         cut = 0
         for handle in victims:
             self.close(handle)
-            if handle.on_cut is not None:
-                if handle.expires_s > now:
-                    handle.on_cut()
+            on_cut = handle.on_cut
+            if handle.tail:
+                if handle.expires_s > now and callable(on_cut):
+                    on_cut()
                     cut += 1
-            elif handle.process is not None and handle.process.is_alive:
-                handle.process.interrupt(CUT)
+            elif isinstance(on_cut, simpy.Process):
+                if on_cut.is_alive:
+                    on_cut.interrupt(CUT)
+                    cut += 1
+            elif on_cut is not None:
+                kernel.call_soon(self.env, _Cut(on_cut))
                 cut += 1
         return cut
+
+
+class _Cut:
+    """Calls a session's cut handler from an event's callbacks."""
+
+    __slots__ = ("on_cut",)
+
+    def __init__(self, on_cut: OnCut) -> None:
+        self.on_cut = on_cut
+
+    def __call__(self, _event: simpy.Event) -> None:
+        self.on_cut()

@@ -95,12 +95,11 @@ class PoissonSource:
         env.timeout(max(0.0, at_s - env.now)).callbacks.append(then)
 
     def _next(self) -> None:
-        env = self.ctx.env
         wait = self.gap()
-        if env._now + wait > self.duration_s:  # SimPy's clock, without the property call
+        if self.ctx.clock() + wait > self.duration_s:
             self._at(self.duration_s, self._end)
         else:
-            env.timeout(wait).callbacks.append(self._on_arrival)
+            self.ctx.env.timeout(wait).callbacks.append(self._on_arrival)
 
     def _arrive(self, _event: Any) -> None:
         """One arrival: draw the message and send it, then set the next arrival."""
@@ -119,7 +118,7 @@ class PoissonSource:
         self._next()
 
     def _end(self, _event: Any) -> None:
-        self.ctx.source_ended()
+        self.ctx.end.source_ended()
 
 
 def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:
@@ -153,4 +152,4 @@ def scripted(ctx: Context, messages: Sequence[Any]) -> Generator[Any, Any, None]
                                    eight_bit=spec.eight_bit)
             ctx.agents[spec.from_].send(message)
     finally:
-        ctx.source_ended()
+        ctx.end.source_ended()

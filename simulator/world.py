@@ -38,11 +38,9 @@ class World:
         seed: int | np.random.SeedSequence | None = None,
         trace: bool = False,
         trace_messages: frozenset[str] | None = None,
-        fast: bool = True,
     ) -> None:
         """Build the world; with ``trace``, sessions record their timelines in ``ctx.traces``
-        (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given).
-        ``fast=False`` turns the fast path off (see :mod:`simulator.fast`); results are the same."""
+        (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment(initial_time=0.0)
@@ -53,7 +51,6 @@ class World:
         if trace:
             ctx.traces = []
             ctx.trace_filter = trace_messages
-        ctx.fast = fast and not ctx.sessions.enabled and ctx.traces is None
         for name, spec in scenario.servers.items():
             ctx.servers[name] = MailServer(ctx, spec)
             for domain in spec.domains:
@@ -102,14 +99,14 @@ class World:
         self.started = True
         sc, ctx, env = self.scenario, self.ctx, self.env
         for i, spec in enumerate(sc.traffic):
-            ctx.sources += 1
+            ctx.end.source_started()
             rng = self.streams.get(f"traffic.{i}")
             traffic.PoissonSource(ctx, spec, self.select(spec.from_), self.select(spec.to), sc.duration_s, rng,
                                   origin=i).start()
         for agent in ctx.agents.values():
             agent.start()
         if sc.messages:
-            ctx.sources += 1
+            ctx.end.source_started()
             env.process(traffic.scripted(ctx, sc.messages))
         targets: dict[str, outages.Target] = {}  # one per server or link, however many outages name it
         for i, spec in enumerate(sc.outages):
@@ -120,7 +117,7 @@ class World:
                 env.process(outages.random_failures(ctx, target, spec.mtbf_s, spec.mttr_s, rng))
             else:
                 env.process(outages.scheduled(ctx, target, spec.start_s, spec.end_s))
-        ctx.check_done()
+        ctx.end.check()
 
     def run(self, progress: Progress | None = None, chunks: int = 200) -> float:
         """Run until everything is delivered, bounced or given up (or ``until``); the end time.

@@ -154,3 +154,21 @@ def assert_conserved(result: Result, allow_pending: bool = False) -> None:
         for q in result.tables.queues:
             last[q["server"]] = q["queue_length"]
         assert all(v == 0 for v in last.values()), last
+
+
+@pytest.fixture(autouse=True)
+def _end_of_run_balanced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every world a test runs to its end leaves the end-of-run counter at zero: each hold was
+    released (a run stopped by ``until`` may still hold work, and is not checked)."""
+    from simulator.world import World
+
+    original = World.run
+
+    def run_and_check(self: World, *args: Any, **kwargs: Any) -> float:
+        end = original(self, *args, **kwargs)
+        if self.ctx.end.done.triggered:
+            assert self.ctx.end.count == 0, f"{self.ctx.end.count} holds never released"
+            assert self.ctx.end.sources == 0
+        return end
+
+    monkeypatch.setattr(World, "run", run_and_check)

@@ -1,6 +1,6 @@
 """Retrieval exchanges (POP3, IMAP, HTTP webmail): their round trips and transfers, timed exactly.
 
-Each function is a generator run inside a device's process over a fixed ``path`` from the
+Each function is a generator run inside a POP3 or webmail device's process over a fixed ``path`` from the
 user's node to the mailbox server; it calls ``got(message)`` at the moment the device holds the
 whole of a message. Every command and its response cost one RTT; a message body costs one RTT
 plus its transfer time ``T`` on the path (the request travels ``d`` to the server, the body is
@@ -12,9 +12,10 @@ is then abandoned and the caller decides what the device does next.
   contents as PASS arrives), STAT, UIDL when ``keep``, RETR for each new message, DELE for each
   (unless ``keep``), QUIT (deletions take effect as QUIT arrives). The first message is held
   at start + 6 RTT + T (7 RTT + T with ``keep``); each further RETR adds 1 RTT + its T.
-- IMAP (RFC 9051): connect is TCP, greeting, LOGIN, SELECT (4 RTT). In IDLE (RFC 2177), the
-  server's EXISTS reaches the device ``d`` after delivery, DONE takes 1 RTT and FETCH 1 RTT + T:
-  held at delivered_at + 2.5 RTT + T. Without IDLE, NOOP at each poll (1 RTT) then FETCH.
+- IMAP (RFC 9051), run by :mod:`simulator.imap` with the same transfers: connect is TCP,
+  greeting, LOGIN, SELECT (4 RTT). In IDLE (RFC 2177), the server's EXISTS reaches the device
+  ``d`` after delivery, DONE takes 1 RTT and FETCH 1 RTT + T: held at delivered_at + 2.5 RTT + T.
+  Without IDLE, NOOP at each poll (1 RTT) then FETCH.
 - HTTP webmail: TCP, GET inbox (1 RTT), GET each new message (1 RTT + T), keep-alive, no TLS:
   the first message is held at poll time + 3 RTT + T.
 """
@@ -35,6 +36,13 @@ Got = Callable[[Message], None]
 Fetches = list[tuple[str, int, float, float, float]] | None  # (message id, bytes, request, data start, data end)
 
 
+def start_fetch(net: Network, path: Path, message: Message, lead_s: float = 0.0) -> Flow:
+    """The transfer of one FETCH/RETR/GET: after ``lead_s`` (exchanges that must come first and
+    carry nothing, such as IDLE's EXISTS and DONE) the request travels d to the server, the body
+    drains through the links, its last byte travels d back: one transfer, a lead-in and a tail."""
+    return net.transfer(path, message.wire_bytes, lead_s + path.delay_s, path.delay_s)
+
+
 def fetch(
     env: simpy.Environment,
     net: Network,
@@ -42,18 +50,13 @@ def fetch(
     message: Message,
     got: Got,
     fetches: Fetches = None,
-    lead_s: float = 0.0,
 ) -> Generator[Any, Any, None]:
     """One request for a message body and its response: 1 RTT + T. Calls ``got`` when held.
 
-    ``lead_s`` is time spent before the request goes out (exchanges that must come first and
-    carry nothing, such as IDLE's EXISTS and DONE). ``fetches`` (when recording a trace) gets
-    the request and data times of the exchange.
+    ``fetches`` (when recording a trace) gets the request and data times of the exchange.
     """
-    requested = env.now + lead_s
-    # The request travels d to the server, the body drains through the links, its last byte
-    # travels d back: one transfer with a lead-in and a tail, one wake-up of this process.
-    flow: Flow = net.transfer(path, message.wire_bytes, start_in_s=lead_s + path.delay_s, tail_s=path.delay_s)
+    requested = env.now
+    flow = start_fetch(net, path, message)
     try:
         if not flow.finished:
             yield flow.done

@@ -1,0 +1,157 @@
+"""The executor of SMTP sessions: it runs a :class:`simulator.protocols.smtp.Plan` over the network.
+
+A session is timers and at most one transfer, each ending in a callback; no process waits for
+it. The client gives the callbacks: ``on_refused(rcpt, code)`` at the moment it learns of each
+permanent refusal, and ``on_end(result)`` once, when the server has accepted (or the client
+knows every refusal), or when an outage cut the session. The client registers :meth:`cut` with
+the session registry for the path; a cut abandons the transfer, and what would have come next
+is ignored. With a trace (``ctx.trace``), the session records its timeline there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+
+from .message import Message
+from .network import Flow, Network, Path
+from .protocols import smtp
+from .protocols.smtp import OK, SessionResult
+
+
+class SmtpExchange:
+    """One SMTP transaction between a client node and a receiving server, over a fixed path."""
+
+    __slots__ = ("accepted", "client", "eight_bit_client", "env", "flow", "message", "net", "on_end",
+                 "on_refused", "over", "path", "plan", "rcpts", "result", "server", "step", "submission",
+                 "timer", "trace")
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        net: Network,
+        path: Path,
+        server: smtp.Receiver,
+        message: Message,
+        rcpts: tuple[str, ...],
+        client: str,
+        on_refused: Callable[[str, str], None],
+        on_end: Callable[[SessionResult], None],
+        submission: bool = False,
+        eight_bit_client: bool = True,
+    ) -> None:
+        self.env = env
+        self.net = net
+        self.path = path
+        self.server = server
+        self.message = message
+        self.rcpts = rcpts
+        self.client = client
+        self.on_refused = on_refused
+        self.on_end = on_end
+        self.submission = submission  # a user agent submitting to its own server (relays anywhere)
+        self.eight_bit_client = eight_bit_client
+        self.result = SessionResult()
+        self.flow: Flow | None = None
+        self.timer: simpy.Event | None = None  # the wait in progress
+        self.step = 0
+        self.over = False  # ended or cut: whatever fires later is ignored
+        self.trace: dict[str, Any] | None = None
+        self.plan: smtp.Plan | None = None
+
+    def start(self, trace: dict[str, Any] | None = None) -> None:
+        """Open the session now: the server's replies are fixed, the first wait or the transfer set."""
+        server, message, path = self.server, self.message, self.path
+        if trace is not None:
+            self.trace = trace
+            eight_bit = self.eight_bit_client and server.eight_bit_mime
+            trace.update(t0=self.env.now, delay_s=path.delay_s, pipelining=server.pipelining,
+                         size_bytes=message.hop_bytes(eight_bit), body_8bit=message.eight_bit, eight_bit=eight_bit,
+                         limit_bytes=server.max_message_size_bytes, rcpts=self.rcpts, replies=[], data_start=None,
+                         data_end=None, accepted_at=None, end=None, cut=False)
+        plan = self.plan = smtp.plan(path, server, message, self.rcpts, self.client, self.submission,
+                                     self.eight_bit_client)
+        if plan.steps:
+            self._wait(plan.steps[0][0])
+        else:
+            self._transfer()
+
+    def _wait(self, delay_s: float) -> None:
+        timer = self.timer = self.env.timeout(delay_s)
+        timer.callbacks.append(self._waited)
+
+    def _waited(self, timer: simpy.Event) -> None:
+        if timer is not self.timer:
+            return  # the session was cut meanwhile
+        plan = self.plan
+        assert plan is not None
+        result = self.result
+        for rcpt, code in plan.steps[self.step][1]:
+            if code == OK:
+                continue
+            if code.startswith("4"):
+                result.deferred.append((rcpt, code))
+                continue
+            result.refused.append((rcpt, code))
+            self.on_refused(rcpt, code)
+        self.step += 1
+        if self.step < len(plan.steps):
+            self._wait(plan.steps[self.step][0])
+        elif plan.accepted:
+            self._transfer()
+        else:
+            self._end(plan.steps[0][1] if plan.too_big else plan.replies)
+
+    def _transfer(self) -> None:
+        """The data (after its lead-in), then "." reaches the server."""
+        plan = self.plan
+        assert plan is not None
+        self.timer = None
+        flow = self.flow = self.net.transfer(self.path, plan.size_bytes, plan.lead_in_s, self.path.delay_s)
+        if flow.finished:
+            self._accepted(None)
+        else:
+            flow.done.callbacks.append(self._accepted)
+
+    def _accepted(self, _event: Any) -> None:
+        """The last byte and "." have reached the server: it accepts, and the 250 starts back."""
+        if self.over:
+            return
+        plan, result, trace = self.plan, self.result, self.trace
+        assert plan is not None
+        now = self.env.now
+        result.followups = self.server.accept(self.message, plan.accepted, self.client)
+        result.accepted = plan.accepted
+        result.ack_at_s = now + self.path.delay_s  # the client keeps the path cuttable until then
+        if trace is not None:
+            flow = self.flow
+            assert flow is not None
+            trace.update(data_start=flow.started_s, data_end=flow.ended_s, accepted_at=now)
+            trace["replies"] = list(plan.replies)
+            trace["end"] = result.ack_at_s
+        self.over = True
+        self.on_end(result)
+
+    def _end(self, replies: list[tuple[str, str]]) -> None:
+        trace = self.trace
+        if trace is not None:
+            trace["replies"] = list(replies)
+            trace["end"] = self.env.now
+        self.over = True
+        self.on_end(self.result)
+
+    def cut(self) -> None:
+        """An outage cut the session before the server accepted: the transfer is abandoned."""
+        if self.over:
+            return
+        self.timer = None
+        if self.flow is not None:
+            self.net.cancel(self.flow)
+        self.result.cut = True
+        if self.trace is not None:
+            self.trace["cut"] = True
+        plan = self.plan
+        assert plan is not None
+        self._end(plan.replies)

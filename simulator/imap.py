@@ -1,0 +1,224 @@
+"""An IMAP device's session (RFC 9051), held open, as timers and transfer callbacks.
+
+The client connects at its offset (TCP, greeting, LOGIN, SELECT: 4 RTT), fetches what is new,
+then waits. With IDLE (RFC 2177) the server's EXISTS wakes it when mail arrives: EXISTS
+reaching the device (``d``) and DONE with the IDLE's OK (1 RTT) are the first FETCH's lead-in.
+Without IDLE it sends NOOP (1 RTT) at its next poll time after new mail, then fetches. Each
+FETCH is one transfer: the request's trip (``d``), the body through the shared links, its last
+byte's trip back (``d``). Messages are fetched in the order they were delivered, each once.
+
+An outage of the server or the path cuts the session (the fetch in progress is abandoned and
+fetched again later); the client reconnects at the next multiple of ``poll`` after the cut at
+which the server answers. A client that cannot connect tries again at its next poll.
+With a trace, each round of fetches (after SELECT, EXISTS, NOOP, or more mail meanwhile) is
+recorded with its trigger and time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from . import kernel
+from .message import Message
+from .network import Flow, Path
+from .protocols.retrieval import Fetches, start_fetch
+
+if TYPE_CHECKING:
+    from .devices import Device
+
+CONNECT_TIMEOUT_S = 30.0  # a client that cannot connect gives up after this long
+TICK_EPSILON = 1e-9  # poll times within this fraction of a period count as reached
+
+
+class ImapClient:
+    """The IMAP side of one device: new mail to fetch, and the session (if one is open)."""
+
+    __slots__ = ("announced", "device", "env", "session")
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.env = device.ctx.env
+        self.announced: deque[Message] = deque()  # delivered, not fetched yet, in delivery order
+        self.session: ImapSession | None = None
+
+    def start(self) -> None:
+        """Connect at the device's offset (from a step of its own at the current time)."""
+        kernel.call_soon(self.env, self._begin)
+
+    def _begin(self, _event: Any) -> None:
+        offset_s = self.device.offset_s
+        if offset_s > 0:
+            self.env.timeout(offset_s).callbacks.append(self.connect)
+        else:
+            self.connect()
+
+    def notify(self, message: Message) -> None:
+        """The mailbox got new mail."""
+        self.announced.append(message)
+        session = self.session
+        if session is not None and session.state == IDLE:
+            session.wake()
+
+    def connect(self, _event: Any = None) -> None:
+        path = self.device.reachable()
+        if path is None:
+            self._await_server()
+            return
+        self.session = ImapSession(self, path)
+
+    def cut(self) -> None:
+        """The session was cut: reconnect after ``poll``."""
+        self.session = None
+        device = self.device
+        device.last_tick_s = device.cut_at_s = self.env.now
+        self.env.timeout(device.poll_s).callbacks.append(self.connect)
+
+    def _await_server(self) -> None:
+        """Wait until a reconnect attempt can succeed: the server back, then the next retry time."""
+        server = self.device.agent.server
+        if not server.up:
+            server.back_up().callbacks.append(self._server_back)
+            return
+        self.env.timeout(CONNECT_TIMEOUT_S).callbacks.append(self._connect_timed_out)
+
+    def _server_back(self, _event: Any) -> None:
+        env, device = self.env, self.device
+        k = math.ceil((env.now - device.cut_at_s) / device.poll_s - TICK_EPSILON)
+        env.timeout(max(0.0, device.cut_at_s + k * device.poll_s - env.now)).callbacks.append(self.connect)
+
+    def _connect_timed_out(self, _event: Any) -> None:
+        self.device.failed("connect")
+        self.env.timeout(max(0.0, self.device.poll_s - CONNECT_TIMEOUT_S)).callbacks.append(self.connect)
+
+
+CONNECTING, FETCHING, IDLE, WAKING, NOOP = range(5)
+
+
+class ImapSession:
+    """One connection of an IMAP client, from connect to cut."""
+
+    __slots__ = ("client", "fetches", "flow", "handle", "lead_s", "left", "message", "over", "path", "requested_s",
+                 "rounds", "state", "tick_s", "trace")
+
+    def __init__(self, client: ImapClient, path: Path) -> None:
+        device = client.device
+        ctx = device.ctx
+        self.client = client
+        self.path = path
+        self.over = False  # cut: whatever fires later is ignored
+        self.state = CONNECTING
+        self.left = 0  # messages of the current round still to fetch
+        self.lead_s = 0.0
+        self.message: Message | None = None  # being fetched
+        self.flow: Flow | None = None
+        self.requested_s = 0.0
+        self.tick_s = 0.0
+        self.fetches: Fetches = None
+        self.handle = ctx.sessions.open(self.cut, path)
+        self.trace = trace = device._trace("imap")
+        self.rounds: list[dict[str, Any]] = []
+        if trace is not None:
+            trace.update(t0=ctx.env.now, delay_s=path.delay_s, idle=device.idle, rounds=self.rounds)
+        ctx.env.timeout(4 * path.rtt_s).callbacks.append(self._selected)  # TCP, greeting, LOGIN, SELECT
+
+    def _selected(self, _event: Any) -> None:
+        if not self.over:
+            self._round("select", self.client.env.now)
+
+    def _round(self, trigger: str, at_s: float) -> None:
+        """A round of fetches: every message new now, in order."""
+        if self.trace is not None:
+            self.fetches = []
+            self.rounds.append({"trigger": trigger, "at": at_s, "fetches": self.fetches})
+        self.left = len(self.client.announced)
+        self._fetch_next()
+
+    def _fetch_next(self) -> None:
+        client = self.client
+        if self.left:
+            self.left -= 1
+            self.state = FETCHING
+            message = self.message = client.announced.popleft()
+            lead_s, self.lead_s = self.lead_s, 0.0
+            path = self.path
+            self.requested_s = client.env.now + lead_s
+            flow = self.flow = start_fetch(client.device.ctx.net, path, message, lead_s)
+            if flow.finished:
+                self._fetched(None)
+            else:
+                flow.done.callbacks.append(self._fetched)
+        elif client.announced:  # more arrived meanwhile: the server said so in the last response
+            self._round("more", client.env.now)
+        else:
+            self.state = IDLE
+
+    def _fetched(self, _event: Any) -> None:
+        if self.over:
+            return
+        message, flow = self.message, self.flow
+        assert message is not None and flow is not None
+        if self.fetches is not None:
+            self.fetches.append((message.id, message.wire_bytes, self.requested_s, flow.started_s, flow.ended_s))
+        self.message = self.flow = None
+        self.client.device._retrieved(message)
+        self._fetch_next()
+
+    def wake(self) -> None:
+        """New mail while idle: the client learns of it in a step of its own, now."""
+        self.state = WAKING
+        self.client.env.timeout(0.0).callbacks.append(self._woken)
+
+    def _woken(self, _event: Any) -> None:
+        if self.over:
+            return
+        client = self.client
+        env = client.env
+        device = client.device
+        if device.idle:
+            # EXISTS reaches the device (d), DONE and the IDLE's OK (1 RTT): nothing moves, so
+            # they are the first FETCH's lead-in rather than wake-ups.
+            self.lead_s = self.path.delay_s + self.path.rtt_s
+            self._round("exists", env.now)
+            return
+        self.state = NOOP
+        tick = self.tick_s = device.next_tick_s(env.now)
+        if tick > env.now:
+            env.timeout(tick - env.now).callbacks.append(self._tick)
+        else:
+            self._tick(None)
+
+    def _tick(self, _event: Any) -> None:
+        """The poll time has come: NOOP (1 RTT), then fetch what is new."""
+        if self.over:
+            return
+        env = self.client.env
+        self.client.device.last_tick_s = self.tick_s
+        self.tick_s = env.now  # the round's time
+        env.timeout(self.path.rtt_s).callbacks.append(self._noop_done)
+
+    def _noop_done(self, _event: Any) -> None:
+        if not self.over:
+            self._round("noop", self.tick_s)
+
+    def cut(self) -> None:
+        """An outage cut the session: the fetch in progress is abandoned, to be fetched again."""
+        if self.over:
+            return
+        self.over = True
+        client = self.client
+        device = client.device
+        ctx = device.ctx
+        if self.flow is not None:
+            ctx.net.cancel(self.flow)
+        if self.message is not None:
+            client.announced.appendleft(self.message)
+        device.failed("cut")
+        if self.trace is not None:
+            self.trace["cut_at"] = ctx.env.now
+        ctx.sessions.close(self.handle)
+        if self.trace is not None:
+            ctx.keep_trace(self.trace, [f[0] for r in self.rounds for f in r["fetches"]])
+        client.cut()
+

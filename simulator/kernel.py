@@ -1,0 +1,64 @@
+"""The one place that touches SimPy's private API (tests/test_kernel.py pins what it relies on).
+
+The simulation's hot paths read the clock and hand over events many times per message, and
+SimPy's public API costs a property call or a scheduled event for each. What is used here:
+
+- ``Environment._now``: the clock as a plain attribute (``env.now`` is a property over it).
+- ``Event._ok``, ``Event._value`` and ``Event.callbacks = None``: an event that is never
+  scheduled itself is made to read as processed (its waiters were handed to a timer that fired).
+- ``Event._ok``/``_value`` set before ``Environment.schedule(event, URGENT)``: a callback run at
+  the current time ahead of every ordinary event, exactly where SimPy resumes a process it starts
+  (``Initialize``) or interrupts (``Interruption``). Callbacks that stand for such a process step
+  must run there, or events due at the same instant would come in another order.
+- ``Process._target``: the event a waiting process is hooked to, re-pointed when its waiters
+  move to another event, so that an interrupt unhooks it from the right one.
+
+pyproject.toml bounds SimPy's version; a release that changes any of these fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from operator import attrgetter
+from typing import Any
+
+import simpy
+from simpy.events import URGENT
+
+Callback = Callable[[Any], None]
+
+
+def now(env: simpy.Environment) -> float:
+    """The simulated time, without the ``now`` property's call."""
+    return env._now
+
+
+def mark_done(event: simpy.Event) -> None:
+    """Make ``event`` read as processed with value None, without scheduling it."""
+    event._ok = True
+    event._value = None
+    event.callbacks = None  # type: ignore[assignment]
+
+
+def call_soon(env: simpy.Environment, callback: Callback) -> None:
+    """Call ``callback(event)`` at the current time, before any ordinary event due now: where a
+    process started now takes its first step, and where an interrupted one is resumed."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    event.callbacks.append(callback)
+    env.schedule(event, URGENT)
+
+
+def repoint(waiters: list[Any], old: simpy.Event, new: simpy.Event) -> None:
+    """A process among ``waiters`` that waited on ``old`` now waits on ``new``."""
+    for callback in waiters:
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, simpy.Process) and owner._target is old:
+            owner._target = new
+
+
+def clock(env: simpy.Environment) -> Callable[[], float]:
+    """A function of no arguments that reads ``env``'s clock (C-level: cheaper than ``env.now``)."""
+    return partial(attrgetter("_now"), env)

@@ -1,0 +1,136 @@
+"""What simulator.kernel relies on in SimPy's private API, pinned: a SimPy release that changes
+any of it fails here, not as wrong results. Also the end-of-run counter's contract."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+import simpy
+
+from simulator import kernel
+from simulator.end_of_run import EndOfRun
+
+
+def test_simpy_version_is_within_the_bound_pyproject_declares() -> None:
+    major, minor = (int(part) for part in version("simpy").split(".")[:2])
+    assert (major, minor) >= (4, 1)
+    assert (major, minor) < (4, 2)
+
+
+def test_clock_and_now_read_the_environment_time() -> None:
+    env = simpy.Environment(initial_time=2.5)
+    clock = kernel.clock(env)
+    assert clock() == kernel.now(env) == 2.5
+    env.timeout(1.25)
+    env.step()
+    assert clock() == kernel.now(env) == env.now == 3.75
+
+
+def test_mark_done_makes_an_unscheduled_event_read_as_processed() -> None:
+    env = simpy.Environment()
+    event = env.event()
+    assert not event.triggered
+    kernel.mark_done(event)
+    assert event.triggered and event.processed and event.ok
+    assert event.value is None
+    assert env.peek() == float("inf")  # nothing was scheduled
+
+    def waiter() -> Any:
+        value = yield event  # a process yielding it goes on at once
+        return ("went on", value, env.now)
+
+    process = env.process(waiter())
+    env.run()
+    assert process.value == ("went on", None, 0.0)
+
+
+def test_call_soon_runs_where_a_process_started_now_takes_its_first_step() -> None:
+    env = simpy.Environment()
+    order: list[str] = []
+
+    def process(name: str) -> Any:
+        order.append(name)
+        yield env.timeout(0)
+
+    def starter(_event: simpy.Event) -> None:
+        env.timeout(0).callbacks.append(lambda _e: order.append("timer scheduled first"))
+        env.process(process("process A"))
+        kernel.call_soon(env, lambda _e: order.append("call_soon B"))
+        env.process(process("process C"))
+        order.append("starter done")
+
+    env.timeout(1).callbacks.append(starter)
+    env.run()
+    assert order == ["starter done", "process A", "call_soon B", "process C", "timer scheduled first"]
+
+
+def test_call_soon_runs_where_an_interrupted_process_is_resumed() -> None:
+    env = simpy.Environment()
+    order: list[str] = []
+
+    def sleeper() -> Any:
+        try:
+            yield env.timeout(10)
+        except simpy.Interrupt:
+            order.append("interrupted")
+
+    victim = env.process(sleeper())
+
+    def outage(_event: simpy.Event) -> None:
+        env.timeout(0).callbacks.append(lambda _e: order.append("ordinary event"))
+        victim.interrupt("cut")
+        kernel.call_soon(env, lambda _e: order.append("cut callback"))
+
+    env.timeout(1).callbacks.append(outage)
+    env.run()
+    assert order == ["interrupted", "cut callback", "ordinary event"]
+    assert env.now == 10  # the abandoned timeout still fires, without effect
+
+
+def test_repoint_lets_an_interrupt_unhook_a_process_from_the_event_it_was_moved_to() -> None:
+    env = simpy.Environment()
+    old, new = env.event(), env.event()
+    seen: list[str] = []
+
+    def waiter() -> Any:
+        try:
+            yield old
+            seen.append("woke")
+        except simpy.Interrupt:
+            seen.append("cut")
+
+    process = env.process(waiter())
+    env.step()  # the process starts and hooks itself to ``old``
+    waiters = list(old.callbacks)
+    assert len(waiters) == 1
+    old.callbacks.clear()
+    new.callbacks.extend(waiters)
+    kernel.repoint(waiters, old, new)
+    process.interrupt("cut")
+    env.run()
+    assert seen == ["cut"]
+    assert new.callbacks == []  # the interrupt removed it from the event it now waits on
+
+
+def test_end_of_run_fires_when_work_and_sources_are_spent() -> None:
+    env = simpy.Environment()
+    end = EndOfRun(env, lambda: 0.0)
+    end.source_started()
+    end.hold(2)
+    end.release()
+    end.source_ended()
+    assert not end.done.triggered and end.count == 1
+    end.release()
+    assert end.done.triggered and end.count == 0
+
+
+def test_end_of_run_waits_for_a_tail_still_in_flight() -> None:
+    env = simpy.Environment()
+    end = EndOfRun(env, lambda: 5.0)
+    end.hold()
+    end.release()
+    assert not end.done.triggered
+    env.run(until=end.done)
+    assert env.now == pytest.approx(5.0)

@@ -23,8 +23,7 @@ from .devices import Device
 from .exchange import SmtpExchange
 from .message import Message
 from .network import Path
-from .protocols.smtp import SessionResult
-from .server import CONNECT_FAILED, CUT, Job, MailServer, log_created, start_jobs
+from .server import CONNECT_FAILED, CUT, MailServer, log_created, start_jobs
 
 if TYPE_CHECKING:
     from .behaviour import Behaviour
@@ -83,11 +82,11 @@ class UserAgent:
             self.ctx.end.release()
 
     def send(self, message: Message) -> None:
-        """The user presses send now: the submission starts in a step of its own, at once."""
+        """The user presses send now: the submission starts."""
         ctx = self.ctx
         log_created(ctx, message, self.node)
         ctx.end.hold()  # the submission is in flight
-        kernel.call_soon(ctx.env, Submission(self, message, message.recipients).again)
+        Submission(self, message, message.recipients).start()
 
     def _reply_lost(self, message: Message, rcpts: tuple[str, ...]) -> None:
         """The server accepted but an outage cut the 250 on its way back: the client submits
@@ -109,14 +108,13 @@ class Submission:
     it is released here.
     """
 
-    __slots__ = ("agent", "handle", "jobs", "message", "path", "pending", "refusals")
+    __slots__ = ("agent", "handle", "message", "path", "pending", "refusals")
 
     def __init__(self, agent: UserAgent, message: Message, rcpts: tuple[str, ...]) -> None:
         self.agent = agent
         self.message = message
         self.pending = rcpts  # recipients neither accepted nor refused yet
         self.refusals: set[str] = set()
-        self.jobs: list[Job] = []
         self.path: Path | None = None
         self.handle: Any = None
 
@@ -131,9 +129,14 @@ class Submission:
             ctx.env.timeout(SUBMIT_CONNECT_TIMEOUT_S).callbacks.append(self._connect_failed)
             return
         exchange = SmtpExchange(ctx.env, ctx.net, path, server, message, self.pending, agent.node, self._refused,
-                                self._ended, submission=True)
-        self.handle = ctx.sessions.open(exchange.cut, path)
-        exchange.start(ctx.trace("submission", agent.node, server.name, message.id, user=agent.address))
+                                self._ended, True)
+        sessions = ctx.sessions
+        if sessions.enabled:
+            self.handle = sessions.open(exchange.cut, path)
+        if ctx.traces is None:
+            exchange.start()
+        else:
+            exchange.start(ctx.trace("submission", agent.node, server.name, message.id, user=agent.address))
 
     def resubmit(self, _event: Any = None) -> None:
         """Submit again after ``SUBMIT_RETRY_S`` (the 250 of the last submission was lost)."""
@@ -150,17 +153,22 @@ class Submission:
                    f"host={self.agent.server.name} code={CONNECT_FAILED} next={ctx.env.now + SUBMIT_RETRY_S!r}")
         ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
 
-    def _ended(self, result: SessionResult) -> None:
+    def _ended(self, result: SmtpExchange) -> None:
         agent, message = self.agent, self.message
         ctx = agent.ctx
-        ctx.sessions.close(self.handle)
-        if not result.cut:
-            if result.accepted:
-                self.jobs = result.followups
-                assert self.path is not None
-                ctx.sessions.tail(self.path, result.ack_at_s, partial(agent._reply_lost, message, result.accepted))
-            self._done()
+        sessions = ctx.sessions
+        if not result.cut_off:
+            if sessions.enabled:
+                sessions.close(self.handle)
+                self.handle = None  # it refers to the exchange, which refers to this submission
+                if result.accepted:
+                    assert self.path is not None
+                    sessions.tail(self.path, result.ack_at_s, partial(agent._reply_lost, message, result.accepted))
+            self.agent.ctx.end.release()
+            start_jobs(result.followups)
             return
+        sessions.close(self.handle)
+        self.handle = None
         self.pending = tuple(r for r in self.pending if r not in self.refusals)
         ctx.record("submit_failed", message.id, agent.node,
                    f"host={agent.server.name} code={CUT} next={ctx.env.now + SUBMIT_RETRY_S!r}")
@@ -171,8 +179,4 @@ class Submission:
         if self.pending:
             self.start()
         else:
-            self._done()
-
-    def _done(self) -> None:
-        self.agent.ctx.end.release()
-        start_jobs(self.jobs)
+            self.agent.ctx.end.release()

@@ -2,10 +2,11 @@
 
 A session is timers and at most one transfer, each ending in a callback; no process waits for
 it. The client gives the callbacks: ``on_refused(rcpt, code)`` at the moment it learns of each
-permanent refusal, and ``on_end(result)`` once, when the server has accepted (or the client
-knows every refusal), or when an outage cut the session. The client registers :meth:`cut` with
-the session registry for the path; a cut abandons the transfer, and what would have come next
-is ignored. With a trace (``ctx.trace``), the session records its timeline there.
+permanent refusal, and ``on_end(exchange)`` once, when the server has accepted (or the client
+knows every refusal), or when an outage cut the session; the exchange then says how it
+ended. The client registers :meth:`cut` with the session registry for the path; a cut
+abandons the transfer, and what would have come next is ignored. With a trace
+(``ctx.trace``), the session records its timeline there.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ import simpy
 from .message import Message
 from .network import Flow, Network, Path
 from .protocols import smtp
-from .protocols.smtp import OK, SessionResult
+from .protocols.smtp import OK
 
 
 class SmtpExchange:
-    """One SMTP transaction between a client node and a receiving server, over a fixed path."""
+    """One SMTP transaction between a client node and a receiving server, over a fixed path;
+    when it ends, it is also how it ended, as the client knows it (``on_end(self)``)."""
 
-    __slots__ = ("accepted", "client", "eight_bit_client", "env", "flow", "message", "net", "on_end",
-                 "on_refused", "over", "path", "plan", "rcpts", "result", "server", "step", "submission",
-                 "timer", "trace")
+    __slots__ = ("accepted", "ack_at_s", "client", "cut_off", "deferred", "eight_bit_client", "env", "flow",
+                 "followups", "message", "net", "on_end", "on_refused", "over", "path", "plan", "rcpts", "server",
+                 "step", "submission", "timer", "trace")
 
     def __init__(
         self,
@@ -38,7 +40,7 @@ class SmtpExchange:
         rcpts: tuple[str, ...],
         client: str,
         on_refused: Callable[[str, str], None],
-        on_end: Callable[[SessionResult], None],
+        on_end: Callable[[SmtpExchange], None],
         submission: bool = False,
         eight_bit_client: bool = True,
     ) -> None:
@@ -53,30 +55,37 @@ class SmtpExchange:
         self.on_end = on_end
         self.submission = submission  # a user agent submitting to its own server (relays anywhere)
         self.eight_bit_client = eight_bit_client
-        self.result = SessionResult()
         self.flow: Flow | None = None
         self.timer: simpy.Event | None = None  # the wait in progress
-        self.step = 0
         self.over = False  # ended or cut: whatever fires later is ignored
         self.trace: dict[str, Any] | None = None
-        self.plan: smtp.Plan | None = None
+        # How it ended:
+        self.accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
+        self.deferred: list[tuple[str, str]] | tuple[()] = ()  # (recipient, 4xx code): try again later
+        self.cut_off = False  # an outage cut the session before the server accepted
+        self.ack_at_s = 0.0  # when the client sees the 250 (d after the server accepted)
+        self.followups: list[Any] = []  # the receiving server's new delivery jobs
 
     def start(self, trace: dict[str, Any] | None = None) -> None:
         """Open the session now: the server's replies are fixed, the first wait or the transfer set."""
-        server, message, path = self.server, self.message, self.path
+        server, path = self.server, self.path
         if trace is not None:
             self.trace = trace
+            message = self.message
             eight_bit = self.eight_bit_client and server.eight_bit_mime
             trace.update(t0=self.env.now, delay_s=path.delay_s, pipelining=server.pipelining,
                          size_bytes=message.hop_bytes(eight_bit), body_8bit=message.eight_bit, eight_bit=eight_bit,
                          limit_bytes=server.max_message_size_bytes, rcpts=self.rcpts, replies=[], data_start=None,
                          data_end=None, accepted_at=None, end=None, cut=False)
-        plan = self.plan = smtp.plan(path, server, message, self.rcpts, self.client, self.submission,
+        plan = self.plan = smtp.plan(path, server, self.message, self.rcpts, self.client, self.submission,
                                      self.eight_bit_client)
         if plan.steps:
+            self.step = 0
             self._wait(plan.steps[0][0])
-        else:
-            self._transfer()
+            return
+        # The one transfer: the data (after its lead-in), then "." reaches the server.
+        flow = self.flow = self.net.transfer(path, plan.size_bytes, plan.lead_in_s, path.delay_s)
+        flow.then(self._accepted)
 
     def _wait(self, delay_s: float) -> None:
         timer = self.timer = self.env.timeout(delay_s)
@@ -87,52 +96,43 @@ class SmtpExchange:
             return  # the session was cut meanwhile
         plan = self.plan
         assert plan is not None
-        result = self.result
         for rcpt, code in plan.steps[self.step][1]:
             if code == OK:
                 continue
             if code.startswith("4"):
-                result.deferred.append((rcpt, code))
+                if not self.deferred:
+                    self.deferred = []
+                self.deferred.append((rcpt, code))  # type: ignore[union-attr]
                 continue
-            result.refused.append((rcpt, code))
             self.on_refused(rcpt, code)
         self.step += 1
         if self.step < len(plan.steps):
             self._wait(plan.steps[self.step][0])
         elif plan.accepted:
-            self._transfer()
+            self.timer = None
+            flow = self.flow = self.net.transfer(self.path, plan.size_bytes, plan.lead_in_s, self.path.delay_s)
+            flow.then(self._accepted)
         else:
             self._end(plan.steps[0][1] if plan.too_big else plan.replies)
-
-    def _transfer(self) -> None:
-        """The data (after its lead-in), then "." reaches the server."""
-        plan = self.plan
-        assert plan is not None
-        self.timer = None
-        flow = self.flow = self.net.transfer(self.path, plan.size_bytes, plan.lead_in_s, self.path.delay_s)
-        if flow.finished:
-            self._accepted(None)
-        else:
-            flow.done.callbacks.append(self._accepted)
 
     def _accepted(self, _event: Any) -> None:
         """The last byte and "." have reached the server: it accepts, and the 250 starts back."""
         if self.over:
             return
-        plan, result, trace = self.plan, self.result, self.trace
+        plan, trace = self.plan, self.trace
         assert plan is not None
-        now = self.env.now
-        result.followups = self.server.accept(self.message, plan.accepted, self.client)
-        result.accepted = plan.accepted
-        result.ack_at_s = now + self.path.delay_s  # the client keeps the path cuttable until then
+        now = self.net.clock()
+        self.followups = self.server.accept(self.message, plan.accepted, self.client)
+        self.accepted = plan.accepted
+        self.ack_at_s = now + self.path.delay_s  # the client keeps the path cuttable until then
         if trace is not None:
             flow = self.flow
             assert flow is not None
             trace.update(data_start=flow.started_s, data_end=flow.ended_s, accepted_at=now)
             trace["replies"] = list(plan.replies)
-            trace["end"] = result.ack_at_s
+            trace["end"] = self.ack_at_s
         self.over = True
-        self.on_end(result)
+        self.on_end(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
         trace = self.trace
@@ -140,7 +140,7 @@ class SmtpExchange:
             trace["replies"] = list(replies)
             trace["end"] = self.env.now
         self.over = True
-        self.on_end(self.result)
+        self.on_end(self)
 
     def cut(self) -> None:
         """An outage cut the session before the server accepted: the transfer is abandoned."""
@@ -149,7 +149,7 @@ class SmtpExchange:
         self.timer = None
         if self.flow is not None:
             self.net.cancel(self.flow)
-        self.result.cut = True
+        self.cut_off = True
         if self.trace is not None:
             self.trace["cut"] = True
         plan = self.plan

@@ -35,11 +35,12 @@ TICK_EPSILON = 1e-9  # poll times within this fraction of a period count as reac
 class ImapClient:
     """The IMAP side of one device: new mail to fetch, and the session (if one is open)."""
 
-    __slots__ = ("announced", "device", "env", "session")
+    __slots__ = ("announced", "device", "env", "net", "session")
 
     def __init__(self, device: Device) -> None:
         self.device = device
         self.env = device.ctx.env
+        self.net = device.ctx.net
         self.announced: deque[Message] = deque()  # delivered, not fetched yet, in delivery order
         self.session: ImapSession | None = None
 
@@ -58,8 +59,11 @@ class ImapClient:
         """The mailbox got new mail."""
         self.announced.append(message)
         session = self.session
-        if session is not None and session.state == IDLE:
-            session.wake()
+        if session is not None:
+            if session.state == IDLE:
+                session.wake()
+            elif session.round_open:
+                session.left += 1  # fetched in the round under way
 
     def connect(self, _event: Any = None) -> None:
         path = self.device.reachable()
@@ -100,7 +104,7 @@ class ImapSession:
     """One connection of an IMAP client, from connect to cut."""
 
     __slots__ = ("client", "fetches", "flow", "handle", "lead_s", "left", "message", "over", "path", "requested_s",
-                 "rounds", "state", "tick_s", "trace")
+                 "round_open", "rounds", "state", "tick_s", "trace")
 
     def __init__(self, client: ImapClient, path: Path) -> None:
         device = client.device
@@ -115,6 +119,7 @@ class ImapSession:
         self.flow: Flow | None = None
         self.requested_s = 0.0
         self.tick_s = 0.0
+        self.round_open = False  # mail announced now joins the round under way
         self.fetches: Fetches = None
         self.handle = ctx.sessions.open(self.cut, path)
         self.trace = trace = device._trace("imap")
@@ -142,13 +147,10 @@ class ImapSession:
             self.state = FETCHING
             message = self.message = client.announced.popleft()
             lead_s, self.lead_s = self.lead_s, 0.0
-            path = self.path
-            self.requested_s = client.env.now + lead_s
-            flow = self.flow = start_fetch(client.device.ctx.net, path, message, lead_s)
-            if flow.finished:
-                self._fetched(None)
-            else:
-                flow.done.callbacks.append(self._fetched)
+            if self.fetches is not None:
+                self.requested_s = client.env.now + lead_s
+            flow = self.flow = start_fetch(client.net, self.path, message, lead_s)
+            flow.then(self._fetched)
         elif client.announced:  # more arrived meanwhile: the server said so in the last response
             self._round("more", client.env.now)
         else:
@@ -166,9 +168,25 @@ class ImapSession:
         self._fetch_next()
 
     def wake(self) -> None:
-        """New mail while idle: the client learns of it in a step of its own, now."""
+        """New mail while idle. With IDLE the server's EXISTS is on its way: the fetch starts now,
+        EXISTS reaching the device (d) and DONE with the IDLE's OK (1 RTT) being its lead-in,
+        unless the path is instant (the fetch would end within this step): then, as otherwise,
+        the client learns of the mail in a step of its own, now."""
+        path = self.path
+        if self.client.device.idle and (path.rtt_s or path.limited_links):
+            self.lead_s = path.delay_s + path.rtt_s
+            if self.trace is not None:
+                # The round takes in what else arrives before the client would have woken (in a
+                # step of its own, now): a trace records which messages each round fetched.
+                self.round_open = True
+                self.client.env.timeout(0.0).callbacks.append(self._round_closed)
+            self._round("exists", self.client.net.clock())
+            return
         self.state = WAKING
         self.client.env.timeout(0.0).callbacks.append(self._woken)
+
+    def _round_closed(self, _event: Any) -> None:
+        self.round_open = False
 
     def _woken(self, _event: Any) -> None:
         if self.over:

@@ -18,7 +18,7 @@ shared link this is exactly M/G/1-PS.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from itertools import pairwise
@@ -123,6 +123,13 @@ class Flow:
     @property
     def finished(self) -> bool:
         return self.stage >= FINISHED
+
+    def then(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(event)`` when the transfer (with its tail) is over: now, if it is."""
+        if self.stage >= FINISHED:
+            callback(None)
+        else:
+            (self._done or self.done).callbacks.append(callback)
 
     @property
     def done(self) -> simpy.Event:

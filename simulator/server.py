@@ -367,7 +367,7 @@ class Job:
     """
 
     __slots__ = ("batch", "code", "followups", "handle", "host", "host_index", "hosts", "message", "offered",
-                 "path", "rcpts", "remaining", "server", "settled", "st", "state", "timer", "waiting")
+                 "path", "queued_at_s", "rcpts", "remaining", "server", "settled", "state", "timer", "waiting")
 
     def __init__(
         self, server: MailServer, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...],
@@ -385,11 +385,26 @@ class Job:
 
     def start(self) -> None:
         """Run the job from now, as part of the caller's step."""
-        st = self.st = self.state or Retrying(self.server.ctx.clock())
+        state = self.state
+        if state is None:
+            self.queued_at_s = self.server.ctx.clock()
+            self.code: str | None = None
+        else:
+            self.queued_at_s = state.queued_at_s
+            self.code = state.code
         self.remaining = list(self.rcpts)
         self.followups: list[Job] = []
-        self.code: str | None = st.code
-        self._next()
+        if self.code is None:
+            self._await_turn()
+        else:
+            self._next()
+
+    def _retrying(self) -> Retrying:
+        """Where the job stands with the retry policy (made when first needed)."""
+        state = self.state
+        if state is None:
+            state = self.state = Retrying(self.queued_at_s)
+        return state
 
     def start_soon(self) -> None:
         """Run the job from a step of its own at the current time, ahead of ordinary events."""
@@ -412,14 +427,14 @@ class Job:
         if not server.up:
             server.back_up().callbacks.append(self._await_turn)
         elif server.slots.take():
-            self._attempt()
+            self._attempt_now()
         else:
             server.slots.wait().callbacks.append(self._attempt)
 
     def _failed(self) -> None:
         code = self.code
         assert code is not None
-        next_s = self.server._after_failure(self.message, self.remaining, code, self.st)
+        next_s = self.server._after_failure(self.message, self.remaining, code, self._retrying())
         if next_s is None:
             self._end()
             return
@@ -438,18 +453,23 @@ class Job:
     # once. A session that completes settles every recipient it accepted or refused; one it
     # deferred waits for the next attempt. The attempt holds a session slot from start to end.
 
-    def _attempt(self, _event: Any = None) -> None:
-        server = self.server
-        if not server.up:
-            server.slots.give()
+    def _attempt(self, _event: Any) -> None:
+        """A slot was handed over: attempt if the server is still up."""
+        if not self.server.up:
+            self.server.slots.give()
             self._next()
             return
-        server.ctx.record("attempt", self.message.id, server.name,
-                          f"rcpts={','.join(self.remaining)} hosts={','.join(self.hosts)}")
+        self._attempt_now()
+
+    def _attempt_now(self) -> None:
+        server = self.server
+        ctx = server.ctx
+        ctx.append_record((ctx.clock(), "attempt", self.message.id, server.name,
+                           f"rcpts={','.join(self.remaining)} hosts={','.join(self.hosts)}"))
         self.settled: set[str] = set()
         self.code = CONNECT_FAILED
-        self.batch: list[tuple[str, str]] = []
-        self.waiting = list(self.remaining)  # not yet offered to a host that answered
+        self.batch: list[tuple[str, str]] | None = None  # refusals learned at this moment
+        self.waiting = self.remaining  # not yet offered to a host that answered (replaced, never changed)
         self.host_index = 0
         self._next_host()
 
@@ -459,15 +479,19 @@ class Job:
         while self.host_index < len(hosts):
             host = hosts[self.host_index]
             self.host_index += 1
-            offered = tuple(r for r in self.waiting if host in server.mx_hosts(domain_of(r)))
-            if not offered:
-                continue
+            if self.host_index == 1:
+                offered = tuple(self.waiting)  # the first host is every recipient's first MX
+            else:
+                offered = tuple(r for r in self.waiting if host in server.mx_hosts(domain_of(r)))
+                if not offered:
+                    continue
             self.host = host
             remote = ctx.servers[host]
             path = ctx.net.path(server.name, host)
             if path is None or not remote.up:
-                ctx.trace("smtp", server.name, host, message.id, t0=ctx.env.now, connect_failed=True,
-                          timeout_s=server.connect_timeout_s)
+                if ctx.traces is not None:
+                    ctx.trace("smtp", server.name, host, message.id, t0=ctx.env.now, connect_failed=True,
+                              timeout_s=server.connect_timeout_s)
                 self.handle = ctx.sessions.open(self._connect_cut, None, endpoints=(server.name,))
                 timer = self.timer = ctx.env.timeout(server.connect_timeout_s)
                 timer.callbacks.append(self._connect_failed)
@@ -476,8 +500,9 @@ class Job:
             self.path = path
             exchange = SmtpExchange(ctx.env, ctx.net, path, remote, message, offered, server.name, self._refused,
                                     self._session_ended, False, server.eight_bit_mime)
-            self.handle = ctx.sessions.open(exchange.cut, path)
-            exchange.start(ctx.trace("smtp", server.name, host, message.id))
+            if ctx.sessions.enabled:
+                self.handle = ctx.sessions.open(exchange.cut, path)
+            exchange.start(None if ctx.traces is None else ctx.trace("smtp", server.name, host, message.id))
             return
         self._attempt_over(self.code or CONNECT_FAILED)
 
@@ -487,6 +512,7 @@ class Job:
         self.timer = None
         server = self.server
         server.ctx.sessions.close(self.handle)
+        self.handle = None
         server.ctx.record("connect_failed", self.message.id, server.name, f"host={self.host} code={CONNECT_FAILED}")
         self._next_host()
 
@@ -495,6 +521,7 @@ class Job:
         server = self.server
         server.ctx.record("session_cut", self.message.id, server.name, f"host={self.host} accepted=no")
         server.ctx.sessions.close(self.handle)
+        self.handle = None
         self._attempt_over(CUT)
 
     def _refused(self, rcpt: str, reply: str) -> None:
@@ -502,24 +529,29 @@ class Job:
         self.settled.add(rcpt)
         batch = self.batch
         if not batch:
+            batch = self.batch = []
             server = self.server
             server.ctx.end.hold()  # the run waits for the bounce, even if this job ends first
             server.ctx.env.timeout(0.0).callbacks.append(partial(server._bounce_batch, self.message, batch, self.host))
         batch.append((rcpt, reply))
 
-    def _session_ended(self, result: smtp.SessionResult) -> None:
+    def _session_ended(self, result: SmtpExchange) -> None:
         server, message, host = self.server, self.message, self.host
         ctx = server.ctx
-        ctx.sessions.close(self.handle)
-        if result.cut:
+        sessions = ctx.sessions
+        if sessions.enabled:
+            sessions.close(self.handle)
+            self.handle = None  # it refers to the exchange, which refers to this job
+        if result.cut_off:
             ctx.record("session_cut", message.id, server.name, f"host={host} accepted=no")
             self._attempt_over(CUT)
             return
         if result.accepted:
-            ctx.record("sent", message.id, server.name, f"host={host} rcpts={','.join(result.accepted)} code=250")
+            ctx.append_record((ctx.clock(), "sent", message.id, server.name,
+                               f"host={host} rcpts={','.join(result.accepted)} code=250"))
             self.followups.extend(result.followups)
-            ctx.sessions.tail(self.path, result.ack_at_s,
-                              partial(server._reply_lost, message, result.accepted, self.hosts, host, self.st))
+            if sessions.enabled:
+                sessions.tail(self.path, result.ack_at_s, partial(self._reply_lost, result.accepted, host))
         self.settled.update(result.accepted)
         offered = self.offered
         self.waiting = [r for r in self.waiting if r not in offered]
@@ -531,6 +563,9 @@ class Job:
             self._attempt_over(smtp.OK)
             return
         self._next_host()
+
+    def _reply_lost(self, rcpts: tuple[str, ...], host: str) -> None:
+        self.server._reply_lost(self.message, rcpts, self.hosts, host, self._retrying())
 
     def _attempt_over(self, code: str) -> None:
         """The attempt is over with ``code``: its slot is free; the job goes on."""

@@ -24,7 +24,7 @@ happens. :mod:`simulator.exchange` runs a plan over the network.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..message import Message
 from ..network import Path
@@ -46,21 +46,10 @@ class Receiver(Protocol):
     def accept(self, message: Message, rcpts: tuple[str, ...], client: str) -> list[Any]: ...
 
 
-class SessionResult:
-    """How a session ended, as the client knows it when it ends."""
-
-    __slots__ = ("accepted", "ack_at_s", "cut", "deferred", "followups", "refused")
-
-    def __init__(self) -> None:
-        self.accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
-        self.refused: list[tuple[str, str]] = []  # (recipient, reply code), permanent
-        self.deferred: list[tuple[str, str]] = []  # (recipient, 4xx code), try again later
-        self.cut = False  # an outage cut the session before the server accepted
-        self.ack_at_s = 0.0  # when the client sees the 250 (d after the server accepted)
-        self.followups: list[Any] = []  # the receiving server's new delivery jobs
+NO_STEPS: list[tuple[float, list[tuple[str, str]]]] = []  # shared, never changed: a session of one transfer
 
 
-class Plan:
+class Plan(NamedTuple):
     """The course of one session, fixed when it opens.
 
     ``steps`` are the waits, in order, each followed by the replies the client learns then (a
@@ -69,18 +58,12 @@ class Plan:
     at the end of which the server accepts.
     """
 
-    __slots__ = ("accepted", "lead_in_s", "replies", "size_bytes", "steps", "too_big")
-
-    def __init__(
-        self, size_bytes: int, replies: list[tuple[str, str]], accepted: tuple[str, ...], too_big: bool,
-        steps: list[tuple[float, list[tuple[str, str]]]], lead_in_s: float,
-    ) -> None:
-        self.size_bytes = size_bytes
-        self.replies = replies  # every recipient's reply (empty when the message was too big)
-        self.accepted = accepted
-        self.too_big = too_big
-        self.steps = steps
-        self.lead_in_s = lead_in_s
+    size_bytes: int
+    replies: list[tuple[str, str]]  # every recipient's reply (empty when the message was too big)
+    accepted: tuple[str, ...]
+    too_big: bool
+    steps: list[tuple[float, list[tuple[str, str]]]]
+    lead_in_s: float
 
 
 def plan(
@@ -94,7 +77,9 @@ def plan(
 ) -> Plan:
     """The session's course, asking ``server`` its reply to each RCPT now (greylisting learns)."""
     rtt = path.rtt_s
-    size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
+    size_bytes = message.wire_bytes
+    if message.eight_bit:
+        size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
     if size_bytes > server.max_message_size_bytes:
         # TCP, greeting, EHLO, then MAIL FROM SIZE= -> 552 for every recipient
         return Plan(size_bytes, [], (), True, [(4 * rtt, [(r, TOO_BIG) for r in rcpts])], 0.0)
@@ -111,7 +96,7 @@ def plan(
         # Nothing to report before the data: the handshake, greeting, EHLO and envelope commands
         # (pipelined or not) are the lead-in of the one transfer.
         group_rtts = 1 if server.pipelining else 2 + len(rcpts)
-        return Plan(size_bytes, replies, accepted, False, [], (3 + group_rtts) * rtt)
+        return Plan(size_bytes, replies, accepted, False, NO_STEPS, (3 + group_rtts) * rtt)
     if server.pipelining:
         steps = [(4 * rtt, replies)]
     else:  # through MAIL FROM, then one RCPT at a time, then DATA -> 354

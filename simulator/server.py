@@ -552,6 +552,12 @@ class Job:
             self.followups.extend(result.followups)
             if sessions.enabled:
                 sessions.tail(self.path, result.ack_at_s, partial(self._reply_lost, result.accepted, host))
+            if len(result.accepted) == len(self.remaining):  # every recipient: the job is done
+                self.code = smtp.OK
+                server.slots.give()
+                self.remaining = []
+                self._end()
+                return
         self.settled.update(result.accepted)
         offered = self.offered
         self.waiting = [r for r in self.waiting if r not in offered]

@@ -1195,6 +1195,9 @@ def _semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
     for i, message in enumerate(s.messages):
         if not users.is_user(message.from_):
             issues.append((("messages", i, "from"), f"'{message.from_}' is not the address of any user"))
+        if s.until_s is not None and message.at_s > s.until_s:
+            issues.append((("messages", i, "at"), f"{message.at_s!r} s is after until ({s.until_s!r} s): "
+                           "the message would never be sent"))
         for j, recipient in enumerate(message.to):
             domain = recipient.rpartition("@")[2]
             if domain not in holder:

@@ -544,6 +544,7 @@ BAD_INPUTS: list[tuple[str, str, str, int | None]] = [
     ("scripted to not an address", edit(BASE, ("to: [b@two.example]", "to: [b]")), "messages.0.to.0", 20),
     ("scripted key typo", edit(BASE, ("size: 1KB}", "size: 1KB, sise: 2}")), "messages.0.sise", 20),
     ("scripted size missing", edit(BASE, (", size: 1KB}", "}")), "messages.0.size", 20),
+    ("scripted after until", edit(BASE, ("duration: 1h\n", "duration: 1h\nuntil: 30s\n")), "messages.0.at", 21),
     ("outage target unknown", edit(BASE, ("target: mx.two", "target: mx.nine")), "outages.0.target", 22),
     ("outage link unknown", edit(BASE, ("target: mx.two", "target: lan--mx.two")), "outages.0.target", 22),
     ("outage both forms", edit(BASE, ("duration: 5m}", "duration: 5m, mtbf: 1d}")), "outages.0.mtbf", 22),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import plots, results
+from .cutoffs import destinations
 from .eventlog import Record
 from .world import Progress, World
 
@@ -137,7 +138,7 @@ class Result:
         if by == "domain":
             return plots.latency_cdf_by_domain(t.deliveries, f"{name}: delivery latency by destination domain")
         if by == "protocol":
-            return plots.latency_cdf_by_protocol(t.deliveries, t.retrievals,
+            return plots.latency_cdf_by_protocol(t.deliveries, results.device_protocols(self.records),
                                                  f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
         raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
 
@@ -145,7 +146,8 @@ class Result:
         """Outgoing queue length of each server over time, outages shaded."""
         spans = plots.outage_spans(self.records, self.end_time_s)
         return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
-                                    f"{self.scenario.name}: outgoing queue length per server")
+                                    f"{self.scenario.name}: outgoing queue length per server",
+                                    [(link.a, link.b) for link in self.scenario.links], destinations(self.records))
 
     def plot_attempts(self) -> Figure:
         """Delivery attempts per mail (message, recipient) pair, by final status."""

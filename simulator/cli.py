@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
@@ -130,16 +131,16 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:
     folder = Path(args.output) if args.output else Path("results") / _safe(scenario.name)
     wire = args.transcripts or args.pcap
-    chosen = [m for m in (args.capture_messages or "").split(",") if m.strip()]
     if args.capture_messages is not None and not wire:
         raise CommandError("--capture-messages needs --transcripts or --pcap")
-    if args.capture_messages is not None and not chosen:
-        raise CommandError("--capture-messages needs at least one message id (ID,ID,...)")
+    chosen = _capture_ids(args.capture_messages)
     progress = None if args.quiet else _ProgressLine(err)
-    result = run(scenario, seed=args.seed, progress=progress, trace=wire,
-                 trace_messages=[m.strip() for m in chosen] if chosen else None)
+    result = run(scenario, seed=args.seed, progress=progress, trace=wire, trace_messages=chosen)
     if progress is not None:
         progress.close()
+    if chosen and (unknown := unknown_message_ids(result.records, chosen)):
+        raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
+                           f"(it created {describe_ids(result.records)}); nothing was written")
     result.save(folder, with_plots=not args.no_plots, report=args.report,
                 transcripts=args.transcripts, pcap=args.pcap)
     if not args.quiet:
@@ -149,6 +150,16 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
+
+
+def _capture_ids(text: str | None) -> list[str] | None:
+    """The IDs of ``--capture-messages`` (None without it); malformed ones are refused before simulating."""
+    if text is None:
+        return None
+    try:
+        return parse_message_ids(text)
+    except ValueError as error:
+        raise CommandError(f"--capture-messages: {error}") from None
 
 
 def report(result: Result, folder: Path) -> str:

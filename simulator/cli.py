@@ -20,6 +20,7 @@ from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
+from .wording import counted
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -104,8 +105,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
             return EXIT_OK
         scenario = load_scenario(Path(args.scenario))
         if args.command == "validate":
-            out.write(f"{args.scenario}: valid scenario '{scenario.name}' "
-                      f"({len(scenario.servers)} servers, {len(scenario.expanded_users())} users)\n")
+            out.write(f"{args.scenario}: valid scenario '{scenario.name}' ({counted(len(scenario.servers), 'server')}, "
+                      f"{counted(len(scenario.expanded_users()), 'user')})\n")
             return EXIT_OK
         return _run(args, scenario, out, err)
     except _UsageError as e:
@@ -169,8 +170,8 @@ def report(result: Result, folder: Path) -> str:
     lines = [
         f"{s['name']}: seed {s['seed']}, simulated {format_duration(round(s['end_time_s']))} ({s['end_time_s']:.3f} s)",
         f"  mail (message, recipient) pairs: {c['submitted']} submitted, {c['delivered']} delivered, "
-        f"{c['bounced']} bounced, {c['pending']} pending, {c['duplicates']} duplicates",
-        f"  DSNs: {c['bounces_sent']} bounces, {c['warnings_sent']} delay warnings",
+        f"{c['bounced']} bounced, {c['pending']} pending, {counted(c['duplicates'], 'duplicate')}",
+        f"  DSNs: {counted(c['bounces_sent'], 'bounce')}, {counted(c['warnings_sent'], 'delay warning')}",
     ]
     for key, label in (("latency_s", "delivery latency"), ("end_to_end_latency_s", "end-to-end latency")):
         st = s[key]
@@ -181,7 +182,7 @@ def report(result: Result, folder: Path) -> str:
         if p["delivered"]:
             st = p["end_to_end_latency_s"]
             share = p["every_device_share"]
-            lines.append(f"  {protocol}: {p['users']} users, {p['retrieved']}/{p['delivered']} retrieved, "
+            lines.append(f"  {protocol}: {counted(p['users'], 'user')}, {p['retrieved']}/{p['delivered']} retrieved, "
                          f"{share:.0%} on every device, end-to-end p50 {_t(st['p50']) if st['count'] else '-'}")
     if s["peak_queue"]:
         peaks = ", ".join(f"{k} {v}" for k, v in s["peak_queue"].items())

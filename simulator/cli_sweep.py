@@ -34,6 +34,7 @@ from .sweep import (
     run_sweep,
 )
 from .units import format_duration
+from .wording import counted
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 _MAX_POINTS_SHOWN = 20
@@ -200,7 +201,7 @@ class ProgressLine:
         share = done / total if total else 1.0
         eta = "ETA --" if ran == 0 else f"ETA {_duration(elapsed / ran * (total - done))}"
         skipped = f", {self.first_done} already done" if self.first_done else ""
-        line = f"  sweep: {done}/{total} runs ({share:.0%}){skipped}, elapsed {_duration(elapsed)}, {eta}"
+        line = f"  sweep: {done}/{counted(total, 'run')} ({share:.0%}){skipped}, elapsed {_duration(elapsed)}, {eta}"
         if self.tty:
             self.stream.write(f"\r{line}   ")
         else:
@@ -230,15 +231,16 @@ def report(outcome: SweepOutcome, where: str) -> str:
     """The short summary printed after a sweep."""
     plan = outcome.plan
     lines = [
-        f"{plan.scenario.name}: {len(plan.points)} point(s) x {plan.replications} replication(s) = {plan.runs} runs "
-        f"(ran {outcome.ran} on {where} in {_duration(outcome.elapsed_s)}; {outcome.skipped} were already done)",
+        f"{plan.scenario.name}: {counted(len(plan.points), 'point')} x {counted(plan.replications, 'replication')} "
+        f"= {counted(plan.runs, 'run')} (ran {outcome.ran} on {where} in {_duration(outcome.elapsed_s)}; "
+        f"{outcome.skipped} {'was' if outcome.skipped == 1 else 'were'} already done)",
     ]
     for row in outcome.points[:_MAX_POINTS_SHOWN]:
         label = ", ".join(f"{k}={param_text(row[k])}" for k in plan.keys) or "the scenario"
         lines.append(f"  {label}: delivery latency mean {_with_ci(row, 'delivery_latency_mean_s', ' s')}, "
                      f"bounce rate {_with_ci(row, 'bounce_rate')}")
     if len(outcome.points) > _MAX_POINTS_SHOWN:
-        lines.append(f"  ... {len(outcome.points) - _MAX_POINTS_SHOWN} more point(s) in sweep.csv")
+        lines.append(f"  ... {counted(len(outcome.points) - _MAX_POINTS_SHOWN, 'more point')} in sweep.csv")
     lines.append(f"  results in {outcome.folder}/")
     return "\n".join(lines) + "\n"
 

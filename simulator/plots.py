@@ -30,6 +30,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullForm
 from .cutoffs import link_cutoffs
 from .eventlog import Record, fields
 from .results import percentile
+from .wording import counted
 
 __all__ = [
     "DPI",
@@ -532,7 +533,8 @@ def attempts_histogram(deliveries: Sequence[Mapping[str, Any]], title: str = "")
         heights = [counts.get(status, {}).get(x, 0) for x in xs]
         if not any(heights):
             continue
-        bars = ax.bar(xs, heights, bottom=bottom, color=color, width=0.8, label=f"{status} ({sum(heights)} pairs)")
+        bars = ax.bar(xs, heights, bottom=bottom, color=color, width=0.8,
+                      label=f"{status} ({counted(sum(heights), 'pair')})")
         for x, bar in zip(xs, bars, strict=True):
             bar.set_gid(f"attempts:{status}:{x}")
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
@@ -655,7 +657,7 @@ def breakdown_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figu
         offset = [o + w for o, w in zip(offset, widths, strict=True)]
     for y, name in zip(ys, names, strict=True):
         left.text(offset[y], y, f"  {short_duration(sum(means[name].values()))}", va="center", fontsize=8)
-    left.set_yticks(ys, [f"{n}\n({len(groups[n])} pairs)" for n in names], fontsize=8)
+    left.set_yticks(ys, [f"{n}\n({counted(len(groups[n]), 'pair')})" for n in names], fontsize=8)
     left.invert_yaxis()
     left.set_xlim(0, max(offset, default=1.0) * 1.3 or 1.0)
     left.set_xlabel(f"mean time per delivered pair ({unit})")

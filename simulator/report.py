@@ -16,6 +16,7 @@ from typing import Any
 from . import __version__
 from .plots import short_duration
 from .results import stats
+from .wording import counted
 
 __all__ = ["render_report", "write_report"]
 
@@ -164,7 +165,7 @@ def render_report(result: Any, images: Mapping[str, bytes]) -> str:
         f"<title>mailsim report: {_e(s['name'])}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
         f"<h1>mailsim report: {_e(s['name'])}</h1>\n"
         f'<p class="muted">seed {_e(s["seed"])}; simulated {_e(short_duration(s["end_time_s"]))} '
-        f"({s['end_time_s']:.3f} s); {_e(s['events'])} events; mailsim {_e(__version__)}. "
+        f"({s['end_time_s']:.3f} s); {_e(counted(s['events'], 'event'))}; mailsim {_e(__version__)}. "
         "Times are simulated; hover a duration for its exact value in seconds.</p>\n"
         f"{body}\n</body>\n</html>\n"
     )

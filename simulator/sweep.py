@@ -48,6 +48,7 @@ from . import __version__
 from .results import cell
 from .runner import run
 from .scenario import Problem, Scenario, ScenarioError, load_scenario
+from .wording import counted
 
 __all__ = [
     "METRICS",
@@ -665,7 +666,7 @@ class _Folder:
             )
         if stored.get("replications", 0) > definition["replications"]:
             raise SweepDefinitionError(
-                f"{self.folder} holds a sweep of {stored['replications']} replications; "
+                f"{self.folder} holds a sweep of {counted(stored['replications'], 'replication')}; "
                 f"resume it with at least as many (got {definition['replications']})"
             )
 
@@ -836,7 +837,7 @@ def plot_sweep(plan: SweepPlan, points: Sequence[dict[str, Any]], folder: Path) 
         if legend and len(legend) <= 12:
             fig.legend(handles, legend, loc="lower center", ncol=min(3, len(legend)), fontsize=8)
         fig.suptitle(f"{plan.scenario.name}: metrics against {key} "
-                     f"(mean of {plan.replications} replication(s), 95% CI bars)")
+                     f"(mean of {counted(plan.replications, 'replication')}, 95% CI bars)")
         fig.tight_layout(rect=(0, 0.05 if legend else 0, 1, 0.97))
         path = folder / f"{_safe_name(key)}.png"
         fig.savefig(path, dpi=100, metadata={"Software": None})

@@ -23,10 +23,14 @@ __all__ = ["render_report", "write_report"]
 MAX_PROBLEM_ROWS = 25
 
 CAPTIONS: dict[str, str] = {
-    "latency_cdf": "Delivery latency (submitted to mailbox) and end-to-end latency (to the first device).",
-    "latency_by_domain": "Delivery latency per destination domain.",
-    "latency_by_protocol": "End-to-end latency and waiting in the mailbox per retrieval protocol.",
-    "queue_length": "Outgoing queue length of each server; outages shaded.",
+    "latency_cdf": "Delivery latency (submitted to mailbox) and end-to-end latency (to the first device), over all "
+                   "mail pairs: bounced, pending and unread pairs keep a curve below 1.",
+    "latency_by_domain": "Delivery latency per destination domain, over all its mail pairs: a curve levels off at "
+                         "the share delivered.",
+    "latency_by_protocol": "End-to-end latency and waiting in the mailbox per retrieval protocol, over all mail "
+                           "pairs to its users.",
+    "queue_length": "Outgoing queue length of each server; red: the server down, grey: links down that cut it off "
+                    "from a server it relays to.",
     "attempts": "Delivery attempts per mail (message, recipient) pair, by final status.",
     "time_breakdown": "Where the time went: queue wait, SMTP sessions, waiting in the mailbox.",
     "topology": "The network: servers, users' sites, links with one-way latency and bandwidth.",

@@ -275,7 +275,7 @@ def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | Outcome], styles
         if plain:
             text = f"{label} (n={n}): {text}"
         elif n == total:
-            text = f"{label}: all {n} {next(iter(group.counts))}\n{text}"
+            text = f"{label}: {'all ' if n > 1 else ''}{n} {next(iter(group.counts))}\n{text}"
         else:
             text = f"{label}: {group.note()}" + (f"\nof the {n} {next(iter(group.counts))}: {text}" if n else "")
         line = ax.step(shown, [(i + 1) / total for i in range(n)], where="post", linewidth=1.6,

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
+from .wording import counted
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -103,8 +105,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
             return EXIT_OK
         scenario = load_scenario(Path(args.scenario))
         if args.command == "validate":
-            out.write(f"{args.scenario}: valid scenario '{scenario.name}' "
-                      f"({len(scenario.servers)} servers, {len(scenario.expanded_users())} users)\n")
+            out.write(f"{args.scenario}: valid scenario '{scenario.name}' ({counted(len(scenario.servers), 'server')}, "
+                      f"{counted(len(scenario.expanded_users()), 'user')})\n")
             return EXIT_OK
         return _run(args, scenario, out, err)
     except _UsageError as e:
@@ -130,16 +132,16 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:
     folder = Path(args.output) if args.output else Path("results") / _safe(scenario.name)
     wire = args.transcripts or args.pcap
-    chosen = [m for m in (args.capture_messages or "").split(",") if m.strip()]
     if args.capture_messages is not None and not wire:
         raise CommandError("--capture-messages needs --transcripts or --pcap")
-    if args.capture_messages is not None and not chosen:
-        raise CommandError("--capture-messages needs at least one message id (ID,ID,...)")
+    chosen = _capture_ids(args.capture_messages)
     progress = None if args.quiet else _ProgressLine(err)
-    result = run(scenario, seed=args.seed, progress=progress, trace=wire,
-                 trace_messages=[m.strip() for m in chosen] if chosen else None)
+    result = run(scenario, seed=args.seed, progress=progress, trace=wire, trace_messages=chosen)
     if progress is not None:
         progress.close()
+    if chosen and (unknown := unknown_message_ids(result.records, chosen)):
+        raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
+                           f"(it created {describe_ids(result.records)}); nothing was written")
     result.save(folder, with_plots=not args.no_plots, report=args.report,
                 transcripts=args.transcripts, pcap=args.pcap)
     if not args.quiet:
@@ -151,6 +153,16 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
 
 
+def _capture_ids(text: str | None) -> list[str] | None:
+    """The IDs of ``--capture-messages`` (None without it); malformed ones are refused before simulating."""
+    if text is None:
+        return None
+    try:
+        return parse_message_ids(text)
+    except ValueError as error:
+        raise CommandError(f"--capture-messages: {error}") from None
+
+
 def report(result: Result, folder: Path) -> str:
     """The short human summary printed after a run."""
     s = result.summary
@@ -158,8 +170,8 @@ def report(result: Result, folder: Path) -> str:
     lines = [
         f"{s['name']}: seed {s['seed']}, simulated {format_duration(round(s['end_time_s']))} ({s['end_time_s']:.3f} s)",
         f"  mail (message, recipient) pairs: {c['submitted']} submitted, {c['delivered']} delivered, "
-        f"{c['bounced']} bounced, {c['pending']} pending, {c['duplicates']} duplicates",
-        f"  DSNs: {c['bounces_sent']} bounces, {c['warnings_sent']} delay warnings",
+        f"{c['bounced']} bounced, {c['pending']} pending, {counted(c['duplicates'], 'duplicate')}",
+        f"  DSNs: {counted(c['bounces_sent'], 'bounce')}, {counted(c['warnings_sent'], 'delay warning')}",
     ]
     for key, label in (("latency_s", "delivery latency"), ("end_to_end_latency_s", "end-to-end latency")):
         st = s[key]
@@ -170,7 +182,7 @@ def report(result: Result, folder: Path) -> str:
         if p["delivered"]:
             st = p["end_to_end_latency_s"]
             share = p["every_device_share"]
-            lines.append(f"  {protocol}: {p['users']} users, {p['retrieved']}/{p['delivered']} retrieved, "
+            lines.append(f"  {protocol}: {counted(p['users'], 'user')}, {p['retrieved']}/{p['delivered']} retrieved, "
                          f"{share:.0%} on every device, end-to-end p50 {_t(st['p50']) if st['count'] else '-'}")
     if s["peak_queue"]:
         peaks = ", ".join(f"{k} {v}" for k, v in s["peak_queue"].items())

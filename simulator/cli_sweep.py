@@ -34,6 +34,7 @@ from .sweep import (
     run_sweep,
 )
 from .units import format_duration
+from .wording import counted
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 _MAX_POINTS_SHOWN = 20
@@ -200,7 +201,7 @@ class ProgressLine:
         share = done / total if total else 1.0
         eta = "ETA --" if ran == 0 else f"ETA {_duration(elapsed / ran * (total - done))}"
         skipped = f", {self.first_done} already done" if self.first_done else ""
-        line = f"  sweep: {done}/{total} runs ({share:.0%}){skipped}, elapsed {_duration(elapsed)}, {eta}"
+        line = f"  sweep: {done}/{counted(total, 'run')} ({share:.0%}){skipped}, elapsed {_duration(elapsed)}, {eta}"
         if self.tty:
             self.stream.write(f"\r{line}   ")
         else:
@@ -230,24 +231,32 @@ def report(outcome: SweepOutcome, where: str) -> str:
     """The short summary printed after a sweep."""
     plan = outcome.plan
     lines = [
-        f"{plan.scenario.name}: {len(plan.points)} point(s) x {plan.replications} replication(s) = {plan.runs} runs "
-        f"(ran {outcome.ran} on {where} in {_duration(outcome.elapsed_s)}; {outcome.skipped} were already done)",
+        f"{plan.scenario.name}: {counted(len(plan.points), 'point')} x {counted(plan.replications, 'replication')} "
+        f"= {counted(plan.runs, 'run')} (ran {outcome.ran} on {where} in {_duration(outcome.elapsed_s)}; "
+        f"{outcome.skipped} {'was' if outcome.skipped == 1 else 'were'} already done)",
     ]
     for row in outcome.points[:_MAX_POINTS_SHOWN]:
         label = ", ".join(f"{k}={param_text(row[k])}" for k in plan.keys) or "the scenario"
         lines.append(f"  {label}: delivery latency mean {_with_ci(row, 'delivery_latency_mean_s', ' s')}, "
                      f"bounce rate {_with_ci(row, 'bounce_rate')}")
     if len(outcome.points) > _MAX_POINTS_SHOWN:
-        lines.append(f"  ... {len(outcome.points) - _MAX_POINTS_SHOWN} more point(s) in sweep.csv")
+        lines.append(f"  ... {counted(len(outcome.points) - _MAX_POINTS_SHOWN, 'more point')} in sweep.csv")
     lines.append(f"  results in {outcome.folder}/")
     return "\n".join(lines) + "\n"
 
 
 def _with_ci(row: dict[str, Any], metric: str, unit: str = "") -> str:
+    """``3.396 s ± 0.45 s``; an interval clipped at the metric's range (a latency's at 0) as
+    ``0.0123 (95% CI 0 to 0.034)``; a half-width of exactly 0 as ``± 0``."""
     mean, half = row[metric], row[f"{metric}_ci95"]
     if mean is None:
         return "n/a"
-    return f"{mean:.4g}{unit}" if half is None else f"{mean:.4g}{unit} ± {half:.2g}{unit}"
+    if half is None:
+        return f"{mean:.4g}{unit}"
+    low, high = row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"]
+    if low > mean - half or high < mean + half:
+        return f"{mean:.4g}{unit} (95% CI {low:.2g} to {high:.2g}{unit})"
+    return f"{mean:.4g}{unit} ± {half:.2g}{unit}"
 
 
 def _safe(name: str) -> str:

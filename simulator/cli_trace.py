@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from .wording import counted
+
 __all__ = ["TRANSCRIPTS_FILE", "format_session", "register"]
 
 TRANSCRIPTS_FILE = "transcripts.jsonl"
@@ -67,12 +69,12 @@ def format_session(session: dict[str, Any], message_id: str = "", full: bool = F
             skipped += 1
             continue
         if skipped:
-            out.append(f"{'':>16}   ... {skipped} lines about other messages")
+            out.append(f"{'':>16}   ... {counted(skipped, 'line')} about other messages")
             skipped = 0
         time_s, side, text = line[0], line[1], line[2]
         out.append(f"{time_s:16.6f}  {side}{':' if side != '*' else ' '} {text}")
     if skipped:
-        out.append(f"{'':>16}   ... {skipped} lines about other messages")
+        out.append(f"{'':>16}   ... {counted(skipped, 'line')} about other messages")
     return out
 
 

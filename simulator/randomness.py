@@ -25,6 +25,8 @@ from typing import TypeAlias
 
 import numpy as np
 
+from .wording import counted
+
 __all__ = [
     "DISTRIBUTION_KINDS",
     "Choice",
@@ -236,7 +238,8 @@ class Choice:
             raise DistributionError("choice needs at least one [value, weight] pair")
         if len(values) != len(weights):
             raise DistributionError(
-                f"choice has {len(values)} values but {len(weights)} weights: give one weight per value"
+                f"choice has {counted(len(values), 'value')} but {counted(len(weights), 'weight')}: "
+                "give one weight per value"
             )
         for index, weight in enumerate(weights):
             if weight < 0:

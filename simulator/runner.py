@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import plots, results
+from .cutoffs import destinations
 from .eventlog import Record
 from .world import Progress, World
 
@@ -137,7 +138,7 @@ class Result:
         if by == "domain":
             return plots.latency_cdf_by_domain(t.deliveries, f"{name}: delivery latency by destination domain")
         if by == "protocol":
-            return plots.latency_cdf_by_protocol(t.deliveries, t.retrievals,
+            return plots.latency_cdf_by_protocol(t.deliveries, results.device_protocols(self.records),
                                                  f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
         raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
 
@@ -145,7 +146,8 @@ class Result:
         """Outgoing queue length of each server over time, outages shaded."""
         spans = plots.outage_spans(self.records, self.end_time_s)
         return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
-                                    f"{self.scenario.name}: outgoing queue length per server")
+                                    f"{self.scenario.name}: outgoing queue length per server",
+                                    [(link.a, link.b) for link in self.scenario.links], destinations(self.records))
 
     def plot_attempts(self) -> Figure:
         """Delivery attempts per mail (message, recipient) pair, by final status."""
@@ -210,6 +212,8 @@ class Result:
         with ``transcripts`` / ``pcap`` (the run must have been traced), ``transcripts.jsonl`` /
         ``capture.pcap`` (see :meth:`write_wire`).
         """
+        if transcripts or pcap:
+            self._check_traced()
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         t = self.tables
@@ -231,13 +235,13 @@ class Result:
     def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True) -> list[Path]:
         """Write the traced sessions as ``transcripts.jsonl`` and/or ``capture.pcap`` into ``folder``.
 
-        Raises ValueError when the run was not traced (``run(..., trace=True)``).
+        Raises ValueError when the run was not traced (``run(..., trace=True)``), or when
+        ``trace_messages`` named messages the run did not create.
         """
         from .pcap import write_pcap
         from .transcript import build_conversations, write_transcripts
 
-        if self.traces is None:
-            raise ValueError("this run recorded no session traces: run it with trace=True")
+        self._check_traced()
         conversations = build_conversations(self.traces, self.records, self.scenario, self.end_time_s,
                                             only=self.trace_messages)
         out = Path(folder)
@@ -247,6 +251,17 @@ class Result:
         if pcap:
             written.append(write_pcap(out / "capture.pcap", conversations, self.scenario))
         return written
+
+    def _check_traced(self) -> None:
+        """ValueError unless the run recorded session traces of messages it did create."""
+        from .capture import describe_ids, unknown_message_ids
+
+        if self.traces is None:
+            raise ValueError("this run recorded no session traces: run it with trace=True")
+        unknown = unknown_message_ids(self.records, sorted(self.trace_messages or ()))
+        if unknown:
+            raise ValueError(f"trace_messages names {', '.join(unknown)}, which this run did not create "
+                             f"(it created {describe_ids(self.records)})")
 
     def write_report(self, path: str | Path, images: dict[str, bytes] | None = None) -> Path:
         """Write the self-contained HTML report of this run to ``path``."""

@@ -54,6 +54,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from .randomness import Choice, Constant, Distribution, DistributionError, parse_distribution
 from .retry import parse_exim_rule
 from .units import parse_bandwidth, parse_duration, parse_rate, parse_size
+from .wording import counted
 
 __all__ = [
     "ACCESS_POLL_DEFAULTS_S",
@@ -1572,9 +1573,9 @@ def _message(detail: Mapping[str, Any], loc: Loc, raw: Mapping[str, Any]) -> str
     if kind in ("tuple_type", "list_type", "iterable_type", "set_type"):
         return f"must be a list, got {_show(value)}"
     if kind == "too_short":
-        return f"needs at least {context.get('min_length')} item(s)"
+        return f"needs at least {counted(int(context.get('min_length', 0)), 'item')}"
     if kind == "too_long":
-        return f"takes at most {context.get('max_length')} item(s)"
+        return f"takes at most {counted(int(context.get('max_length', 0)), 'item')}"
     if kind == "literal_error":
         return f"must be one of {context.get('expected')}, got {_show(value)}"
     message = str(detail["msg"])
@@ -1726,7 +1727,7 @@ def _assign(root: dict[str, Any], dotted: str, value: object) -> None:
                 raise _OverrideError(f"{_dotted(path)} is a list: '{segment}' should be an item number")
             index = int(segment)
             if index >= len(container):
-                raise _OverrideError(f"{_dotted(path)} has {len(container)} item(s); there is no item {index}")
+                raise _OverrideError(f"{_dotted(path)} has {counted(len(container), 'item')}; there is no item {index}")
             if not after:
                 container[index] = value
                 return

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -48,9 +48,14 @@ from . import __version__
 from .results import cell
 from .runner import run
 from .scenario import Problem, Scenario, ScenarioError, load_scenario
+from .wording import counted
+
+if TYPE_CHECKING:
+    from .plots import Figure
 
 __all__ = [
     "METRICS",
+    "METRIC_RANGES",
     "RUN_COLUMNS",
     "Dask",
     "Processes",
@@ -60,6 +65,7 @@ __all__ = [
     "SweepOutcome",
     "SweepPlan",
     "SweepResult",
+    "ci_bounds",
     "mean_ci95",
     "plan_sweep",
     "replication_seeds",
@@ -67,6 +73,7 @@ __all__ = [
     "run_one",
     "run_sweep",
     "sweep",
+    "sweep_figures",
     "t_quantile_975",
 ]
 
@@ -86,6 +93,12 @@ METRICS: tuple[str, ...] = (
     "bounce_rate", "peak_queue", "duplicates",
 )
 """The metrics ``sweep.csv`` gives a mean and a 95% confidence interval for, per point."""
+
+METRIC_RANGES: dict[str, tuple[float, float | None]] = {
+    **dict.fromkeys(METRICS, (0.0, None)), "bounce_rate": (0.0, 1.0),
+}
+"""The values each metric can take, (lowest, highest or None): latencies, counts and the queue
+peak are never negative, and the bounce rate is a share. Confidence intervals are clipped to them."""
 
 _INT_COLUMNS = frozenset({"submitted", "delivered", "bounced", "pending", "duplicates", "peak_queue", "events"})
 
@@ -168,16 +181,31 @@ def t_quantile_975(df: int) -> float:
 def mean_ci95(values: Sequence[float]) -> tuple[float | None, float | None]:
     """Mean and half-width of its Student-t 95% confidence interval.
 
-    (None, None) without values; the half-width is None with a single value.
+    (None, None) without values; the half-width is None with a single value. Values that are
+    all equal (a quantity the seed does not change) give that value and a half-width of exactly
+    0, not the rounding error of the sum and the squares.
     """
     n = len(values)
     if n == 0:
         return None, None
+    if min(values) == max(values):
+        return values[0], (None if n == 1 else 0.0)
     mean = math.fsum(values) / n
     if n == 1:
         return mean, None
     variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
     return mean, t_quantile_975(n - 1) * math.sqrt(variance / n)
+
+
+def ci_bounds(metric: str, mean: float | None, half: float | None) -> tuple[float | None, float | None]:
+    """The interval ``mean ± half`` clipped to the values ``metric`` can take (:data:`METRIC_RANGES`),
+    so that a latency's or a count's interval never reaches below 0; (None, None) without a half-width."""
+    if mean is None or half is None:
+        return None, None
+    lowest, highest = METRIC_RANGES.get(metric, (-math.inf, None))
+    low = max(lowest, mean - half)
+    high = mean + half if highest is None else min(highest, mean + half)
+    return low, high
 
 
 # --------------------------------------------------------------------------- seeds
@@ -665,7 +693,7 @@ class _Folder:
             )
         if stored.get("replications", 0) > definition["replications"]:
             raise SweepDefinitionError(
-                f"{self.folder} holds a sweep of {stored['replications']} replications; "
+                f"{self.folder} holds a sweep of {counted(stored['replications'], 'replication')}; "
                 f"resume it with at least as many (got {definition['replications']})"
             )
 
@@ -750,14 +778,17 @@ def _parsecell(column: str, cell: str) -> int | float | None:
 
 
 def point_columns(plan: SweepPlan) -> list[str]:
-    """The columns of ``sweep.csv``: point, parameters, runs, then per metric mean, ci95, n."""
-    stats = [name for metric in METRICS for name in (metric, f"{metric}_ci95", f"{metric}_n")]
+    """The columns of ``sweep.csv``: point, parameters, runs, then per metric mean, ci95 (half-width),
+    ci95_low and ci95_high (the interval, clipped to the metric's range), n."""
+    stats = [name for metric in METRICS
+             for name in (metric, f"{metric}_ci95", f"{metric}_ci95_low", f"{metric}_ci95_high", f"{metric}_n")]
     return ["point", *plan.keys, "runs", *stats]
 
 
 def aggregate(plan: SweepPlan, runs: Mapping[tuple[int, int], Metrics]) -> list[dict[str, Any]]:
     """Per point: each metric's mean over the replications that have it, the half-width of
-    its Student-t 95% confidence interval, and how many replications had it."""
+    its Student-t 95% confidence interval, that interval clipped to the metric's range (see
+    :func:`ci_bounds`), and how many replications had it."""
     rows: list[dict[str, Any]] = []
     for point, overrides in enumerate(plan.points):
         done = [runs[(point, r)] for r in range(plan.replications) if (point, r) in runs]
@@ -766,6 +797,7 @@ def aggregate(plan: SweepPlan, runs: Mapping[tuple[int, int], Metrics]) -> list[
             values = [float(m[metric]) for m in done if m[metric] is not None]  # type: ignore[arg-type]
             mean, half = mean_ci95(values)
             row[metric], row[f"{metric}_ci95"], row[f"{metric}_n"] = mean, half, len(values)
+            row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"] = ci_bounds(metric, mean, half)
         rows.append(row)
     return rows
 
@@ -794,19 +826,31 @@ _METRIC_LABELS = {
 
 
 def plot_sweep(plan: SweepPlan, points: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
-    """One PNG per swept key: every metric against that key, mean with 95% CI bars, one line
-    per combination of the other keys.  Keys whose values are numbers (also unit strings,
-    placed at their SI value and labelled as given) get a numeric axis, logarithmic when the
-    values span 20 times or more; other values are placed in the order given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Write :func:`sweep_figures` as ``folder/KEY.png``; returns the paths."""
+    from .plots import save
 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    for key, fig in sweep_figures(plan, points).items():
+        path = folder / f"{_safe_name(key)}.png"
+        save(fig, path)
+        written.append(path)
+    return written
+
+
+def sweep_figures(plan: SweepPlan, points: Sequence[dict[str, Any]]) -> dict[str, Figure]:
+    """One figure per swept key: every metric against that key, mean with 95% CI bars, one line
+    per combination of the other keys.  The bars are the intervals of ``sweep.csv``, clipped to
+    the metric's range (never below 0).  Keys whose values are numbers (also unit strings,
+    placed at their SI value and labelled as given) get a numeric axis, logarithmic when the
+    values span 20 times or more; other values are placed in the order given.  Each error bar
+    carries the gid ``ci:<metric>:<point>``."""
+    from .plots import new_figure
+
+    figures: dict[str, Figure] = {}
     for index, key in enumerate(plan.keys):
-        fig, axes = plt.subplots(3, 3, figsize=(13, 10), dpi=100)
+        fig = new_figure(13, 10)
+        axes = fig.subplots(3, 3)
         groups: dict[tuple[str, ...], list[int]] = {}
         for p, overrides in enumerate(plan.points):
             others = tuple(f"{k}={param_text(v)}" for k, v in overrides.items() if k != key)
@@ -815,13 +859,20 @@ def plot_sweep(plan: SweepPlan, points: Sequence[dict[str, Any]], folder: Path) 
         for ax, metric in zip(axes.flat, METRICS, strict=True):
             drawn = False
             for others, members in groups.items():
-                rows = [points[p] for p in members if points[p][metric] is not None]
-                if rows:
-                    xs = [positions[param_text(row[key])] for row in rows]
-                    errors = [row[f"{metric}_ci95"] or 0.0 for row in rows]
-                    ax.errorbar(xs, [row[metric] for row in rows], yerr=errors, marker="o", capsize=3,
-                                label=", ".join(others) if others else None)
-                    drawn = True
+                shown = [p for p in members if points[p][metric] is not None]
+                if not shown:
+                    continue
+                rows = [points[p] for p in shown]
+                xs = [positions[param_text(row[key])] for row in rows]
+                below = [row[metric] - row[f"{metric}_ci95_low"] if row[f"{metric}_ci95"] else 0.0 for row in rows]
+                above = [row[f"{metric}_ci95_high"] - row[metric] if row[f"{metric}_ci95"] else 0.0 for row in rows]
+                bars = ax.errorbar(xs, [row[metric] for row in rows], yerr=[below, above], marker="o", capsize=3,
+                                   label=", ".join(others) if others else None)
+                bars.lines[0].set_gid(f"mean:{metric}:{','.join(map(str, shown))}")
+                bars.lines[0].set_clip_on(False)  # a mean of 0 on the axis' floor is drawn whole
+                for collection in bars.lines[2]:
+                    collection.set_gid(f"ci:{metric}:{','.join(map(str, shown))}")
+                drawn = True
             if log:
                 ax.set_xscale("log")
             if labels:
@@ -829,6 +880,8 @@ def plot_sweep(plan: SweepPlan, points: Sequence[dict[str, Any]], folder: Path) 
                 ax.minorticks_off()
             if not drawn:
                 ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            elif ax.get_ylim()[0] < METRIC_RANGES[metric][0]:  # no axis below what the metric can be
+                ax.set_ylim(bottom=METRIC_RANGES[metric][0])
             ax.set_title(_METRIC_LABELS[metric], fontsize=10)
             ax.set_xlabel(key)
             ax.grid(True, alpha=0.3)
@@ -836,13 +889,10 @@ def plot_sweep(plan: SweepPlan, points: Sequence[dict[str, Any]], folder: Path) 
         if legend and len(legend) <= 12:
             fig.legend(handles, legend, loc="lower center", ncol=min(3, len(legend)), fontsize=8)
         fig.suptitle(f"{plan.scenario.name}: metrics against {key} "
-                     f"(mean of {plan.replications} replication(s), 95% CI bars)")
+                     f"(mean of {counted(plan.replications, 'replication')}, 95% CI bars, clipped at 0)")
         fig.tight_layout(rect=(0, 0.05 if legend else 0, 1, 0.97))
-        path = folder / f"{_safe_name(key)}.png"
-        fig.savefig(path, dpi=100, metadata={"Software": None})
-        plt.close(fig)
-        written.append(path)
-    return written
+        figures[key] = fig
+    return figures
 
 
 def _axis(plan: SweepPlan, index: int) -> tuple[dict[str, float], list[str] | None, bool]:

@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from .plots import Figure, new_figure, short_duration
+from .wording import counted
 
 __all__ = ["bandwidth_text", "graph", "layout", "topology_figure"]
 
@@ -200,8 +201,8 @@ def topology_figure(scenario: Any, title: str = "") -> Figure:
     handles.append(Line2D([], [], color="tab:red", linestyle="--", label="link or server with outages"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=5, fontsize=8, frameon=False)
     n_users = sum(len(v) for v in users_at.values())
-    ax.set_title(title or f"{scenario.name}: {len(scenario.servers)} servers, {n_users} users, "
-                 f"{len(scenario.links)} links", fontsize=11)
+    ax.set_title(title or f"{scenario.name}: {counted(len(scenario.servers), 'server')}, {counted(n_users, 'user')}, "
+                 f"{counted(len(scenario.links), 'link')}", fontsize=11)
     fig.text(0.5, 0.01, "link labels: one-way latency · bandwidth (line width grows with bandwidth)",
              ha="center", va="bottom", fontsize=8, color="dimgrey")
     fig.tight_layout()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
@@ -113,7 +114,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except ScenarioError as e:
         err.write(f"error: {getattr(args, 'scenario', '')}: invalid scenario\n{e}\n")
         return EXIT_BAD_INPUT
-    except CommandError as e:
+    except (CommandError, ResultFolderError) as e:
         err.write(f"error: {e}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -135,6 +136,7 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
         raise CommandError("--capture-messages needs --transcripts or --pcap")
     if args.capture_messages is not None and not chosen:
         raise CommandError("--capture-messages needs at least one message id (ID,ID,...)")
+    check_target(folder)  # a bad output path fails now, not after the simulation
     progress = None if args.quiet else _ProgressLine(err)
     result = run(scenario, seed=args.seed, progress=progress, trace=wire,
                  trace_messages=[m.strip() for m in chosen] if chosen else None)

@@ -336,7 +336,7 @@ def test_plot_writes_into_the_folder_through_its_manifest(scenarios: dict[str, P
     for argv in (("--message", "m1"), ("--message", "m1", "-o", str(folder / "journeys" / "m1.png")),
                  ("--message", "m1", "-o", str(elsewhere))):
         code, out, err = cli_run("plot", str(folder), *argv)
-        assert code == 0, err
+        assert code == 0 and out.startswith("wrote "), err
     listed = set(manifest(folder)["files"])
     assert {"plots/journey-m1.png", "journeys/m1.png"} <= listed and elsewhere.is_file()
     assert verify(folder) == run_id and Result.load(folder).run_id == run_id

@@ -251,6 +251,19 @@ def test_output_in_a_read_only_folder_exits_2(scenarios: dict[str, Path], tmp_pa
     assert code == 2 and f"{locked} is not writable" in err
 
 
+def test_output_holding_the_current_folder_exits_2(scenarios: dict[str, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    assert cli_run("run", str(scenarios["tiny-a"]), "-o", str(out), "-q", "--no-plots")[0] == 0
+    before = files_of(out)
+    (out / "plots").mkdir()
+    monkeypatch.chdir(out / "plots")
+    _no_simulation(monkeypatch)
+    code, _, err = cli_run("run", str(scenarios["tiny-b"]), "-o", "..")
+    assert code == 2 and ".. holds the current folder" in err
+    assert files_of(out) == before
+
+
 @pytest.mark.parametrize("contents", [{"thesis.tex": "mine"}, {"summary.json": "not json", "a.txt": "x"},
                                       {"summary.json": '{"total": 3}'}])
 def test_a_folder_that_is_not_a_result_is_never_replaced(

@@ -7,8 +7,8 @@ fails or is interrupted leaves the old folder as it was and removes the new one.
 
 :func:`check_target` finds bad output paths before any work is done: a path that is a file,
 a parent that is a file, a place nothing can be written to (probed by creating a folder, so
-it holds for root too), and a folder with files that is not a mailsim result folder, which
-is never deleted.
+it holds for root too), a place inside another result folder, and a folder with files that is
+not a mailsim result folder, which is never deleted.
 
 Every result folder has a ``manifest.json``: the run's ``run_id`` and each file's sha256 and
 size. :func:`verify` refuses a folder whose files disagree with it (a file missing, changed,
@@ -79,6 +79,10 @@ def check_target(folder: str | Path) -> Path:
     ancestor = target.parent
     while not _exists(ancestor):
         ancestor = ancestor.parent
+    outer = next((p for p in (ancestor, *ancestor.parents) if (p / MANIFEST).is_file() and _is_result(p)), None)
+    if outer is not None:
+        raise ResultFolderError(f"{folder} is inside the result folder {outer}, which would no longer hold "
+                                "one run: choose a folder outside it")
     if not ancestor.is_dir():
         raise ResultFolderError(f"cannot write {folder}: {ancestor} is a file, not a folder")
     probe = ancestor / f".mailsim-probe-{uuid.uuid4().hex[:12]}"

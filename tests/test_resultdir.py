@@ -264,6 +264,17 @@ def test_output_holding_the_current_folder_exits_2(scenarios: dict[str, Path], t
     assert files_of(out) == before
 
 
+def test_output_inside_another_result_folder_exits_2(scenarios: dict[str, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    assert cli_run("run", str(scenarios["tiny-a"]), "-o", str(out), "-q", "--no-plots")[0] == 0
+    before = files_of(out)
+    _no_simulation(monkeypatch)
+    code, _, err = cli_run("run", str(scenarios["tiny-b"]), "-o", str(out / "more" / "b"))
+    assert code == 2 and f"is inside the result folder {out}" in err
+    assert files_of(out) == before and verify(out)
+
+
 @pytest.mark.parametrize("contents", [{"thesis.tex": "mine"}, {"summary.json": "not json", "a.txt": "x"},
                                       {"summary.json": '{"total": 3}'}])
 def test_a_folder_that_is_not_a_result_is_never_replaced(

@@ -42,9 +42,7 @@ def _load(folder: str) -> Any:
 
     try:
         return Result.load(folder)
-    except ResultFolderError as error:
-        raise CommandError(str(error)) from None
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ResultFolderError) as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(f"{folder}: {error}") from None

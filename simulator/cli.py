@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
+from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
@@ -115,7 +116,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except ScenarioError as e:
         err.write(f"error: {getattr(args, 'scenario', '')}: invalid scenario\n{e}\n")
         return EXIT_BAD_INPUT
-    except CommandError as e:
+    except (CommandError, ResultFolderError) as e:
         err.write(f"error: {e}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -135,6 +136,7 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
     if args.capture_messages is not None and not wire:
         raise CommandError("--capture-messages needs --transcripts or --pcap")
     chosen = _capture_ids(args.capture_messages)
+    check_target(folder)  # a bad output path fails now, not after the simulation
     progress = None if args.quiet else _ProgressLine(err)
     result = run(scenario, seed=args.seed, progress=progress, trace=wire, trace_messages=chosen)
     if progress is not None:

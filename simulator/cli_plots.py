@@ -2,14 +2,17 @@
 
 ``mailsim plot DIR`` redraws the standard plots of a result folder from its events.csv and
 scenario.yaml; ``--message ID`` draws one message's journey instead; ``--report`` also writes
-report.html. ``mailsim show SCENARIO`` draws a scenario's network. Bad input (a missing folder,
-an unknown message id) raises :class:`simulator.cli.CommandError` (exit status 2).
+report.html. Files written into the result folder are added the whole-folder way, its manifest
+updated (:func:`simulator.resultdir.add_files`), so the folder stays one consistent run.
+``mailsim show SCENARIO`` draws a scenario's network. Bad input (a missing folder, a folder
+whose files disagree, an unknown message id) raises :class:`simulator.cli.CommandError` (exit
+status 2).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,12 +36,13 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
 
 def _load(folder: str) -> Any:
     from .cli import CommandError
+    from .resultdir import ResultFolderError
     from .runner import Result
     from .scenario import ScenarioError
 
     try:
         return Result.load(folder)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ResultFolderError) as error:
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(f"{folder}: {error}") from None
@@ -50,6 +54,7 @@ def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from . import plots
     from .cli import CommandError
     from .journey import UnknownMessageError
+    from .report import render_report
 
     result = _load(args.folder)
     folder = Path(args.folder)
@@ -59,16 +64,32 @@ def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except UnknownMessageError as error:
             raise CommandError(f"{folder}: {error.args[0]}") from None
         target = Path(args.output) if args.output else folder / "plots" / f"journey-{_safe(args.message)}.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        plots.save(fig, target)
-        out.write(f"wrote {target}\n")
-        return 0
-    images = result.render_plots()
-    paths = result.save_plots(Path(args.output) if args.output else folder / "plots", images)
-    if args.report:
-        paths.append(result.write_report(folder / "report.html", images))
+        paths = _write(folder, {target: plots.png_bytes(fig)})
+    else:
+        images = result.render_plots()
+        plot_folder = Path(args.output) if args.output else folder / "plots"
+        files = {plot_folder / f"{name}.png": png for name, png in images.items()}
+        if args.report:
+            files[folder / "report.html"] = render_report(result, images).encode("utf-8")
+        paths = _write(folder, files)
     out.write("".join(f"wrote {p}\n" for p in paths))
     return 0
+
+
+def _write(folder: Path, files: Mapping[Path, bytes]) -> list[Path]:
+    """Write ``files``: those inside the result folder ``folder`` through its manifest, the rest as they are."""
+    from .resultdir import add_files
+
+    root = folder.resolve()
+    inside = {path: path.resolve().relative_to(root).as_posix()
+              for path in files if path.resolve().is_relative_to(root)}
+    written = add_files(folder, {name: files[path] for path, name in inside.items()}) if inside else []
+    for path, data in files.items():
+        if path not in inside:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            written.append(path)
+    return written
 
 
 def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -166,10 +166,12 @@ def render_report(result: Any, images: Mapping[str, bytes]) -> str:
     body = "\n".join(f"<h2>{_e(title)}</h2>\n{content}" for title, content in sections)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta name="mailsim-run-id" content="{_e(s["run_id"])}">\n'
         f"<title>mailsim report: {_e(s['name'])}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
         f"<h1>mailsim report: {_e(s['name'])}</h1>\n"
         f'<p class="muted">seed {_e(s["seed"])}; simulated {_e(short_duration(s["end_time_s"]))} '
-        f"({s['end_time_s']:.3f} s); {_e(counted(s['events'], 'event'))}; mailsim {_e(__version__)}. "
+        f"({s['end_time_s']:.3f} s); {_e(counted(s['events'], 'event'))}; mailsim {_e(__version__)}, "
+        f"run {_e(s['run_id'])}. "
         "Times are simulated; hover a duration for its exact value in seconds.</p>\n"
         f"{body}\n</body>\n</html>\n"
     )

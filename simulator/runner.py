@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import plots, results
+from . import plots, resultdir, results
 from .cutoffs import destinations
 from .eventlog import Record
 from .world import Progress, World
@@ -76,6 +76,15 @@ class Result:
     _breakdown: list[dict[str, Any]] | None = field(default=None, repr=False)
     traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
+    _run_id: str | None = field(default=None, repr=False)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, in summary.json and the folder's manifest: a hash of the mailsim version,
+        the seed and the effective scenario (see :func:`simulator.resultdir.run_id_of`)."""
+        if self._run_id is None:
+            self._run_id = resultdir.run_id_of(self.scenario.to_effective_dict(), self.seed)
+        return self._run_id
 
     # ---- rows and summary ------------------------------------------------------------------
 
@@ -90,7 +99,8 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """What summary.json holds: counts, latency statistics, attempts, peak queues."""
         if self._summary is None:
-            header = {"name": self.scenario.name, "seed": self.seed, "end_time_s": self.end_time_s}
+            header = {"name": self.scenario.name, "seed": self.seed, "run_id": self.run_id,
+                      "end_time_s": self.end_time_s}
             self._summary = results.summarize(self.tables, self.records, header)
         return self._summary
 
@@ -206,7 +216,13 @@ class Result:
 
     def save(self, folder: str | Path, with_plots: bool = True, report: bool = False,
              transcripts: bool = False, pcap: bool = False) -> Path:
-        """Write every result file into ``folder`` (created if needed); returns the folder.
+        """Write every result file into ``folder``, replacing whatever result it held; returns the folder.
+
+        The files are written into a new folder beside ``folder`` that replaces it only when
+        complete, with a ``manifest.json`` (the run_id, each file's sha256); an exception or an
+        interrupt leaves ``folder`` as it was (see :mod:`simulator.resultdir`). Raises
+        :class:`simulator.resultdir.ResultFolderError` for a path that cannot be a result folder
+        (a file, a folder of other files, a place that is not writable).
 
         With ``report``, also a self-contained ``report.html`` (summary tables, plots embedded);
         with ``transcripts`` / ``pcap`` (the run must have been traced), ``transcripts.jsonl`` /
@@ -214,23 +230,22 @@ class Result:
         """
         if transcripts or pcap:
             self._check_traced()
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        t = self.tables
-        results.write_rows(out / "deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries)
-        results.write_rows(out / "retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals)
-        results.write_rows(out / "queues.csv", results.QUEUE_COLUMNS, t.queues)
-        results.write_events(out / "events.csv", self.records)
-        results.write_json(out / "summary.json", self.summary)
-        (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
-        images = self.render_plots() if (with_plots or report) else None
-        if with_plots and images is not None:
-            self.save_plots(out / "plots", images)
-        if report:
-            self.write_report(out / "report.html", images)
-        if transcripts or pcap:
-            self.write_wire(out, transcripts=transcripts, pcap=pcap)
-        return out
+        with resultdir.replacing(folder, self.run_id) as out:
+            t = self.tables
+            results.write_rows(out / "deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries)
+            results.write_rows(out / "retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals)
+            results.write_rows(out / "queues.csv", results.QUEUE_COLUMNS, t.queues)
+            results.write_events(out / "events.csv", self.records)
+            results.write_json(out / "summary.json", self.summary)
+            (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
+            images = self.render_plots() if (with_plots or report) else None
+            if with_plots and images is not None:
+                self.save_plots(out / "plots", images)
+            if report:
+                self.write_report(out / "report.html", images)
+            if transcripts or pcap:
+                self.write_wire(out, transcripts=transcripts, pcap=pcap)
+        return Path(folder)
 
     def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True) -> list[Path]:
         """Write the traced sessions as ``transcripts.jsonl`` and/or ``capture.pcap`` into ``folder``.
@@ -273,6 +288,8 @@ class Result:
     def load(cls, folder: str | Path) -> Result:
         """Read a result folder written by :meth:`save` back, without simulating again.
 
+        The folder is checked against its manifest first: a file missing, changed, or not of
+        the run (left by another run, say) raises :class:`simulator.resultdir.ResultFolderError`.
         The records come from events.csv and the scenario from scenario.yaml, so the tables and
         summary of the loaded result equal the saved ones. Raises FileNotFoundError for a missing
         folder or file, ValueError for an events.csv that is not one, ScenarioError for a bad
@@ -281,15 +298,14 @@ class Result:
         from .scenario import load_scenario
 
         root = Path(folder)
-        if not root.is_dir():
-            raise FileNotFoundError(f"no result folder {root}")
+        run_id = resultdir.verify(root)
         for name in ("events.csv", "scenario.yaml", "summary.json"):
             if not (root / name).is_file():
                 raise FileNotFoundError(f"{root} is not a result folder: {name} is missing")
         records = read_events(root / "events.csv")
         saved = json.loads((root / "summary.json").read_text())
         scenario = load_scenario(root / "scenario.yaml")
-        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records)
+        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id)
 
 
 def read_events(path: Path) -> list[Record]:

@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -141,12 +142,15 @@ def test_plot_message_draws_a_journey(folder: Path, tmp_path: Path) -> None:
     _check_png(target.read_bytes())
 
 
-def test_plot_message_default_path(folder: Path) -> None:
-    mid = next(iter(Result.load(folder).tables.deliveries))["message_id"]
-    code, _out, _err = _main("plot", str(folder), "--message", mid)
+def test_plot_message_default_path(folder: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"  # leave the module's folder as mailsim run wrote it
+    shutil.copytree(folder, copy)
+    mid = next(iter(Result.load(copy).tables.deliveries))["message_id"]
+    code, _out, _err = _main("plot", str(copy), "--message", mid)
     assert code == 0
-    assert (folder / "plots" / f"journey-{mid}.png").is_file()
-    (folder / "plots" / f"journey-{mid}.png").unlink()  # leave the folder as mailsim run wrote it
+    assert (copy / "plots" / f"journey-{mid}.png").is_file()
+    assert f"plots/journey-{mid}.png" in json.loads((copy / "manifest.json").read_text())["files"]
+    assert Result.load(copy).summary == Result.load(folder).summary  # still one consistent run
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -163,7 +167,7 @@ def test_plot_bad_input_exits_2(folder: Path, tmp_path: Path, argv: list[str], n
 
 def test_plot_of_a_folder_that_is_not_a_result_exits_2(tmp_path: Path) -> None:
     code, _out, err = _main("plot", str(tmp_path))
-    assert code == 2 and "events.csv is missing" in err
+    assert code == 2 and "has no manifest.json (not a result folder)" in err
 
 
 def test_show_draws_the_topology(tmp_path: Path) -> None:

@@ -41,8 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .eventlog import Record, fields
-from .message import (
+from ..eventlog import Record, fields
+from ..message import (
     BOUNDARY_LINE_BYTES,
     MULTIPART_HEADER_BYTES,
     PART_HEADER_BYTES,

@@ -30,20 +30,17 @@ messages the line is about.
 
 from __future__ import annotations
 
-import base64
-import email.utils
 import hashlib
 import json
-import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..eventlog import Record
-from ..message import base64_bytes
+from .content import Content, content_for, domain_of, mail_date
 from .facts import Facts, MessageFacts
+from .replies import rcpt_reply
 
 __all__ = [
     "Content",
@@ -60,10 +57,6 @@ __all__ = [
 PORTS = {"smtp": 25, "submission": 587, "pop3": 110, "imap": 143, "http": 80}
 IDLE_REISSUE_S = 29 * 60.0  # RFC 2177: end IDLE and issue it again at least every 29 minutes
 EPHEMERAL_FIRST, EPHEMERAL_COUNT = 49152, 16384
-EXCERPT_BODY_LINES = 3
-CRLF = b"\r\n"
-LINE_CHARS = 76  # RFC 2045 line length for base64 and quoted-printable; text uses it too
-LINE_BYTES = LINE_CHARS + 2
 PASSWORD = '"********"'
 
 # ---- node addresses ---------------------------------------------------------------------------
@@ -76,390 +69,6 @@ def node_addresses(nodes: Iterable[str]) -> dict[str, str]:
         hi, lo = divmod(i, 254)
         out[name] = f"10.{hi // 256}.{hi % 256}.{lo + 1}"
     return out
-
-
-# ---- message content, exact to the byte ----------------------------------------------------------
-
-_WORDS_7 = ("Thanks for the notes from Tuesday. The draft is ready and the figures now match the ledger; "
-            "could you check the totals in section three before we send it on? Best regards, and see you "
-            "at the review on Friday.")
-_WORDS_8 = ("Merci pour les notes de mardi. Le brouillon est prêt et les chiffres sont vérifiés; "
-            "Grüße aus Zürich, à bientôt et bon café. Ça marche très bien — déjà fini.")
-_WORDS_BOUNCE = ("What this means: the receiving system refused the address, or every attempt to reach it "
-                 "failed for longer than the sending server keeps trying. Check the address for typing "
-                 "mistakes and send the message again if it is right. The report below lists each recipient "
-                 "with the reply the remote server gave, in the machine-readable form of RFC 3464, followed "
-                 "by the headers of your message so you can tell which one this is about. Your postmaster "
-                 "can help if the problem persists. This notice was written by a program; replies to it are "
-                 "not read.")
-_WORDS_DELAY = ("Nothing needs to be done yet: the sending server keeps the message in its queue and tries "
-                "again on its own schedule. You will get another notice if it finally gives up. The report "
-                "below lists each recipient with the last reply or error seen, in the machine-readable form "
-                "of RFC 3464, followed by the headers of your message. This notice was written by a program; "
-                "replies to it are not read.")
-_B64_LINES = [base64.b64encode(bytes((i * 97 + k * 31) % 256 for i in range(57))) for k in range(16)]
-
-
-def _qp(word: str) -> str:
-    return "".join(c if ord(c) < 128 else "".join(f"={b:02X}" for b in c.encode()) for c in word)
-
-
-_TOKENS = {
-    "7bit": [w.encode() for w in _WORDS_7.split(" ")],
-    "8bit": [w.encode() for w in _WORDS_8.split(" ")],
-    "quoted-printable": [_qp(w).encode() for w in _WORDS_8.split(" ")],
-    "bounce": [w.encode() for w in _WORDS_BOUNCE.split(" ")],
-    "warning": [w.encode() for w in _WORDS_DELAY.split(" ")],
-}
-
-
-def _fill(tokens: Sequence[bytes], length: int, first: int, justify: bool, stop: int = -1) -> tuple[bytes, int]:
-    """Words from token ``first`` on that fit in ``length`` bytes (words never split), and the
-    next token (tokens repeat; ``stop``: end at that token instead); ``justify`` widens the gaps
-    to make the line exactly ``length`` bytes. A line never starts with '.' or a space and never
-    ends with a space."""
-    words: list[bytes] = []
-    used = 0
-    k = first
-    while k != stop:
-        token = tokens[k % len(tokens)]
-        need = len(token) + (1 if words else 0)
-        if used + need > length:
-            break
-        words.append(token)
-        used += need
-        k += 1
-    spare = length - used if justify else 0
-    if len(words) < 2:
-        return (words[0] if words else b"") + b"-" * spare, k
-    gaps = len(words) - 1
-    out = bytearray(words[0])
-    for i, word in enumerate(words[1:]):
-        out += b" " * (1 + spare // gaps + (1 if i < spare % gaps else 0))
-        out += word
-    return bytes(out), k
-
-
-_PARAGRAPHS: dict[str, tuple[list[bytes], list[int]]] = {}
-
-
-def _paragraph(kind: str) -> tuple[list[bytes], list[int]]:
-    """The kind's text wrapped at 76 characters, each line with CRLF, then an empty line; and
-    the token each line starts at."""
-    cached = _PARAGRAPHS.get(kind)
-    if cached is None:
-        tokens = _TOKENS[kind]
-        lines, starts, k = [], [], 0
-        while k < len(tokens):
-            starts.append(k)
-            line, k = _fill(tokens, LINE_CHARS, k, justify=False, stop=len(tokens))
-            lines.append(line + CRLF)
-        starts.append(0)
-        lines.append(CRLF)
-        cached = _PARAGRAPHS[kind] = (lines, starts)
-    return cached
-
-
-def _prose(kind: str, size: int, limit: int) -> bytes:
-    """``size`` bytes of the kind's paragraph, repeated, the last line(s) fitted exactly (the
-    first ``limit`` bytes of it)."""
-    lines, starts = _paragraph(kind)
-    block = b"".join(lines)
-    reps, rest = divmod(size, len(block))
-    if rest == 1 and reps:
-        reps, rest = reps - 1, rest + len(block)
-    out = bytearray(block * min(reps, limit // len(block) + 1))
-    if len(out) >= limit:
-        return bytes(out[:limit])
-    k = 0
-    for i, line in enumerate(lines):
-        if len(line) > rest or rest - len(line) == 1:
-            k = starts[i]
-            break
-        out += line
-        rest -= len(line)
-    if rest >= 2:
-        tokens = _TOKENS[kind]
-        content = rest - 2
-        if content > LINE_CHARS:  # two lines share it
-            first, k = _fill(tokens, content // 2, k, justify=True)
-            out += first + CRLF
-            content -= len(first) + 2
-        out += _fill(tokens, content, k, justify=True)[0] + CRLF
-    elif rest == 1:
-        out += b"-"
-    return bytes(out[:limit])
-
-
-def _b64_line(length: int, index: int) -> bytes:
-    return _B64_LINES[index % len(_B64_LINES)][:length]
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """A generated block of CRLF-terminated lines of at most 76 characters, exactly ``size`` bytes:
-    prose (``7bit``, ``8bit``, ``quoted-printable``, ``bounce``, ``warning``) or base64 of ``raw``
-    octets."""
-
-    kind: str
-    size: int
-    raw: int = 0
-
-    def render(self, limit: int | None = None) -> bytes:
-        size = self.size if limit is None else min(self.size, limit)
-        if self.size <= 0:
-            return b""
-        if self.kind != "base64":
-            return _prose(self.kind, self.size, size)
-        full, rem = divmod(self.size, LINE_BYTES)  # base64: 76 characters a line, then the rest
-        wanted = min(full, size // LINE_BYTES + 1)
-        out = bytearray(self._full_lines(wanted, last=rem == 0 and wanted == full))
-        if rem >= 2 and len(out) < size:
-            out += self._line(rem - 2, full, last=True) + CRLF
-        return bytes(out[:size])
-
-    def _line(self, length: int, index: int, last: bool = False) -> bytes:
-        line = _b64_line(length, index)
-        pad = (3 - self.raw % 3) % 3
-        if last and pad and length > pad:
-            line = line[: length - pad - 1] + b"A" + b"=" * pad
-        return line
-
-    def _full_lines(self, count: int, last: bool) -> bytes:
-        """``count`` base64 lines of 76 characters; ``last``: the final one ends the run (padding)."""
-        if count <= 0:
-            return b""
-        block_lines = len(_B64_LINES)
-        block = b"".join(self._line(LINE_CHARS, i) + CRLF for i in range(block_lines))
-        reps, extra = divmod(count, block_lines)
-        out = block * reps + block[: extra * LINE_BYTES]
-        if last:
-            out = out[:-LINE_BYTES] + self._line(LINE_CHARS, count - 1, last=True) + CRLF
-        return out
-
-
-class Content:
-    """A message's bytes on one hop: fixed byte strings and generated :class:`Run` s. A ``whole``
-    content (a DSN) shows in full in transcripts; others show their headers and an excerpt."""
-
-    __slots__ = ("pieces", "size", "whole")
-
-    def __init__(self, pieces: Sequence[bytes | Run], whole: bool = False) -> None:
-        self.pieces = list(pieces)
-        self.size = sum(len(p) if isinstance(p, bytes) else p.size for p in self.pieces)
-        self.whole = whole
-
-    def render(self, limit: int | None = None) -> bytes:
-        """The bytes (the first ``limit`` only, if given)."""
-        out = bytearray()
-        for piece in self.pieces:
-            left = None if limit is None else limit - len(out)
-            if left is not None and left <= 0:
-                break
-            out += piece[:left] if isinstance(piece, bytes) else piece.render(left)
-        return bytes(out)
-
-    def excerpt(self, body_lines: int = EXCERPT_BODY_LINES) -> list[str]:
-        """The header block and the first ``body_lines`` lines after it (all of a ``whole``
-        content), as text lines."""
-        head = self.render(16384).decode("utf-8", errors="replace")
-        lines = head.split("\r\n")
-        if self.whole and self.size <= 16384:
-            return lines[:-1]
-        try:
-            blank = lines.index("")
-        except ValueError:
-            return lines[:-1]
-        return lines[: min(blank + 1 + body_lines, len(lines) - 1)]
-
-
-def _date(time_s: float) -> str:
-    return email.utils.format_datetime(datetime.fromtimestamp(time_s, UTC)).replace("-0000", "+0000")
-
-
-def _fold(name: str, values: Sequence[str]) -> str:
-    """A header listing ``values``, folded one value per line after the first."""
-    return f"{name}: " + ",\r\n ".join(values) if values else f"{name}: undisclosed-recipients:;"
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2] or "localhost"
-
-
-def _header_block(lines: Sequence[str]) -> bytes:
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def _subject(facts: MessageFacts) -> str:
-    if facts.kind == "bounce":
-        return "Undelivered Mail Returned to Sender"
-    if facts.kind == "warning":
-        return "Delayed Mail (still being retried)"
-    return f"Message {facts.id}"
-
-
-def _mail_headers(facts: MessageFacts, received: str, optional: bool) -> list[str]:
-    lines = []
-    if optional and received:
-        lines.append(received)
-    lines += [
-        f"Date: {_date(facts.created_s)}",
-        f"From: <{facts.author}>",
-        _fold("To", [f"<{r}>" for r in facts.recipients]),
-        f"Subject: {_subject(facts)}",
-        f"Message-ID: <{facts.id}@{_domain(facts.author)}>",
-        "MIME-Version: 1.0",
-    ]
-    if optional:
-        lines.append("User-Agent: mailsim")
-    return lines
-
-
-def _fit(pieces_for: Any, size: int, levels: int) -> Content:
-    """The first layout (by degradation level) whose fixed parts leave 0 or >= 2 bytes for its
-    flexible run; as a last resort the fixed parts cut to ``size`` (ending in CRLF)."""
-    pieces: list[bytes | Run] = []
-    for level in range(levels):
-        pieces, flex_kind, flex_index = pieces_for(level)
-        left = size - Content(pieces).size
-        if left == 1:  # no line is one byte long: grow the Subject by one character
-            pieces = [p.replace(b"\r\nSubject: ", b"\r\nSubject:  ", 1) if isinstance(p, bytes) else p
-                      for p in pieces]
-            left = size - Content(pieces).size
-        if left >= 0 and left != 1:
-            pieces[flex_index] = Run(flex_kind, left)
-            return Content(pieces)
-    raw = Content([p for p in pieces if isinstance(p, bytes)]).render()
-    return Content([raw[: max(0, size - 2)] + CRLF[: min(2, size)]])
-
-
-def mail_content(facts: MessageFacts, size_bytes: int, encoding: str, received: str = "") -> Content:
-    """A user message of exactly ``size_bytes``: headers, a text body in ``encoding`` (7bit,
-    8bit, quoted-printable), and each attachment base64-encoded in a multipart/mixed part."""
-    boundary = f"=_mailsim_{facts.id}"
-    charset = "us-ascii" if encoding == "7bit" else "utf-8"
-    text_type = f"Content-Type: text/plain; charset={charset}"
-    cte = f"Content-Transfer-Encoding: {encoding}"
-
-    def layout(level: int) -> tuple[list[bytes | Run], str, int]:
-        headers = _mail_headers(facts, received, optional=level == 0)
-        kind = encoding
-        if not facts.attachments:
-            return [_header_block([*headers, text_type, cte]), b""], kind, 1
-        pieces: list[bytes | Run] = [
-            _header_block([*headers, f'Content-Type: multipart/mixed; boundary="{boundary}"']),
-            _header_block([f"--{boundary}", text_type, cte]),
-            b"",
-        ]
-        for i, raw in enumerate(facts.attachments, start=1):
-            pieces.append(_header_block([
-                f"--{boundary}", f'Content-Type: application/octet-stream; name="file{i}.bin"',
-                "Content-Transfer-Encoding: base64", f'Content-Disposition: attachment; filename="file{i}.bin"',
-            ]))
-            pieces.append(Run("base64", base64_bytes(raw), raw))
-        pieces.append(f"--{boundary}--\r\n".encode())
-        return pieces, kind, 2
-
-    return _fit(layout, size_bytes, 2)
-
-
-_STATUS = {"550": "5.1.1", "552": "5.3.4", "554": "5.7.1", "450": "4.7.1", "421": "4.4.1", "451": "4.4.2"}
-
-
-def _status(code: str, reason: str) -> str:
-    if reason == "expired":
-        return "5.4.7"
-    if reason == "delayed":
-        return _STATUS.get(code, "4.0.0")
-    return _STATUS.get(code, "5.0.0")
-
-
-def dsn_content(facts: MessageFacts, original: MessageFacts | None, size_bytes: int) -> Content:
-    """An RFC 3464 multipart/report (report-type=delivery-status) of exactly ``size_bytes``."""
-    boundary = f"=_mailsim_{facts.id}"
-    reporter = facts.reporter or _domain(facts.author)
-    delayed = facts.kind == "warning"
-    orig = original or MessageFacts(id=facts.about)
-    if delayed:
-        intro = (f"This is the mail system at {reporter}. Your message has not been delivered yet to the "
-                 "recipients listed in the report below. The mail system will keep trying.")
-    else:
-        intro = (f"This is the mail system at {reporter}. Your message could not be delivered to the "
-                 "recipients listed in the report below, and delivery has been abandoned.")
-
-    def recipient_block(rcpt: str, code: str, reason: str, host: str, full: bool) -> list[str]:
-        local = code == "554" and not host and reason == "refused"  # no MX better than this server: a loop
-        status = "5.4.6" if local else _status(code, reason)
-        lines = [f"Final-Recipient: rfc822; {rcpt}", f"Action: {'delayed' if delayed else 'failed'}",
-                 f"Status: {status}"]
-        if full and host:
-            lines.append(f"Remote-MTA: dns; {host}")
-        if full and local:
-            lines.append(f"Diagnostic-Code: x-local; mail for {_domain(rcpt)} loops back to {reporter}")
-        elif full and code:
-            lines.append(f"Diagnostic-Code: smtp; {code} {_status(code, 'delayed' if delayed else '')} "
-                         f"<{rcpt}>: {_REASONS.get(code, 'delivery failed')}")
-        return lines
-
-    def layout(level: int) -> tuple[list[bytes | Run], str, int]:
-        headers = [
-            f"Date: {_date(facts.created_s)}",
-            f"From: MAILER-DAEMON@{reporter} (Mail Delivery System)",
-            f"To: <{facts.recipients[0] if facts.recipients else ''}>",
-            f"Subject: {_subject(facts)}",
-            f"Message-ID: <{facts.id}@{reporter}>",
-            "Auto-Submitted: auto-replied",
-            "MIME-Version: 1.0",
-            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
-        ]
-        status = [f"Reporting-MTA: dns; {reporter}", f"Arrival-Date: {_date(orig.created_s)}", ""]
-        for rcpt, code, reason, host in facts.reported or [(r, facts.code, "", "") for r in orig.recipients]:
-            status += [*recipient_block(rcpt, code, reason, host, full=level <= 1), ""]
-        if level == 0:
-            original_headers = _mail_headers(orig, "", optional=True)
-        else:
-            original_headers = [f"From: <{orig.author}>", f"Subject: {_subject(orig)}",
-                                f"Message-ID: <{orig.id}@{_domain(orig.author)}>"]
-        human = [f"--{boundary}", "Content-Type: text/plain; charset=us-ascii", "Content-Description: Notification",
-                 "", *(textwrap.wrap(intro, LINE_CHARS) if level <= 2 else [f"Mail system at {reporter}."]), ""]
-        pieces: list[bytes | Run] = [
-            _header_block(headers),
-            ("\r\n".join(human) + "\r\n").encode(),
-            b"",
-            _header_block([f"--{boundary}", "Content-Type: message/delivery-status",
-                           "Content-Description: Delivery report"]),
-            ("\r\n".join(status) + "\r\n").encode(),
-            _header_block([f"--{boundary}", "Content-Type: text/rfc822-headers",
-                           "Content-Description: Headers of the original message"]),
-            ("\r\n".join(original_headers) + "\r\n").encode(),
-            f"--{boundary}--\r\n".encode(),
-        ]
-        return pieces, "warning" if delayed else "bounce", 2
-
-    content = _fit(layout, size_bytes, 4)
-    content.whole = True
-    return content
-
-
-_REASONS = {
-    "550": "Recipient address rejected: User unknown in local recipient table",
-    "552": "Message size exceeds fixed limit",
-    "554": "Relay access denied",
-    "450": "Recipient address rejected: Greylisted, try again later",
-    "421": "Connection timed out",
-    "451": "Connection lost during the session",
-}
-
-
-def content_for(facts: Facts, mid: str, size_bytes: int, eight_bit_clean: bool = True, received: str = "") -> Content:
-    """The bytes of message ``mid`` on a hop that moves ``size_bytes`` of it."""
-    f = facts.get(mid)
-    if f.is_dsn:
-        return dsn_content(f, facts.messages.get(f.about), size_bytes)
-    encoding = "7bit"
-    if f.eight_bit:
-        encoding = "8bit" if eight_bit_clean and size_bytes == f.wire_bytes else "quoted-printable"
-    return mail_content(f, size_bytes, encoding, received)
 
 
 # ---- conversations ------------------------------------------------------------------------------
@@ -638,7 +247,7 @@ class _Builder:
         mail = f"MAIL FROM:<{f.sender}> SIZE={size}{body}"
         too_big = size > int(trace.get("limit_bytes", size))
         mail_reply = "552 5.3.4 Message size exceeds fixed limit" if too_big else "250 2.1.0 Ok"
-        rcpt_replies = ["503 5.5.1 Error: need MAIL command" if too_big else _rcpt_reply(r, c)
+        rcpt_replies = ["503 5.5.1 Error: need MAIL command" if too_big else rcpt_reply(r, c)
                         for r, c in zip(rcpts, codes, strict=True)]
         any_ok = not too_big and "250" in codes
         data_reply = "354 End data with <CR><LF>.<CR><LF>" if any_ok else "554 5.5.1 Error: no valid recipients"
@@ -684,10 +293,10 @@ class _Builder:
         conv.close("S", end + d)
 
     def _received(self, f: MessageFacts) -> str:
-        home = self.home.get(_domain(f.author), "")
+        home = self.home.get(domain_of(f.author), "")
         if not home or not f.node:
             return ""
-        return f"Received: from {self._ehlo_name(f.node)} by {home} with ESMTP id {f.id};\r\n {_date(f.created_s)}"
+        return f"Received: from {self._ehlo_name(f.node)} by {home} with ESMTP id {f.id};\r\n {mail_date(f.created_s)}"
 
     # ---- POP3 ---------------------------------------------------------------------------------
 
@@ -859,19 +468,6 @@ class _Builder:
             conv.cut(float(trace["cut_at"]))
             return
         conv.close("C", t)
-
-
-def _rcpt_reply(rcpt: str, code: str) -> str:
-    if code == "250":
-        return "250 2.1.5 Ok"
-    if code == "550":
-        return f"550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in local recipient table"
-    if code == "554":
-        return f"554 5.7.1 <{rcpt}>: Relay access denied"
-    if code == "450":
-        return f"450 4.7.1 <{rcpt}>: Recipient address rejected: Greylisted, please try again later"
-    status = _STATUS.get(code, "4.0.0" if code.startswith("4") else "5.0.0")
-    return f"{code} {status} <{rcpt}>: {_REASONS.get(code, 'refused')}"
 
 
 def build_conversations(

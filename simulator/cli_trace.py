@@ -32,7 +32,7 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
 
 def _sessions(folder: Path) -> list[dict[str, Any]]:
     from .cli import CommandError
-    from .transcript import read_transcripts
+    from .transcript.jsonl import read_transcripts
 
     if not folder.is_dir():
         raise CommandError(f"no result folder {folder}")

@@ -234,7 +234,8 @@ class Result:
         Raises ValueError when the run was not traced (``run(..., trace=True)``).
         """
         from .pcap import write_pcap
-        from .transcript import build_conversations, write_transcripts
+        from .transcript.build import build_conversations
+        from .transcript.jsonl import write_transcripts
 
         if self.traces is None:
             raise ValueError("this run recorded no session traces: run it with trace=True")

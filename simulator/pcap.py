@@ -228,11 +228,10 @@ class _Connection:
             self.emit(time_s, side, SYN | ACK if side == "S" else ACK)
             return
         if flags & FIN:
-            if not self.fin_sent[side]:
-                self.fin_sent[side] = True
-                self.emit(time_s, side, FIN | ACK)
-            else:
+            if self.fin_sent[side]:
                 self.emit(time_s, side, ACK)
+            else:
+                self._on_close(time_s, side)  # the peer closed first: answer with our FIN
             return
         self.unacked[side] += 1
         if self.sends_at.get((side, _ns(time_s)), 0) > 0:

@@ -1,7 +1,7 @@
 """Packet captures of the simulated sessions: a classic libpcap file Wireshark and tshark read.
 
 Each :class:`~simulator.transcript.conversation.Conversation` becomes one TCP connection between its nodes'
-IPv4 addresses (:func:`~simulator.transcript.conversation.node_addresses`, labels inside the file: nothing
+IPv4 addresses (:func:`~simulator.transcript.conversation.run_addresses`, labels inside the file: nothing
 is sent anywhere), framed as Ethernet II / IPv4 / TCP with correct checksums:
 
 - the three-way handshake starts at the session's ``t0`` (SYN, SYN-ACK ``d`` later, ACK ``2d``
@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .transcript.conversation import Conversation, Send, all_nodes, node_addresses
+from .transcript.conversation import Conversation, Send, run_addresses
 
 __all__ = ["MSS_BYTES", "conversation_packets", "write_pcap"]
 
@@ -257,7 +257,7 @@ def conversation_packets(conv: Conversation, addresses: dict[str, str],
 def write_pcap(path: str | Path, conversations: Sequence[Conversation], scenario: Any = None) -> Path:
     """Write every conversation into one libpcap file (nanosecond timestamps, Ethernet)."""
     out = Path(path)
-    addresses = node_addresses(all_nodes(conversations, scenario))
+    addresses = run_addresses(conversations, scenario)
     ip_ids: dict[bytes, int] = {}
     streams = [
         ((ns, order, i, frame) for ns, order, frame in conversation_packets(conv, addresses, ip_ids))

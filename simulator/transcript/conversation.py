@@ -4,8 +4,8 @@ A :class:`Conversation` is the session's TCP endpoints and the ordered :class:`S
 (``C``) and server (``S``), each stamped with the simulated time its side put it on the wire,
 plus notes about the connection (``*``) and how it ended: closed by one side, cut by an
 outage, or never connected. :meth:`Conversation.lines` gives the transcript's lines; a capture
-replays the sends' bytes (:mod:`simulator.pcap`). :func:`node_addresses` labels the nodes with
-IPv4 addresses for both.
+replays the sends' bytes (:mod:`simulator.pcap`). :func:`run_addresses` labels a run's nodes
+with IPv4 addresses, the same for both.
 """
 
 from __future__ import annotations
@@ -16,25 +16,9 @@ from typing import Any
 
 from .content import Content
 
-__all__ = ["PASSWORD", "Conversation", "Send", "all_nodes", "node_addresses"]
+__all__ = ["PASSWORD", "Conversation", "Send", "node_addresses", "run_addresses"]
 
 PASSWORD = '"********"'  # what a transcript shows for a password
-
-
-def node_addresses(nodes: Iterable[str]) -> dict[str, str]:
-    """An IPv4 address per node name, 10.a.b.c in sorted name order (labels only)."""
-    out: dict[str, str] = {}
-    for i, name in enumerate(sorted(set(nodes))):
-        hi, lo = divmod(i, 254)
-        out[name] = f"10.{hi // 256}.{hi % 256}.{lo + 1}"
-    return out
-
-
-def all_nodes(conversations: Sequence[Conversation], scenario: Any = None) -> set[str]:
-    nodes = set(scenario.nodes()) if scenario is not None else set()
-    for conv in conversations:
-        nodes.update((conv.client, conv.server))
-    return nodes
 
 
 @dataclass(slots=True)
@@ -140,3 +124,21 @@ def _split(text: str) -> list[str]:
     """The lines of ``text`` (a last line without CRLF counts too)."""
     lines = text.split("\r\n")
     return lines[:-1] if lines[-1] == "" else lines
+
+
+def node_addresses(nodes: Iterable[str]) -> dict[str, str]:
+    """An IPv4 address per node name, 10.a.b.c in sorted name order (labels only)."""
+    out: dict[str, str] = {}
+    for i, name in enumerate(sorted(set(nodes))):
+        hi, lo = divmod(i, 254)
+        out[name] = f"10.{hi // 256}.{hi % 256}.{lo + 1}"
+    return out
+
+
+def run_addresses(conversations: Sequence[Conversation], scenario: Any = None) -> dict[str, str]:
+    """The address of every node of the scenario and of the conversations: the labels the
+    transcripts and the capture of one run share."""
+    nodes = set(scenario.nodes()) if scenario is not None else set()
+    for conv in conversations:
+        nodes.update((conv.client, conv.server))
+    return node_addresses(nodes)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .conversation import Conversation, all_nodes, node_addresses
+from .conversation import Conversation, run_addresses
 
 __all__ = ["read_transcripts", "session_record", "write_transcripts"]
 
@@ -33,7 +33,7 @@ def session_record(conv: Conversation, addresses: dict[str, str]) -> dict[str, A
 def write_transcripts(path: str | Path, conversations: Sequence[Conversation], scenario: Any = None) -> Path:
     """Write ``transcripts.jsonl``: one session per line, in the order sessions started."""
     out = Path(path)
-    addresses = node_addresses(all_nodes(conversations, scenario))
+    addresses = run_addresses(conversations, scenario)
     with open(out, "w") as f:
         for conv in conversations:
             f.write(json.dumps(session_record(conv, addresses), separators=(",", ":")) + "\n")

@@ -1,8 +1,9 @@
 """Packet captures of the simulated sessions: a classic libpcap file Wireshark and tshark read.
 
-Each :class:`~simulator.transcript.conversation.Conversation` becomes one TCP connection between its nodes'
-IPv4 addresses (:func:`~simulator.transcript.conversation.run_addresses`, labels inside the file: nothing
-is sent anywhere), framed as Ethernet II / IPv4 / TCP with correct checksums:
+Each :class:`~simulator.transcript.conversation.Conversation` becomes one TCP connection
+between its nodes' IPv4 addresses (:func:`~simulator.transcript.conversation.run_addresses`,
+labels inside the file: nothing is sent anywhere), framed as Ethernet II / IPv4 / TCP with
+correct checksums:
 
 - the three-way handshake starts at the session's ``t0`` (SYN, SYN-ACK ``d`` later, ACK ``2d``
   later; the options carry MSS 1460 and a window scale large enough that no transfer ever

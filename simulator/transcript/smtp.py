@@ -17,7 +17,7 @@ from typing import Any
 from .content import content_for, domain_of, mail_date
 from .conversation import Conversation, Send
 from .facts import Facts, MessageFacts
-from .replies import rcpt_reply
+from .replies import rcpt_reply, reply_line
 
 __all__ = ["build_smtp"]
 
@@ -56,7 +56,7 @@ def build_smtp(conv: Conversation, trace: dict[str, Any], facts: Facts, servers:
     body = " BODY=8BITMIME" if f.eight_bit and trace.get("eight_bit") else ""
     mail = f"MAIL FROM:<{f.sender}> SIZE={size}{body}"
     too_big = size > int(trace.get("limit_bytes", size))
-    mail_reply = "552 5.3.4 Message size exceeds fixed limit" if too_big else "250 2.1.0 Ok"
+    mail_reply = reply_line("552") if too_big else "250 2.1.0 Ok"
     rcpt_replies = ["503 5.5.1 Error: need MAIL command" if too_big else rcpt_reply(r, c)
                     for r, c in zip(rcpts, codes, strict=True)]
     any_ok = not too_big and "250" in codes

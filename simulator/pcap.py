@@ -66,6 +66,11 @@ def _ip_bytes(address: str) -> bytes:
     return bytes(int(x) for x in address.split("."))
 
 
+def _peer(side: str) -> str:
+    """The other end of the connection from ``side`` (``C`` or ``S``)."""
+    return "S" if side == "C" else "C"
+
+
 def _mac(ip: bytes) -> bytes:
     return b"\x02\x00" + ip  # locally administered, derived from the address
 
@@ -81,7 +86,7 @@ class _Framer:
         self.isn = {"C": int.from_bytes(digest[:4], "big"), "S": int.from_bytes(digest[4:8], "big")}
 
     def frame(self, side: str, seq: int, ack: int, flags: int, payload: bytes = b"", wscale: int = -1) -> bytes:
-        peer = "S" if side == "C" else "C"
+        peer = _peer(side)
         src, dst = self.ip[side], self.ip[peer]
         options = b""
         if flags & SYN:
@@ -140,7 +145,7 @@ class _Connection:
         self.framer = _Framer(conv, addresses, ip_ids)
         burst = {"C": 0, "S": 0}  # the most a side ever has in flight: its peer's largest send
         for send in conv.sends:
-            peer = "S" if send.side == "C" else "C"
+            peer = _peer(send.side)
             burst[peer] = max(burst[peer], send.size_bytes)
         self.wscale = {side: _window_scale(n) for side, n in burst.items()}
         self.nxt = {"C": 0, "S": 0}  # relative sequence number each side sends next
@@ -172,7 +177,7 @@ class _Connection:
         if flags & ACK:
             self.unacked[side] = 0
         if used and not self.conv.connect_failed:
-            self.push(time_s + self.d, _ARRIVE, "arrive", ("S" if side == "C" else "C", self.nxt[side], flags))
+            self.push(time_s + self.d, _ARRIVE, "arrive", (_peer(side), self.nxt[side], flags))
 
     def packets(self) -> Iterator[tuple[int, int, bytes]]:
         conv = self.conv

@@ -36,7 +36,7 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
 def _sessions(folder: Path) -> list[dict[str, Any]]:
     from .cli import CommandError
     from .resultdir import ResultFolderError, verify
-    from .transcript import read_transcripts
+    from .transcript.jsonl import read_transcripts
 
     try:
         verify(folder)

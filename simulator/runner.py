@@ -254,7 +254,8 @@ class Result:
         ``trace_messages`` named messages the run did not create.
         """
         from .pcap import write_pcap
-        from .transcript import build_conversations, write_transcripts
+        from .transcript.build import build_conversations
+        from .transcript.jsonl import write_transcripts
 
         self._check_traced()
         conversations = build_conversations(self.traces, self.records, self.scenario, self.end_time_s,

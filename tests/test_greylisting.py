@@ -19,7 +19,7 @@ import pytest
 from simulator import load_scenario, run
 from simulator.eventlog import fields
 from simulator.runner import Result
-from simulator.transcript import build_conversations
+from simulator.transcript.build import build_conversations
 
 D = 0.020  # mx.a -- mx.b
 RTT = 2 * D

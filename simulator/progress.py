@@ -153,7 +153,7 @@ def simulation_text(status: RunStatus) -> str:
     """How far the simulation has got: the share of the traffic period while it lasts, then
     what remains to drain (after the traffic period a percentage would tell nothing)."""
     now_s, duration_s, until_s = status.now_s, status.duration_s, status.until_s
-    counts = f"{status.messages_created:,} messages, {status.events:,} events"
+    counts = f"{_n(status.messages_created, 'message')}, {_n(status.events, 'event')}"
     stop = f", hard stop at {_sim(until_s)}" if until_s is not None else ""
     if status.finished:
         return f"done at {_sim(now_s)}; {counts}"
@@ -162,10 +162,13 @@ def simulation_text(status: RunStatus) -> str:
         return f"{_sim(now_s)} of the {_sim(duration_s)} traffic period ({share:.0%}){stop}; {counts}"
     next_s = status.next_event_s
     following = f", next event at {_sim(next_s)}" if next_s is not None else ""
-    queued = status.queued_messages
     return (f"draining at {_sim(now_s)} (traffic period ended at {_sim(duration_s)}{stop}): "
-            f"{queued:,} {'message' if queued == 1 else 'messages'} in queues, {status.busy:,} open"
-            f"{following}; {counts}")
+            f"{_n(status.queued_messages, 'message')} in queues, {_n(status.busy, 'task')} open{following}; "
+            f"{counts}")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _sim(seconds: float) -> str:

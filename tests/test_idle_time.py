@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from simulator import load_scenario
-from simulator.cli import main
 from simulator import world as world_module
+from simulator.cli import main
 from simulator.world import RunStatus, World
 
 DAY_S = 86_400.0

@@ -41,6 +41,32 @@ QUIET_S = 2.0
 """Nothing is shown before a run has taken this long."""
 
 
+class StatusLine:
+    """One status line on ``stream``: on a terminal rewritten in place (a carriage return, padded
+    over the longer line it replaces, cut to the terminal's width), elsewhere a plain line each."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.width = 0  # characters of the line on the terminal now
+
+    def show(self, line: str) -> None:
+        if self.tty:
+            line = line[:shutil.get_terminal_size((100, 24)).columns - 1]
+            self.stream.write("\r" + line + " " * max(0, self.width - len(line)))
+            self.width = len(line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def end(self, keep: bool) -> None:
+        """On a terminal, end the line shown: keep it (a line end) or clear it."""
+        if self.tty and self.width:
+            self.stream.write("\n" if keep else "\r" + " " * self.width + "\r")
+            self.stream.flush()
+        self.width = 0
+
+
 class RunProgress:
     """The progress display of one ``mailsim run``: pass :meth:`simulation` to ``run`` and
     :meth:`step` to ``Result.save``, and close it (or use it in a ``with`` block) at the end."""
@@ -58,9 +84,9 @@ class RunProgress:
         """``heartbeat_s``: how often the heartbeat thread looks whether to show the line again
         (None: no thread). ``quiet_s`` defaults to :data:`QUIET_S`. Not ``enabled`` (``--quiet``):
         shows nothing."""
-        self.stream = stream
+        self.line = StatusLine(stream)
         self.enabled = enabled
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.tty = self.line.tty
         self.every_s = every_s if self.tty else every_s_not_tty
         self.quiet_s = QUIET_S if quiet_s is None else quiet_s
         self.clock = clock
@@ -69,7 +95,6 @@ class RunProgress:
         self.detail = ""
         self.shown_phase = ""  # the phase of the last line shown
         self.last_shown_s = -float("inf")
-        self.width = 0  # characters of the line on the terminal now
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,15 +141,7 @@ class RunProgress:
             return
         self.last_shown_s = now
         self.shown_phase = self.phase
-        line = f"  {PHASES.get(self.phase, self.phase)}: {self.detail} [{_wall(elapsed_s)}]"
-        if self.tty:
-            columns = shutil.get_terminal_size((100, 24)).columns - 1
-            line = line[:columns]
-            self.stream.write("\r" + line + " " * max(0, self.width - len(line)))
-            self.width = len(line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        self.line.show(f"  {PHASES.get(self.phase, self.phase)}: {self.detail} [{_wall(elapsed_s)}]")
 
     def close(self, completed: bool = True) -> None:
         """Stop the heartbeat; on a terminal clear the line, in a log say when it finished."""
@@ -133,13 +150,10 @@ class RunProgress:
             self._thread.join()
             self._thread = None
         with self._lock:
-            if self.tty and self.width:
-                self.stream.write("\r" + " " * self.width + "\r")
-                self.width = 0
-            elif not self.tty and self.shown_phase and completed:
-                self.stream.write(f"  finished [{_wall(self.clock() - self.start_s)}]\n")
+            if not self.tty and self.shown_phase and completed:
+                self.line.show(f"  finished [{_wall(self.clock() - self.start_s)}]")
+            self.line.end(keep=False)
             self.shown_phase = ""
-            self.stream.flush()
 
     def __enter__(self) -> RunProgress:
         return self

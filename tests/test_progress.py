@@ -13,6 +13,7 @@ import pytest
 from simulator import load_scenario
 from simulator import progress as progress_module
 from simulator.cli import main
+from simulator.cli_sweep import ProgressLine
 from simulator.progress import PHASES, RunProgress, simulation_text
 from simulator.units import format_duration
 from simulator.world import World
@@ -166,3 +167,17 @@ def test_the_last_report_says_the_simulation_is_done() -> None:
     texts: list[str] = []
     world.run(lambda status: texts.append(simulation_text(status)))
     assert texts[-1].startswith(f"done at {format_duration(round(world.env.now))}; ")
+
+
+def test_the_sweep_line_on_a_terminal_is_rewritten_and_kept_at_the_end() -> None:
+    stream = Terminal()
+    line = ProgressLine(stream, every_s=0.0)
+    line(1, 4)
+    line(4, 4)
+    line.close()
+    shown = stream.getvalue()
+    assert shown.count("\r") == 2 and shown.endswith("\n") and shown.count("\n") == 1
+    first, second = shown.split("\r")[1:]
+    assert first.startswith("  sweep: 1/4 runs (25%), 1 already done, ") and "ETA --" in first
+    # the second line is longer, so there is nothing to pad over
+    assert second.startswith("  sweep: 4/4 runs (100%), 1 already done, ") and second.endswith("\n")

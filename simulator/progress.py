@@ -176,8 +176,8 @@ def simulation_text(status: RunStatus) -> str:
         return f"{_sim(now_s)} of the {_sim(duration_s)} traffic period ({share:.0%}){stop}; {counts}"
     next_s = status.next_event_s
     following = f", next event at {_sim(next_s)}" if next_s is not None else ""
-    return (f"draining at {_sim(now_s)} (traffic period ended at {_sim(duration_s)}{stop}): "
-            f"{_n(status.queued_messages, 'message')} in queues, {_n(status.busy, 'task')} open{following}; "
+    return (f"draining at {_sim(now_s)}, traffic ended at {_sim(duration_s)}{stop}: "
+            f"{_n(status.queued_messages, 'message')} queued, {_n(status.busy, 'task')} open{following}; "
             f"{counts}")
 
 

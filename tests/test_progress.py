@@ -157,7 +157,7 @@ def test_during_the_traffic_period_the_line_shows_how_much_of_it_has_passed() ->
 def test_after_the_traffic_period_the_line_shows_what_remains_to_drain() -> None:
     world, (text,) = texts_at(DOWN, 3 * DAY_S)
     next_s = min(r[0] for r in world.log.records if r[0] > 3 * DAY_S)  # each attempt and failure is logged
-    assert text.startswith(f"draining at 3d (traffic period ended at 1h): 1 message in queues, 1 task open, "
+    assert text.startswith(f"draining at 3d, traffic ended at 1h: 1 message queued, 1 task open, "
                            f"next event at {format_duration(round(next_s))}; ")
     assert "%" not in text
 

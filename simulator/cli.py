@@ -10,13 +10,13 @@ import argparse
 import importlib
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
+from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
@@ -137,15 +137,13 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
         raise CommandError("--capture-messages needs --transcripts or --pcap")
     chosen = _capture_ids(args.capture_messages)
     check_target(folder)  # a bad output path fails now, not after the simulation
-    progress = None if args.quiet else _ProgressLine(err)
-    result = run(scenario, seed=args.seed, progress=progress, trace=wire, trace_messages=chosen)
-    if progress is not None:
-        progress.close()
-    if chosen and (unknown := unknown_message_ids(result.records, chosen)):
-        raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
-                           f"(it created {describe_ids(result.records)}); nothing was written")
-    result.save(folder, with_plots=not args.no_plots, report=args.report,
-                transcripts=args.transcripts, pcap=args.pcap)
+    with RunProgress(err, enabled=not args.quiet) as progress:
+        result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen)
+        if chosen and (unknown := unknown_message_ids(result.records, chosen)):
+            raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
+                               f"(it created {describe_ids(result.records)}); nothing was written")
+        result.save(folder, with_plots=not args.no_plots, report=args.report,
+                    transcripts=args.transcripts, pcap=args.pcap, progress=progress.step)
     if not args.quiet:
         out.write(report(result, folder))
     return EXIT_OK
@@ -199,34 +197,6 @@ def _t(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.2f}s"
     return format_duration(round(seconds))
-
-
-class _ProgressLine:
-    """A one-line progress indicator on stderr, shown once a run has taken a couple of seconds."""
-
-    def __init__(self, stream: TextIO, after_s: float = 2.0, every_s: float = 0.5) -> None:
-        self.stream = stream
-        self.start = time.monotonic()
-        self.after_s = after_s
-        self.every_s = every_s
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, now_s: float, horizon_s: float, created: int, busy: int) -> None:
-        wall = time.monotonic()
-        if wall - self.start < self.after_s or wall - self.last < self.every_s:
-            return
-        self.last = wall
-        self.shown = True
-        share = min(1.0, now_s / horizon_s) if horizon_s else 1.0
-        phase = "traffic" if now_s < horizon_s else "draining queues"
-        self.stream.write(f"\r  simulated {format_duration(round(now_s))} ({share:4.0%} of traffic period, {phase}); "
-                          f"{created} messages, {busy} in progress, {wall - self.start:.0f}s elapsed   ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
 
 
 def entrypoint() -> None:

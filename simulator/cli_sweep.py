@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import yaml
 
 from .cli import CommandError
+from .progress import StatusLine
 from .scenario import ScenarioError, load_scenario
 from .sweep import (
     Dask,
@@ -180,13 +181,11 @@ class ProgressLine:
     every ten seconds otherwise.  The ETA extrapolates this session's pace."""
 
     def __init__(self, stream: TextIO, every_s: float = 0.2, every_s_not_tty: float = 10.0) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.every_s = every_s if self.tty else every_s_not_tty
+        self.line = StatusLine(stream)
+        self.every_s = every_s if self.line.tty else every_s_not_tty
         self.start = time.monotonic()
         self.last = -1e9
         self.first_done: int | None = None
-        self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
@@ -201,19 +200,11 @@ class ProgressLine:
         share = done / total if total else 1.0
         eta = "ETA --" if ran == 0 else f"ETA {_duration(elapsed / ran * (total - done))}"
         skipped = f", {self.first_done} already done" if self.first_done else ""
-        line = f"  sweep: {done}/{counted(total, 'run')} ({share:.0%}){skipped}, elapsed {_duration(elapsed)}, {eta}"
-        if self.tty:
-            self.stream.write(f"\r{line}   ")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self.shown = True
+        self.line.show(f"  sweep: {done}/{counted(total, 'run')} ({share:.0%}){skipped}, "
+                       f"elapsed {_duration(elapsed)}, {eta}")
 
     def close(self) -> None:
-        if self.shown and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-        self.shown = False
+        self.line.end(keep=True)
 
 
 def _duration(seconds: float) -> str:

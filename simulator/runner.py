@@ -21,6 +21,14 @@ from .cutoffs import destinations
 from .eventlog import Record
 from .world import Progress, World
 
+# Told each step of writing a result, ``(phase, detail)``: phase is "derive", "write", "plots",
+# "report", "transcripts" or "pcap", detail names the table, file or plot (see Result.save).
+Step = Callable[[str, str], None]
+
+
+def _no_step(_phase: str, _detail: str) -> None:
+    pass
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -196,9 +204,15 @@ class Result:
             del drawers["latency_by_protocol"]
         return drawers
 
-    def render_plots(self) -> dict[str, bytes]:
-        """Every standard plot as PNG bytes, by name."""
-        return {name: plots.png_bytes(draw()) for name, draw in self.figures().items()}
+    def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
+        """Every standard plot as PNG bytes, by name (``progress`` told of each)."""
+        step = progress or _no_step
+        drawers = self.figures()
+        images = {}
+        for number, (name, draw) in enumerate(drawers.items(), start=1):
+            step("plots", f"{name} ({number}/{len(drawers)})")
+            images[name] = plots.png_bytes(draw())
+        return images
 
     def save_plots(self, folder: str | Path, images: dict[str, bytes] | None = None) -> list[Path]:
         """Write the standard plots as ``<folder>/<name>.png``; returns the paths."""
@@ -215,7 +229,7 @@ class Result:
     # ---- files -----------------------------------------------------------------------------
 
     def save(self, folder: str | Path, with_plots: bool = True, report: bool = False,
-             transcripts: bool = False, pcap: bool = False) -> Path:
+             transcripts: bool = False, pcap: bool = False, progress: Step | None = None) -> Path:
         """Write every result file into ``folder``, replacing whatever result it held; returns the folder.
 
         The files are written into a new folder beside ``folder`` that replaces it only when
@@ -226,28 +240,38 @@ class Result:
 
         With ``report``, also a self-contained ``report.html`` (summary tables, plots embedded);
         with ``transcripts`` / ``pcap`` (the run must have been traced), ``transcripts.jsonl`` /
-        ``capture.pcap`` (see :meth:`write_wire`).
+        ``capture.pcap`` (see :meth:`write_wire`). ``progress`` is told of each step as it starts.
         """
+        step = progress or _no_step
         if transcripts or pcap:
             self._check_traced()
+        step("derive", "deliveries, retrievals, queues")
+        t = self.tables
+        step("derive", "summary")
+        summary = self.summary
         with resultdir.replacing(folder, self.run_id) as out:
-            t = self.tables
-            results.write_rows(out / "deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries)
-            results.write_rows(out / "retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals)
-            results.write_rows(out / "queues.csv", results.QUEUE_COLUMNS, t.queues)
+            for name, columns, rows in (("deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries),
+                                        ("retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals),
+                                        ("queues.csv", results.QUEUE_COLUMNS, t.queues)):
+                step("write", name)
+                results.write_rows(out / name, columns, rows)
+            step("write", "events.csv")
             results.write_events(out / "events.csv", self.records)
-            results.write_json(out / "summary.json", self.summary)
+            step("write", "summary.json")
+            results.write_json(out / "summary.json", summary)
             (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
-            images = self.render_plots() if (with_plots or report) else None
+            images = self.render_plots(step) if (with_plots or report) else None
             if with_plots and images is not None:
                 self.save_plots(out / "plots", images)
             if report:
+                step("report", "report.html")
                 self.write_report(out / "report.html", images)
             if transcripts or pcap:
-                self.write_wire(out, transcripts=transcripts, pcap=pcap)
+                self.write_wire(out, transcripts=transcripts, pcap=pcap, progress=step)
         return Path(folder)
 
-    def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True) -> list[Path]:
+    def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True,
+                   progress: Step | None = None) -> list[Path]:
         """Write the traced sessions as ``transcripts.jsonl`` and/or ``capture.pcap`` into ``folder``.
 
         Raises ValueError when the run was not traced (``run(..., trace=True)``), or when
@@ -258,13 +282,17 @@ class Result:
         from .transcript.jsonl import write_transcripts
 
         self._check_traced()
+        step = progress or _no_step
+        step("transcripts" if transcripts else "pcap", "matching sessions to messages")
         conversations = build_conversations(self.traces, self.records, self.scenario, self.end_time_s,
                                             only=self.trace_messages)
         out = Path(folder)
         written = []
         if transcripts:
+            step("transcripts", "transcripts.jsonl")
             written.append(write_transcripts(out / "transcripts.jsonl", conversations, self.scenario))
         if pcap:
+            step("pcap", "capture.pcap")
             written.append(write_pcap(out / "capture.pcap", conversations, self.scenario))
         return written
 
@@ -334,7 +362,8 @@ def run(
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
 
     With ``trace``, every session records its timeline (``Result.traces``) for transcripts and
-    packet captures; ``trace_messages`` limits that to those messages' sessions.
+    packet captures; ``trace_messages`` limits that to those messages' sessions. ``progress`` is
+    called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
     """
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted)

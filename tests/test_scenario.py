@@ -990,6 +990,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         scenario["defaults"] = {"retry": draw(retries()), "connect_timeout": draw(POSITIVE_DURATIONS)}
     if draw(st.booleans()):
         scenario["until"] = draw(DURATIONS)
+        scenario["messages"][0]["at"] = scenario["until"]  # a scripted message after until is an error
     return scenario
 
 

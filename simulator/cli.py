@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .limits import DEFAULT_MAX_MESSAGES
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
+from .workload import estimate
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -60,12 +62,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capture-messages", metavar="ID,ID",
                    help="with --transcripts/--pcap: record only these messages' sessions")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _max_messages_option(p)
 
     p = sub.add_parser("validate", help="check a scenario file without running it")
     p.add_argument("scenario", help="scenario YAML file")
+    _max_messages_option(p)
 
     sub.add_parser("schema", help="print the scenario file's JSON Schema")
     return parser
+
+
+def _max_messages_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-messages", type=_positive, metavar="N",
+                        help=f"refuse a scenario expected to make more than N mail (message, recipient) pairs "
+                        f"(default {DEFAULT_MAX_MESSAGES:,}; see docs/scenario.md, limits)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -101,10 +121,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         if args.command == "schema":
             out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
             return EXIT_OK
-        scenario = load_scenario(Path(args.scenario))
+        scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
         if args.command == "validate":
-            out.write(f"{args.scenario}: valid scenario '{scenario.name}' "
-                      f"({len(scenario.servers)} servers, {len(scenario.expanded_users())} users)\n")
+            work = estimate(scenario)
+            out.write(f"{args.scenario}: valid scenario '{scenario.name}' ({len(scenario.servers)} servers, "
+                      f"{work.users} users, about {work.pairs:,.0f} messages expected)\n")
             return EXIT_OK
         return _run(args, scenario, out, err)
     except _UsageError as e:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import plots, results
 from .eventlog import Record
+from .workload import check_workload
 from .world import Progress, World
 
 if TYPE_CHECKING:
@@ -298,12 +299,17 @@ def run(
     progress: Progress | None = None,
     trace: bool = False,
     trace_messages: Iterable[str] | None = None,
+    max_messages: int | None = None,
 ) -> Result:
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
 
     With ``trace``, every session records its timeline (``Result.traces``) for transcripts and
-    packet captures; ``trace_messages`` limits that to those messages' sessions.
+    packet captures; ``trace_messages`` limits that to those messages' sessions. With
+    ``max_messages``, the scenario is first held to that limit on expected mail (``ScenarioError``
+    if it asks for more; ``load_scenario`` already held it to the limit it was given).
     """
+    if max_messages is not None:
+        check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted)
     end = world.run(progress)

@@ -22,6 +22,8 @@ import math
 import re
 from fractions import Fraction
 
+from .brief import brief
+
 __all__ = [
     "BANDWIDTH_UNITS_BPS",
     "DURATION_UNITS_S",
@@ -98,18 +100,18 @@ def _plain_number(value: object, kind: str, forms: str) -> Fraction | None:
     negative or non-finite numbers and values of other types.
     """
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a {kind}: {forms}")
+        raise ValueError(f"{brief(value)} is not a {kind}: {forms}")
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{value!r} is not a {kind}: it must be finite")
+            raise ValueError(f"{brief(value)} is not a {kind}: it must be finite")
         if value < 0:
-            raise ValueError(f"{value!r} is not a {kind}: it must not be negative")
+            raise ValueError(f"{brief(value)} is not a {kind}: it must not be negative")
         return Fraction(value)
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a {kind}: {forms}")
+        raise ValueError(f"{brief(value)} is not a {kind}: {forms}")
     text = value.strip()
     if text.startswith("-"):
-        raise ValueError(f"{value!r} is not a {kind}: it must not be negative")
+        raise ValueError(f"{brief(value)} is not a {kind}: it must not be negative")
     if text.startswith("+"):
         text = text[1:]
     if _is_number(text):
@@ -122,13 +124,14 @@ def _is_number(text: str) -> bool:
 
 
 def _unparseable(value: object, kind: str, forms: str) -> ValueError:
-    return ValueError(f'"{value}" is not a {kind}: {forms}')
+    text = str(value)
+    return ValueError(f'"{text if len(text) <= 60 else text[:57] + "..."}" is not a {kind}: {forms}')
 
 
 def _float(exact: Fraction, value: object, kind: str) -> float:
     result = float(exact)  # correctly rounded
     if not math.isfinite(result):
-        raise ValueError(f"{value!r} is not a {kind}: it is too large")
+        raise ValueError(f"{brief(value)} is not a {kind}: it is too large")
     return result
 
 

@@ -17,6 +17,7 @@ scenario.  :func:`parse_distribution` reads the scenario syntax
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -357,14 +358,19 @@ def _parse_mapping(raw: Mapping[object, object], parse_value: Callable[[object],
         raise DistributionError(
             f"{kind} takes a mapping of its parameters ({', '.join(expected)}), got {brief(params)}", (kind,)
         )
+    missing = [key for key in expected if key not in params]
+    needs = f"{kind} needs {' and '.join(repr(key) for key in missing)}"
     for key in params:
         if key not in expected:
+            close = difflib.get_close_matches(str(key), missing or expected, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            also = f"; {needs}" if missing else ""
             raise DistributionError(
-                f"unknown key {key!r} for {kind}: its keys are {', '.join(expected)}", (kind, str(key))
+                f"unknown key {brief(key)} for {kind}{hint} (its keys are {', '.join(expected)}{also})",
+                (kind, str(key)),
             )
-    for key in expected:
-        if key not in params:
-            raise DistributionError(f"{kind} needs {key!r}", (kind, key))
+    if missing:
+        raise DistributionError(needs, (kind, missing[0]))
     try:
         if kind == "exponential":
             return Exponential(_parse_value(parse_value, params["mean"], (kind, "mean")))

@@ -56,7 +56,15 @@ from .limits import DEFAULT_MAX_MESSAGES, check_max_messages, scenario_duration,
 from .randomness import Choice, Constant, Distribution, DistributionError, parse_distribution
 from .retry import parse_exim_rule
 from .safe_yaml import AliasExpansionError, BoundedLoader
-from .units import parse_bandwidth, parse_duration, parse_rate
+from .units import (
+    BANDWIDTH_PATTERN,
+    DURATION_PATTERN,
+    RATE_PATTERN,
+    SIZE_PATTERN,
+    parse_bandwidth,
+    parse_duration,
+    parse_rate,
+)
 
 __all__ = [
     "ACCESS_POLL_DEFAULTS_S",
@@ -153,8 +161,17 @@ def _unknown_key_message(key: object, allowed: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- field types
 
 
-def _quantity_schema(description: str) -> WithJsonSchema:
-    return WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}], "description": description})
+def _quantity(pattern: str) -> dict[str, Any]:
+    """JSON Schema of a quantity: a number in SI units, or a string with units that ``pattern`` matches."""
+    return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": pattern}]}
+
+
+_DURATION_SCHEMA = _quantity(DURATION_PATTERN)
+_SIZE_SCHEMA = _quantity(SIZE_PATTERN)
+
+
+def _quantity_schema(pattern: str, description: str) -> WithJsonSchema:
+    return WithJsonSchema({**_quantity(pattern), "description": description})
 
 
 _SECONDS_HELP = "a duration: 250ms, 30s, 30m (minutes), 2h, 5d, 1d2h, or a number of seconds"
@@ -162,11 +179,13 @@ _BYTES_HELP = "a size: 512B, 75KB, 10KiB, 25MB, 2MiB, 1GB, or a number of bytes"
 _BPS_HELP = "a bandwidth: 56kbps, 100Mbps, 1Gbps, or a number of bits per second"
 _RATE_HELP = "a rate: 40/d, 5/h, 0.5/m, 2/s, or a number of events per second"
 
-Seconds = Annotated[float, BeforeValidator(scenario_duration), _quantity_schema(_SECONDS_HELP)]
+Seconds = Annotated[float, BeforeValidator(scenario_duration), _quantity_schema(DURATION_PATTERN, _SECONDS_HELP)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
-Bytes = Annotated[int, BeforeValidator(scenario_size), _quantity_schema(_BYTES_HELP)]
-BitsPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0), _quantity_schema(_BPS_HELP)]
-PerSecond = Annotated[float, BeforeValidator(parse_rate), _quantity_schema(_RATE_HELP)]
+Bytes = Annotated[int, BeforeValidator(scenario_size), _quantity_schema(SIZE_PATTERN, _BYTES_HELP)]
+BitsPerSecond = Annotated[
+    float, BeforeValidator(parse_bandwidth), Field(gt=0), _quantity_schema(BANDWIDTH_PATTERN, _BPS_HELP)
+]
+PerSecond = Annotated[float, BeforeValidator(parse_rate), _quantity_schema(RATE_PATTERN, _RATE_HELP)]
 
 _OFF_WORDS = frozenset({"off", "never", "none"})
 
@@ -179,14 +198,18 @@ def _seconds_or_off(value: object) -> float | None:
     return scenario_duration(value)
 
 
+_OFF_PATTERN = r"^\s*(?:" + "|".join(
+    "".join(f"[{c}{c.upper()}]" for c in word) for word in sorted(_OFF_WORDS)
+) + r")\s*$"
+
 OptionalSecondsOrOff = Annotated[
     float | None,
     BeforeValidator(_seconds_or_off),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string"},
+                *_DURATION_SCHEMA["anyOf"],
+                {"type": "string", "pattern": _OFF_PATTERN},
                 {"type": "null"},
                 {"const": False},
             ],
@@ -330,10 +353,7 @@ SizeDistribution = Annotated[
     PlainValidator(_size_distribution),
     PlainSerializer(_to_yaml),
     WithJsonSchema(
-        _distribution_schema(
-            {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
-            "a size or a distribution of sizes; values in bytes or with units (10KB)",
-        )
+        _distribution_schema(_SIZE_SCHEMA, "a size or a distribution of sizes; values in bytes or with units (10KB)")
     ),
 ]
 def _duration_distribution(value: object) -> Distribution:
@@ -349,8 +369,7 @@ DurationDistribution = Annotated[
     PlainSerializer(_to_yaml),
     WithJsonSchema(
         _distribution_schema(
-            {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
-            "a duration or a distribution of durations; values in seconds or with units (5m)",
+            _DURATION_SCHEMA, "a duration or a distribution of durations; values in seconds or with units (5m)"
         )
     ),
 ]
@@ -590,13 +609,43 @@ ACCESS_POLL_DEFAULTS_S: dict[str, float] = {"pop3": 600.0, "imap": 60.0, "http":
 _PROTOCOL_ONLY_KEYS = {"keep": "pop3", "idle": "imap"}
 
 
+def _offsets(value: object) -> float | tuple[float, ...]:
+    """``offset``: one duration (every device), or a list with one duration per device."""
+    if isinstance(value, list | tuple):
+        offsets: list[float] = []
+        issues: list[tuple[Loc, str]] = []
+        for index, item in enumerate(value):
+            try:
+                offsets.append(scenario_duration(item))
+            except ValueError as error:
+                issues.append(((index,), str(error)))
+        if issues:
+            _raise(issues, value)
+        if not offsets:
+            raise ValueError("a list of offsets needs one duration per device")
+        return tuple(offsets)
+    return scenario_duration(value)
+
+
+Offsets = Annotated[
+    float | tuple[float, ...],
+    PlainValidator(_offsets),
+    WithJsonSchema(
+        {
+            "anyOf": [_DURATION_SCHEMA, {"type": "array", "items": _DURATION_SCHEMA, "minItems": 1}],
+            "description": "the first poll time: " + _SECONDS_HELP + "; or a list of them, one per device",
+        }
+    ),
+]
+
+
 class AccessSpec(_Spec):
     """How a user's devices read mail."""
 
     protocol: Protocol = "imap"
     devices: StrictInt = Field(default=1, ge=1)
     poll_s: PositiveSeconds | None = Field(default=None, alias="poll")
-    offset_s: Seconds | None = Field(default=None, alias="offset")
+    offset_s: Offsets | None = Field(default=None, alias="offset")
     keep: StrictBool = False
     idle: StrictBool = True
 
@@ -622,12 +671,26 @@ class AccessSpec(_Spec):
         filled.setdefault("poll", ACCESS_POLL_DEFAULTS_S[protocol])
         return filled
 
+    @model_validator(mode="after")
+    def _one_offset_per_device(self) -> AccessSpec:
+        if isinstance(self.offset_s, tuple) and len(self.offset_s) != self.devices:
+            _raise([(("offset",), f"a list of offsets has one per device: {len(self.offset_s)} given for "
+                     f"{self.devices} device(s)")], self)
+        return self
+
+    def device_offset_s(self, device: int) -> float | None:
+        """The offset of device number ``device`` (from 1), or None when it is drawn at random."""
+        if isinstance(self.offset_s, tuple):
+            return self.offset_s[device - 1]
+        return self.offset_s
+
     def to_yaml(self) -> dict[str, object]:
+        offset = list(self.offset_s) if isinstance(self.offset_s, tuple) else self.offset_s
         result: dict[str, object] = {
             "protocol": self.protocol,
             "devices": self.devices,
             "poll": self.poll_s,
-            "offset": self.offset_s,
+            "offset": offset,
         }
         if self.protocol == "pop3":
             result["keep"] = self.keep
@@ -1783,7 +1846,7 @@ def scenario_json_schema() -> dict[str, Any]:
         "description": "server keys that apply to every server unless the server sets them",
     }
     definitions["OutageSpec"]["properties"]["duration"] = {
-        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+        **_DURATION_SCHEMA,
         "description": "how long a scheduled outage lasts (instead of end); " + _SECONDS_HELP,
     }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from fractions import Fraction
 
 from .brief import brief
 
 __all__ = [
+    "BANDWIDTH_PATTERN",
     "BANDWIDTH_UNITS_BPS",
+    "DURATION_PATTERN",
     "DURATION_UNITS_S",
+    "RATE_PATTERN",
     "RATE_UNITS_S",
+    "SIZE_PATTERN",
     "SIZE_UNITS_BYTES",
     "format_duration",
     "parse_bandwidth",
@@ -36,8 +41,8 @@ __all__ = [
     "parse_size",
 ]
 
-# A decimal number without sign: 12, 12.5, .5, 12., 1e3, 2.5E-3.
-_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+# A decimal number without sign: 12, 12.5, .5, 12., 1e3, 2.5E-3 (ASCII digits only).
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 DURATION_UNITS_S: dict[str, Fraction] = {
     "d": Fraction(86400),
@@ -85,6 +90,32 @@ _DURATION_FULL = re.compile(rf"(?:{_NUMBER}(?:ms|d|h|m|s))+")
 _SIZE = re.compile(rf"({_NUMBER})\s*([A-Za-z]+)?")
 _BANDWIDTH = re.compile(rf"({_NUMBER})\s*([A-Za-z]+)?")
 _RATE = re.compile(rf"({_NUMBER})\s*/\s*([a-z]+)")
+
+
+
+def _either(units: Iterable[str]) -> str:
+    """A regex alternation of unit names, longest first (so ``ms`` is tried before ``m``)."""
+    return "|".join(sorted((re.escape(unit) for unit in units), key=len, reverse=True))
+
+
+_PLAIN = rf"\s*\+?{_NUMBER}\s*"  # what _plain_number accepts in a string
+
+DURATION_PATTERN = (
+    rf"^(?:{_PLAIN}|(?=.*[0-9]) *"
+    + "".join(rf"(?:{_NUMBER} *{re.escape(unit)} *)?" for unit in DURATION_UNITS_S)
+    + ")$"
+)
+"""The strings :func:`parse_duration` accepts, as a regular expression (ECMAScript-compatible,
+for the JSON Schema): a number, or each unit of ``DURATION_UNITS_S`` at most once, in order."""
+
+SIZE_PATTERN = rf"^(?:{_PLAIN}|\s*{_NUMBER}\s*(?:{_either(SIZE_UNITS_BYTES)})\s*)$"
+"""The strings :func:`parse_size` accepts (units from ``SIZE_UNITS_BYTES``)."""
+
+BANDWIDTH_PATTERN = rf"^(?:{_PLAIN}|\s*{_NUMBER}\s*(?:{_either(BANDWIDTH_UNITS_BPS)})\s*)$"
+"""The strings :func:`parse_bandwidth` accepts (units from ``BANDWIDTH_UNITS_BPS``)."""
+
+RATE_PATTERN = rf"^(?:{_PLAIN}|\s*{_NUMBER}\s*/\s*(?:{_either(RATE_UNITS_S)})\s*)$"
+"""The strings :func:`parse_rate` accepts (denominators from ``RATE_UNITS_S``)."""
 
 _DURATION_FORMS = "use forms like 250ms, 30s, 30m, 2h, 5d, 1d2h or a number of seconds"
 _SIZE_FORMS = "use forms like 512B, 75KB, 10KiB, 25MB, 2MiB, 1GB, 1GiB or a number of bytes"

@@ -41,9 +41,10 @@ class AliasExpansionError(Exception):
 class BoundedLoader(yaml.SafeLoader):
     """SafeLoader that raises :class:`AliasExpansionError` for a document aliases blow up."""
 
-    def compose_document(self) -> yaml.Node:
-        node: yaml.Node = super().compose_document()
-        check_alias_expansion(node)
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            check_alias_expansion(node)
         return node
 
 

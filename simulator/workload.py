@@ -48,7 +48,7 @@ class TrafficEstimate:
         return _product(self.messages, self.recipients, self.chain_factor)
 
     def explain(self) -> str:
-        text = (f"{self.rate_per_s:.6g}/s x {self.senders:,} sender{'s' * (self.senders != 1)} x "
+        text = (f"{self.rate_per_s:.6g}/s x {_count(self.senders)} sender{'s' * (self.senders != 1)} x "
                 f"{self.period_s:.6g} s x {self.recipients:.3g} recipient{'s' * (self.recipients != 1)}")
         if self.chain_factor != 1:
             text += f" x {self.chain_factor:.3g} for replies and forwards"
@@ -72,13 +72,21 @@ class Workload:
         return math.fsum([*(entry.pairs for entry in self.traffic), float(self.scripted_pairs)])
 
 
+def _float(count: float) -> float:
+    """``count`` as a float; integers too large for one are infinite."""
+    try:
+        return float(count)
+    except OverflowError:
+        return math.inf
+
+
 def _product(*factors: float) -> float:
     """A product of non-negative factors in which zero wins over infinity."""
     if any(factor == 0 for factor in factors):
         return 0.0
     result = 1.0
     for factor in factors:
-        result *= factor
+        result *= _float(factor)
     return result
 
 
@@ -145,7 +153,7 @@ def estimate(scenario: Scenario) -> Workload:
             rate_per_s=entry.rate_per_s,
             senders=population.size(entry.from_),
             period_s=period_s,
-            recipients=max(1.0, min(_mean(entry.recipients), float(max(1, population.size(entry.to))))),
+            recipients=max(1.0, min(_mean(entry.recipients), _float(max(1, population.size(entry.to))))),
             chain_factor=_chain_factor(entry, scenario.until_s),
         )
         for i, entry in enumerate(scenario.traffic)
@@ -178,10 +186,18 @@ def _outage_changes(scenario: Scenario) -> float:
     )
 
 
+def _count(count: float) -> str:
+    """A count for people: digits grouped, or powers of ten beyond 10**15 (even past a float's range)."""
+    if count < 10**15:
+        return f"{count:,.0f}"
+    if isinstance(count, int):
+        digits = str(count)
+        return f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+    return f"{count:.3g}"
+
+
 def _about(count: float) -> str:
-    if math.isinf(count):
-        return "without end"
-    return f"{count:,.0f}" if count < 1e15 else f"{count:.3g}"
+    return "more than 1e+308" if math.isinf(count) else f"about {_count(count)}"
 
 
 _RAISE = "raise the limit with --max-messages (max_messages= in Python) if you mean it"
@@ -205,12 +221,12 @@ def _population_issues(work: Workload) -> Iterator[tuple[Loc, str]]:
     if work.users > MAX_USERS:
         i, users, _ = max(work.user_counts, key=lambda item: item[1])
         loc: Loc = ("users", i, "group", "count") if users > MAX_USERS else ("users",)
-        yield loc, (f"{work.users:,} users in all, more than the {MAX_USERS:,} a scenario may have "
+        yield loc, (f"{_count(work.users)} users in all, more than the {MAX_USERS:,} a scenario may have "
                     "(each takes about 6 KB of memory)")
     elif work.devices > MAX_DEVICES:
         i, _, devices = max(work.user_counts, key=lambda item: item[2])
         loc = ("users", i, "access", "devices") if devices > MAX_DEVICES else ("users",)
-        yield loc, f"{work.devices:,} devices in all, more than the {MAX_DEVICES:,} a scenario may have"
+        yield loc, f"{_count(work.devices)} devices in all, more than the {MAX_DEVICES:,} a scenario may have"
 
 
 def _mail_issues(scenario: Scenario, work: Workload, max_messages: int) -> Iterator[tuple[Loc, str]]:
@@ -224,17 +240,17 @@ def _mail_issues(scenario: Scenario, work: Workload, max_messages: int) -> Itera
             )
         elif entry.pairs > max_messages:
             yield ("traffic", entry.index), (
-                f"about {_about(entry.pairs)} messages expected ({entry.explain()}), more than the limit of "
+                f"{_about(entry.pairs)} messages expected ({entry.explain()}), more than the limit of "
                 f"{max_messages:,} (message, recipient) pairs; {_RAISE}"
             )
     if any(entry.pairs > max_messages for entry in work.traffic):
         return
     if work.scripted_pairs > max_messages:
-        yield ("messages",), (f"{work.scripted_pairs:,} scripted (message, recipient) pairs, more than the limit "
+        yield ("messages",), (f"{_count(work.scripted_pairs)} scripted (message, recipient) pairs, more than the limit "
                               f"of {max_messages:,}; {_RAISE}")
     elif work.pairs > max_messages:
         parts = ", ".join(f"traffic.{entry.index}: {_about(entry.pairs)}" for entry in work.traffic)
-        yield ("traffic",), (f"about {_about(work.pairs)} messages expected in all ({parts}, scripted: "
+        yield ("traffic",), (f"{_about(work.pairs)} messages expected in all ({parts}, scripted: "
                              f"{work.scripted_pairs:,}), more than the limit of {max_messages:,} "
                              f"(message, recipient) pairs; {_RAISE}")
 
@@ -245,7 +261,7 @@ def _outage_issues(scenario: Scenario, work: Workload, max_messages: int) -> Ite
     i = max((i for i, outage in enumerate(scenario.outages) if outage.mtbf_s is not None),
             key=lambda i: -(scenario.outages[i].mtbf_s or 0) - (scenario.outages[i].mttr_s or 0))
     yield ("outages", i, "mtbf"), (
-        f"random outages would change state about {_about(work.outage_changes)} times in "
+        f"random outages would change state {_about(work.outage_changes)} times in "
         f"{_span_s(scenario):.6g} s, more than the limit of {max_messages:,}; lengthen mtbf and mttr, "
         f"set a shorter until, or {_RAISE}"
     )

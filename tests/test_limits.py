@@ -80,6 +80,16 @@ def test_a_trillion_users_are_refused_at_the_count_without_listing_them(tmp_path
     assert "Traceback" not in err
 
 
+def test_a_count_too_large_for_a_float_is_refused_like_any_other(tmp_path: Path) -> None:
+    data = scenario(users=[{"group": {"prefix": "u", "count": 10**400, "domain": "a.example"}, "at": "lan.a"}],
+                    traffic=[{"from": "u", "to": "u", "rate": "1/h", "size": 1}])
+    code, _, err = cli("validate", str(write(tmp_path, data)))
+    assert code == 2
+    assert "users.0.group.count: 1.00e+400 users in all" in err
+    assert "traffic.0: more than 1e+308 messages expected (0.000277778/s x 1.00e+400 senders" in err
+    assert "Traceback" not in err and "internal error" not in err
+
+
 def test_a_group_at_the_limit_validates_without_listing_its_members(tmp_path: Path, no_expansion: None) -> None:
     """Two groups whose prefixes overlap (s, s1) are checked for shared addresses by arithmetic."""
     users = [

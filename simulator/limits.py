@@ -21,6 +21,8 @@ unit parsers the scenario's fields use.
 
 from __future__ import annotations
 
+import sys
+
 from .brief import brief
 from .units import parse_duration, parse_size
 
@@ -30,6 +32,7 @@ __all__ = [
     "MAX_DURATION_S",
     "MAX_SIZE_BYTES",
     "MAX_USERS",
+    "NO_MAIL_LIMIT",
     "check_max_messages",
     "scenario_duration",
     "scenario_size",
@@ -37,6 +40,9 @@ __all__ = [
 
 DEFAULT_MAX_MESSAGES = 2_000_000
 """Expected mail (message, recipient) pairs a scenario may ask for unless the user raises it."""
+
+NO_MAIL_LIMIT = sys.maxsize
+"""``max_messages`` for reading a scenario that is not about to run (a result folder's, one to draw)."""
 
 MAX_USERS = 1_000_000
 """Users (group members included) a scenario may have."""

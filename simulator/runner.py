@@ -264,6 +264,7 @@ class Result:
         folder or file, ValueError for an events.csv that is not one, ScenarioError for a bad
         scenario.yaml.
         """
+        from .limits import NO_MAIL_LIMIT
         from .scenario import load_scenario
 
         root = Path(folder)
@@ -274,7 +275,7 @@ class Result:
                 raise FileNotFoundError(f"{root} is not a result folder: {name} is missing")
         records = read_events(root / "events.csv")
         saved = json.loads((root / "summary.json").read_text())
-        scenario = load_scenario(root / "scenario.yaml")
+        scenario = load_scenario(root / "scenario.yaml", max_messages=NO_MAIL_LIMIT)  # it has run already
         return cls(scenario, saved["seed"], float(saved["end_time_s"]), records)
 
 

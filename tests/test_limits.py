@@ -18,7 +18,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator import ScenarioError, load_scenario, run
+from simulator import Result, ScenarioError, load_scenario, run
 from simulator.brief import brief
 from simulator.cli import main
 from simulator.limits import DEFAULT_MAX_MESSAGES, MAX_DURATION_S, MAX_USERS
@@ -308,3 +308,19 @@ def test_error_messages_render_huge_values_briefly() -> None:
     assert message.startswith("duration: [[[[") and "is not a duration" in message
     assert len(message) < 300
     assert len(brief(bomb)) <= 60 and len(brief("x" * 10**6, 40)) == 40
+
+
+def test_reading_back_or_drawing_is_not_held_to_the_mail_limit(tmp_path: Path) -> None:
+    """A result folder has run already and a drawing runs nothing: only running and validating are limited."""
+    code, _, err = cli("run", str(write(tmp_path, scenario())), "-o", str(tmp_path / "out"), "-q", "--no-plots")
+    assert code == 0, err
+    effective = tmp_path / "out" / "scenario.yaml"
+    data = yaml.safe_load(effective.read_text())
+    data["traffic"][0]["rate"] = 1000.0  # as if run with --max-messages 100000000
+    effective.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert cli("validate", str(effective))[0] == 2
+    assert Result.load(tmp_path / "out").scenario.traffic[0].rate_per_s == 1000.0
+    code, out, err = cli("show", str(effective), "-o", str(tmp_path / "net.png"))
+    assert "net.png" in out
+    assert (code, err) == (0, "")
+    assert (tmp_path / "net.png").read_bytes()[:4] == b"\x89PNG"

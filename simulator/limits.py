@@ -13,7 +13,8 @@ first), and a scenario that exceeds one is refused with the key path and the est
 - the expected mail, counted in (message, recipient) pairs, is at most ``max_messages``
   (default :data:`DEFAULT_MAX_MESSAGES`; about 5 KB of memory each, see benchmarks/README.md);
   ``mailsim run/validate --max-messages N`` and ``load_scenario(..., max_messages=N)`` raise it.
-  The same number bounds the expected changes of random outages.
+  The same number bounds the expected changes of random outages;
+- one undeliverable message is tried at most :data:`MAX_ATTEMPTS` times before give-up.
 
 :mod:`simulator.workload` makes the estimates; this module holds the numbers and the capped
 unit parsers the scenario's fields use.
@@ -28,6 +29,7 @@ from .units import parse_duration, parse_size
 
 __all__ = [
     "DEFAULT_MAX_MESSAGES",
+    "MAX_ATTEMPTS",
     "MAX_DEVICES",
     "MAX_DURATION_S",
     "MAX_SIZE_BYTES",
@@ -49,6 +51,9 @@ MAX_USERS = 1_000_000
 
 MAX_DEVICES = 2_000_000
 """Devices (users times their ``access.devices``) a scenario may have."""
+
+MAX_ATTEMPTS = 1_000_000
+"""Tries of one undeliverable message before its server gives up (``give_up`` over the retry wait)."""
 
 MAX_DURATION_S = 3650 * 86400.0
 """The longest duration a scenario may name (3650d, about ten years), in seconds."""

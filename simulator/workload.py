@@ -9,6 +9,9 @@ forwards (probabilities ``p_r``, ``p_f``, one recipient each) multiply the pairs
 stops them, after about ``until / think`` generations). Scripted messages count their
 recipients. Random outages change state about ``2 * span / (mtbf + mttr)`` times, where the
 span is ``until``, or else the last traffic or scripted time plus the longest ``give_up``.
+A message nobody can take is tried about ``give_up / wait`` times, where ``wait`` is the
+retry policy's shortest wait (``interval``; for ``backoff`` and ``postfix`` the waits grow
+to ``max`` / ``max_backoff``, which then set the pace).
 
 :func:`workload_issues` compares the estimate with :mod:`simulator.limits` and says what is
 too much, at the key path responsible, with the numbers. Estimates are expectations, meant to
@@ -21,9 +24,10 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .limits import MAX_DEVICES, MAX_USERS, check_max_messages
+from .limits import MAX_ATTEMPTS, MAX_DEVICES, MAX_USERS, check_max_messages
 from .randomness import Distribution
-from .scenario import GroupSpec, Loc, Problem, Scenario, ScenarioError, TrafficSpec
+from .retry import parse_exim_rule
+from .scenario import GroupSpec, Loc, Problem, RetrySpec, Scenario, ScenarioError, TrafficSpec
 
 __all__ = ["Workload", "check_workload", "estimate", "workload_issues"]
 
@@ -207,7 +211,27 @@ def workload_issues(scenario: Scenario, max_messages: int) -> list[tuple[Loc, st
     """What in ``scenario`` asks for more than the limits allow, as (key path, message)."""
     work = estimate(scenario)
     return [*_population_issues(work), *_mail_issues(scenario, work, max_messages),
-            *_outage_issues(scenario, work, max_messages)]
+            *_outage_issues(scenario, work, max_messages), *_retry_issues(scenario)]
+
+
+def attempts(retry: RetrySpec) -> tuple[float, str, float]:
+    """How often a message nobody takes is tried before ``give_up``, if every attempt fails at
+    once: (attempts, the key that sets the pace, its wait in seconds)."""
+    give_up_s = retry.give_up_s or 0.0
+    if retry.policy in ("fixed", "exchange") and retry.interval_s:
+        return 1 + give_up_s / retry.interval_s, "interval", retry.interval_s
+    if retry.policy == "backoff" and retry.initial_s and retry.max_s and retry.factor:
+        if retry.factor == 1:
+            return 1 + give_up_s / retry.initial_s, "initial", retry.initial_s
+        growth = math.log(retry.max_s / retry.initial_s) / math.log(retry.factor)
+        return 2 + growth + give_up_s / retry.max_s, "max", retry.max_s
+    if retry.policy == "postfix" and retry.min_backoff_s and retry.max_backoff_s:
+        growth = math.log2(retry.max_backoff_s / retry.min_backoff_s)
+        return 2 + growth + give_up_s / retry.max_backoff_s, "max_backoff", retry.max_backoff_s
+    if retry.policy == "exim" and retry.rule:
+        wait_s = min(step.interval_s for step in parse_exim_rule(retry.rule))
+        return 1 + give_up_s / wait_s, "rule", wait_s
+    return 1.0, "policy", 0.0
 
 
 def check_workload(scenario: Scenario, max_messages: int) -> None:
@@ -253,6 +277,17 @@ def _mail_issues(scenario: Scenario, work: Workload, max_messages: int) -> Itera
         yield ("traffic",), (f"{_about(work.pairs)} messages expected in all ({parts}, scripted: "
                              f"{work.scripted_pairs:,}), more than the limit of {max_messages:,} "
                              f"(message, recipient) pairs; {_RAISE}")
+
+
+def _retry_issues(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    for name, server in scenario.servers.items():
+        count, key, wait_s = attempts(server.retry)
+        if count > MAX_ATTEMPTS:
+            yield ("servers", name, "retry", key), (
+                f"a message nobody takes would be tried {_about(count)} times before give_up "
+                f"({server.retry.give_up_s:.6g} s, a try every {wait_s:.6g} s), more than the {MAX_ATTEMPTS:,} "
+                "allowed; wait longer between tries or give up sooner"
+            )
 
 
 def _outage_issues(scenario: Scenario, work: Workload, max_messages: int) -> Iterator[tuple[Loc, str]]:

@@ -324,3 +324,29 @@ def test_reading_back_or_drawing_is_not_held_to_the_mail_limit(tmp_path: Path) -
     assert "net.png" in out
     assert (code, err) == (0, "")
     assert (tmp_path / "net.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(("retry", "key", "tries"), [
+    ({"interval": "1ms"}, "interval", "432,000,001"),
+    ({"policy": "backoff", "initial": "1ms", "factor": 1, "max": "1h"}, "initial", "432,000,001"),
+    ({"policy": "postfix", "min_backoff": "1ms", "max_backoff": "10ms"}, "max_backoff", "43,200,005"),
+    ({"policy": "exim", "rule": "F,4d,10ms"}, "rule", "34,560,001"),
+])
+def test_a_retry_pace_that_would_try_a_message_millions_of_times_is_refused(tmp_path: Path, retry: dict[str, Any],
+                                                                            key: str, tries: str) -> None:
+    """Reported where it was written: here in defaults, which every server inherits."""
+    data = scenario()
+    data["defaults"] = {"retry": retry}
+    code, _, err = cli("validate", str(write(tmp_path, data)))
+    assert code == 2
+    assert f"defaults.retry.{key}: a message nobody takes would be tried about {tries} times before give_up" in err
+    assert err.count("would be tried") == 1
+
+
+def test_ordinary_retry_paces_pass(tmp_path: Path) -> None:
+    for retry in ({"interval": "1s"}, {"policy": "backoff", "initial": "1ms", "factor": 2, "max": "1m"},
+                  {"policy": "postfix"}, {"policy": "exim"}, {"policy": "exchange"}):
+        data = scenario()
+        data["servers"]["mx.a"]["retry"] = retry
+        code, _, err = cli("validate", str(write(tmp_path, data)))
+        assert (code, err) == (0, ""), retry

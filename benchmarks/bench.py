@@ -279,7 +279,7 @@ def run_mailsim(text: str, split_at_s: float | None = None, rss: bool = False) -
     With ``split_at_s``, the delivery phase ends when the simulated clock reaches that time
     (see :class:`PhaseClock`); nothing happens in the quiet days before the retrieval batch.
     """
-    scenario = load_scenario(text)
+    scenario = load_scenario(text, max_messages=10**12)  # --messages sizes the traffic; no default limit
     gc.collect()
     marks = rss_baseline() if rss else {}
     with GcTimer() as gc_timer:

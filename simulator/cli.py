@@ -16,12 +16,14 @@ from typing import Any, TextIO
 
 from . import __version__
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
+from .limits import DEFAULT_MAX_MESSAGES
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
 from .wording import counted
+from .workload import estimate
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -63,12 +65,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capture-messages", metavar="ID,ID",
                    help="with --transcripts/--pcap: record only these messages' sessions")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _max_messages_option(p)
 
     p = sub.add_parser("validate", help="check a scenario file without running it")
     p.add_argument("scenario", help="scenario YAML file")
+    _max_messages_option(p)
 
     sub.add_parser("schema", help="print the scenario file's JSON Schema")
     return parser
+
+
+def _max_messages_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-messages", type=_positive, metavar="N",
+                        help=f"refuse a scenario expected to make more than N mail (message, recipient) pairs "
+                        f"(default {DEFAULT_MAX_MESSAGES:,}; see docs/scenario.md, limits)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -104,10 +124,13 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         if args.command == "schema":
             out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
             return EXIT_OK
-        scenario = load_scenario(Path(args.scenario))
+        scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
         if args.command == "validate":
+            work = estimate(scenario)
+            pairs = f"{work.pairs:,.0f}"
+            expected = f"about {pairs} {'message' if pairs == '1' else 'messages'} expected"
             out.write(f"{args.scenario}: valid scenario '{scenario.name}' ({counted(len(scenario.servers), 'server')}, "
-                      f"{counted(len(scenario.expanded_users()), 'user')})\n")
+                      f"{counted(work.users, 'user')}, {expected})\n")
             return EXIT_OK
         return _run(args, scenario, out, err)
     except _UsageError as e:

@@ -94,10 +94,11 @@ def _write(folder: Path, files: Mapping[Path, bytes]) -> list[Path]:
 
 def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from . import plots
+    from .limits import NO_MAIL_LIMIT
     from .scenario import load_scenario
     from .topology import topology_figure
 
-    scenario = load_scenario(Path(args.scenario))
+    scenario = load_scenario(Path(args.scenario), max_messages=NO_MAIL_LIMIT)  # drawn, not run
     target = Path(args.output) if args.output else Path(f"{_safe(scenario.name)}-topology.png")
     if target.parent != Path():
         target.parent.mkdir(parents=True, exist_ok=True)

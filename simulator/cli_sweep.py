@@ -68,6 +68,9 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
     p.add_argument("--keep-runs", action="store_true", help="also save every run's result folder under runs/")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--max-messages", type=int, metavar="N",
+                   help="refuse points expected to make more than N mail (message, recipient) pairs "
+                   "(default 2,000,000)")
     return {"sweep": handle}
 
 
@@ -78,11 +81,13 @@ def handle(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CommandError(f"--replications must be at least 1, got {args.replications}")
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.max_messages is not None and args.max_messages < 1:
+        raise CommandError(f"--max-messages must be at least 1, got {args.max_messages}")
     if args.seed is not None and args.seed < 0:
         raise CommandError(f"--seed must not be negative, got {args.seed}")
     if args.dask is not None and importlib.util.find_spec("distributed") is None:
         raise CommandError("--dask needs Dask: pip install 'mailsim[dask]' (or dask[distributed])")
-    scenario = load_scenario(Path(args.scenario))
+    scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
     try:
         plan = plan_sweep(scenario, grid, args.replications, seed=args.seed)
     except ScenarioError as error:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import plots, resultdir, results
 from .cutoffs import destinations
 from .eventlog import Record
+from .workload import check_workload
 from .world import Progress, World
 
 # Told each step of writing a result, ``(phase, detail)``: phase is "derive", "write", "plots",
@@ -324,6 +325,7 @@ class Result:
         folder or file, ValueError for an events.csv that is not one, ScenarioError for a bad
         scenario.yaml.
         """
+        from .limits import NO_MAIL_LIMIT
         from .scenario import load_scenario
 
         root = Path(folder)
@@ -333,7 +335,7 @@ class Result:
                 raise FileNotFoundError(f"{root} is not a result folder: {name} is missing")
         records = read_events(root / "events.csv")
         saved = json.loads((root / "summary.json").read_text())
-        scenario = load_scenario(root / "scenario.yaml")
+        scenario = load_scenario(root / "scenario.yaml", max_messages=NO_MAIL_LIMIT)  # it has run already
         return cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id)
 
 
@@ -358,13 +360,18 @@ def run(
     progress: Progress | None = None,
     trace: bool = False,
     trace_messages: Iterable[str] | None = None,
+    max_messages: int | None = None,
 ) -> Result:
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
 
     With ``trace``, every session records its timeline (``Result.traces``) for transcripts and
-    packet captures; ``trace_messages`` limits that to those messages' sessions. ``progress`` is
+    packet captures; ``trace_messages`` limits that to those messages' sessions. With
+    ``max_messages``, the scenario is first held to that limit on expected mail (``ScenarioError``
+    if it asks for more; ``load_scenario`` already held it to the limit it was given). ``progress`` is
     called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
     """
+    if max_messages is not None:
+        check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted)
     end = world.run(progress)

@@ -24,7 +24,7 @@ import contextlib
 import copy
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, TypeAlias
@@ -51,9 +51,20 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from .brief import brief
+from .limits import DEFAULT_MAX_MESSAGES, check_max_messages, scenario_duration, scenario_size
 from .randomness import Choice, Constant, Distribution, DistributionError, parse_distribution
 from .retry import parse_exim_rule
-from .units import parse_bandwidth, parse_duration, parse_rate, parse_size
+from .safe_yaml import AliasExpansionError, BoundedLoader
+from .units import (
+    BANDWIDTH_PATTERN,
+    DURATION_PATTERN,
+    RATE_PATTERN,
+    SIZE_PATTERN,
+    parse_bandwidth,
+    parse_duration,
+    parse_rate,
+)
 from .wording import counted
 
 __all__ = [
@@ -138,11 +149,6 @@ def _raise(issues: Iterable[tuple[Loc, str]], value: object) -> NoReturn:
     raise ValidationError.from_exception_data("Scenario", details)
 
 
-def _show(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _unknown_key_message(key: object, allowed: Iterable[str]) -> str:
     allowed = list(allowed)
     close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
@@ -156,8 +162,17 @@ def _unknown_key_message(key: object, allowed: Iterable[str]) -> str:
 # --------------------------------------------------------------------------- field types
 
 
-def _quantity_schema(description: str) -> WithJsonSchema:
-    return WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}], "description": description})
+def _quantity(pattern: str) -> dict[str, Any]:
+    """JSON Schema of a quantity: a number in SI units, or a string with units that ``pattern`` matches."""
+    return {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": pattern}]}
+
+
+_DURATION_SCHEMA = _quantity(DURATION_PATTERN)
+_SIZE_SCHEMA = _quantity(SIZE_PATTERN)
+
+
+def _quantity_schema(pattern: str, description: str) -> WithJsonSchema:
+    return WithJsonSchema({**_quantity(pattern), "description": description})
 
 
 _SECONDS_HELP = "a duration: 250ms, 30s, 30m (minutes), 2h, 5d, 1d2h, or a number of seconds"
@@ -165,11 +180,13 @@ _BYTES_HELP = "a size: 512B, 75KB, 10KiB, 25MB, 2MiB, 1GB, or a number of bytes"
 _BPS_HELP = "a bandwidth: 56kbps, 100Mbps, 1Gbps, or a number of bits per second"
 _RATE_HELP = "a rate: 40/d, 5/h, 0.5/m, 2/s, or a number of events per second"
 
-Seconds = Annotated[float, BeforeValidator(parse_duration), _quantity_schema(_SECONDS_HELP)]
+Seconds = Annotated[float, BeforeValidator(scenario_duration), _quantity_schema(DURATION_PATTERN, _SECONDS_HELP)]
 PositiveSeconds = Annotated[Seconds, Field(gt=0)]
-Bytes = Annotated[int, BeforeValidator(parse_size), _quantity_schema(_BYTES_HELP)]
-BitsPerSecond = Annotated[float, BeforeValidator(parse_bandwidth), Field(gt=0), _quantity_schema(_BPS_HELP)]
-PerSecond = Annotated[float, BeforeValidator(parse_rate), _quantity_schema(_RATE_HELP)]
+Bytes = Annotated[int, BeforeValidator(scenario_size), _quantity_schema(SIZE_PATTERN, _BYTES_HELP)]
+BitsPerSecond = Annotated[
+    float, BeforeValidator(parse_bandwidth), Field(gt=0), _quantity_schema(BANDWIDTH_PATTERN, _BPS_HELP)
+]
+PerSecond = Annotated[float, BeforeValidator(parse_rate), _quantity_schema(RATE_PATTERN, _RATE_HELP)]
 
 _OFF_WORDS = frozenset({"off", "never", "none"})
 
@@ -179,8 +196,12 @@ def _seconds_or_off(value: object) -> float | None:
         return None
     if isinstance(value, str) and value.strip().lower() in _OFF_WORDS:
         return None
-    return parse_duration(value)
+    return scenario_duration(value)
 
+
+_OFF_PATTERN = r"^\s*(?:" + "|".join(
+    "".join(f"[{c}{c.upper()}]" for c in word) for word in sorted(_OFF_WORDS)
+) + r")\s*$"
 
 OptionalSecondsOrOff = Annotated[
     float | None,
@@ -188,8 +209,8 @@ OptionalSecondsOrOff = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
-                {"type": "string"},
+                *_DURATION_SCHEMA["anyOf"],
+                {"type": "string", "pattern": _OFF_PATTERN},
                 {"type": "null"},
                 {"const": False},
             ],
@@ -297,7 +318,7 @@ def _parse_count(value: object) -> float:
 
 def _size_distribution(value: object) -> Distribution:
     try:
-        return parse_distribution(value, parse_size)
+        return parse_distribution(value, scenario_size)
     except DistributionError as error:
         _raise([(error.path, error.message)], value)
 
@@ -333,15 +354,12 @@ SizeDistribution = Annotated[
     PlainValidator(_size_distribution),
     PlainSerializer(_to_yaml),
     WithJsonSchema(
-        _distribution_schema(
-            {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
-            "a size or a distribution of sizes; values in bytes or with units (10KB)",
-        )
+        _distribution_schema(_SIZE_SCHEMA, "a size or a distribution of sizes; values in bytes or with units (10KB)")
     ),
 ]
 def _duration_distribution(value: object) -> Distribution:
     try:
-        return parse_distribution(value, parse_duration)
+        return parse_distribution(value, scenario_duration)
     except DistributionError as error:
         _raise([(error.path, error.message)], value)
 
@@ -352,8 +370,7 @@ DurationDistribution = Annotated[
     PlainSerializer(_to_yaml),
     WithJsonSchema(
         _distribution_schema(
-            {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]},
-            "a duration or a distribution of durations; values in seconds or with units (5m)",
+            _DURATION_SCHEMA, "a duration or a distribution of durations; values in seconds or with units (5m)"
         )
     ),
 ]
@@ -593,13 +610,43 @@ ACCESS_POLL_DEFAULTS_S: dict[str, float] = {"pop3": 600.0, "imap": 60.0, "http":
 _PROTOCOL_ONLY_KEYS = {"keep": "pop3", "idle": "imap"}
 
 
+def _offsets(value: object) -> float | tuple[float, ...]:
+    """``offset``: one duration (every device), or a list with one duration per device."""
+    if isinstance(value, list | tuple):
+        offsets: list[float] = []
+        issues: list[tuple[Loc, str]] = []
+        for index, item in enumerate(value):
+            try:
+                offsets.append(scenario_duration(item))
+            except ValueError as error:
+                issues.append(((index,), str(error)))
+        if issues:
+            _raise(issues, value)
+        if not offsets:
+            raise ValueError("a list of offsets needs one duration per device")
+        return tuple(offsets)
+    return scenario_duration(value)
+
+
+Offsets = Annotated[
+    float | tuple[float, ...],
+    PlainValidator(_offsets),
+    WithJsonSchema(
+        {
+            "anyOf": [_DURATION_SCHEMA, {"type": "array", "items": _DURATION_SCHEMA, "minItems": 1}],
+            "description": "the first poll time: " + _SECONDS_HELP + "; or a list of them, one per device",
+        }
+    ),
+]
+
+
 class AccessSpec(_Spec):
     """How a user's devices read mail."""
 
     protocol: Protocol = "imap"
     devices: StrictInt = Field(default=1, ge=1)
     poll_s: PositiveSeconds | None = Field(default=None, alias="poll")
-    offset_s: Seconds | None = Field(default=None, alias="offset")
+    offset_s: Offsets | None = Field(default=None, alias="offset")
     keep: StrictBool = False
     idle: StrictBool = True
 
@@ -625,12 +672,26 @@ class AccessSpec(_Spec):
         filled.setdefault("poll", ACCESS_POLL_DEFAULTS_S[protocol])
         return filled
 
+    @model_validator(mode="after")
+    def _one_offset_per_device(self) -> AccessSpec:
+        if isinstance(self.offset_s, tuple) and len(self.offset_s) != self.devices:
+            _raise([(("offset",), f"a list of offsets has one per device: {len(self.offset_s)} given for "
+                     f"{self.devices} device(s)")], self)
+        return self
+
+    def device_offset_s(self, device: int) -> float | None:
+        """The offset of device number ``device`` (from 1), or None when it is drawn at random."""
+        if isinstance(self.offset_s, tuple):
+            return self.offset_s[device - 1]
+        return self.offset_s
+
     def to_yaml(self) -> dict[str, object]:
+        offset = list(self.offset_s) if isinstance(self.offset_s, tuple) else self.offset_s
         result: dict[str, object] = {
             "protocol": self.protocol,
             "devices": self.devices,
             "poll": self.poll_s,
-            "offset": self.offset_s,
+            "offset": offset,
         }
         if self.protocol == "pop3":
             result["keep"] = self.keep
@@ -700,9 +761,6 @@ class GroupSpec(_Spec):
         """The address of member ``number`` (1-based)."""
         return f"{self.prefix}{number:0{self.width}d}@{self.domain}"
 
-    def addresses(self) -> Iterator[str]:
-        return (self.address(number) for number in range(1, self.count + 1))
-
     def contains(self, address: str) -> bool:
         """Whether ``address`` is one of this group's members."""
         local, _, domain = address.rpartition("@")
@@ -710,6 +768,22 @@ class GroupSpec(_Spec):
             return False
         digits = local[len(self.prefix) :]
         return len(digits) == self.width and digits.isascii() and digits.isdigit() and 1 <= int(digits) <= self.count
+
+    def overlaps(self, other: GroupSpec) -> bool:
+        """Whether some address is a member of both groups, worked out from the prefixes,
+        widths and counts (no member is listed, so any count takes no time)."""
+        if self.domain != other.domain:
+            return False
+        short, long = sorted((self, other), key=lambda group: len(group.prefix))
+        if not long.prefix.startswith(short.prefix):
+            return False
+        extra = long.prefix[len(short.prefix) :]  # digits long's prefix adds to a number of short's
+        if extra and not (extra.isascii() and extra.isdigit()):
+            return False
+        if len(extra) + long.width != short.width:
+            return False
+        # long's members read as short's numbers: extra followed by 1 .. long.count
+        return (int(extra) * 10**long.width if extra else 0) + 1 <= short.count
 
     def expand(self) -> tuple[UserSpec, ...]:
         """The members as users (constructed without re-validation: the group is valid)."""
@@ -737,7 +811,7 @@ def _user_entry(value: Any, handler: Any) -> UserSpec | GroupSpec:
         if "group" in value:
             return GroupSpec.model_validate(value)
         return UserSpec.model_validate(value)
-    raise ValueError(f"a user entry is a mapping, {{address, at, access}} or {{group, at, access}}, got {_show(value)}")
+    raise ValueError(f"a user entry is a mapping, {{address, at, access}} or {{group, at, access}}, got {brief(value)}")
 
 
 UserEntry = Annotated[UserSpec | GroupSpec, WrapValidator(_user_entry)]
@@ -897,7 +971,7 @@ class OutageSpec(_Spec):
         except ValueError:
             return converted | {"end": None}  # start's own validation reports it
         try:
-            converted["end"] = start_s + parse_duration(data["duration"])
+            converted["end"] = scenario_duration(start_s + scenario_duration(data["duration"]))
         except ValueError as error:
             _raise([(("duration",), str(error))], data)
         return converted
@@ -991,6 +1065,7 @@ class Scenario(_Spec):
     outages: tuple[OutageSpec, ...] = ()
 
     _raw: dict[str, Any] | None = PrivateAttr(default=None)
+    _max_messages: int = PrivateAttr(default=DEFAULT_MAX_MESSAGES)  # the limit it was validated against
     _cache: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
@@ -1001,7 +1076,7 @@ class Scenario(_Spec):
         data = dict(data)
         defaults = data.pop("defaults", None)
         if defaults is not None and not isinstance(defaults, Mapping):
-            _raise([(("defaults",), f"must be a mapping of server keys, got {_show(defaults)}")], defaults)
+            _raise([(("defaults",), f"must be a mapping of server keys, got {brief(defaults)}")], defaults)
         servers = data.get("servers")
         if isinstance(servers, Mapping):
             data["servers"] = {name: _server_input(name, spec, defaults or {}) for name, spec in servers.items()}
@@ -1028,6 +1103,11 @@ class Scenario(_Spec):
     __hash__ = None  # type: ignore[assignment]
 
     # ----------------------------------------------------------------- queries
+
+    @property
+    def max_messages(self) -> int:
+        """The limit on expected mail this scenario was validated against (kept by :meth:`override`)."""
+        return self._max_messages
 
     @property
     def links(self) -> tuple[LinkSpec, ...]:
@@ -1141,7 +1221,7 @@ class Scenario(_Spec):
                 problems.append(Problem(str(dotted), str(error)))
         if problems:
             raise ScenarioError(problems)
-        return _build(raw, None)
+        return _build(raw, None, max_messages=self._max_messages)
 
 
 # --------------------------------------------------------------------------- semantic checks
@@ -1363,12 +1443,7 @@ class _UserIndex:
             )
             return
         for j, other in self.groups:
-            if other.domain != group.domain or not (
-                other.prefix.startswith(group.prefix) or group.prefix.startswith(other.prefix)
-            ):
-                continue  # members are prefix + digits: disjoint unless one prefix extends the other
-            small, large = (group, other) if group.count <= other.count else (other, group)
-            if any(large.contains(address) for address in small.addresses()):
+            if group.overlaps(other):
                 issues.append((loc, f"group addresses overlap those of the group at users.{j}"))
                 return
         self.prefixes[group.prefix] = i
@@ -1390,12 +1465,15 @@ class _UserIndex:
 # --------------------------------------------------------------------------- loading
 
 
-def load_scenario(source: str | os.PathLike[str]) -> Scenario:
+def load_scenario(source: str | os.PathLike[str], *, max_messages: int | None = None) -> Scenario:
     """Load and validate a scenario from a file path or from YAML text.
 
     A ``str`` that is not an existing path and contains a newline or a ``:`` is
-    YAML text; otherwise it is a path.  Raises :class:`ScenarioError`.
+    YAML text; otherwise it is a path.  Raises :class:`ScenarioError`, also for a
+    scenario that asks for more than :mod:`simulator.limits` allows: more than
+    ``max_messages`` expected (message, recipient) pairs (default 2,000,000).
     """
+    limit = DEFAULT_MAX_MESSAGES if max_messages is None else check_max_messages(max_messages)
     if isinstance(source, str) and (
         not source.strip() or (not os.path.exists(source) and ("\n" in source or ":" in source))
     ):
@@ -1409,17 +1487,18 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
         except (OSError, UnicodeDecodeError) as error:
             raise ScenarioError([Problem("", f"cannot read scenario file {path}: {error}")]) from None
     raw, lines, problems = _parse_yaml(text)
-    return _build(raw, lines, problems)
+    return _build(raw, lines, problems, max_messages=limit)
 
 
-def scenario_from_dict(raw: Mapping[str, Any]) -> Scenario:
+def scenario_from_dict(raw: Mapping[str, Any], *, max_messages: int | None = None) -> Scenario:
     """Validate a scenario given as plain data (as YAML would load it; no line numbers)."""
-    return _build(raw, None)
+    limit = DEFAULT_MAX_MESSAGES if max_messages is None else check_max_messages(max_messages)
+    return _build(raw, None, max_messages=limit)
 
 
 def _parse_yaml(text: str) -> tuple[object, dict[tuple[str, ...], int], list[Problem]]:
     """Parse YAML safely; also return the line of every key and list item, and duplicate keys."""
-    loader = yaml.SafeLoader(text)
+    loader = BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -1436,6 +1515,10 @@ def _parse_yaml(text: str) -> tuple[object, dict[tuple[str, ...], int], list[Pro
         ) from None
     except yaml.YAMLError as error:
         raise ScenarioError([Problem("", f"YAML error: {error}")]) from None
+    except AliasExpansionError as error:
+        raise ScenarioError([Problem(_dotted(error.path), error.message, error.line)]) from None
+    except RecursionError:
+        raise ScenarioError([Problem("", "the YAML is nested too deeply")]) from None
     finally:
         loader.dispose()
     return data, lines, problems
@@ -1488,8 +1571,14 @@ def _walk(
             _walk(item, (*path, str(index)), lines, problems, seen)
 
 
-def _build(raw: object, lines: Mapping[tuple[str, ...], int] | None, early: Iterable[Problem] = ()) -> Scenario:
-    """Validate ``raw``: every problem found, with paths and lines, or the Scenario."""
+def _build(raw: object, lines: Mapping[tuple[str, ...], int] | None, early: Iterable[Problem] = (),
+           max_messages: int = DEFAULT_MAX_MESSAGES) -> Scenario:
+    """Validate ``raw``: every problem found, with paths and lines, or the Scenario.
+
+    A well-formed scenario is then held to the limits on the work it asks for (estimated
+    from its numbers, nothing expanded), with ``max_messages`` as the limit on mail.
+    """
+    from .workload import workload_issues  # it reads this module's types
     problems = list(early)
     if raw is None:
         raise ScenarioError(
@@ -1499,7 +1588,7 @@ def _build(raw: object, lines: Mapping[tuple[str, ...], int] | None, early: Iter
         raise ScenarioError(
             [
                 *problems,
-                Problem("", f"the top level must be a mapping of keys (name, duration, ...), got {_show(raw)}", 1),
+                Problem("", f"the top level must be a mapping of keys (name, duration, ...), got {brief(raw)}", 1),
             ]
         )
     issues = _precheck(raw)
@@ -1516,10 +1605,13 @@ def _build(raw: object, lines: Mapping[tuple[str, ...], int] | None, early: Iter
         issues += _validation_issues(error, (), raw)
     except _SemanticError as error:
         issues += error.issues
+    if scenario is not None and not issues and not problems:
+        issues = workload_issues(scenario, max_messages)
     problems += _problems(issues, raw, lines)
     if problems or scenario is None:
         raise ScenarioError(problems)
     scenario._raw = copy.deepcopy(dict(raw))
+    scenario._max_messages = max_messages
     return scenario
 
 
@@ -1569,19 +1661,19 @@ def _message(detail: Mapping[str, Any], loc: Loc, raw: Mapping[str, Any]) -> str
     if kind in ("value_error", "assertion_error") and "error" in context:
         return str(context["error"])
     if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type", "mapping_type"):
-        return f"must be a mapping, got {_show(value)}"
+        return f"must be a mapping, got {brief(value)}"
     if kind in ("tuple_type", "list_type", "iterable_type", "set_type"):
-        return f"must be a list, got {_show(value)}"
+        return f"must be a list, got {brief(value)}"
     if kind == "too_short":
         return f"needs at least {counted(int(context.get('min_length', 0)), 'item')}"
     if kind == "too_long":
         return f"takes at most {counted(int(context.get('max_length', 0)), 'item')}"
     if kind == "literal_error":
-        return f"must be one of {context.get('expected')}, got {_show(value)}"
+        return f"must be one of {context.get('expected')}, got {brief(value)}"
     message = str(detail["msg"])
     if message.startswith("Input should be "):
         message = "must be " + message[len("Input should be ") :]
-    return f"{message}, got {_show(value)}"
+    return f"{message}, got {brief(value)}"
 
 
 def _keys_at(parent: Loc, raw: Mapping[str, Any]) -> tuple[str, ...]:
@@ -1758,7 +1850,7 @@ def scenario_json_schema() -> dict[str, Any]:
         "description": "server keys that apply to every server unless the server sets them",
     }
     definitions["OutageSpec"]["properties"]["duration"] = {
-        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+        **_DURATION_SCHEMA,
         "description": "how long a scheduled outage lasts (instead of end); " + _SECONDS_HELP,
     }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

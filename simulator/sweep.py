@@ -135,13 +135,13 @@ def run_metrics(summary: Mapping[str, Any]) -> Metrics:
     }
 
 
-def run_one(scenario_yaml: str, seed: int, keep_folder: str | None = None) -> Metrics:
+def run_one(scenario_yaml: str, seed: int, keep_folder: str | None = None, max_messages: int | None = None) -> Metrics:
     """One run of a sweep, as a worker process executes it: returns only its metrics.
 
     ``scenario_yaml`` is the point's effective scenario (picklable text); ``keep_folder``,
     if given, receives the run's whole result folder (without plots).
     """
-    result = run(load_scenario(scenario_yaml), seed=seed)
+    result = run(load_scenario(scenario_yaml, max_messages=max_messages), seed=seed)
     if keep_folder is not None:
         result.save(keep_folder, with_plots=False)
     return run_metrics(result.summary)
@@ -566,10 +566,10 @@ def _execute(
 ) -> Iterator[tuple[tuple[int, int], Metrics]]:
     """Run ``todo`` (point, replication) pairs; yield each as it finishes."""
 
-    def arguments(task: tuple[int, int]) -> tuple[str, int, str | None]:
+    def arguments(task: tuple[int, int]) -> tuple[str, int, str | None, int]:
         point, rep = task
         folder = None if keep is None else str(keep / run_folder_name(point, rep))
-        return plan.point_yaml[point], plan.seeds[rep], folder
+        return plan.point_yaml[point], plan.seeds[rep], folder, plan.scenario.max_messages
 
     def failed(task: tuple[int, int], error: BaseException) -> SweepError:
         point, rep = task

@@ -16,6 +16,8 @@ from typing import Any
 
 from conftest import events, exact, mail_id, row, run_yaml
 
+from simulator import journey
+
 ALICE, BOB, CAROL = "alice@alpha.example", "bob@beta.example", "carol@beta.example"
 SUBMIT_S = 4.5 * 0.002
 RELAY_S = 4.5 * 0.020
@@ -59,6 +61,10 @@ def test_postfix_dead_destination_defers_the_second_message_without_a_connection
     # Its deferral is an ordinary Postfix one: age 0 -> 300 s, due 400.009, scan 600.
     assert [(e.time, e.f["next"], e.f["code"]) for e in events(result, "deferred", b)] == [(exact(q_b), "600.0", "421")]
     assert [e.time for e in events(result, "attempt", b)] == [600.0]
+    # The message's journey says why it was not tried.
+    steps = journey.build(result.records, b, set(result.scenario.servers), None, result.end_time_s).steps
+    assert [s.label for s in steps if s.time_s == exact(q_b) and s.label.startswith("not tried")] == [
+        "not tried: destination dead for 4 min more"]
     for rcpt, attempts in ((BOB, 2), (CAROL, 1)):
         r = row(result, recipient=rcpt)
         assert (r["status"], float(r["delivered_at"]), r["attempts"]) == ("delivered", exact(600 + RELAY_S), attempts)

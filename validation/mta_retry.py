@@ -120,17 +120,17 @@ def install(work: Path) -> tuple[Path, dict[str, str]]:
     return exim, versions
 
 
-def postfix_config(work: Path, scale: float) -> Path:
-    """A private Postfix: own config and queue directories, relaying everything to the stub."""
-    conf = work / "postfix-etc"
+def postfix_config(work: Path, scale: float, port: int = STUB_PORTS["postfix"], name: str = "postfix") -> Path:
+    """A private Postfix: own config and queue directories, relaying everything to 127.0.0.1:``port``."""
+    conf = work / f"{name}-etc"
     conf.mkdir()
     shutil.copy("/etc/postfix/master.cf.proto" if Path("/etc/postfix/master.cf.proto").exists()
                 else "/usr/share/postfix/master.cf.dist", conf / "master.cf")
     delay = round(300 / scale)
     (conf / "main.cf").write_text(
         "compatibility_level = 3.6\n"
-        f"queue_directory = {work}/postfix-spool\n"
-        f"data_directory = {work}/postfix-data\n"
+        f"queue_directory = {work}/{name}-spool\n"
+        f"data_directory = {work}/{name}-data\n"
         "mail_owner = postfix\n"
         "setgid_group = postdrop\n"
         "inet_interfaces = loopback-only\n"
@@ -138,7 +138,7 @@ def postfix_config(work: Path, scale: float) -> Path:
         "myhostname = sender.test\n"
         "mydestination =\n"
         "local_transport = error:no local delivery\n"
-        f"relayhost = [127.0.0.1]:{STUB_PORTS['postfix']}\n"
+        f"relayhost = [127.0.0.1]:{port}\n"
         f"queue_run_delay = {delay}s\n"
         f"minimal_backoff_time = {round(300 / scale)}s\n"
         f"maximal_backoff_time = {round(4000 / scale)}s\n"
@@ -146,14 +146,14 @@ def postfix_config(work: Path, scale: float) -> Path:
         "smtp_connection_cache_on_demand = no\n"
         "smtp_tls_security_level = none\n"
         f"maillog_file_prefixes = {work}\n"
-        f"maillog_file = {work}/postfix.log\n"
+        f"maillog_file = {work}/{name}.log\n"
     )
     # No SMTP listener: mail is submitted with sendmail, the stub is the only server.
     master = (conf / "master.cf").read_text().splitlines()
     (conf / "master.cf").write_text("\n".join(line for line in master if not line.startswith("smtp      inet")) + "\n")
-    (work / "postfix-spool").mkdir()
-    (work / "postfix-data").mkdir()
-    shutil.chown(work / "postfix-data", "postfix")
+    (work / f"{name}-spool").mkdir()
+    (work / f"{name}-data").mkdir()
+    shutil.chown(work / f"{name}-data", "postfix")
     return conf
 
 
@@ -192,13 +192,14 @@ begin retry
 """
 
 
-def exim_config(work: Path, exim: Path, name: str, rule: str, listen: int) -> Path:
+def exim_config(work: Path, exim: Path, name: str, rule: str, listen: int, port: int | None = None) -> Path:
     spool = work / f"{name}-spool"
     (spool / "log").mkdir(parents=True)
     shutil.chown(spool, "Debian-exim", "Debian-exim")
     shutil.chown(spool / "log", "Debian-exim", "Debian-exim")
     path = work / f"{name}.conf"
-    path.write_text(EXIM_CONFIG.format(spool=spool, exim=exim, port=STUB_PORTS[name], rule=rule, listen=listen))
+    port = STUB_PORTS[name] if port is None else port
+    path.write_text(EXIM_CONFIG.format(spool=spool, exim=exim, port=port, rule=rule, listen=listen))
     return path
 
 
@@ -379,6 +380,59 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
+CLOSED_PORT = 2609  # nothing listens here: every connection is refused (a connection-level failure)
+
+
+async def dead_destination_async(work: Path, exim: Path, scale: float) -> dict[str, list[str]]:
+    """Messages to a destination that refuses connections: what the MTAs log for each.
+
+    Postfix: one message, a second 5 s later, then a burst of 30 at once. Exim: one message, a
+    second 5 s later (both delivered on arrival, ``-odi``), and a queue run every 60 s.
+    """
+    message = "From: sender@a.test\nTo: rcpt@b.test\nSubject: dead destination\n\nhello\n"
+    conf = postfix_config(work, scale, CLOSED_PORT, "postfix-dead")
+    cfg = exim_config(work, exim, "exim-dead", "F,360s,45s; G,2880s,180s,1.5; F,17280s,1080s", 2614, CLOSED_PORT)
+    run(["postfix", "-c", str(conf), "start"])
+    daemon = subprocess.Popen([str(exim), "-C", str(cfg), "-bdf", "-q60s"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(2.0)
+        sendmail = ["sendmail", "-C", str(conf), "-f", "sender@a.test", "rcpt@b.test"]
+        exim_send = [str(exim), "-C", str(cfg), "-odi", "-f", "sender@a.test", "rcpt@b.test"]
+        await submit(sendmail, message)
+        await submit(exim_send, message)
+        await asyncio.sleep(5.0)
+        await submit(sendmail, message)
+        await submit(exim_send, message)
+        await asyncio.sleep(5.0)
+        await asyncio.gather(*(submit(sendmail, message) for _ in range(30)))
+        await asyncio.sleep(5.0)
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+        subprocess.run(["postfix", "-c", str(conf), "stop"], capture_output=True)
+    postfix_lines = [line for line in (work / "postfix-dead.log").read_text().splitlines() if "status=" in line]
+    exim_log = work / "exim-dead-spool" / "log" / "mainlog"
+    exim_lines = [line for line in exim_log.read_text().splitlines() if " == " in line or " <= " in line]
+    return {"postfix": postfix_lines, "exim": exim_lines}
+
+
+def dead(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        print("dead must run as root (it installs packages and starts mail daemons)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="mta-dead-"))
+    os.chmod(work, 0o755)
+    exim, versions = install(work)
+    lines = asyncio.run(dead_destination_async(work, exim, args.scale))
+    print(f"Postfix {versions['postfix']}, Exim {versions['exim']}; destination 127.0.0.1:{CLOSED_PORT} refuses")
+    for name, found in lines.items():
+        print(f"\n{name}:")
+        for line in found:
+            print("  " + line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -388,7 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--duration", type=float, default=1200.0, help="seconds to watch after submitting")
     c = sub.add_parser("compare", help="print measured and mailsim schedules side by side")
     c.add_argument("measured")
+    d = sub.add_parser("dead", help="send mail to a destination that refuses connections; print the MTAs' logs")
+    d.add_argument("--scale", type=float, default=20.0)
     args = parser.parse_args(argv)
+    if args.command == "dead":
+        return dead(args)
     return measure(args) if args.command == "measure" else compare(args)
 
 

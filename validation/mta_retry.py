@@ -5,6 +5,7 @@ minutes. Run it as root on a throwaway Debian/Ubuntu machine or container::
 
     python validation/mta_retry.py measure --out validation/measured.json
     python validation/mta_retry.py compare validation/measured.json
+    python validation/mta_retry.py dead
 
 ``measure`` installs Postfix from the system's packages (``apt-get install postfix``) and
 takes Exim's binary from its package without installing it (``apt-get download
@@ -27,6 +28,11 @@ the machine is changed back (the packages stay installed).
 
 ``compare`` reads the measured attempt times and prints them beside the schedule mailsim's
 ``postfix`` and ``exim`` presets compute for the same (scaled) parameters and start times.
+
+``dead`` (about a minute) looks at destination state: both MTAs relay to a port where nothing
+listens, Postfix a message, another 5 s later, then a burst of 30; Exim a message and another
+5 s later. It prints each MTA's log line for every message (tried and refused, or deferred
+without a connection).
 """
 
 from __future__ import annotations

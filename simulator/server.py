@@ -284,6 +284,7 @@ class MailServer:
                 st.warned = True
                 self.send_dsn(message, tuple(remaining), WARNING, code)
             next_s = decision.next_attempt_s
+            assert next_s is not None  # a retry always has a time
             ctx.record("deferred", message.id, self.name,
                            f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
             code = None

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import events, exact, mail_id, row, run_yaml
+import pytest
+from conftest import assert_conserved, events, exact, mail_id, row, run_yaml
+from test_conservation import failing_world
 
 from simulator import journey
 
@@ -117,3 +119,20 @@ def test_fixed_keeps_no_destination_state() -> None:
     assert events(result, "held") == []
     assert [e.time for e in events(result, "connect_failed", b)] == [exact(q_b + CONNECT_TIMEOUT_S)]
     assert [e.time for e in events(result, "attempt", b)] == [exact(q_b), exact(q_b + CONNECT_TIMEOUT_S + 1800)]
+
+
+@pytest.mark.parametrize("policy", ["postfix", "exim"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_outages_conserve_messages_with_destination_state(policy: str, seed: int) -> None:
+    """Held jobs are never lost: the conservation world of test_conservation with a preset that
+    keeps destination state on every server (give-up shortened so bounces happen too)."""
+    sc = failing_world()
+    sc["defaults"]["retry"] = {"policy": policy, "give_up": "8h", "warn_after": "1h"}
+    sc["servers"]["backup.beta"]["retry"] = {"policy": policy}
+    result = run_yaml(sc, seed=seed)
+    assert_conserved(result)
+    assert events(result, "held"), "the outages should close some destination"
+    for held in events(result, "held"):
+        # A held job is deferred (or, past give-up, bounced) at the same moment.
+        same = [e.name for e in events(result, message_id=held.message_id, node=held.node) if e.time == held.time]
+        assert "deferred" in same or "bounced" in same

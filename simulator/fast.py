@@ -68,7 +68,7 @@ def try_relay(job: Job) -> bool:
     """Make a job's first attempt on the fast path if it is a plain acceptance by the first MX."""
     server, message = job.server, job.message
     ctx = server.ctx
-    if not ctx.fast or job.state is not None or not server.up:
+    if not ctx.fast or job.state is not None or not server.up or server.destinations:
         return False
     host = job.hosts[0]
     remote = ctx.servers[host]

@@ -54,7 +54,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from .brief import brief
 from .limits import DEFAULT_MAX_MESSAGES, check_max_messages, scenario_duration, scenario_size
 from .randomness import Choice, Constant, Distribution, DistributionError, parse_distribution
-from .retry import parse_exim_rule
+from .retry import DEFAULT_EXIM_RULE, POLICY_DEFAULTS, POLICY_KEYS, exim_give_up_s, parse_exim_rule
 from .safe_yaml import AliasExpansionError, BoundedLoader
 from .units import (
     BANDWIDTH_PATTERN,
@@ -443,28 +443,16 @@ class Network(_Spec):
 
 RetryPolicy: TypeAlias = Literal["fixed", "postfix", "exim", "exchange", "backoff"]
 
-EXIM_DEFAULT_RULE = "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
+EXIM_DEFAULT_RULE = DEFAULT_EXIM_RULE
 """Exim's default retry rule (its configure file): fixed, then geometric, then fixed."""
 
-RETRY_POLICY_KEYS: dict[str, tuple[str, ...]] = {
-    "fixed": ("interval", "give_up", "warn_after"),
-    "postfix": ("min_backoff", "max_backoff", "give_up", "warn_after"),
-    "exim": ("rule", "give_up", "warn_after"),
-    "exchange": ("interval", "give_up", "warn_after"),
-    "backoff": ("initial", "factor", "max", "give_up", "warn_after"),
-}
-"""The keys (besides ``policy``) each retry policy takes, by YAML name."""
+RETRY_POLICY_KEYS = POLICY_KEYS
+"""The keys (besides ``policy``) each retry policy takes, by YAML name (defined in :mod:`simulator.retry`)."""
 
-RETRY_DEFAULTS: dict[str, dict[str, object]] = {
-    "fixed": {"interval": 1800.0, "give_up": 432000.0, "warn_after": None},
-    "postfix": {"min_backoff": 300.0, "max_backoff": 4000.0, "give_up": 432000.0, "warn_after": None},
-    "exim": {"rule": EXIM_DEFAULT_RULE, "give_up": 345600.0, "warn_after": None},
-    "exchange": {"interval": 900.0, "give_up": 172800.0, "warn_after": 14400.0},
-    "backoff": {"initial": 300.0, "factor": 2.0, "max": 14400.0, "give_up": 432000.0, "warn_after": None},
-}
-"""Effective defaults per retry policy, in seconds (``warn_after`` None = no warning).
-
-For ``exim`` with its own ``rule`` and no ``give_up``, give_up is the rule's last cutoff.
+RETRY_DEFAULTS = POLICY_DEFAULTS
+"""Effective defaults per retry policy, in seconds (``warn_after`` None = no warning), from
+:mod:`simulator.retry`. For ``exim`` with its own ``rule`` and no ``give_up``, give_up is the
+rule's last cutoff.
 """
 
 
@@ -492,6 +480,9 @@ class RetrySpec(_Spec):
     min_backoff_s: PositiveSeconds | None = Field(default=None, alias="min_backoff")
     max_backoff_s: PositiveSeconds | None = Field(default=None, alias="max_backoff")
     rule: Annotated[StrictStr | None, AfterValidator(_exim_rule)] = None
+    queue_run_delay_s: Seconds | None = Field(default=None, alias="queue_run_delay")
+    queue_interval_s: Seconds | None = Field(default=None, alias="queue_interval")
+    queue_phase_s: Seconds | None = Field(default=None, alias="queue_phase")
 
     @model_validator(mode="before")
     @classmethod
@@ -521,7 +512,7 @@ class RetrySpec(_Spec):
         defaults = dict(RETRY_DEFAULTS[policy])
         if policy == "exim" and "give_up" not in data and isinstance(data.get("rule"), str):
             with contextlib.suppress(ValueError):  # the rule's own validator reports it
-                defaults["give_up"] = parse_exim_rule(data["rule"])[-1].cutoff_s
+                defaults["give_up"] = exim_give_up_s(data["rule"])
         for key, value in defaults.items():
             filled.setdefault(key, value)
         return filled
@@ -546,6 +537,9 @@ class RetrySpec(_Spec):
             "min_backoff": self.min_backoff_s,
             "max_backoff": self.max_backoff_s,
             "rule": self.rule,
+            "queue_run_delay": self.queue_run_delay_s,
+            "queue_interval": self.queue_interval_s,
+            "queue_phase": self.queue_phase_s,
         }
         return {"policy": self.policy} | {key: values[key] for key in RETRY_POLICY_KEYS[self.policy]}
 

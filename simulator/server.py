@@ -8,6 +8,11 @@ preference order. A failed attempt is retried as the retry policy says, until th
 gives up and the sender gets a bounce (an RFC 3464 DSN from ``MAILER-DAEMON@<server>`` with
 the null sender). A DSN that fails is never bounced.
 
+With a policy that keeps destination state (``postfix``: per next-hop domain, ``exim``: per
+host), a connection-level failure closes the destination for a while; a job due for a closed
+destination is deferred without a connection (logged as ``held``), and Exim skips a closed host
+of several.
+
 While the server is down it answers nobody, its sessions are cut, and its queue waits: jobs
 resume when it comes back.
 """
@@ -27,7 +32,7 @@ from .context import Context
 from .mailbox import Mailbox
 from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
 from .protocols import smtp
-from .retry import make_policy
+from .retry import TryRecord, make_policy
 
 CONNECT_FAILED = "421"  # what the log records for a host that did not answer
 GREYLISTED = "450"  # 450 4.7.1: try again later
@@ -66,6 +71,7 @@ class MailServer:
         self.connect_timeout_s: float = spec.connect_timeout_s
         self.mailboxes: dict[str, Mailbox] = {}
         self.slots = Slots(ctx.env, spec.concurrency)
+        self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
         self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)
         self.down_count = 0  # overlapping outages holding it down
@@ -226,30 +232,51 @@ class MailServer:
         remaining = list(rcpts)
         followups: list[Job] = []
         code = st.code
+        policy = self.policy
         while remaining:
+            reopen_s: float | None = None  # set when the destination is closed: no attempt now
             if code is None:
                 while not self.up:
                     yield self.back_up()
-                if not self.slots.take():
-                    yield self.slots.wait()
-                try:
-                    if not self.up:
-                        continue
-                    ctx.record("attempt", message.id, self.name,
-                                   f"rcpts={','.join(remaining)} hosts={','.join(hosts)}")
-                    done, code = yield from self._attempt(message, tuple(remaining), hosts, st, followups)
-                finally:
-                    self.slots.give()
-                remaining = [r for r in remaining if r not in done]
-                if not remaining:
-                    break
-                for job in followups:  # this job goes on retrying: the next server's jobs run apart
-                    env.process(job.run())
-                followups = []
+                open_hosts = hosts
+                if policy.destination is not None and self.destinations:
+                    open_hosts, reopen_s = self._open_hosts(remaining, hosts, st.queued_at_s)
+                if reopen_s is not None:
+                    code = CONNECT_FAILED
+                    why = "dead" if policy.destination == "domain" else "retry_time"
+                    ctx.record("held", message.id, self.name,
+                               f"rcpts={','.join(remaining)} hosts={','.join(hosts)} why={why} until={reopen_s!r}")
+                else:
+                    if not self.slots.take():
+                        yield self.slots.wait()
+                    contacts: list[tuple[str, bool, float]] = []
+                    try:
+                        if not self.up:
+                            continue
+                        ctx.record("attempt", message.id, self.name,
+                                   f"rcpts={','.join(remaining)} hosts={','.join(open_hosts)}")
+                        done, code = yield from self._attempt(message, tuple(remaining), open_hosts, st, followups,
+                                                              contacts)
+                    finally:
+                        self.slots.give()
+                    if policy.destination is not None:
+                        self._learn(remaining, contacts)
+                    remaining = [r for r in remaining if r not in done]
+                    if not remaining:
+                        break
+                    for job in followups:  # this job goes on retrying: the next server's jobs run apart
+                        env.process(job.run())
+                    followups = []
             st.failures += 1
             if st.failures == 1:
                 st.first_failure_s = env.now
-            decision = self.policy.decide(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned)
+            if reopen_s is None:
+                decision = policy.decide(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned,
+                                         st.record)
+            else:
+                decision = policy.decide_held(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned,
+                                              st.record, reopen_s)
+            st.record = decision.record
             if decision.action == "bounce":
                 self.fail_permanently(message, tuple(remaining), code, expired=True)
                 break
@@ -257,12 +284,66 @@ class MailServer:
                 st.warned = True
                 self.send_dsn(message, tuple(remaining), WARNING, code)
             next_s = decision.next_attempt_s
+            assert next_s is not None  # a retry always has a time
             ctx.record("deferred", message.id, self.name,
                            f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
             code = None
             yield env.timeout(max(0.0, next_s - env.now))
         self._dequeue(message)
         yield from run_jobs(env, followups)
+
+    def _open_hosts(
+        self, rcpts: list[str], hosts: tuple[str, ...], queued_at_s: float
+    ) -> tuple[tuple[str, ...], float | None]:
+        """The hosts a job may try now and, when it may try none, the time its destination reopens.
+
+        ``postfix``: the job waits while every domain of its recipients is dead. ``exim``: hosts
+        whose retry time has not come are skipped; the job waits when that is all of them.
+        """
+        now_s, policy, states = self.ctx.env.now, self.policy, self.destinations
+        if policy.destination == "domain":
+            records = [states.get(domain_of(r)) for r in rcpts]
+            closed = [r for r in records if r is not None and not policy.destination_open(r, now_s, queued_at_s)]
+            if len(closed) < len(records):
+                return hosts, None
+            return hosts, min(rec.next_try_s for rec in closed)
+        open_hosts = []
+        reopen_s = None
+        for host in hosts:
+            rec = states.get(host)
+            if rec is None or policy.destination_open(rec, now_s, queued_at_s):
+                open_hosts.append(host)
+            elif reopen_s is None or rec.next_try_s < reopen_s:
+                reopen_s = rec.next_try_s
+        return (tuple(open_hosts), None) if open_hosts else (hosts, reopen_s)
+
+    def _learn(self, rcpts: list[str], contacts: list[tuple[str, bool, float]]) -> None:
+        """Update the destination state from an attempt's connections: (host, answered, when).
+
+        ``postfix``: no host answered, so every domain of the recipients is dead now; a host
+        that answered makes them alive. ``exim``: each host that did not answer gets (or
+        extends) its retry record; one that answered loses it.
+        """
+        if not contacts:
+            return
+        policy, states = self.policy, self.destinations
+        if policy.destination == "domain":
+            answered = any(ok for _, ok, _ in contacts)
+            for domain in {domain_of(r) for r in rcpts}:
+                if answered:
+                    states.pop(domain, None)
+                else:
+                    record = policy.destination_failed(states.get(domain), contacts[-1][2])
+                    if record is not None:
+                        states[domain] = record
+            return
+        for host, ok, when_s in contacts:
+            if ok:
+                states.pop(host, None)
+            else:
+                record = policy.destination_failed(states.get(host), when_s)
+                if record is not None:
+                    states[host] = record
 
     def _attempt(
         self,
@@ -271,6 +352,7 @@ class MailServer:
         hosts: tuple[str, ...],
         state: Retrying,
         followups: list[Job],
+        contacts: list[tuple[str, bool, float]] | None = None,
     ) -> Generator[Any, Any, tuple[set[str], str]]:
         """One delivery attempt over the MX hosts in order; returns (recipients settled, last code).
 
@@ -278,7 +360,8 @@ class MailServer:
         offered the recipients still waiting whose own list names it. A host that is down or
         unreachable costs ``connect_timeout`` and the next host is tried at once. A session that
         completes settles every recipient it accepted or refused; one it deferred waits for the
-        next attempt.
+        next attempt. ``contacts``, when given, gets ``(host, answered, time)`` for each host that
+        did not answer and each whose session completed.
         """
         ctx, env = self.ctx, self.ctx.env
         process = env.active_process
@@ -315,6 +398,8 @@ class MailServer:
                 finally:
                     ctx.sessions.close(handle)
                 ctx.record("connect_failed", message.id, self.name, f"host={host} code={CONNECT_FAILED}")
+                if contacts is not None:
+                    contacts.append((host, False, env.now))
                 continue
             handle = ctx.sessions.open(process, path)
             try:
@@ -326,6 +411,8 @@ class MailServer:
             if result.cut:
                 ctx.record("session_cut", message.id, self.name, f"host={host} accepted=no")
                 return settled, CUT
+            if contacts is not None:
+                contacts.append((host, True, env.now))
             if result.accepted:
                 ctx.record("sent", message.id, self.name,
                                f"host={host} rcpts={','.join(result.accepted)} code=250")
@@ -360,7 +447,7 @@ class MailServer:
         §4.5.3.2.6: a duplicate delivery will follow)."""
         ctx = self.ctx
         ctx.record("session_cut", message.id, self.name, f"host={host} accepted=yes")
-        again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT)
+        again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT, state.record)
         ctx.env.process(self.enqueue(message, rcpts, hosts, again).run())
 
     # ---- failures and notifications ----------------------------------------------------------
@@ -503,6 +590,7 @@ class Retrying:
     first_failure_s: float = 0.0
     warned: bool = False
     code: str | None = None  # a failure to act on before the next attempt
+    record: TryRecord | None = None  # the policy's retry record for the job (exim)
 
 
 def run_jobs(env: simpy.Environment, jobs: list[Job]) -> Generator[Any, Any, None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import textwrap
 from pathlib import Path
 
@@ -57,8 +58,9 @@ def run_world(text: str) -> World:
 
 def postfix_schedule(queued_at_s: float) -> tuple[list[float], float]:
     """Attempt times and bounce time under the postfix defaults when every attempt waits out the
-    connect timeout: after a failure at f the next attempt is at f + clamp(f - q, 300, 4000), and
-    the failure at or past q + 5 d bounces."""
+    connect timeout: after a failure at f the next attempt is at the first queue scan s (every
+    300 s from 0) with s >= f + clamp(f - q, 300, 4000) - 1 and s > f, and the failure at or past
+    q + 5 d bounces."""
     attempts, attempt_s = [], queued_at_s
     while True:
         attempts.append(attempt_s)
@@ -66,7 +68,10 @@ def postfix_schedule(queued_at_s: float) -> tuple[list[float], float]:
         age_s = failed_s - queued_at_s
         if age_s >= 5 * DAY_S:
             return attempts, failed_s
-        attempt_s = failed_s + min(max(age_s, 300.0), 4000.0)
+        due_s = failed_s + min(max(age_s, 300.0), 4000.0) - 1.0
+        attempt_s = 300.0 * math.ceil(due_s / 300.0)
+        if attempt_s <= failed_s:
+            attempt_s += 300.0
 
 
 def read_events(folder: Path) -> list[dict[str, str]]:

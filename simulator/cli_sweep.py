@@ -2,7 +2,7 @@
 
 ``mailsim sweep SCENARIO --set KEY=V1,V2,... [--set ...] --replications R
 [--jobs N | --dask ADDRESS] [-o DIR]`` runs every combination of the values, R
-replications each, and writes the result folder described in :mod:`simulator.sweep`.
+replications each, and writes the result folder described in :mod:`simulator.sweep.folder`.
 Values are YAML scalars (``15m``, ``100Mbps``, ``3``, ``true``, ``null``), split on the commas
 that are not inside brackets, braces or quotes (so ``{exponential: {mean: 10KB}}`` is one
 value).  Everything is validated before the first run; bad input exits with status 2.
@@ -23,17 +23,10 @@ import yaml
 from .cli import CommandError
 from .progress import StatusLine
 from .scenario import ScenarioError, load_scenario
-from .sweep import (
-    Dask,
-    Processes,
-    SweepDefinitionError,
-    SweepError,
-    SweepOutcome,
-    available_cores,
-    param_text,
-    plan_sweep,
-    run_sweep,
-)
+from .sweep.api import SweepOutcome, run_sweep
+from .sweep.errors import SweepDefinitionError, SweepError
+from .sweep.executors import Dask, Processes, available_cores
+from .sweep.plan import param_text, plan_sweep
 from .units import format_duration
 from .wording import counted
 

@@ -17,16 +17,12 @@ import pytest
 
 from simulator.cli import main
 from simulator.cli_sweep import report
-from simulator.sweep import (
-    METRICS,
-    RUN_COLUMNS,
-    SweepOutcome,
-    aggregate,
-    ci_bounds,
-    mean_ci95,
-    plan_sweep,
-    sweep_figures,
-)
+from simulator.sweep.aggregation import aggregate
+from simulator.sweep.api import SweepOutcome
+from simulator.sweep.figures import sweep_figures
+from simulator.sweep.intervals import ci_bounds, mean_ci95
+from simulator.sweep.metrics import METRICS, RUN_COLUMNS
+from simulator.sweep.plan import plan_sweep
 
 # No random draw anywhere: scripted messages, no outages. Every replication is the same run.
 FIXED = """\

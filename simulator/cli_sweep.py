@@ -40,7 +40,7 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
         "sweep",
         help="run a scenario over a grid of parameter values, with replications",
         description="Run every combination of the --set values, R replications each (replication r of every "
-        "point uses the same seed), and write runs.csv, sweep.csv (mean and 95%% CI per point), plots and "
+        "point uses the same seed), and write runs.csv, sweep.csv (mean and 95% CI per point), plots and "
         "the effective scenario. Running the same command again resumes an interrupted sweep.",
     )
     p.add_argument("scenario", help="scenario YAML file")

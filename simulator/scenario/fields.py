@@ -4,6 +4,7 @@ recipients, each with the JSON Schema an editor sees for it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -95,18 +96,16 @@ def _plain_name(value: str) -> str:
     return value
 
 
-def _node_name(value: str) -> str:
-    _plain_name(value)
-    if "--" in value:
-        raise ValueError(f"{value!r} must not contain '--' (it joins the two ends of a link's name)")
-    return value
+def _name_without(forbidden: str, why: str) -> Callable[[str], str]:
+    """A validator of plain names that must not contain ``forbidden``; ``why`` follows the value in its error."""
 
+    def check(value: str) -> str:
+        _plain_name(value)
+        if forbidden in value:
+            raise ValueError(f"{value!r} {why}")
+        return value
 
-def _domain_name(value: str) -> str:
-    _plain_name(value)
-    if "@" in value:
-        raise ValueError(f"{value!r} is a domain and must not contain '@'")
-    return value
+    return check
 
 
 def _address(value: str) -> str:
@@ -117,18 +116,15 @@ def _address(value: str) -> str:
     return value
 
 
-def _group_prefix(value: str) -> str:
-    _plain_name(value)
-    if "@" in value:
-        raise ValueError(f"{value!r} is a prefix of local parts and must not contain '@'")
-    return value
-
-
 Name = Annotated[StrictStr, AfterValidator(_plain_name)]
-NodeName = Annotated[StrictStr, AfterValidator(_node_name)]
-DomainName = Annotated[StrictStr, AfterValidator(_domain_name)]
+NodeName = Annotated[
+    StrictStr, AfterValidator(_name_without("--", "must not contain '--' (it joins the two ends of a link's name)"))
+]
+DomainName = Annotated[StrictStr, AfterValidator(_name_without("@", "is a domain and must not contain '@'"))]
 Address = Annotated[StrictStr, AfterValidator(_address)]
-GroupPrefix = Annotated[StrictStr, AfterValidator(_group_prefix)]
+GroupPrefix = Annotated[
+    StrictStr, AfterValidator(_name_without("@", "is a prefix of local parts and must not contain '@'"))
+]
 
 
 def _distribution_schema(value_schema: dict[str, Any], description: str) -> dict[str, Any]:

@@ -78,31 +78,35 @@ def _model_at(parent: Loc, raw: Mapping[str, Any]) -> type[Spec] | None:
         return Scenario
     head, rest = parent[0], parent[1:]
     if head == "network":
-        return {0: Network, 2: LinkSpec}.get(len(rest))
+        network_parts: dict[int, type[Spec]] = {0: Network, 2: LinkSpec}
+        return network_parts.get(len(rest))
     if head in ("defaults", "servers"):
         server_rest = rest if head == "defaults" else rest[1:]
         if head == "servers" and not rest:
             return None
-        return {(): ServerSpec, ("retry",): RetrySpec, ("greylisting",): GreylistSpec}.get(tuple(server_rest))
+        server_parts: dict[Loc, type[Spec]] = {(): ServerSpec, ("retry",): RetrySpec, ("greylisting",): GreylistSpec}
+        return server_parts.get(server_rest)
     if head == "dns":
         return MXRecord if len(rest) == 2 else None
     if head == "users" and rest:
         entries = raw.get("users")
         entry = entries[rest[0]] if isinstance(entries, list) and isinstance(rest[0], int) else None
         is_group = isinstance(entry, Mapping) and "group" in entry
-        return {
+        user_parts: dict[Loc, type[Spec]] = {
             (): GroupSpec if is_group else UserSpec,
             ("access",): AccessSpec,
             ("group",): GroupMembers,
-        }.get(tuple(rest[1:]))
+        }
+        return user_parts.get(rest[1:])
     if head == "traffic" and rest:
-        return {
+        traffic_parts: dict[Loc, type[Spec]] = {
             (): TrafficSpec,
             ("attachments",): AttachmentSpec,
             ("reply",): ReplySpec,
             ("forward",): ForwardSpec,
             ("file",): FileSpec,
-        }.get(tuple(rest[1:]))
+        }
+        return traffic_parts.get(rest[1:])
     if head == "messages" and len(rest) == 1:
         return ScriptedMessage
     if head == "outages" and len(rest) == 1:

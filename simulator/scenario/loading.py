@@ -52,7 +52,7 @@ def scenario_from_dict(raw: Mapping[str, Any], *, max_messages: int | None = Non
 
 
 def build(raw: object, lines: Mapping[tuple[str, ...], int] | None, early: Iterable[Problem] = (),
-           max_messages: int = DEFAULT_MAX_MESSAGES) -> Scenario:
+          max_messages: int = DEFAULT_MAX_MESSAGES) -> Scenario:
     """Validate ``raw``: every problem found, with paths and lines, or the Scenario.
 
     A well-formed scenario is then held to the limits on the work it asks for (estimated

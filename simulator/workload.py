@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from .limits import MAX_ATTEMPTS, MAX_DEVICES, MAX_USERS, check_max_messages
 from .randomness import Distribution
 from .retry import parse_exim_rule
-from .scenario import GroupSpec, Loc, Problem, RetrySpec, Scenario, ScenarioError, TrafficSpec
+from .scenario.errors import Loc, Problem, ScenarioError
+from .scenario.model import Scenario
+from .scenario.servers import RetrySpec
+from .scenario.traffic import TrafficSpec
+from .scenario.users import GroupSpec
 
 __all__ = ["Workload", "check_workload", "estimate", "workload_issues"]
 

@@ -23,7 +23,8 @@ from simulator.brief import brief
 from simulator.cli import main
 from simulator.limits import DEFAULT_MAX_MESSAGES, MAX_DURATION_S, MAX_USERS
 from simulator.resultdir import add_files
-from simulator.scenario import GroupMembers, GroupSpec, scenario_from_dict
+from simulator.scenario import scenario_from_dict
+from simulator.scenario.users import GroupMembers, GroupSpec
 from simulator.workload import estimate
 
 BASE: dict[str, Any] = {

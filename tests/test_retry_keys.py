@@ -18,7 +18,8 @@ import yaml
 from simulator import load_scenario
 from simulator.cli import main
 from simulator.retry import POLICY_DEFAULTS, EximPolicy, PostfixPolicy, make_policy
-from simulator.scenario import RETRY_DEFAULTS, RetrySpec, ScenarioError
+from simulator.scenario import ScenarioError
+from simulator.scenario.servers import RETRY_DEFAULTS, RetrySpec
 
 BASE = textwrap.dedent("""\
     name: keys

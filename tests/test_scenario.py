@@ -14,16 +14,15 @@ from pydantic import ValidationError
 
 from simulator.randomness import Constant, Exponential, Lognormal
 from simulator.scenario import (
-    GroupSpec,
-    MXRecord,
     Problem,
     Scenario,
     ScenarioError,
-    UserSpec,
     load_scenario,
     scenario_from_dict,
     scenario_json_schema,
 )
+from simulator.scenario.servers import MXRecord
+from simulator.scenario.users import GroupSpec, UserSpec
 
 # The complete example of SCENARIO.md, unchanged.
 EXAMPLE = """\

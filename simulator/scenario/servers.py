@@ -11,24 +11,12 @@ from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
-from ..retry import DEFAULT_EXIM_RULE, POLICY_DEFAULTS, POLICY_KEYS, exim_give_up_s, parse_exim_rule
+from ..retry import POLICY_DEFAULTS, POLICY_KEYS, exim_give_up_s, parse_exim_rule
 from .base import Spec
 from .errors import Loc, raise_at, unknown_key_message
 from .fields import Bytes, DomainName, NodeName, OptionalSecondsOrOff, PositiveSeconds, Seconds
 
 RetryPolicy: TypeAlias = Literal["fixed", "postfix", "exim", "exchange", "backoff"]
-
-EXIM_DEFAULT_RULE = DEFAULT_EXIM_RULE
-"""Exim's default retry rule (its configure file): fixed, then geometric, then fixed."""
-
-RETRY_POLICY_KEYS = POLICY_KEYS
-"""The keys (besides ``policy``) each retry policy takes, by YAML name (defined in :mod:`simulator.retry`)."""
-
-RETRY_DEFAULTS = POLICY_DEFAULTS
-"""Effective defaults per retry policy, in seconds (``warn_after`` None = no warning), from
-:mod:`simulator.retry`. For ``exim`` with its own ``rule`` and no ``give_up``, give_up is the
-rule's last cutoff.
-"""
 
 
 def _exim_rule(rule: str | None) -> str | None:
@@ -40,7 +28,7 @@ def _exim_rule(rule: str | None) -> str | None:
 class RetrySpec(Spec):
     """How a server retries a message whose delivery attempt failed.
 
-    Every field is filled with the policy's effective default (``RETRY_DEFAULTS``);
+    Every field is filled with the policy's effective default (``POLICY_DEFAULTS``);
     fields a policy does not use are None.  ``warn_after_s`` None means no
     delay warning.
     """
@@ -66,9 +54,9 @@ class RetrySpec(Spec):
             return data
         data = cls._by_alias(data)
         policy = data.get("policy", "fixed")
-        if not isinstance(policy, str) or policy not in RETRY_POLICY_KEYS:
+        if not isinstance(policy, str) or policy not in POLICY_KEYS:
             return data  # the Literal reports it
-        allowed = RETRY_POLICY_KEYS[policy]
+        allowed = POLICY_KEYS[policy]
         known = cls.yaml_keys()
         misplaced = [key for key in data if key in known and key != "policy" and key not in allowed]
         if misplaced:
@@ -84,7 +72,7 @@ class RetrySpec(Spec):
             ]
             raise_at(issues, data)
         filled = {"policy": policy, **data}
-        defaults = dict(RETRY_DEFAULTS[policy])
+        defaults = dict(POLICY_DEFAULTS[policy])
         if policy == "exim" and "give_up" not in data and isinstance(data.get("rule"), str):
             with contextlib.suppress(ValueError):  # the rule's own validator reports it
                 defaults["give_up"] = exim_give_up_s(data["rule"])
@@ -116,7 +104,7 @@ class RetrySpec(Spec):
             "queue_interval": self.queue_interval_s,
             "queue_phase": self.queue_phase_s,
         }
-        return {"policy": self.policy} | {key: values[key] for key in RETRY_POLICY_KEYS[self.policy]}
+        return {"policy": self.policy} | {key: values[key] for key in POLICY_KEYS[self.policy]}
 
 
 class GreylistSpec(Spec):

@@ -21,6 +21,7 @@ from os import PathLike
 from typing import Any
 
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as _MplFigure
 from matplotlib.lines import Line2D
@@ -150,6 +151,7 @@ def _log_time_axis(ax: Axes, values: Iterable[float], axis: str = "x") -> None:
         lim_lo = max([t for t in _MAJOR_TICKS_S if t <= lo], default=lim_lo)
         lim_hi = min([t for t in _MAJOR_TICKS_S if t >= hi], default=lim_hi)
         ticks = [t for t in _MAJOR_TICKS_S if lim_lo <= t <= lim_hi]
+    target: Axis
     if axis == "x":
         ax.set_xscale("log")
         ax.set_xlim(lim_lo, lim_hi)

@@ -285,6 +285,7 @@ class Result:
         self._check_traced()
         step = progress or _no_step
         step("transcripts" if transcripts else "pcap", "matching sessions to messages")
+        assert self.traces is not None  # checked above
         conversations = build_conversations(self.traces, self.records, self.scenario, self.end_time_s,
                                             only=self.trace_messages)
         out = Path(folder)
@@ -375,4 +376,5 @@ def run(
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted)
     end = world.run(progress)
-    return Result(scenario, world.seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted)
+    used_seed: int = scenario.seed if seed is None else seed
+    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted)

@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .interrupts import raise_if_interrupted
+
 __all__ = ["MANIFEST", "ResultFolderError", "add_files", "check_target", "replacing", "run_id_of", "verify"]
 
 MANIFEST = "manifest.json"
@@ -153,6 +155,7 @@ def replacing(folder: str | Path, run_id: str) -> Iterator[Path]:
         yield staging
         write_manifest(staging, run_id)
         check_target(target)  # it may have changed while the run was being written
+        raise_if_interrupted()  # a Ctrl-C Python swallowed (in a weakref callback, say) still stops the swap
         _swap(staging, target)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)

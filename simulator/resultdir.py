@@ -37,7 +37,8 @@ from typing import Any
 
 from .interrupts import raise_if_interrupted
 
-__all__ = ["MANIFEST", "ResultFolderError", "add_files", "check_target", "replacing", "run_id_of", "verify"]
+__all__ = ["MANIFEST", "ResultFolderError", "add_files", "check_target", "enclosing_result", "replacing", "run_id_of",
+           "verify"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -81,7 +82,7 @@ def check_target(folder: str | Path) -> Path:
     ancestor = target.parent
     while not _exists(ancestor):
         ancestor = ancestor.parent
-    outer = next((p for p in (ancestor, *ancestor.parents) if (p / MANIFEST).is_file() and _is_result(p)), None)
+    outer = enclosing_result(ancestor)
     if outer is not None:
         raise ResultFolderError(f"{folder} is inside the result folder {outer}, which would no longer hold "
                                 "one run: choose a folder outside it")
@@ -94,6 +95,13 @@ def check_target(folder: str | Path) -> Path:
     except OSError as error:
         raise ResultFolderError(f"cannot write {folder}: {ancestor} is not writable ({error.strerror})") from None
     return target
+
+
+def enclosing_result(path: str | Path) -> Path | None:
+    """The result folder (one with a manifest and a mailsim summary.json) that is ``path`` or holds
+    it, or None."""
+    start = Path(os.path.abspath(path))
+    return next((p for p in (start, *start.parents) if (p / MANIFEST).is_file() and _is_result(p)), None)
 
 
 def _target(folder: str | Path) -> Path:

@@ -94,3 +94,64 @@ def test_without_ctrl_c_the_handler_is_put_back(scenario: Path, tmp_path: Path) 
     before = signal.getsignal(signal.SIGINT)
     assert cli_run("run", str(scenario), "-o", str(tmp_path / "out"), "-q", "--no-plots")[0] == 0
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# ---- show and plot -o never write over something else -----------------------------------------------
+
+
+@pytest.mark.parametrize("where, needle", [
+    ("notes.csv", "figures are written as PNG"),
+    ("a-folder", "figures are written as PNG"),
+    ("a-folder.png", "is a folder"),
+    ("data.png", "exists and is not a PNG; it is left as it is"),
+    ("notes.csv/x.png", "notes.csv is a file, not a folder"),
+    ("out/plots/net.png", "is inside the result folder"),
+])
+def test_show_refuses_a_place_that_holds_something_else(
+    scenario: Path, result_folder: Path, tmp_path: Path, where: str, needle: str
+) -> None:
+    (tmp_path / "notes.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "data.png").write_text("not an image\n", encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-folder.png").mkdir()
+    before = files_of(tmp_path)
+    code, out, err = cli_run("show", str(scenario), "-o", str(tmp_path / where))
+    assert (code, out) == (2, "") and needle in err and "internal error" not in err
+    assert files_of(tmp_path) == before
+
+
+def test_show_writes_a_png_and_replaces_an_earlier_one(scenario: Path, tmp_path: Path) -> None:
+    target = tmp_path / "drawings" / "net.png"
+    for _ in range(2):
+        code, out, _ = cli_run("show", str(scenario), "-o", str(target))
+        assert code == 0 and out == f"wrote {target}\n"
+        assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("-o", "{other}"), "is inside the result folder"),
+    (("-o", "{other}/plots"), "is inside the result folder"),
+    (("-o", "{notes}"), "is a file, not a folder"),
+    (("--message", "m1", "-o", "{notes}"), "figures are written as PNG"),
+    (("--message", "m1", "-o", "{other}/journey.png"), "is inside the result folder"),
+])
+def test_plot_output_into_another_result_or_onto_a_file_is_refused(
+    scenario: Path, result_folder: Path, tmp_path: Path, args: tuple[str, ...], needle: str
+) -> None:
+    other = tmp_path / "other"
+    assert cli_run("run", str(scenario), "-o", str(other), "-q", "--no-plots")[0] == 0
+    notes = tmp_path / "notes.csv"
+    notes.write_text("a,b\n", encoding="utf-8")
+    before = files_of(tmp_path)
+    argv = [a.format(other=other, notes=notes) for a in args]
+    code, out, err = cli_run("plot", str(result_folder), *argv)
+    assert (code, out) == (2, "") and needle in err
+    assert files_of(tmp_path) == before
+    assert cli_run("plot", str(other), "--message", "m1")[0] == 0  # still one whole run
+
+
+def test_plot_output_inside_its_own_result_folder_goes_through_the_manifest(result_folder: Path) -> None:
+    target = result_folder / "journeys" / "m1.png"
+    code, _, err = cli_run("plot", str(result_folder), "--message", "m1", "-o", str(target))
+    assert code == 0, err
+    assert "journeys/m1.png" in (result_folder / "manifest.json").read_text(encoding="utf-8")

@@ -155,3 +155,36 @@ def test_plot_output_inside_its_own_result_folder_goes_through_the_manifest(resu
     code, _, err = cli_run("plot", str(result_folder), "--message", "m1", "-o", str(target))
     assert code == 0, err
     assert "journeys/m1.png" in (result_folder / "manifest.json").read_text(encoding="utf-8")
+
+
+# ---- a sweep is never mixed into a folder of something else ------------------------------------------
+
+
+@pytest.mark.parametrize("where, needle", [
+    ("notes.csv", "is a file, not a folder"),
+    ("notes.csv/sweep", "cannot write"),
+    ("papers", "holds files but is not a sweep folder (it has no sweep.json); it is left as it is"),
+    ("out", "is the result folder of a run"),
+    ("out/sweep", "is inside the result folder"),
+])
+def test_sweep_output_that_holds_something_else_is_refused_before_running(
+    scenario: Path, result_folder: Path, tmp_path: Path, where: str, needle: str
+) -> None:
+    (tmp_path / "notes.csv").write_text("a,b\n", encoding="utf-8")
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "draft.txt").write_text("my thesis\n", encoding="utf-8")
+    before = files_of(tmp_path)
+    code, out, err = cli_run("sweep", str(scenario), "--set", "traffic.0.rate=6/h,12/h", "-r", "2", "-j", "1",
+                             "-o", str(tmp_path / where), "-q", "--no-plots")
+    assert (code, out) == (2, "") and needle in err and "internal error" not in err
+    assert files_of(tmp_path) == before
+
+
+def test_a_sweep_resumes_in_its_own_folder_and_names_the_one_difference(scenario: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "sweep"
+    argv = ["sweep", str(scenario), "--set", "traffic.0.rate=6/h,12/h", "-r", "2", "-j", "1", "-o", str(folder),
+            "-q", "--no-plots"]
+    assert cli_run(*argv)[0] == 0
+    assert cli_run(*argv)[0] == 0  # the same sweep again: resumed, nothing mixed
+    code, _, err = cli_run(*argv, "--seed", "9")
+    assert code == 2 and "(the base seed differs)" in err

@@ -992,6 +992,12 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         scenario["until"] = draw(DURATIONS)
         scenario["messages"][0]["at"] = scenario["until"]  # a scripted message after until is an error
+        if "start" in scenario["outages"][0]:
+            scenario["outages"][0]["start"] = 0  # and so is a scheduled outage after until
+    traffic = scenario["traffic"][0]
+    if traffic["from"] == traffic["to"] and not any("group" in u and u["group"]["domain"] == traffic["to"]
+                                                    for u in users):
+        traffic["rate"] = 0  # a rate above 0 to the sender alone is an error: it would send nothing
     return scenario
 
 

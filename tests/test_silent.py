@@ -188,3 +188,37 @@ def test_a_sweep_resumes_in_its_own_folder_and_names_the_one_difference(scenario
     assert cli_run(*argv)[0] == 0  # the same sweep again: resumed, nothing mixed
     code, _, err = cli_run(*argv, "--seed", "9")
     assert code == 2 and "(the base seed differs)" in err
+
+
+# ---- what a valid scenario asks for that could never happen ------------------------------------------
+
+
+@pytest.mark.parametrize("edit, key, needle", [
+    (("from: a.example, to: b.example", "from: ann@a.example, to: ann@a.example"), "traffic.0.to",
+     "'ann@a.example' has no user but the sender ('ann@a.example')"),
+    (("from: a.example, to: b.example", "from: a.example, to: a.example"), "traffic.0.to",
+     "the entry would send nothing"),
+    (("duration: 20m", "duration: 20m\nuntil: 1h\noutages: [{target: mx.b, start: 2h, duration: 1h}]"),
+     "outages.0.start", "7200.0 s is after until (3600.0 s): the outage would never happen"),
+])
+def test_a_scenario_asking_for_what_never_happens_is_refused(
+    tmp_path: Path, edit: tuple[str, str], key: str, needle: str
+) -> None:
+    path = tmp_path / "futile.yaml"
+    path.write_text(TINY.format(name="futile").replace(*edit, 1), encoding="utf-8")
+    for argv in (["validate", str(path)], ["run", str(path), "-o", str(tmp_path / "out")]):
+        code, out, err = cli_run(*argv)
+        assert (code, out) == (2, "") and f"{key}: " in err and needle in err and "(line " in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edit", [
+    ("rate: 12/h", "rate: 0/h"),  # sends nothing on purpose
+    ("duration: 20m", "duration: 20m\nuntil: 1h\noutages: [{target: mx.b, start: 1h, duration: 1h}]"),  # at until
+    ("duration: 20m", "duration: 20m\noutages: [{target: mx.b, start: 2h, duration: 1h}]"),  # no until
+])
+def test_what_is_meant_or_may_happen_stays_valid(tmp_path: Path, edit: tuple[str, str]) -> None:
+    path = tmp_path / "fine.yaml"
+    path.write_text(TINY.format(name="fine").replace(*edit, 1), encoding="utf-8")
+    code, out, err = cli_run("validate", str(path))
+    assert code == 0 and "valid scenario 'fine'" in out, err

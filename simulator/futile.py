@@ -6,6 +6,8 @@ a result that looks fine but is not the experiment the user wrote:
 - a traffic entry with a rate above 0 whose ``to`` has no user but the sender (``from`` and
   ``to`` name the same single user): the sender never writes to itself, so the entry would
   send nothing. (``rate: 0`` says so on purpose and stays allowed.)
+- ``duration: 0`` with a traffic entry whose rate is above 0: traffic creates messages only
+  before ``duration``, so the entry would send nothing.
 - a scheduled outage that starts after ``until``: the run has stopped before it, so it would
   never happen (as a scripted message after ``until`` would never be sent).
 
@@ -24,7 +26,15 @@ __all__ = ["futile_issues"]
 
 def futile_issues(scenario: Scenario) -> list[tuple[Loc, str]]:
     """What in ``scenario`` would silently never happen, as (key path, message)."""
-    return [*_self_only_traffic(scenario), *_outages_after_until(scenario)]
+    return [*_no_traffic_period(scenario), *_self_only_traffic(scenario), *_outages_after_until(scenario)]
+
+
+def _no_traffic_period(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    sending = [f"traffic.{i}" for i, traffic in enumerate(scenario.traffic) if traffic.rate_per_s > 0]
+    if scenario.duration_s == 0 and sending:
+        yield ("duration",), (f"0 s, but {', '.join(sending)} {'has' if len(sending) == 1 else 'have'} a rate above 0: "
+                              "traffic creates messages only before duration, so it would send nothing "
+                              "(use rate: 0 if you mean it)")
 
 
 def _self_only_traffic(scenario: Scenario) -> Iterator[tuple[Loc, str]]:

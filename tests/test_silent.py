@@ -198,6 +198,8 @@ def test_a_sweep_resumes_in_its_own_folder_and_names_the_one_difference(scenario
      "'ann@a.example' has no user but the sender ('ann@a.example')"),
     (("from: a.example, to: b.example", "from: a.example, to: a.example"), "traffic.0.to",
      "the entry would send nothing"),
+    (("duration: 20m", "duration: 0"), "duration",
+     "0 s, but traffic.0 has a rate above 0: traffic creates messages only before duration"),
     (("duration: 20m", "duration: 20m\nuntil: 1h\noutages: [{target: mx.b, start: 2h, duration: 1h}]"),
      "outages.0.start", "7200.0 s is after until (3600.0 s): the outage would never happen"),
 ])
@@ -222,3 +224,11 @@ def test_what_is_meant_or_may_happen_stays_valid(tmp_path: Path, edit: tuple[str
     path.write_text(TINY.format(name="fine").replace(*edit, 1), encoding="utf-8")
     code, out, err = cli_run("validate", str(path))
     assert code == 0 and "valid scenario 'fine'" in out, err
+
+
+def test_duration_0_with_traffic_at_rate_0_stays_valid(tmp_path: Path) -> None:
+    path = tmp_path / "scripted.yaml"
+    path.write_text(TINY.format(name="scripted").replace("duration: 20m", "duration: 0").replace("12/h", "0/h"),
+                    encoding="utf-8")
+    code, out, err = cli_run("validate", str(path))
+    assert code == 0 and "valid scenario 'scripted'" in out, err

@@ -232,3 +232,14 @@ def test_duration_0_with_traffic_at_rate_0_stays_valid(tmp_path: Path) -> None:
                     encoding="utf-8")
     code, out, err = cli_run("validate", str(path))
     assert code == 0 and "valid scenario 'scripted'" in out, err
+
+
+# ---- the API ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["scenarios/quickstart.yaml", {"name": "x"}, None])
+def test_run_takes_a_scenario_and_says_so(given: object) -> None:
+    from simulator import run
+
+    with pytest.raises(TypeError, match=r"run\(\) takes a Scenario \(from load_scenario\), got "):
+        run(given)

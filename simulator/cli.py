@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
+from .interrupts import noticing_interrupts
 from .limits import DEFAULT_MAX_MESSAGES
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
@@ -119,20 +120,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         parser = build_parser()
         handlers = _extra_commands(parser)
         args = parser.parse_args(argv)
-        if args.command in handlers:
-            return handlers[args.command](args, out, err)
-        if args.command == "schema":
-            out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
-            return EXIT_OK
-        scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
-        if args.command == "validate":
-            work = estimate(scenario)
-            pairs = f"{work.pairs:,.0f}"
-            expected = f"about {pairs} {'message' if pairs == '1' else 'messages'} expected"
-            out.write(f"{args.scenario}: valid scenario '{scenario.name}' ({counted(len(scenario.servers), 'server')}, "
-                      f"{counted(work.users, 'user')}, {expected})\n")
-            return EXIT_OK
-        return _run(args, scenario, out, err)
+        with noticing_interrupts():
+            return _command(args, handlers, out, err)
     except _UsageError as e:
         err.write(f"{e}\n")
         return EXIT_BAD_INPUT
@@ -151,6 +140,23 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         err.write(f"internal error: {type(e).__name__}: {e}\n(run again with --debug for a traceback, "
                   "and please report it with the scenario file)\n")
         return EXIT_INTERNAL
+
+
+def _command(args: argparse.Namespace, handlers: dict[str, Callable[..., int]], out: TextIO, err: TextIO) -> int:
+    if args.command in handlers:
+        return handlers[args.command](args, out, err)
+    if args.command == "schema":
+        out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
+        return EXIT_OK
+    scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
+    if args.command == "validate":
+        work = estimate(scenario)
+        pairs = f"{work.pairs:,.0f}"
+        expected = f"about {pairs} {'message' if pairs == '1' else 'messages'} expected"
+        out.write(f"{args.scenario}: valid scenario '{scenario.name}' ({counted(len(scenario.servers), 'server')}, "
+                  f"{counted(work.users, 'user')}, {expected})\n")
+        return EXIT_OK
+    return _run(args, scenario, out, err)
 
 
 def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:

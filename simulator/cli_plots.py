@@ -53,6 +53,7 @@ def _load(folder: str) -> Any:
 def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from . import plots
     from .cli import CommandError
+    from .figure_paths import check_figure_file, check_figure_folder
     from .journey import UnknownMessageError
     from .report import render_report
 
@@ -64,10 +65,12 @@ def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except UnknownMessageError as error:
             raise CommandError(f"{folder}: {error.args[0]}") from None
         target = Path(args.output) if args.output else folder / "plots" / f"journey-{_safe(args.message)}.png"
+        _check(check_figure_file, target, folder)
         paths = _write(folder, {target: plots.png_bytes(fig)})
     else:
-        images = result.render_plots()
         plot_folder = Path(args.output) if args.output else folder / "plots"
+        _check(check_figure_folder, plot_folder, folder)
+        images = result.render_plots()
         files = {plot_folder / f"{name}.png": png for name, png in images.items()}
         if args.report:
             files[folder / "report.html"] = render_report(result, images).encode("utf-8")
@@ -86,23 +89,43 @@ def _write(folder: Path, files: Mapping[Path, bytes]) -> list[Path]:
     written = add_files(folder, {name: files[path] for path, name in inside.items()}) if inside else []
     for path, data in files.items():
         if path not in inside:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            _write_file(path, data)
             written.append(path)
     return written
 
 
+def _check(check: Callable[[Path, Path | None], None], path: Path, own_result: Path | None) -> None:
+    """Run a check of :mod:`simulator.figure_paths`; a place that must not be written is bad input."""
+    from .cli import CommandError
+    from .figure_paths import FigurePathError
+
+    try:
+        check(path, own_result)
+    except FigurePathError as error:
+        raise CommandError(str(error)) from None
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    from .cli import CommandError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
+
+
 def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from . import plots
+    from .figure_paths import check_figure_file
     from .limits import NO_MAIL_LIMIT
     from .scenario import load_scenario
     from .topology import topology_figure
 
     scenario = load_scenario(Path(args.scenario), max_messages=NO_MAIL_LIMIT)  # drawn, not run
     target = Path(args.output) if args.output else Path(f"{_safe(scenario.name)}-topology.png")
-    if target.parent != Path():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    plots.save(topology_figure(scenario), target)
+    _check(check_figure_file, target, None)
+    _write_file(target, plots.png_bytes(topology_figure(scenario)))
     out.write(f"wrote {target}\n")
     return 0
 

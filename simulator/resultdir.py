@@ -35,7 +35,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST", "ResultFolderError", "add_files", "check_target", "replacing", "run_id_of", "verify"]
+from .interrupts import raise_if_interrupted
+
+__all__ = ["MANIFEST", "ResultFolderError", "add_files", "check_target", "enclosing_result", "replacing", "run_id_of",
+           "verify"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -79,7 +82,7 @@ def check_target(folder: str | Path) -> Path:
     ancestor = target.parent
     while not _exists(ancestor):
         ancestor = ancestor.parent
-    outer = next((p for p in (ancestor, *ancestor.parents) if (p / MANIFEST).is_file() and _is_result(p)), None)
+    outer = enclosing_result(ancestor)
     if outer is not None:
         raise ResultFolderError(f"{folder} is inside the result folder {outer}, which would no longer hold "
                                 "one run: choose a folder outside it")
@@ -92,6 +95,13 @@ def check_target(folder: str | Path) -> Path:
     except OSError as error:
         raise ResultFolderError(f"cannot write {folder}: {ancestor} is not writable ({error.strerror})") from None
     return target
+
+
+def enclosing_result(path: str | Path) -> Path | None:
+    """The result folder (one with a manifest and a mailsim summary.json) that is ``path`` or holds
+    it, or None."""
+    start = Path(os.path.abspath(path))
+    return next((p for p in (start, *start.parents) if (p / MANIFEST).is_file() and _is_result(p)), None)
 
 
 def _target(folder: str | Path) -> Path:
@@ -153,6 +163,7 @@ def replacing(folder: str | Path, run_id: str) -> Iterator[Path]:
         yield staging
         write_manifest(staging, run_id)
         check_target(target)  # it may have changed while the run was being written
+        raise_if_interrupted()  # a Ctrl-C Python swallowed (in a weakref callback, say) still stops the swap
         _swap(staging, target)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)

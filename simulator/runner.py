@@ -371,6 +371,10 @@ def run(
     if it asks for more; ``load_scenario`` already held it to the limit it was given). ``progress`` is
     called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
     """
+    from .scenario import Scenario
+
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"run() takes a Scenario (from load_scenario), got {type(scenario).__name__}")
     if max_messages is not None:
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None

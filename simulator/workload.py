@@ -212,10 +212,13 @@ _RAISE = "raise the limit with --max-messages (max_messages= in Python) if you m
 
 
 def workload_issues(scenario: Scenario, max_messages: int) -> list[tuple[Loc, str]]:
-    """What in ``scenario`` asks for more than the limits allow, as (key path, message)."""
+    """What in ``scenario`` asks for more than the limits allow, or for what can never happen
+    (:mod:`simulator.futile`), as (key path, message)."""
+    from .futile import futile_issues
+
     work = estimate(scenario)
     return [*_population_issues(work), *_mail_issues(scenario, work, max_messages),
-            *_outage_issues(scenario, work, max_messages), *_retry_issues(scenario)]
+            *_outage_issues(scenario, work, max_messages), *_retry_issues(scenario), *futile_issues(scenario)]
 
 
 def attempts(retry: RetrySpec) -> tuple[float, str, float]:

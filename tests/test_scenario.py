@@ -955,7 +955,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     scenario: dict[str, Any] = {
         "name": "generated",
         "seed": draw(st.integers(0, 2**32)),
-        "duration": draw(DURATIONS),
+        "duration": draw(POSITIVE_DURATIONS),  # 0 with traffic above rate 0 is an error: it would send nothing
         "network": {"links": links},
         "servers": servers,
         "users": users,
@@ -991,6 +991,12 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         scenario["until"] = draw(DURATIONS)
         scenario["messages"][0]["at"] = scenario["until"]  # a scripted message after until is an error
+        if "start" in scenario["outages"][0]:
+            scenario["outages"][0]["start"] = 0  # and so is a scheduled outage after until
+    traffic = scenario["traffic"][0]
+    if traffic["from"] == traffic["to"] and not any("group" in u and u["group"]["domain"] == traffic["to"]
+                                                    for u in users):
+        traffic["rate"] = 0  # a rate above 0 to the sender alone is an error: it would send nothing
     return scenario
 
 

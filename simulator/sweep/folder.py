@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..resultdir import enclosing_result
 from ..results import cell
 from ..wording import counted
 from .aggregation import point_columns
@@ -62,7 +63,11 @@ class SweepFolder:
 
     def open(self) -> dict[tuple[int, int], Metrics]:
         """Check or write ``sweep.json``; return the runs ``runs.csv`` already holds."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._check_place()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SweepDefinitionError(f"cannot write {self.folder}: {error.strerror or error}") from None
         self._lock()
         definition = self.plan.definition()
         stored_path = self.folder / _DEFINITION_FILE
@@ -72,17 +77,29 @@ class SweepFolder:
             self._check_definition(stored_path, definition)
             if runs_path.exists():
                 finished = self._read_runs(runs_path)
-        elif runs_path.exists():
-            raise SweepDefinitionError(
-                f"{runs_path} exists but {stored_path.name} does not: not a sweep folder this version can resume; "
-                "choose another output folder"
-            )
         _write_atomic(stored_path, json.dumps(definition, indent=2) + "\n")
         self._write_scenario()
         if not runs_path.exists():
             runs_path.write_text(_csv_line(self.header), encoding="utf-8")
         self._runs_file = open(runs_path, "a", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close())
         return finished
+
+    def _check_place(self) -> None:
+        """Refuse a file, a run's result folder (or a folder inside one), and a folder with files
+        that is not a sweep folder: a sweep's files would be mixed into them."""
+        folder = self.folder
+        if folder.exists() and not folder.is_dir():
+            raise SweepDefinitionError(f"{folder} is a file, not a folder: give the sweep's result folder a new name")
+        outer = enclosing_result(folder)
+        if outer is not None:
+            where = "is the result folder" if outer == folder.absolute() else f"is inside the result folder {outer}"
+            raise SweepDefinitionError(f"{folder} {where} of a run, which would no longer hold one run: "
+                                       "choose another output folder")
+        others = folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir())
+        if others and not (folder / _DEFINITION_FILE).exists():
+            raise SweepDefinitionError(
+                f"{folder} holds files but is not a sweep folder (it has no {_DEFINITION_FILE}); it is left as "
+                "it is: choose another output folder, or empty this one")
 
     def _write_scenario(self) -> None:
         swept = ", ".join(self.plan.keys) or "nothing"
@@ -106,7 +123,8 @@ class SweepFolder:
         ]
         if differences:
             raise SweepDefinitionError(
-                f"{self.folder} holds a different sweep ({', '.join(differences)} differ); "
+                f"{self.folder} holds a different sweep ({', '.join(differences)} "
+                f"{'differ' if len(differences) > 1 else 'differs'}); "
                 "resume only with the same definition, or choose another output folder"
             )
         if stored.get("replications", 0) > definition["replications"]:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .scenario import GroupSpec, Loc, Scenario
+from .scenario import Scenario
+from .scenario.errors import Loc
+from .scenario.users import GroupSpec
 
 __all__ = ["futile_issues"]
 

@@ -4,7 +4,8 @@
 tables as rows (``tables``) or as pandas DataFrames (``deliveries``, ``retrievals``, ``events``,
 ``queues``; pandas is imported only there), draws figures (``plot_*``), writes the result
 folder the contract names (``save``) and reads one back (``Result.load``) without simulating
-again. Nothing here prints.
+again. Nothing here prints. The simulation core and matplotlib are imported when first used,
+so a command that neither simulates nor draws (``mailsim validate``) does not load them.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import plots, resultdir, results
-from .cutoffs import destinations
+from . import resultdir, results
 from .eventlog import Record
 from .workload import check_workload
-from .world import Progress, World
 
 # Told each step of writing a result, ``(phase, detail)``: phase is "derive", "write", "plots",
 # "report", "transcripts" or "pcap", detail names the table, file or plot (see Result.save).
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .plots import Figure
+    from .world import Progress
 
 __all__ = ["PLOT_FILES", "Result", "run"]
 
@@ -116,6 +116,8 @@ class Result:
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
         """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
+        from . import plots
+
         if self._breakdown is None:
             self._breakdown = plots.time_breakdown(self.records, self.tables.deliveries)
         return self._breakdown
@@ -151,6 +153,8 @@ class Result:
 
     def plot_latency(self, by: str | None = None) -> Figure:
         """Latency CDFs: overall (``by=None``), per destination ``"domain"`` or per retrieval ``"protocol"``."""
+        from . import plots
+
         t, name = self.tables, self.scenario.name
         if by is None:
             return plots.latency_cdf(t.deliveries, f"{name}: latency of mail (message, recipient) pairs")
@@ -163,6 +167,9 @@ class Result:
 
     def plot_queues(self) -> Figure:
         """Outgoing queue length of each server over time, outages shaded."""
+        from . import plots
+        from .cutoffs import destinations
+
         spans = plots.outage_spans(self.records, self.end_time_s)
         return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
                                     f"{self.scenario.name}: outgoing queue length per server",
@@ -170,11 +177,15 @@ class Result:
 
     def plot_attempts(self) -> Figure:
         """Delivery attempts per mail (message, recipient) pair, by final status."""
+        from . import plots
+
         return plots.attempts_histogram(self.tables.deliveries,
                                         f"{self.scenario.name}: delivery attempts per (message, recipient)")
 
     def plot_time_breakdown(self) -> Figure:
         """Where the time went: queue wait, SMTP sessions, waiting in the mailbox."""
+        from . import plots
+
         return plots.breakdown_figure(self.breakdown_rows, f"{self.scenario.name}: where the time went")
 
     def plot_journey(self, message_id: str) -> Figure:
@@ -207,6 +218,8 @@ class Result:
 
     def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
         """Every standard plot as PNG bytes, by name (``progress`` told of each)."""
+        from . import plots
+
         step = progress or _no_step
         drawers = self.figures()
         images = {}
@@ -370,6 +383,8 @@ def run(
     if it asks for more; ``load_scenario`` already held it to the limit it was given). ``progress`` is
     called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
     """
+    from .world import World
+
     if max_messages is not None:
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None

@@ -31,10 +31,10 @@ from typing import Any
 PHASE_LABELS: dict[str, str] = {
     "import": "start Python, import simulator.cli",
     "load": "parse arguments, read + validate scenario",
-    "simulate": "simulate (build World, World.run)",
+    "simulate": "simulate (import the core, build World, World.run)",
     "derive": "derive tables + summary",
     "write": "write CSVs, summary.json, scenario.yaml",
-    "plots": "draw + write plots",
+    "plots": "draw plots (import matplotlib) + write them",
     "teardown": "print summary, free the heap, exit",
 }
 """The phases of the whole command, in order, and how the report names them."""
@@ -45,6 +45,7 @@ class WholeRun:
     """One whole ``mailsim run``: its wall time (s), each phase's share of it, peak RSS, results."""
 
     wall_s: float
+    cpu_s: float  # user + system CPU time of the command (steadier than wall time on a busy machine)
     phases_s: dict[str, float]
     plots_s: dict[str, float]  # each plot's drawing and encoding, by name
     peak_rss_kib: int  # VmHWM of the command (ru_maxrss where /proc is missing)
@@ -55,6 +56,9 @@ class WholeRun:
 
     def pairs_per_s(self) -> float:
         return self.delivered_pairs / self.wall_s
+
+    def pairs_per_cpu_s(self) -> float:
+        return self.delivered_pairs / self.cpu_s
 
 
 def measure(scenario_path: Path, extra_args: Sequence[str] = ()) -> WholeRun:
@@ -77,7 +81,7 @@ def measure(scenario_path: Path, extra_args: Sequence[str] = ()) -> WholeRun:
         delivered_messages = _delivered_messages(folder / "deliveries.csv")
         files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     phases_s, plots_s = _phases(marks["marks"], start_s, end_s)
-    return WholeRun(wall_s=end_s - start_s, phases_s=phases_s, plots_s=plots_s,
+    return WholeRun(wall_s=end_s - start_s, cpu_s=usage.ru_utime + usage.ru_stime, phases_s=phases_s, plots_s=plots_s,
                     peak_rss_kib=marks["peak_rss_kib"] or usage.ru_maxrss, ru_maxrss_kib=usage.ru_maxrss,
                     delivered_pairs=summary["counts"]["delivered"], delivered_messages=delivered_messages,
                     files=files)

@@ -218,13 +218,13 @@ class Result:
 
     def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
         """Every standard plot as PNG bytes, by name (``progress`` told of each)."""
-        from . import plots
-
         step = progress or _no_step
         drawers = self.figures()
         images = {}
         for number, (name, draw) in enumerate(drawers.items(), start=1):
             step("plots", f"{name} ({number}/{len(drawers)})")
+            from . import plots  # matplotlib loads as the first plot starts
+
             images[name] = plots.png_bytes(draw())
         return images
 

@@ -456,6 +456,9 @@ def scale_report(args: argparse.Namespace, out: TextIO) -> None:
     for name, label in PHASE_LABELS.items():
         out.write(f"| {label} | " + " | ".join(f"{100 * w.phases_s[name] / w.wall_s:.1f} %"
                                                for w, _ in wholes.values()) + " |\n")
+    for plot in next(iter(wholes.values()))[0].plots_s:
+        out.write(f"| plot {plot} | " + " | ".join(f"{100 * w.plots_s.get(plot, 0.0) / w.wall_s:.1f} %"
+                                                  for w, _ in wholes.values()) + " |\n")
 
 
 # ---- profiling ----------------------------------------------------------------------------------

@@ -171,9 +171,12 @@ class Result:
         from .cutoffs import destinations
 
         spans = plots.outage_spans(self.records, self.end_time_s)
+        links = [(link.a, link.b) for link in self.scenario.links]
+        link_names = {f"{a}--{b}" for a, b in links}
+        # where each server relays to matters only for link outages; reading it parses every attempt record
+        relays_to = destinations(self.records) if any(target in link_names for target, _, _ in spans) else None
         return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
-                                    f"{self.scenario.name}: outgoing queue length per server",
-                                    [(link.a, link.b) for link in self.scenario.links], destinations(self.records))
+                                    f"{self.scenario.name}: outgoing queue length per server", links, relays_to)
 
     def plot_attempts(self) -> Figure:
         """Delivery attempts per mail (message, recipient) pair, by final status."""

@@ -10,7 +10,9 @@ bare M/M/1 reference model, and the report. The figure of merit is
 measured in this process, one model after the other, so the machine's speed cancels out.
 The simulation's wall time is its delivery phase (before the POP3 retrieval batch), or all
 of ``World.run`` with ``--retrieval``. Peak memory is measured apart, each model once in a
-fresh subprocess.
+fresh subprocess. The whole ``mailsim run`` command, as a user waits for it (imports, plots and
+teardown included), is timed apart too (``whole_run.py``), and ``--scale`` tabulates both ratios
+and the command's peak memory for several message counts.
 
 Run ``python benchmarks/bench.py --help`` for the options; benchmarks/README.md explains
 what each number means.

@@ -18,8 +18,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -30,6 +31,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullForm
 
 from .cutoffs import link_cutoffs
 from .eventlog import Record, fields
+from .plotdata import cdf_steps, step_envelope
 from .results import percentile
 from .wording import counted
 
@@ -253,6 +255,9 @@ def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | Outcome], styles
                colors: Mapping[str, str] | None = None) -> bool:
     """One empirical CDF per series (step at each value), percentiles marked; False if nothing drawn.
 
+    A curve of many values is drawn from at most :data:`simulator.plotdata.MAX_CDF_POINTS` of its
+    corners (see :func:`simulator.plotdata.cdf_steps`); the percentiles are of all the values.
+
     A plain sequence is drawn over its own values (it reaches 1). An :class:`Outcome` is drawn
     over all its pairs: the curve rises by 1/total per pair that got there and then levels off,
     dotted to the right edge, at the share that did; its legend counts every way the pairs ended.
@@ -260,19 +265,19 @@ def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | Outcome], styles
     """
     groups = {label: raw if isinstance(raw, Outcome) else Outcome(list(raw), {"n": len(raw)})
               for label, raw in series.items()}
-    everything = [max(v, _LOG_FLOOR_S) for g in groups.values() for v in g.values_s]
     if not any(g.total for g in groups.values()):
         return False
-    _log_time_axis(ax, everything)
+    ordered = {label: np.sort(np.asarray(g.values_s, dtype=np.float64)) for label, g in groups.items()}
+    _log_time_axis(ax, [max(float(v), _LOG_FLOOR_S) for o in ordered.values() if len(o) for v in (o[0], o[-1])])
     right_s = ax.get_xlim()[1]
     for label, group in groups.items():
         if not group.total:
             continue
-        values = sorted(group.values_s)
+        values = ordered[label]
         n, total = len(values), group.total
-        shown = [max(v, _LOG_FLOOR_S) for v in values]
         plain = not isinstance(series[label], Outcome)
-        stats = {q: percentile(values, q) for q, _ in PERCENTILE_MARKERS} if values else {}
+        # the summary's own percentile function over the same sorted values: the markers sit exactly there
+        stats = {q: float(percentile(cast(Sequence[float], values), q)) for q, _ in PERCENTILE_MARKERS} if n else {}
         text = ", ".join(f"p{q} {short_duration(v)}" for q, v in stats.items())
         if plain:
             text = f"{label} (n={n}): {text}"
@@ -280,11 +285,13 @@ def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | Outcome], styles
             text = f"{label}: {'all ' if n > 1 else ''}{n} {next(iter(group.counts))}\n{text}"
         else:
             text = f"{label}: {group.note()}" + (f"\nof the {n} {next(iter(group.counts))}: {text}" if n else "")
-        line = ax.step(shown, [(i + 1) / total for i in range(n)], where="post", linewidth=1.6,
+        xs, ys = cdf_steps(values, total, [q for q, _ in PERCENTILE_MARKERS])
+        shown = np.maximum(xs, _LOG_FLOOR_S)
+        line = ax.step(shown, ys, where="post", linewidth=1.6,
                        linestyle=(styles or {}).get(label, "-"), color=(colors or {}).get(label), label=text)[0]
         line.set_gid(f"cdf:{label}")
         if n < total:  # the pairs that never got there: the curve stays at n / total
-            start_s = shown[-1] if shown else ax.get_xlim()[0]
+            start_s = float(shown[-1]) if n else ax.get_xlim()[0]
             rest = ax.plot([start_s, right_s], [n / total, n / total], linestyle=":", linewidth=1.6,
                            color=line.get_color())[0]
             rest.set_gid(f"plateau:{label}")
@@ -463,7 +470,8 @@ def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
     it, every other server), over any link on its paths, not only its own (the topology's
     ``links``), or one of its own links was down. Without ``links``, only the outages of the
     server's own links are grey. With more than ``MAX_QUEUE_PANELS`` servers, those with the
-    highest peaks are shown.
+    highest peaks are shown. A queue that changes more often than the figure is wide in pixels
+    is drawn as a per-pixel envelope that keeps every peak (:func:`simulator.plotdata.step_envelope`).
     """
     series = queue_series(queues)
     targets = {s: series if relays_to is None else relays_to.get(s, ()) for s in series}
@@ -478,9 +486,8 @@ def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
     scale, unit = time_scale(end_s)
     for ax, server in zip(axes, servers, strict=False):
         times, lengths = series[server]
-        xs = [t / scale for t in times] + [end_s / scale]
-        ys = [*lengths, lengths[-1]]
-        line = ax.step(xs, ys, where="post", color="tab:blue", linewidth=1.2)[0]
+        xs, ys = step_envelope(times, lengths, end_s, slices=round(fig.get_figwidth() * DPI))
+        line = ax.step(xs / scale, ys, where="post", color="tab:blue", linewidth=1.2)[0]
         line.set_gid(f"queue:{server}")
         for start, stop in cut[server]:
             ax.axvspan(start / scale, stop / scale, color="grey", alpha=0.25, linewidth=0).set_gid(f"cut:{server}")

@@ -21,10 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .units import format_duration
-from .world import RunStatus
+
+if TYPE_CHECKING:
+    from .world import RunStatus
 
 PHASES: dict[str, str] = {
     "simulate": "simulating",

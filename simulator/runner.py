@@ -4,7 +4,8 @@
 tables as rows (``tables``) or as pandas DataFrames (``deliveries``, ``retrievals``, ``events``,
 ``queues``; pandas is imported only there), draws figures (``plot_*``), writes the result
 folder the contract names (``save``) and reads one back (``Result.load``) without simulating
-again. Nothing here prints.
+again. Nothing here prints. The simulation core and matplotlib are imported when first used,
+so a command that neither simulates nor draws (``mailsim validate``) does not load them.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import plots, resultdir, results
-from .cutoffs import destinations
+from . import resultdir, results
 from .eventlog import Record
 from .workload import check_workload
-from .world import Progress, World
 
 # Told each step of writing a result, ``(phase, detail)``: phase is "derive", "write", "plots",
 # "report", "transcripts" or "pcap", detail names the table, file or plot (see Result.save).
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .plots import Figure
+    from .world import Progress
 
 __all__ = ["PLOT_FILES", "Result", "run"]
 
@@ -116,6 +116,8 @@ class Result:
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
         """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
+        from . import plots
+
         if self._breakdown is None:
             self._breakdown = plots.time_breakdown(self.records, self.tables.deliveries)
         return self._breakdown
@@ -151,6 +153,8 @@ class Result:
 
     def plot_latency(self, by: str | None = None) -> Figure:
         """Latency CDFs: overall (``by=None``), per destination ``"domain"`` or per retrieval ``"protocol"``."""
+        from . import plots
+
         t, name = self.tables, self.scenario.name
         if by is None:
             return plots.latency_cdf(t.deliveries, f"{name}: latency of mail (message, recipient) pairs")
@@ -163,18 +167,28 @@ class Result:
 
     def plot_queues(self) -> Figure:
         """Outgoing queue length of each server over time, outages shaded."""
+        from . import plots
+        from .cutoffs import destinations
+
         spans = plots.outage_spans(self.records, self.end_time_s)
+        links = [(link.a, link.b) for link in self.scenario.links]
+        link_names = {f"{a}--{b}" for a, b in links}
+        # where each server relays to matters only for link outages; reading it parses every attempt record
+        relays_to = destinations(self.records) if any(target in link_names for target, _, _ in spans) else None
         return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
-                                    f"{self.scenario.name}: outgoing queue length per server",
-                                    [(link.a, link.b) for link in self.scenario.links], destinations(self.records))
+                                    f"{self.scenario.name}: outgoing queue length per server", links, relays_to)
 
     def plot_attempts(self) -> Figure:
         """Delivery attempts per mail (message, recipient) pair, by final status."""
+        from . import plots
+
         return plots.attempts_histogram(self.tables.deliveries,
                                         f"{self.scenario.name}: delivery attempts per (message, recipient)")
 
     def plot_time_breakdown(self) -> Figure:
         """Where the time went: queue wait, SMTP sessions, waiting in the mailbox."""
+        from . import plots
+
         return plots.breakdown_figure(self.breakdown_rows, f"{self.scenario.name}: where the time went")
 
     def plot_journey(self, message_id: str) -> Figure:
@@ -212,6 +226,8 @@ class Result:
         images = {}
         for number, (name, draw) in enumerate(drawers.items(), start=1):
             step("plots", f"{name} ({number}/{len(drawers)})")
+            from . import plots  # matplotlib loads as the first plot starts
+
             images[name] = plots.png_bytes(draw())
         return images
 
@@ -372,6 +388,7 @@ def run(
     called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
     """
     from .scenario import Scenario
+    from .world import World
 
     if not isinstance(scenario, Scenario):
         raise TypeError(f"run() takes a Scenario (from load_scenario), got {type(scenario).__name__}")

@@ -20,7 +20,7 @@ import pytest
 from conftest import run_yaml
 from PIL import Image
 
-from simulator import Result, cli, journey, plots, runner, topology
+from simulator import Result, cli, journey, plots, runner, topology, world
 from simulator.scenario import load_scenario
 
 SCENARIO = """
@@ -126,7 +126,7 @@ def test_plot_redraws_the_same_pngs_without_simulating(folder: Path, tmp_path: P
     def no_simulation(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("mailsim plot must not simulate")
 
-    monkeypatch.setattr(runner, "World", no_simulation)
+    monkeypatch.setattr(world, "World", no_simulation)  # run() takes World from simulator.world when called
     code, out, _err = _main("plot", str(folder), "-o", str(tmp_path))
     assert code == 0
     assert out.count("wrote ") == len(runner.PLOT_FILES)

@@ -10,7 +10,9 @@ bare M/M/1 reference model, and the report. The figure of merit is
 measured in this process, one model after the other, so the machine's speed cancels out.
 The simulation's wall time is its delivery phase (before the POP3 retrieval batch), or all
 of ``World.run`` with ``--retrieval``. Peak memory is measured apart, each model once in a
-fresh subprocess.
+fresh subprocess. The whole ``mailsim run`` command, as a user waits for it (imports, plots and
+teardown included), is timed apart too (``whole_run.py``), and ``--scale`` tabulates both ratios
+and the command's peak memory for several message counts.
 
 Run ``python benchmarks/bench.py --help`` for the options; benchmarks/README.md explains
 what each number means.
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import simpy
+from whole_run import PHASE_LABELS, WholeRun, measure
 
 from simulator.runner import Result
 from simulator.scenario import load_scenario
@@ -261,37 +264,35 @@ def rss_baseline() -> dict[str, int]:
 
 
 class PhaseClock:
-    """A ``World.run`` progress callback: the wall and CPU time when the simulated clock last
-    stood at or before ``split_at_s``, which ends the delivery phase."""
+    """The wall and CPU time when the simulated clock reaches ``split_at_s``, which ends the
+    delivery phase: a timer in the world's event queue that nothing waits for, so it changes no
+    result."""
 
-    def __init__(self, split_at_s: float) -> None:
-        self.split_at_s = split_at_s
-        self.wall_s = time.perf_counter()
-        self.cpu_s = time.process_time()
+    def __init__(self, world: World, split_at_s: float) -> None:
+        self.wall_s = self.cpu_s = math.nan
+        world.env.timeout(split_at_s).callbacks.append(self._mark)
 
-    def __call__(self, now_s: float, _horizon_s: float, _created: int, _busy: int) -> None:
-        if now_s <= self.split_at_s:
-            self.wall_s, self.cpu_s = time.perf_counter(), time.process_time()
+    def _mark(self, _event: simpy.Event) -> None:
+        self.wall_s, self.cpu_s = time.perf_counter(), time.process_time()
 
 
 def run_mailsim(text: str, split_at_s: float | None = None, rss: bool = False) -> MailsimRun:
     """Build, run and derive/write (no plots) the scenario in ``text``, timing each phase.
 
-    With ``split_at_s``, the delivery phase ends at the last progress report of ``World.run``
-    at or before that simulated time (reports come every 1/200 of the traffic's duration, and
-    nothing happens in the quiet days before the batch, so the error is negligible).
+    With ``split_at_s``, the delivery phase ends when the simulated clock reaches that time
+    (see :class:`PhaseClock`); nothing happens in the quiet days before the retrieval batch.
     """
-    scenario = load_scenario(text)
+    scenario = load_scenario(text, max_messages=10**12)  # --messages sizes the traffic; no default limit
     gc.collect()
     marks = rss_baseline() if rss else {}
     with GcTimer() as gc_timer:
         t0 = time.perf_counter()
         world = World(scenario)
         t1, c1 = time.perf_counter(), time.process_time()
-        clock = PhaseClock(split_at_s) if split_at_s is not None else None
-        end_s = world.run(clock)
+        clock = PhaseClock(world, split_at_s) if split_at_s is not None else None
+        end_s = world.run()
         t2, c2 = time.perf_counter(), time.process_time()
-    t_split, c_split = (clock.wall_s, clock.cpu_s) if clock is not None else (t2, c2)
+    t_split, c_split = (clock.wall_s, clock.cpu_s) if clock is not None and not math.isnan(clock.wall_s) else (t2, c2)
     if rss:
         marks["after_run"] = peak_rss_kib()
     result = Result(scenario, world.seed, end_s, world.log.records)
@@ -385,6 +386,83 @@ def worker(model: str, args: argparse.Namespace, out: TextIO) -> None:
     out.write(json.dumps(report) + "\n")
 
 
+# ---- the whole command -------------------------------------------------------------------------
+
+
+def measure_whole_run(messages: int, args: argparse.Namespace) -> WholeRun:
+    """The whole ``mailsim run`` of the benchmark scenario for ``messages``, default outputs."""
+    with tempfile.TemporaryDirectory(prefix="mailsim-bench-") as folder:
+        path = Path(folder) / "bench.yaml"
+        path.write_text(scenario_text(messages, args.retrieval, args.outages))
+        return measure(path, ["--max-messages", str(10**12)])
+
+
+def whole_run_report(whole: WholeRun, mm1: Mm1Run, loop_ratio: float, out: TextIO) -> float:
+    """Print the whole command's time split, ratio and peak memory; return its ratio. ``mm1`` is
+    an M/M/1 run timed right after the command."""
+    ratio = whole.pairs_per_s() / mm1.customers_per_s
+    cpu_ratio = whole.pairs_per_cpu_s() / (mm1.customers / mm1.run_cpu_s)
+    out.write(f"\nwhole `mailsim run` (default outputs: CSVs, summary, {len(whole.plots_s)} plots; a fresh process)\n")
+    rows = [(PHASE_LABELS[name], seconds(whole.phases_s[name], whole.wall_s)) for name in PHASE_LABELS]
+    rows += [(f"  plot {name}", seconds(s, whole.wall_s)) for name, s in whole.plots_s.items()]
+    rows += [("total (start to exit)", f"{whole.wall_s:8.2f} s   (CPU {whole.cpu_s:.2f} s)")]
+    table(rows, out)
+    table([
+        ("delivered (message, rcpt) pairs / s of the whole command", f"{whole.pairs_per_s():10,.0f}"),
+        ("peak RSS of the whole command (VmHWM; ru_maxrss)",
+         f"{mib(whole.peak_rss_kib)}   ({whole.ru_maxrss_kib / KIB_BYTES:.1f} MiB)"),
+        ("event-loop ratio (above)", f"{loop_ratio:10.3f}"),
+        ("whole-run ratio (pairs / s of the command over M/M/1 customers / s)", f"{ratio:10.3f}"),
+        ("whole-run ratio by CPU time instead of wall", f"{cpu_ratio:10.3f}"),
+    ], out)
+    return ratio
+
+
+def scale_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of whole numbers like 10000,100000") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: message counts must be at least 1")
+    return counts
+
+
+def scale_report(args: argparse.Namespace, out: TextIO) -> None:
+    """For each message count: event-loop ratio, whole-run wall time, ratio and peak RSS, and where the
+    whole command's time went. The whole runs go first, while this process is small (a child started
+    later would inherit this process's high-water mark in ``ru_maxrss``)."""
+    wholes: dict[int, tuple[WholeRun, Mm1Run]] = {}
+    for n in args.scale:  # each command, then M/M/1 at once, so both see the same load of the machine
+        wholes[n] = (measure_whole_run(n, args), run_mm1(n))
+    rows = []
+    for n, (whole, after) in wholes.items():
+        loop = run_mailsim(scenario_text(n, args.retrieval, args.outages), split_at_s(args))
+        mm1_run = run_mm1(n)
+        loop_ratios = ((loop.delivered_messages / loop.delivery_s) / mm1_run.customers_per_s,
+                       (loop.delivered_messages / loop.delivery_cpu_s) / (mm1_run.customers / mm1_run.run_cpu_s))
+        whole_ratios = (whole.pairs_per_s() / after.customers_per_s,
+                        whole.pairs_per_cpu_s() / (after.customers / after.run_cpu_s))
+        rows.append((n, loop.messages, whole, loop_ratios, whole_ratios))
+    out.write(f"scale: retrieval {'IMAP IDLE' if args.retrieval else 'POP3 batch'}; "
+              f"outages: {'random' if args.outages else 'none'}; one run of each; ratios by wall (CPU) time\n\n")
+    out.write("| messages asked | created | event-loop ratio | whole-run wall (CPU) | whole-run ratio | peak RSS |\n")
+    out.write("|---:|---:|---:|---:|---:|---:|\n")
+    for n, created, whole, (loop_wall, loop_cpu), (whole_wall, whole_cpu) in rows:
+        out.write(f"| {n:,} | {created:,} | {loop_wall:.3f} ({loop_cpu:.3f}) | {whole.wall_s:.1f} s "
+                  f"({whole.cpu_s:.1f} s) | {whole_wall:.3f} ({whole_cpu:.3f}) | "
+                  f"{whole.peak_rss_kib / KIB_BYTES:,.0f} MiB |\n")
+    out.write("\nwhere the whole command's time went (share of its wall time)\n\n")
+    out.write("| phase | " + " | ".join(f"{n:,}" for n in wholes) + " |\n")
+    out.write("|---|" + "---:|" * len(wholes) + "\n")
+    for name, label in PHASE_LABELS.items():
+        out.write(f"| {label} | " + " | ".join(f"{100 * w.phases_s[name] / w.wall_s:.1f} %"
+                                               for w, _ in wholes.values()) + " |\n")
+    for plot in next(iter(wholes.values()))[0].plots_s:
+        out.write(f"| plot {plot} | " + " | ".join(f"{100 * w.plots_s.get(plot, 0.0) / w.wall_s:.1f} %"
+                                                  for w, _ in wholes.values()) + " |\n")
+
+
 # ---- profiling ----------------------------------------------------------------------------------
 
 
@@ -435,8 +513,9 @@ def growth(peak_kib: int, baseline_kib: int, items: int) -> str:
 
 
 def report(runs: list[MailsimRun], mm1_runs: list[Mm1Run], args: argparse.Namespace,
-           memory: dict[str, dict[str, Any]] | None, out: TextIO) -> float:
-    """Print the tables; return the ratio."""
+           memory: dict[str, dict[str, Any]] | None, out: TextIO,
+           whole: tuple[WholeRun, Mm1Run] | None = None) -> float:
+    """Print the tables (the whole command's too, if measured); return the event-loop ratio."""
     m, q = runs[0], mm1_runs[0]
     t = {name: pick([getattr(r, name) for r in runs], args.stat)
          for name in ("build_s", "run_s", "delivery_s", "batch_s", "tables_s", "summary_s", "save_s", "gc_s")}
@@ -503,6 +582,8 @@ def report(runs: list[MailsimRun], mm1_runs: list[Mm1Run], args: argparse.Namesp
             ("M/M/1: peak in run", growth(mm["after_run"], mm["baseline"], q.customers)),
             ("M/M/1: process ru_maxrss", mib(mm["ru_maxrss"])),
         ], out)
+    if whole is not None:
+        whole_run_report(*whole, ratio, out)
     verdict = "meets the 0.3 floor" if ratio >= 0.3 else "BELOW the 0.3 floor"
     out.write(f"\nratio = mailsim delivered messages per wall second / M/M/1 customers per wall second "
               f"({verdict}; aim 1.0)\n")
@@ -528,6 +609,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--profile", nargs="?", const="benchmarks/profile.txt", metavar="FILE",
                         help="also cProfile one mailsim run; top 25 by cumulative and by own time to FILE "
                              "(default %(const)s), raw stats to FILE with suffix .prof")
+    parser.add_argument("--no-whole-run", action="store_true",
+                        help="skip the whole `mailsim run` command (a subprocess with default outputs)")
+    parser.add_argument("--scale", nargs="?", const=[10_000, 100_000], type=scale_counts, metavar="N,N,...",
+                        help="only the scale table: for each message count (default 10000,100000) the event-loop "
+                             "ratio and the whole command's wall time, ratio, peak RSS and time split")
     parser.add_argument("--emit-scenario", action="store_true", help="print the scenario YAML and exit")
     parser.add_argument("--worker", choices=("mailsim", "mm1"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -545,8 +631,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if args.worker:
         worker(args.worker, args, out)
         return 0
+    if args.scale:
+        scale_report(args, out)
+        return 0
     # Memory first: a child forked from a parent that has grown inherits its high-water mark.
     memory = None if args.no_memory else {model: measure_in_subprocess(model, args) for model in ("mailsim", "mm1")}
+    whole = None if args.no_whole_run else (measure_whole_run(args.messages, args), run_mm1(args.messages))
     runs: list[MailsimRun] = []
     mm1_runs: list[Mm1Run] = []
     for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits both models
@@ -555,7 +645,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if args.profile:
         profile_mailsim(text, Path(args.profile))
         out.write(f"profile written to {args.profile}\n\n")
-    ratio = report(runs, mm1_runs, args, memory, out)
+    ratio = report(runs, mm1_runs, args, memory, out, whole)
     return 0 if math.isfinite(ratio) else 1
 
 

@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 from simulator.cli_sweep import parse_sets
-from simulator.sweep import Processes, plan_sweep, run_sweep
+from simulator.sweep.api import run_sweep
+from simulator.sweep.executors import Processes
+from simulator.sweep.plan import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SPEEDUP = 1.6

@@ -10,15 +10,21 @@ import argparse
 import importlib
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .capture import describe_ids, parse_message_ids, unknown_message_ids
+from .interrupts import noticing_interrupts
+from .limits import DEFAULT_MAX_MESSAGES
+from .progress import RunProgress
+from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .units import format_duration
+from .wording import counted
+from .workload import estimate
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -60,12 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capture-messages", metavar="ID,ID",
                    help="with --transcripts/--pcap: record only these messages' sessions")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _max_messages_option(p)
 
     p = sub.add_parser("validate", help="check a scenario file without running it")
     p.add_argument("scenario", help="scenario YAML file")
+    _max_messages_option(p)
 
     sub.add_parser("schema", help="print the scenario file's JSON Schema")
     return parser
+
+
+def _max_messages_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-messages", type=_positive, metavar="N",
+                        help=f"refuse a scenario expected to make more than N mail (message, recipient) pairs "
+                        f"(default {DEFAULT_MAX_MESSAGES:,}; see docs/scenario.md, limits)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -96,24 +120,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         parser = build_parser()
         handlers = _extra_commands(parser)
         args = parser.parse_args(argv)
-        if args.command in handlers:
-            return handlers[args.command](args, out, err)
-        if args.command == "schema":
-            out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
-            return EXIT_OK
-        scenario = load_scenario(Path(args.scenario))
-        if args.command == "validate":
-            out.write(f"{args.scenario}: valid scenario '{scenario.name}' "
-                      f"({len(scenario.servers)} servers, {len(scenario.expanded_users())} users)\n")
-            return EXIT_OK
-        return _run(args, scenario, out, err)
+        with noticing_interrupts():
+            return _command(args, handlers, out, err)
     except _UsageError as e:
         err.write(f"{e}\n")
         return EXIT_BAD_INPUT
     except ScenarioError as e:
         err.write(f"error: {getattr(args, 'scenario', '')}: invalid scenario\n{e}\n")
         return EXIT_BAD_INPUT
-    except CommandError as e:
+    except (CommandError, ResultFolderError) as e:
         err.write(f"error: {e}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -127,21 +142,37 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         return EXIT_INTERNAL
 
 
+def _command(args: argparse.Namespace, handlers: dict[str, Callable[..., int]], out: TextIO, err: TextIO) -> int:
+    if args.command in handlers:
+        return handlers[args.command](args, out, err)
+    if args.command == "schema":
+        out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
+        return EXIT_OK
+    scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
+    if args.command == "validate":
+        work = estimate(scenario)
+        pairs = f"{work.pairs:,.0f}"
+        expected = f"about {pairs} {'message' if pairs == '1' else 'messages'} expected"
+        out.write(f"{args.scenario}: valid scenario '{scenario.name}' ({counted(len(scenario.servers), 'server')}, "
+                  f"{counted(work.users, 'user')}, {expected})\n")
+        return EXIT_OK
+    return _run(args, scenario, out, err)
+
+
 def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:
     folder = Path(args.output) if args.output else Path("results") / _safe(scenario.name)
     wire = args.transcripts or args.pcap
-    chosen = [m for m in (args.capture_messages or "").split(",") if m.strip()]
     if args.capture_messages is not None and not wire:
         raise CommandError("--capture-messages needs --transcripts or --pcap")
-    if args.capture_messages is not None and not chosen:
-        raise CommandError("--capture-messages needs at least one message id (ID,ID,...)")
-    progress = None if args.quiet else _ProgressLine(err)
-    result = run(scenario, seed=args.seed, progress=progress, trace=wire,
-                 trace_messages=[m.strip() for m in chosen] if chosen else None)
-    if progress is not None:
-        progress.close()
-    result.save(folder, with_plots=not args.no_plots, report=args.report,
-                transcripts=args.transcripts, pcap=args.pcap)
+    chosen = _capture_ids(args.capture_messages)
+    check_target(folder)  # a bad output path fails now, not after the simulation
+    with RunProgress(err, enabled=not args.quiet) as progress:
+        result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen)
+        if chosen and (unknown := unknown_message_ids(result.records, chosen)):
+            raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
+                               f"(it created {describe_ids(result.records)}); nothing was written")
+        result.save(folder, with_plots=not args.no_plots, report=args.report,
+                    transcripts=args.transcripts, pcap=args.pcap, progress=progress.step)
     if not args.quiet:
         out.write(report(result, folder))
     return EXIT_OK
@@ -151,6 +182,16 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
 
 
+def _capture_ids(text: str | None) -> list[str] | None:
+    """The IDs of ``--capture-messages`` (None without it); malformed ones are refused before simulating."""
+    if text is None:
+        return None
+    try:
+        return parse_message_ids(text)
+    except ValueError as error:
+        raise CommandError(f"--capture-messages: {error}") from None
+
+
 def report(result: Result, folder: Path) -> str:
     """The short human summary printed after a run."""
     s = result.summary
@@ -158,8 +199,8 @@ def report(result: Result, folder: Path) -> str:
     lines = [
         f"{s['name']}: seed {s['seed']}, simulated {format_duration(round(s['end_time_s']))} ({s['end_time_s']:.3f} s)",
         f"  mail (message, recipient) pairs: {c['submitted']} submitted, {c['delivered']} delivered, "
-        f"{c['bounced']} bounced, {c['pending']} pending, {c['duplicates']} duplicates",
-        f"  DSNs: {c['bounces_sent']} bounces, {c['warnings_sent']} delay warnings",
+        f"{c['bounced']} bounced, {c['pending']} pending, {counted(c['duplicates'], 'duplicate')}",
+        f"  DSNs: {counted(c['bounces_sent'], 'bounce')}, {counted(c['warnings_sent'], 'delay warning')}",
     ]
     for key, label in (("latency_s", "delivery latency"), ("end_to_end_latency_s", "end-to-end latency")):
         st = s[key]
@@ -170,7 +211,7 @@ def report(result: Result, folder: Path) -> str:
         if p["delivered"]:
             st = p["end_to_end_latency_s"]
             share = p["every_device_share"]
-            lines.append(f"  {protocol}: {p['users']} users, {p['retrieved']}/{p['delivered']} retrieved, "
+            lines.append(f"  {protocol}: {counted(p['users'], 'user')}, {p['retrieved']}/{p['delivered']} retrieved, "
                          f"{share:.0%} on every device, end-to-end p50 {_t(st['p50']) if st['count'] else '-'}")
     if s["peak_queue"]:
         peaks = ", ".join(f"{k} {v}" for k, v in s["peak_queue"].items())
@@ -185,34 +226,6 @@ def _t(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.2f}s"
     return format_duration(round(seconds))
-
-
-class _ProgressLine:
-    """A one-line progress indicator on stderr, shown once a run has taken a couple of seconds."""
-
-    def __init__(self, stream: TextIO, after_s: float = 2.0, every_s: float = 0.5) -> None:
-        self.stream = stream
-        self.start = time.monotonic()
-        self.after_s = after_s
-        self.every_s = every_s
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, now_s: float, horizon_s: float, created: int, busy: int) -> None:
-        wall = time.monotonic()
-        if wall - self.start < self.after_s or wall - self.last < self.every_s:
-            return
-        self.last = wall
-        self.shown = True
-        share = min(1.0, now_s / horizon_s) if horizon_s else 1.0
-        phase = "traffic" if now_s < horizon_s else "draining queues"
-        self.stream.write(f"\r  simulated {format_duration(round(now_s))} ({share:4.0%} of traffic period, {phase}); "
-                          f"{created} messages, {busy} in progress, {wall - self.start:.0f}s elapsed   ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
 
 
 def entrypoint() -> None:

@@ -2,7 +2,7 @@
 
 ``mailsim sweep SCENARIO --set KEY=V1,V2,... [--set ...] --replications R
 [--jobs N | --dask ADDRESS] [-o DIR]`` runs every combination of the values, R
-replications each, and writes the result folder described in :mod:`simulator.sweep`.
+replications each, and writes the result folder described in :mod:`simulator.sweep.folder`.
 Values are YAML scalars (``15m``, ``100Mbps``, ``3``, ``true``, ``null``), split on the commas
 that are not inside brackets, braces or quotes (so ``{exponential: {mean: 10KB}}`` is one
 value).  Everything is validated before the first run; bad input exits with status 2.
@@ -21,19 +21,14 @@ from typing import Any, TextIO
 import yaml
 
 from .cli import CommandError
+from .progress import StatusLine
 from .scenario import ScenarioError, load_scenario
-from .sweep import (
-    Dask,
-    Processes,
-    SweepDefinitionError,
-    SweepError,
-    SweepOutcome,
-    available_cores,
-    param_text,
-    plan_sweep,
-    run_sweep,
-)
+from .sweep.api import SweepOutcome, run_sweep
+from .sweep.errors import SweepDefinitionError, SweepError
+from .sweep.executors import Dask, Processes, available_cores
+from .sweep.plan import param_text, plan_sweep
 from .units import format_duration
+from .wording import counted
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 _MAX_POINTS_SHOWN = 20
@@ -45,7 +40,7 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
         "sweep",
         help="run a scenario over a grid of parameter values, with replications",
         description="Run every combination of the --set values, R replications each (replication r of every "
-        "point uses the same seed), and write runs.csv, sweep.csv (mean and 95%% CI per point), plots and "
+        "point uses the same seed), and write runs.csv, sweep.csv (mean and 95% CI per point), plots and "
         "the effective scenario. Running the same command again resumes an interrupted sweep.",
     )
     p.add_argument("scenario", help="scenario YAML file")
@@ -66,6 +61,9 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
     p.add_argument("--keep-runs", action="store_true", help="also save every run's result folder under runs/")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--max-messages", type=int, metavar="N",
+                   help="refuse points expected to make more than N mail (message, recipient) pairs "
+                   "(default 2,000,000)")
     return {"sweep": handle}
 
 
@@ -76,11 +74,13 @@ def handle(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CommandError(f"--replications must be at least 1, got {args.replications}")
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.max_messages is not None and args.max_messages < 1:
+        raise CommandError(f"--max-messages must be at least 1, got {args.max_messages}")
     if args.seed is not None and args.seed < 0:
         raise CommandError(f"--seed must not be negative, got {args.seed}")
     if args.dask is not None and importlib.util.find_spec("distributed") is None:
         raise CommandError("--dask needs Dask: pip install 'mailsim[dask]' (or dask[distributed])")
-    scenario = load_scenario(Path(args.scenario))
+    scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
     try:
         plan = plan_sweep(scenario, grid, args.replications, seed=args.seed)
     except ScenarioError as error:
@@ -179,13 +179,11 @@ class ProgressLine:
     every ten seconds otherwise.  The ETA extrapolates this session's pace."""
 
     def __init__(self, stream: TextIO, every_s: float = 0.2, every_s_not_tty: float = 10.0) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.every_s = every_s if self.tty else every_s_not_tty
+        self.line = StatusLine(stream)
+        self.every_s = every_s if self.line.tty else every_s_not_tty
         self.start = time.monotonic()
         self.last = -1e9
         self.first_done: int | None = None
-        self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
@@ -200,19 +198,11 @@ class ProgressLine:
         share = done / total if total else 1.0
         eta = "ETA --" if ran == 0 else f"ETA {_duration(elapsed / ran * (total - done))}"
         skipped = f", {self.first_done} already done" if self.first_done else ""
-        line = f"  sweep: {done}/{total} runs ({share:.0%}){skipped}, elapsed {_duration(elapsed)}, {eta}"
-        if self.tty:
-            self.stream.write(f"\r{line}   ")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self.shown = True
+        self.line.show(f"  sweep: {done}/{counted(total, 'run')} ({share:.0%}){skipped}, "
+                       f"elapsed {_duration(elapsed)}, {eta}")
 
     def close(self) -> None:
-        if self.shown and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-        self.shown = False
+        self.line.end(keep=True)
 
 
 def _duration(seconds: float) -> str:
@@ -230,24 +220,32 @@ def report(outcome: SweepOutcome, where: str) -> str:
     """The short summary printed after a sweep."""
     plan = outcome.plan
     lines = [
-        f"{plan.scenario.name}: {len(plan.points)} point(s) x {plan.replications} replication(s) = {plan.runs} runs "
-        f"(ran {outcome.ran} on {where} in {_duration(outcome.elapsed_s)}; {outcome.skipped} were already done)",
+        f"{plan.scenario.name}: {counted(len(plan.points), 'point')} x {counted(plan.replications, 'replication')} "
+        f"= {counted(plan.runs, 'run')} (ran {outcome.ran} on {where} in {_duration(outcome.elapsed_s)}; "
+        f"{outcome.skipped} {'was' if outcome.skipped == 1 else 'were'} already done)",
     ]
     for row in outcome.points[:_MAX_POINTS_SHOWN]:
         label = ", ".join(f"{k}={param_text(row[k])}" for k in plan.keys) or "the scenario"
         lines.append(f"  {label}: delivery latency mean {_with_ci(row, 'delivery_latency_mean_s', ' s')}, "
                      f"bounce rate {_with_ci(row, 'bounce_rate')}")
     if len(outcome.points) > _MAX_POINTS_SHOWN:
-        lines.append(f"  ... {len(outcome.points) - _MAX_POINTS_SHOWN} more point(s) in sweep.csv")
+        lines.append(f"  ... {counted(len(outcome.points) - _MAX_POINTS_SHOWN, 'more point')} in sweep.csv")
     lines.append(f"  results in {outcome.folder}/")
     return "\n".join(lines) + "\n"
 
 
 def _with_ci(row: dict[str, Any], metric: str, unit: str = "") -> str:
+    """``3.396 s ± 0.45 s``; an interval clipped at the metric's range (a latency's at 0) as
+    ``0.0123 (95% CI 0 to 0.034)``; a half-width of exactly 0 as ``± 0``."""
     mean, half = row[metric], row[f"{metric}_ci95"]
     if mean is None:
         return "n/a"
-    return f"{mean:.4g}{unit}" if half is None else f"{mean:.4g}{unit} ± {half:.2g}{unit}"
+    if half is None:
+        return f"{mean:.4g}{unit}"
+    low, high = row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"]
+    if low > mean - half or high < mean + half:
+        return f"{mean:.4g}{unit} (95% CI {low:.2g} to {high:.2g}{unit})"
+    return f"{mean:.4g}{unit} ± {half:.2g}{unit}"
 
 
 def _safe(name: str) -> str:

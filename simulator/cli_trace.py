@@ -6,7 +6,8 @@ submission, each relay attempt (failed connects and 4xx/5xx replies included) an
 retrieval, with the simulated time each line was sent and its side (``C`` client, ``S``
 server, ``*`` a note about the connection). A retrieval session that also moved other
 messages shows only its own lines and the lines about ID (``--full`` shows everything).
-Bad input (no folder, no transcripts, an unknown id) raises :class:`simulator.cli.CommandError`.
+Bad input (no folder, a folder whose files disagree with its manifest, no transcripts, an
+unknown id) raises :class:`simulator.cli.CommandError`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+
+from .wording import counted
 
 __all__ = ["TRANSCRIPTS_FILE", "format_session", "register"]
 
@@ -32,10 +35,13 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
 
 def _sessions(folder: Path) -> list[dict[str, Any]]:
     from .cli import CommandError
-    from .transcript import read_transcripts
+    from .resultdir import ResultFolderError, verify
+    from .transcript.jsonl import read_transcripts
 
-    if not folder.is_dir():
-        raise CommandError(f"no result folder {folder}")
+    try:
+        verify(folder)
+    except (FileNotFoundError, ResultFolderError) as error:
+        raise CommandError(str(error)) from None
     path = folder / TRANSCRIPTS_FILE
     if not path.is_file():
         raise CommandError(f"{folder} has no {TRANSCRIPTS_FILE}: run the scenario with 'mailsim run --transcripts'")
@@ -67,12 +73,12 @@ def format_session(session: dict[str, Any], message_id: str = "", full: bool = F
             skipped += 1
             continue
         if skipped:
-            out.append(f"{'':>16}   ... {skipped} lines about other messages")
+            out.append(f"{'':>16}   ... {counted(skipped, 'line')} about other messages")
             skipped = 0
         time_s, side, text = line[0], line[1], line[2]
         out.append(f"{time_s:16.6f}  {side}{':' if side != '*' else ' '} {text}")
     if skipped:
-        out.append(f"{'':>16}   ... {skipped} lines about other messages")
+        out.append(f"{'':>16}   ... {counted(skipped, 'line')} about other messages")
     return out
 
 

@@ -65,6 +65,11 @@ class Context:
         """Append a record to the event log, stamped with the current simulated time."""
         self.append_record((self.clock(), event, message_id, node, detail))
 
+    @property
+    def messages_created(self) -> int:
+        """Messages given an id so far (mail and DSNs)."""
+        return self._next_id
+
     def new_id(self, prefix: str = "m") -> str:
         self._next_id += 1
         return f"{prefix}{self._next_id}"

@@ -41,8 +41,9 @@ class Device:
         self.keep: bool = bool(access.keep)
         self.idle: bool = self.protocol == "imap" and bool(access.idle)
         polls = not self.idle
-        if access.offset_s is not None:
-            self.offset_s = float(access.offset_s)
+        offset_s = access.device_offset_s(index)
+        if offset_s is not None:
+            self.offset_s = offset_s
         else:
             self.offset_s = float(rng.uniform(0.0, self.poll_s)) if polls else 0.0
         self.mailbox: Mailbox = agent.server.mailboxes[agent.address]

@@ -186,6 +186,7 @@ class _Builder:
         handlers = {
             "submit_failed": self._submit_failed, "attempt": self._attempt, "connect_failed": self._connect_failed,
             "session_cut": self._session_cut, "accepted": self._accepted, "deferred": self._deferred,
+            "held": self._held,
             "delivered": self._delivered, "duplicate": self._delivered, "bounced": self._bounced,
             "retrieved": self._retrieved, "reply": self._reader_action, "forward": self._reader_action,
             "filed": self._reader_action,
@@ -224,6 +225,11 @@ class _Builder:
         retry = short_duration(float(f["next"]) - t) if "next" in f else "?"
         self.add(Step(t, self.server(node), None, f"deferred ({f.get('code', '?')}): next attempt in {retry}", "note",
                       m.mid))
+
+    def _held(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+        why = "destination dead" if f.get("why") == "dead" else "host retry time not reached"
+        until = short_duration(float(f["until"]) - t) if "until" in f else "?"
+        self.add(Step(t, self.server(node), None, f"not tried: {why} for {until} more", "note", m.mid))
 
     def _delivered(self, m: _Message, _trace: _Trace, t: float, ev: str, node: str, f: dict[str, str]) -> None:
         self.mailbox_at.setdefault((m.mid, f.get("rcpt", "")), node)

@@ -1,8 +1,9 @@
 """Packet captures of the simulated sessions: a classic libpcap file Wireshark and tshark read.
 
-Each :class:`~simulator.transcript.Conversation` becomes one TCP connection between its nodes'
-IPv4 addresses (:func:`~simulator.transcript.node_addresses`, labels inside the file: nothing
-is sent anywhere), framed as Ethernet II / IPv4 / TCP with correct checksums:
+Each :class:`~simulator.transcript.conversation.Conversation` becomes one TCP connection
+between its nodes' IPv4 addresses (:func:`~simulator.transcript.conversation.run_addresses`,
+labels inside the file: nothing is sent anywhere), framed as Ethernet II / IPv4 / TCP with
+correct checksums:
 
 - the three-way handshake starts at the session's ``t0`` (SYN, SYN-ACK ``d`` later, ACK ``2d``
   later; the options carry MSS 1460 and a window scale large enough that no transfer ever
@@ -32,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .transcript import Conversation, Send, all_nodes, node_addresses
+from .transcript.conversation import Conversation, Send, run_addresses
 
 __all__ = ["MSS_BYTES", "conversation_packets", "write_pcap"]
 
@@ -65,6 +66,11 @@ def _ip_bytes(address: str) -> bytes:
     return bytes(int(x) for x in address.split("."))
 
 
+def _peer(side: str) -> str:
+    """The other end of the connection from ``side`` (``C`` or ``S``)."""
+    return "S" if side == "C" else "C"
+
+
 def _mac(ip: bytes) -> bytes:
     return b"\x02\x00" + ip  # locally administered, derived from the address
 
@@ -80,7 +86,7 @@ class _Framer:
         self.isn = {"C": int.from_bytes(digest[:4], "big"), "S": int.from_bytes(digest[4:8], "big")}
 
     def frame(self, side: str, seq: int, ack: int, flags: int, payload: bytes = b"", wscale: int = -1) -> bytes:
-        peer = "S" if side == "C" else "C"
+        peer = _peer(side)
         src, dst = self.ip[side], self.ip[peer]
         options = b""
         if flags & SYN:
@@ -139,7 +145,7 @@ class _Connection:
         self.framer = _Framer(conv, addresses, ip_ids)
         burst = {"C": 0, "S": 0}  # the most a side ever has in flight: its peer's largest send
         for send in conv.sends:
-            peer = "S" if send.side == "C" else "C"
+            peer = _peer(send.side)
             burst[peer] = max(burst[peer], send.size_bytes)
         self.wscale = {side: _window_scale(n) for side, n in burst.items()}
         self.nxt = {"C": 0, "S": 0}  # relative sequence number each side sends next
@@ -171,7 +177,7 @@ class _Connection:
         if flags & ACK:
             self.unacked[side] = 0
         if used and not self.conv.connect_failed:
-            self.push(time_s + self.d, _ARRIVE, "arrive", ("S" if side == "C" else "C", self.nxt[side], flags))
+            self.push(time_s + self.d, _ARRIVE, "arrive", (_peer(side), self.nxt[side], flags))
 
     def packets(self) -> Iterator[tuple[int, int, bytes]]:
         conv = self.conv
@@ -228,11 +234,10 @@ class _Connection:
             self.emit(time_s, side, SYN | ACK if side == "S" else ACK)
             return
         if flags & FIN:
-            if not self.fin_sent[side]:
-                self.fin_sent[side] = True
-                self.emit(time_s, side, FIN | ACK)
-            else:
+            if self.fin_sent[side]:
                 self.emit(time_s, side, ACK)
+            else:
+                self._on_close(time_s, side)  # the peer closed first: answer with our FIN
             return
         self.unacked[side] += 1
         if self.sends_at.get((side, _ns(time_s)), 0) > 0:
@@ -258,7 +263,7 @@ def conversation_packets(conv: Conversation, addresses: dict[str, str],
 def write_pcap(path: str | Path, conversations: Sequence[Conversation], scenario: Any = None) -> Path:
     """Write every conversation into one libpcap file (nanosecond timestamps, Ethernet)."""
     out = Path(path)
-    addresses = node_addresses(all_nodes(conversations, scenario))
+    addresses = run_addresses(conversations, scenario)
     ip_ids: dict[bytes, int] = {}
     streams = [
         ((ns, order, i, frame) for ns, order, frame in conversation_packets(conv, addresses, ip_ids))

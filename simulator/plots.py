@@ -16,34 +16,43 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as _MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
+from .cutoffs import link_cutoffs
 from .eventlog import Record, fields
+from .plotdata import cdf_steps, step_envelope
 from .results import percentile
+from .wording import counted
 
 __all__ = [
     "DPI",
     "Figure",
+    "Outcome",
     "attempt_counts",
     "attempts_histogram",
     "breakdown_figure",
     "cdf_figure",
     "delivery_latencies",
+    "delivery_outcome",
     "end_to_end_latencies",
-    "first_protocol",
+    "end_to_end_outcome",
     "latency_by_domain",
     "latency_by_protocol",
     "latency_cdf",
     "latency_cdf_by_domain",
     "latency_cdf_by_protocol",
+    "mailbox_wait_outcome",
     "new_figure",
     "outage_spans",
     "png_bytes",
@@ -144,6 +153,7 @@ def _log_time_axis(ax: Axes, values: Iterable[float], axis: str = "x") -> None:
         lim_lo = max([t for t in _MAJOR_TICKS_S if t <= lo], default=lim_lo)
         lim_hi = min([t for t in _MAJOR_TICKS_S if t >= hi], default=lim_hi)
         ticks = [t for t in _MAJOR_TICKS_S if lim_lo <= t <= lim_hi]
+    target: Axis
     if axis == "x":
         ax.set_xscale("log")
         ax.set_xlim(lim_lo, lim_hi)
@@ -179,57 +189,153 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2]
 
 
-def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float]], styles: Mapping[str, str] | None = None,
-               colors: Mapping[str, str] | None = None) -> bool:
-    """One empirical CDF per series (step at each value), percentiles marked; False if all empty."""
-    everything: list[float] = []
-    drawn = False
-    for label, raw in series.items():
-        values = sorted(raw)
-        if not values:
+@dataclass(slots=True)
+class Outcome:
+    """What became of a group of mail pairs: the durations of those that got there, and how many
+    ended each way (``{"delivered": 2, "bounced": 98, "pending": 0}``; the first key is the one
+    the durations are of). A CDF of it is drawn over ``total`` pairs, so it levels off at the
+    share that got there."""
+
+    values_s: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def note(self) -> str:
+        """``"2 delivered, 98 bounced, 0 pending"``."""
+        return ", ".join(f"{n} {status}" for status, n in self.counts.items())
+
+
+DELIVERY_STATUSES = ("delivered", "bounced", "pending")
+RETRIEVAL_STATUSES = ("retrieved", "in mailbox", "bounced", "pending")
+
+
+def _end_to_end_status(row: Mapping[str, Any]) -> str:
+    if row["retrieved_at"] is not None:
+        return "retrieved"
+    return "in mailbox" if row["status"] == "delivered" else str(row["status"])
+
+
+def delivery_outcome(rows: Iterable[Mapping[str, Any]]) -> Outcome:
+    """Delivery latency of the delivered mail pairs among ``rows``; every pair counted by status."""
+    out = Outcome(counts=dict.fromkeys(DELIVERY_STATUSES, 0))
+    for r in _mail(rows):
+        out.counts[r["status"]] += 1
+        if r["status"] == "delivered":
+            out.values_s.append(r["latency_s"])
+    return out
+
+
+def end_to_end_outcome(rows: Iterable[Mapping[str, Any]]) -> Outcome:
+    """Submission to the first device of the retrieved mail pairs among ``rows``; every pair
+    counted as retrieved, in mailbox (delivered, not retrieved), bounced or pending."""
+    out = Outcome(counts=dict.fromkeys(RETRIEVAL_STATUSES, 0))
+    for r in _mail(rows):
+        out.counts[_end_to_end_status(r)] += 1
+        if r["retrieved_at"] is not None:
+            out.values_s.append(r["retrieved_at"] - r["submitted_at"])
+    return out
+
+
+def mailbox_wait_outcome(rows: Iterable[Mapping[str, Any]]) -> Outcome:
+    """Mailbox to the first device of the retrieved mail pairs among the delivered ``rows``."""
+    out = Outcome(counts=dict.fromkeys(RETRIEVAL_STATUSES[:2], 0))
+    for r in _mail(rows):
+        if r["status"] != "delivered":
             continue
-        n = len(values)
-        shown = [max(v, _LOG_FLOOR_S) for v in values]
-        stats = {q: percentile(values, q) for q, _ in PERCENTILE_MARKERS}
+        out.counts[_end_to_end_status(r)] += 1
+        if r["retrieved_at"] is not None:
+            out.values_s.append(r["retrieved_at"] - r["delivered_at"])
+    return out
+
+
+def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | Outcome], styles: Mapping[str, str] | None = None,
+               colors: Mapping[str, str] | None = None) -> bool:
+    """One empirical CDF per series (step at each value), percentiles marked; False if nothing drawn.
+
+    A curve of many values is drawn from at most :data:`simulator.plotdata.MAX_CDF_POINTS` of its
+    corners (see :func:`simulator.plotdata.cdf_steps`); the percentiles are of all the values.
+
+    A plain sequence is drawn over its own values (it reaches 1). An :class:`Outcome` is drawn
+    over all its pairs: the curve rises by 1/total per pair that got there and then levels off,
+    dotted to the right edge, at the share that did; its legend counts every way the pairs ended.
+    The percentiles marked are of the values (the pairs that got there), placed on the curve.
+    """
+    groups = {label: raw if isinstance(raw, Outcome) else Outcome(list(raw), {"n": len(raw)})
+              for label, raw in series.items()}
+    if not any(g.total for g in groups.values()):
+        return False
+    ordered = {label: np.sort(np.asarray(g.values_s, dtype=np.float64)) for label, g in groups.items()}
+    _log_time_axis(ax, [max(float(v), _LOG_FLOOR_S) for o in ordered.values() if len(o) for v in (o[0], o[-1])])
+    right_s = ax.get_xlim()[1]
+    for label, group in groups.items():
+        if not group.total:
+            continue
+        values = ordered[label]
+        n, total = len(values), group.total
+        plain = not isinstance(series[label], Outcome)
+        # the summary's own percentile function over the same sorted values: the markers sit exactly there
+        stats = {q: float(percentile(cast(Sequence[float], values), q)) for q, _ in PERCENTILE_MARKERS} if n else {}
         text = ", ".join(f"p{q} {short_duration(v)}" for q, v in stats.items())
-        line = ax.step(shown, [(i + 1) / n for i in range(n)], where="post", linewidth=1.6,
-                       linestyle=(styles or {}).get(label, "-"), color=(colors or {}).get(label),
-                       label=f"{label} (n={n}): {text}")[0]
+        if plain:
+            text = f"{label} (n={n}): {text}"
+        elif n == total:
+            text = f"{label}: {'all ' if n > 1 else ''}{n} {next(iter(group.counts))}\n{text}"
+        else:
+            text = f"{label}: {group.note()}" + (f"\nof the {n} {next(iter(group.counts))}: {text}" if n else "")
+        xs, ys = cdf_steps(values, total, [q for q, _ in PERCENTILE_MARKERS])
+        shown = np.maximum(xs, _LOG_FLOOR_S)
+        line = ax.step(shown, ys, where="post", linewidth=1.6,
+                       linestyle=(styles or {}).get(label, "-"), color=(colors or {}).get(label), label=text)[0]
         line.set_gid(f"cdf:{label}")
+        if n < total:  # the pairs that never got there: the curve stays at n / total
+            start_s = float(shown[-1]) if n else ax.get_xlim()[0]
+            rest = ax.plot([start_s, right_s], [n / total, n / total], linestyle=":", linewidth=1.6,
+                           color=line.get_color())[0]
+            rest.set_gid(f"plateau:{label}")
         for q, marker in PERCENTILE_MARKERS:
-            point = ax.plot([max(stats[q], _LOG_FLOOR_S)], [q / 100], marker=marker, markersize=7,
+            if q not in stats:
+                continue
+            point = ax.plot([max(stats[q], _LOG_FLOOR_S)], [q / 100 * n / total], marker=marker, markersize=7,
                             color=line.get_color(), markeredgecolor="black", markeredgewidth=0.6, linestyle="none")[0]
             point.set_gid(f"p{q}:{label}")
-        everything.extend(shown)
-        drawn = True
-    if drawn:
-        _log_time_axis(ax, everything)
-    return drawn
+    return True
 
 
-def _cdf_frame(ax: Axes, drawn: bool, what: str, empty: str) -> None:
+def _cdf_frame(ax: Axes, drawn: bool, what: str, empty: str, of_all: bool = False) -> None:
+    """Legend, labels and limits of a CDF panel; ``of_all``: its curves are drawn over all pairs."""
     if drawn:
+        title = ("percentiles of the pairs that got there: p50 ●, p90 ■, p99 ▲; dotted: the rest never did"
+                 if of_all else "percentiles marked: p50 ●, p90 ■, p99 ▲")
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.15), fontsize=8, frameon=False, alignment="left",
-                  title="percentiles marked: p50 ●, p90 ■, p99 ▲", title_fontsize=8)
+                  title=title, title_fontsize=8)
     else:
         ax.set_xscale("log")
         ax.set_xlim(0.1, 10)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: short_duration(v)))
         ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, fontsize=11, color="grey")
     ax.set_xlabel(f"{what} (log time axis: ms, s, min, h, d)")
-    ax.set_ylabel("fraction of (message, recipient) pairs")
-    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("share of all (message, recipient) pairs" if of_all else "fraction of (message, recipient) pairs")
+    ax.set_ylim(-0.02 if of_all else 0, 1.02)  # below 0: a group of which nothing got there stays visible
     ax.grid(True, which="major", alpha=0.3)
 
 
+def _cdf_height_in(entries: int) -> float:
+    """Figure height for a CDF panel whose legend below it has ``entries`` two-line entries."""
+    return 4.4 + 0.36 * max(entries, 1)
+
+
 def latency_cdf(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
-    """CDFs of delivery latency (submitted to mailbox) and end-to-end latency (to the first device)."""
-    fig = new_figure(8, 5.4)
+    """CDFs of delivery latency (submitted to mailbox) and end-to-end latency (to the first device),
+    each over all mail pairs: bounced, pending and unread pairs keep the curves below 1."""
+    fig = new_figure(8, _cdf_height_in(2))
     ax = fig.add_subplot()
-    series = {"delivery: submitted to mailbox": delivery_latencies(deliveries),
-              "end to end: submitted to first device": end_to_end_latencies(deliveries)}
+    series = {"delivery: submitted to mailbox": delivery_outcome(deliveries),
+              "end to end: submitted to first device": end_to_end_outcome(deliveries)}
     drawn = _draw_cdfs(ax, series, {"end to end: submitted to first device": "--"})
-    _cdf_frame(ax, drawn, "latency", "no delivered mail")
+    _cdf_frame(ax, drawn, "latency", "no mail", of_all=True)
     ax.set_title(title or "Latency of mail (message, recipient) pairs")
     fig.tight_layout()
     return fig
@@ -238,85 +344,81 @@ def latency_cdf(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Fig
 def cdf_figure(series: Mapping[str, Sequence[float]], title: str = "", what: str = "latency") -> Figure:
     """CDFs of any named series of durations (seconds) on one log time axis, p50/p90/p99 marked.
 
-    For comparisons across runs: ``cdf_figure({"fixed": r1.deliveries.latency_s, ...})``; missing
-    values (None, NaN) are left out.
+    For comparisons across runs: ``cdf_figure({"fixed": r1.deliveries.latency_s, ...})``. Missing
+    values (None, NaN: a pair not delivered) count as never getting there: the curve levels off
+    below 1 and the legend says how many were missing.
     """
     fig = new_figure(8, 4.8 + 0.22 * len(series))
     ax = fig.add_subplot()
-    finite = {label: [float(v) for v in values if v is not None and math.isfinite(float(v))]
-              for label, values in series.items()}  # NaN (a pair not delivered) is left out
-    drawn = _draw_cdfs(ax, finite)
-    _cdf_frame(ax, drawn, what, "nothing to plot")
+    groups: dict[str, Sequence[float] | Outcome] = {}
+    for label, raw in series.items():
+        values = [float(v) for v in raw if v is not None and math.isfinite(float(v))]
+        missing = len(raw) - len(values)
+        groups[label] = Outcome(values, {"with a value": len(values), "missing": missing}) if missing else values
+    drawn = _draw_cdfs(ax, groups)
+    _cdf_frame(ax, drawn, what, "nothing to plot", of_all=any(isinstance(g, Outcome) for g in groups.values()))
     ax.set_title(title or f"CDF of {what}")
     fig.tight_layout()
     return fig
 
 
-def _fold(groups: dict[str, list[float]]) -> dict[str, list[float]]:
+def _fold(groups: dict[str, Outcome]) -> dict[str, Outcome]:
     """At most MAX_SERIES groups: the largest, sorted by name, the rest merged into "other"."""
     if len(groups) <= MAX_SERIES:
         return dict(sorted(groups.items()))
-    ranked = sorted(groups, key=lambda k: (-len(groups[k]), k))
+    ranked = sorted(groups, key=lambda k: (-groups[k].total, k))
     kept = {k: groups[k] for k in sorted(ranked[: MAX_SERIES - 1])}
-    kept["other"] = [v for k in ranked[MAX_SERIES - 1:] for v in groups[k]]
+    other = Outcome(counts=dict.fromkeys(next(iter(groups.values())).counts, 0))
+    for k in ranked[MAX_SERIES - 1:]:
+        other.values_s.extend(groups[k].values_s)
+        for status, n in groups[k].counts.items():
+            other.counts[status] += n
+    kept["other"] = other
     return kept
 
 
-def latency_by_domain(deliveries: Iterable[Mapping[str, Any]], end_to_end: bool = False) -> dict[str, list[float]]:
-    """Latency of delivered (or, with ``end_to_end``, retrieved) mail pairs per recipient domain."""
-    groups: dict[str, list[float]] = defaultdict(list)
+def latency_by_domain(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, Outcome]:
+    """Delivery latency and the fate of every mail pair, per recipient domain."""
+    by_domain: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in _mail(deliveries):
-        if end_to_end:
-            if r["retrieved_at"] is not None:
-                groups[_domain(r["recipient"])].append(r["retrieved_at"] - r["submitted_at"])
-        elif r["status"] == "delivered" and r["latency_s"] is not None:
-            groups[_domain(r["recipient"])].append(r["latency_s"])
-    return dict(groups)
+        by_domain[_domain(r["recipient"])].append(r)
+    return {domain: delivery_outcome(rows) for domain, rows in by_domain.items()}
 
 
 def latency_cdf_by_domain(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
-    """Delivery latency CDF per destination (recipient) domain."""
-    fig = new_figure(8, 6.0)
+    """Delivery latency CDF per destination (recipient) domain, over all its mail pairs."""
+    groups = _fold(latency_by_domain(deliveries))
+    fig = new_figure(8, _cdf_height_in(len(groups)))
     ax = fig.add_subplot()
-    drawn = _draw_cdfs(ax, _fold(latency_by_domain(deliveries)))
-    _cdf_frame(ax, drawn, "delivery latency, submitted to mailbox", "no delivered mail")
+    drawn = _draw_cdfs(ax, groups)
+    _cdf_frame(ax, drawn, "delivery latency, submitted to mailbox", "no mail", of_all=True)
     ax.set_title(title or "Delivery latency by destination domain")
     fig.tight_layout()
     return fig
 
 
-def first_protocol(retrievals: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
-    """(message, recipient) -> the protocol of the device that retrieved it first."""
-    first: dict[tuple[str, str], tuple[float, str]] = {}
-    for r in retrievals:
-        key = (r["message_id"], r["recipient"])
-        if key not in first or r["retrieved_at"] < first[key][0]:
-            first[key] = (r["retrieved_at"], r["protocol"])
-    return {key: protocol for key, (_, protocol) in first.items()}
-
-
 def latency_by_protocol(deliveries: Iterable[Mapping[str, Any]],
-                        retrievals: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[float]]]:
-    """Per protocol: ``end_to_end`` (submitted to first device) and ``wait`` (mailbox to first device)."""
-    protocol_of = first_protocol(retrievals)
-    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"end_to_end": [], "wait": []})
+                        protocols: Mapping[str, str]) -> dict[str, dict[str, Outcome]]:
+    """Per access protocol (``protocols``: recipient address -> protocol, see
+    :func:`simulator.results.device_protocols`): ``end_to_end`` (submitted to first device, over
+    all mail pairs to its users) and ``wait`` (mailbox to first device, over the delivered ones)."""
+    by_protocol: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for r in _mail(deliveries):
-        protocol = protocol_of.get((r["message_id"], r["recipient"]))
-        if protocol is None or r["retrieved_at"] is None:
-            continue
-        out[protocol]["end_to_end"].append(r["retrieved_at"] - r["submitted_at"])
-        if r["delivered_at"] is not None:
-            out[protocol]["wait"].append(r["retrieved_at"] - r["delivered_at"])
-    return dict(sorted(out.items()))
+        protocol = protocols.get(r["recipient"])
+        if protocol is not None:
+            by_protocol[protocol].append(r)
+    return {protocol: {"end_to_end": end_to_end_outcome(rows), "wait": mailbox_wait_outcome(rows)}
+            for protocol, rows in sorted(by_protocol.items())}
 
 
-def latency_cdf_by_protocol(deliveries: Sequence[Mapping[str, Any]], retrievals: Sequence[Mapping[str, Any]],
+def latency_cdf_by_protocol(deliveries: Sequence[Mapping[str, Any]], protocols: Mapping[str, str],
                             title: str = "") -> Figure:
-    """Per retrieval protocol: end-to-end latency CDF (solid) and the wait in the mailbox (dashed)."""
-    fig = new_figure(8, 6.0)
+    """Per retrieval protocol: end-to-end latency CDF (solid) and the wait in the mailbox (dashed),
+    over all mail pairs to users of that protocol (the wait over those delivered)."""
+    groups = latency_by_protocol(deliveries, protocols)
+    fig = new_figure(8, _cdf_height_in(2 * len(groups)))
     ax = fig.add_subplot()
-    groups = latency_by_protocol(deliveries, retrievals)
-    series: dict[str, list[float]] = {}
+    series: dict[str, Sequence[float] | Outcome] = {}
     styles: dict[str, str] = {}
     colors: dict[str, str] = {}
     for i, (protocol, parts) in enumerate(groups.items()):
@@ -325,7 +427,7 @@ def latency_cdf_by_protocol(deliveries: Sequence[Mapping[str, Any]], retrievals:
         styles[f"{protocol}: mailbox to device"] = "--"
         colors[f"{protocol}: end to end"] = colors[f"{protocol}: mailbox to device"] = f"C{i}"
     drawn = _draw_cdfs(ax, series, styles, colors)
-    _cdf_frame(ax, drawn, "latency to the first device", "no mail retrieved in this run")
+    _cdf_frame(ax, drawn, "latency to the first device", "no mail to users with devices", of_all=True)
     ax.set_title(title or "Retrieval by protocol: end to end (solid), waiting in the mailbox (dashed)")
     fig.tight_layout()
     return fig
@@ -358,13 +460,24 @@ def queue_series(queues: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[fl
 
 
 def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
-                   outages: Sequence[tuple[str, float, float]] = (), title: str = "") -> Figure:
+                   outages: Sequence[tuple[str, float, float]] = (), title: str = "",
+                   links: Sequence[tuple[str, str]] = (), relays_to: Mapping[str, Iterable[str]] | None = None
+                   ) -> Figure:
     """Outgoing queue length of each server over time, one panel each; its outages shaded.
 
-    A server's own outage is shaded red; an outage of a link the server is an end of, grey.
-    With more than ``MAX_QUEUE_PANELS`` servers, those with the highest peaks are shown.
+    A server's own outage is shaded red. Grey marks when link outages cut the server off from
+    a server it relays to (``relays_to``, see :func:`simulator.cutoffs.destinations`; without
+    it, every other server), over any link on its paths, not only its own (the topology's
+    ``links``), or one of its own links was down. Without ``links``, only the outages of the
+    server's own links are grey. With more than ``MAX_QUEUE_PANELS`` servers, those with the
+    highest peaks are shown. A queue that changes more often than the figure is wide in pixels
+    is drawn as a per-pixel envelope that keeps every peak (:func:`simulator.plotdata.step_envelope`).
     """
     series = queue_series(queues)
+    targets = {s: series if relays_to is None else relays_to.get(s, ()) for s in series}
+    cut = link_cutoffs(outages, links, targets) if links else {
+        server: [(start, stop) for target, start, stop in outages if server in target.split("--")]
+        for server in series}
     servers = sorted(series, key=lambda s: (-max(series[s][1]), s))[:MAX_QUEUE_PANELS]
     servers.sort()
     panels = max(len(servers), 1)
@@ -373,15 +486,15 @@ def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
     scale, unit = time_scale(end_s)
     for ax, server in zip(axes, servers, strict=False):
         times, lengths = series[server]
-        xs = [t / scale for t in times] + [end_s / scale]
-        ys = [*lengths, lengths[-1]]
-        line = ax.step(xs, ys, where="post", color="tab:blue", linewidth=1.2)[0]
+        xs, ys = step_envelope(times, lengths, end_s, slices=round(fig.get_figwidth() * DPI))
+        line = ax.step(xs / scale, ys, where="post", color="tab:blue", linewidth=1.2)[0]
         line.set_gid(f"queue:{server}")
+        for start, stop in cut[server]:
+            ax.axvspan(start / scale, stop / scale, color="grey", alpha=0.25, linewidth=0).set_gid(f"cut:{server}")
         for target, start, stop in outages:
             if target == server:
-                ax.axvspan(start / scale, stop / scale, color="tab:red", alpha=0.18, linewidth=0)
-            elif server in target.split("--"):
-                ax.axvspan(start / scale, stop / scale, color="grey", alpha=0.25, linewidth=0)
+                ax.axvspan(start / scale, stop / scale, color="tab:red", alpha=0.18,
+                           linewidth=0).set_gid(f"down:{server}")
         ax.set_ylabel("messages", fontsize=8)
         ax.set_ylim(0, max(max(lengths), 1) * 1.15)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
@@ -394,7 +507,8 @@ def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
     axes[-1].set_xlabel(f"simulated time ({unit})")
     axes[0].legend(handles=[Line2D([], [], color="tab:blue", label="outgoing queue (messages)"),
                             Patch(color="tab:red", alpha=0.18, label="server down"),
-                            Patch(color="grey", alpha=0.25, label="a link of the server down")],
+                            Patch(color="grey", alpha=0.25,
+                                  label="links down cut it off from a server it relays to, or its own link down")],
                    loc="upper right", fontsize=7, framealpha=0.9)
     fig.suptitle(title or "Outgoing queue length per server", fontsize=11)
     fig.tight_layout()
@@ -428,7 +542,8 @@ def attempts_histogram(deliveries: Sequence[Mapping[str, Any]], title: str = "")
         heights = [counts.get(status, {}).get(x, 0) for x in xs]
         if not any(heights):
             continue
-        bars = ax.bar(xs, heights, bottom=bottom, color=color, width=0.8, label=f"{status} ({sum(heights)} pairs)")
+        bars = ax.bar(xs, heights, bottom=bottom, color=color, width=0.8,
+                      label=f"{status} ({counted(sum(heights), 'pair')})")
         for x, bar in zip(xs, bars, strict=True):
             bar.set_gid(f"attempts:{status}:{x}")
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
@@ -551,7 +666,7 @@ def breakdown_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figu
         offset = [o + w for o, w in zip(offset, widths, strict=True)]
     for y, name in zip(ys, names, strict=True):
         left.text(offset[y], y, f"  {short_duration(sum(means[name].values()))}", va="center", fontsize=8)
-    left.set_yticks(ys, [f"{n}\n({len(groups[n])} pairs)" for n in names], fontsize=8)
+    left.set_yticks(ys, [f"{n}\n({counted(len(groups[n]), 'pair')})" for n in names], fontsize=8)
     left.invert_yaxis()
     left.set_xlim(0, max(offset, default=1.0) * 1.3 or 1.0)
     left.set_xlabel(f"mean time per delivered pair ({unit})")

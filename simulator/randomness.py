@@ -17,6 +17,7 @@ scenario.  :func:`parse_distribution` reads the scenario syntax
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import numpy as np
+
+from .brief import brief
+from .wording import counted
 
 __all__ = [
     "DISTRIBUTION_KINDS",
@@ -106,10 +110,10 @@ class DistributionError(ValueError):
 
 def _finite(value: float, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise DistributionError(f"{what} must be a number, got {value!r}")
+        raise DistributionError(f"{what} must be a number, got {brief(value)}")
     result = float(value)
     if not math.isfinite(result):
-        raise DistributionError(f"{what} must be finite, got {value!r}")
+        raise DistributionError(f"{what} must be finite, got {brief(value)}")
     return result
 
 
@@ -236,7 +240,8 @@ class Choice:
             raise DistributionError("choice needs at least one [value, weight] pair")
         if len(values) != len(weights):
             raise DistributionError(
-                f"choice has {len(values)} values but {len(weights)} weights: give one weight per value"
+                f"choice has {counted(len(values), 'value')} but {counted(len(weights), 'weight')}: "
+                "give one weight per value"
             )
         for index, weight in enumerate(weights):
             if weight < 0:
@@ -300,16 +305,16 @@ def _parse_value(parse_value: Callable[[object], float], raw: object, path: tupl
 def _parse_sigma(raw: object) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise DistributionError(
-            f"lognormal sigma must be a plain number, got {raw!r}", ("lognormal", "sigma")
+            f"lognormal sigma must be a plain number, got {brief(raw)}", ("lognormal", "sigma")
         )
     return float(raw)
 
 
 def _parse_weight(raw: object, path: tuple[str | int, ...]) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise DistributionError(f"choice weight must be a plain number, got {raw!r}", path)
+        raise DistributionError(f"choice weight must be a plain number, got {brief(raw)}", path)
     if raw < 0:
-        raise DistributionError(f"choice weights must not be negative, got {raw!r}", path)
+        raise DistributionError(f"choice weights must not be negative, got {brief(raw)}", path)
     return float(raw)
 
 
@@ -330,7 +335,7 @@ def parse_distribution(raw: object, parse_value: Callable[[object], float]) -> D
     if isinstance(raw, Mapping):
         return _parse_mapping(raw, parse_value)
     if isinstance(raw, bool) or raw is None or (isinstance(raw, Sequence | set) and not isinstance(raw, str)):
-        raise DistributionError(f"{raw!r} is not a distribution: use {_FORMS}")
+        raise DistributionError(f"{brief(raw)} is not a distribution: use {_FORMS}")
     try:
         return Constant(_parse_value(parse_value, raw, ()))
     except DistributionError as error:
@@ -346,23 +351,28 @@ def _parse_mapping(raw: Mapping[object, object], parse_value: Callable[[object],
     ((kind, params),) = raw.items()
     if kind not in DISTRIBUTION_KINDS:
         known = ", ".join(DISTRIBUTION_KINDS)
-        raise DistributionError(f"unknown distribution {kind!r}: the kinds are {known}", (str(kind),))
+        raise DistributionError(f"unknown distribution {brief(kind)}: the kinds are {known}", (str(kind),))
     assert isinstance(kind, str)
     if kind == "choice":
         return _parse_choice(params, parse_value)
     expected = DISTRIBUTION_KINDS[kind]
     if not isinstance(params, Mapping):
         raise DistributionError(
-            f"{kind} takes a mapping of its parameters ({', '.join(expected)}), got {params!r}", (kind,)
+            f"{kind} takes a mapping of its parameters ({', '.join(expected)}), got {brief(params)}", (kind,)
         )
+    missing = [key for key in expected if key not in params]
+    needs = f"{kind} needs {' and '.join(repr(key) for key in missing)}"
     for key in params:
         if key not in expected:
+            close = difflib.get_close_matches(str(key), missing or expected, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            also = f"; {needs}" if missing else ""
             raise DistributionError(
-                f"unknown key {key!r} for {kind}: its keys are {', '.join(expected)}", (kind, str(key))
+                f"unknown key {brief(key)} for {kind}{hint} (its keys are {', '.join(expected)}{also})",
+                (kind, str(key)),
             )
-    for key in expected:
-        if key not in params:
-            raise DistributionError(f"{kind} needs {key!r}", (kind, key))
+    if missing:
+        raise DistributionError(needs, (kind, missing[0]))
     try:
         if kind == "exponential":
             return Exponential(_parse_value(parse_value, params["mean"], (kind, "mean")))
@@ -381,14 +391,14 @@ def _parse_mapping(raw: Mapping[object, object], parse_value: Callable[[object],
 def _parse_choice(params: object, parse_value: Callable[[object], float]) -> Choice:
     if not isinstance(params, Sequence) or isinstance(params, str) or not params:
         raise DistributionError(
-            f"choice takes a non-empty list of [value, weight] pairs, got {params!r}", ("choice",)
+            f"choice takes a non-empty list of [value, weight] pairs, got {brief(params)}", ("choice",)
         )
     values: list[float] = []
     weights: list[float] = []
     for index, pair in enumerate(params):
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
             raise DistributionError(
-                f"choice items are [value, weight] pairs, got {pair!r}", ("choice", index)
+                f"choice items are [value, weight] pairs, got {brief(pair)}", ("choice", index)
             )
         values.append(_parse_value(parse_value, pair[0], ("choice", index, 0)))
         weights.append(_parse_weight(pair[1], ("choice", index, 1)))

@@ -16,16 +16,21 @@ from typing import Any
 from . import __version__
 from .plots import short_duration
 from .results import stats
+from .wording import counted
 
 __all__ = ["render_report", "write_report"]
 
 MAX_PROBLEM_ROWS = 25
 
 CAPTIONS: dict[str, str] = {
-    "latency_cdf": "Delivery latency (submitted to mailbox) and end-to-end latency (to the first device).",
-    "latency_by_domain": "Delivery latency per destination domain.",
-    "latency_by_protocol": "End-to-end latency and waiting in the mailbox per retrieval protocol.",
-    "queue_length": "Outgoing queue length of each server; outages shaded.",
+    "latency_cdf": "Delivery latency (submitted to mailbox) and end-to-end latency (to the first device), over all "
+                   "mail pairs: bounced, pending and unread pairs keep a curve below 1.",
+    "latency_by_domain": "Delivery latency per destination domain, over all its mail pairs: a curve levels off at "
+                         "the share delivered.",
+    "latency_by_protocol": "End-to-end latency and waiting in the mailbox per retrieval protocol, over all mail "
+                           "pairs to its users.",
+    "queue_length": "Outgoing queue length of each server; red: the server down, grey: links down that cut it off "
+                    "from a server it relays to.",
     "attempts": "Delivery attempts per mail (message, recipient) pair, by final status.",
     "time_breakdown": "Where the time went: queue wait, SMTP sessions, waiting in the mailbox.",
     "topology": "The network: servers, users' sites, links with one-way latency and bandwidth.",
@@ -161,10 +166,12 @@ def render_report(result: Any, images: Mapping[str, bytes]) -> str:
     body = "\n".join(f"<h2>{_e(title)}</h2>\n{content}" for title, content in sections)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta name="mailsim-run-id" content="{_e(s["run_id"])}">\n'
         f"<title>mailsim report: {_e(s['name'])}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
         f"<h1>mailsim report: {_e(s['name'])}</h1>\n"
         f'<p class="muted">seed {_e(s["seed"])}; simulated {_e(short_duration(s["end_time_s"]))} '
-        f"({s['end_time_s']:.3f} s); {_e(s['events'])} events; mailsim {_e(__version__)}. "
+        f"({s['end_time_s']:.3f} s); {_e(counted(s['events'], 'event'))}; mailsim {_e(__version__)}, "
+        f"run {_e(s['run_id'])}. "
         "Times are simulated; hover a duration for its exact value in seconds.</p>\n"
         f"{body}\n</body>\n</html>\n"
     )

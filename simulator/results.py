@@ -189,13 +189,12 @@ def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any])
 def by_protocol(tables: Tables, records: Sequence[Record]) -> dict[str, dict[str, Any]]:
     """Per access protocol: delivered mail pairs, how many reached a device and every device,
     retrieval latency (from delivery) and end-to-end latency (from submission)."""
-    protocol_of: dict[str, str] = {}
+    protocol_of = device_protocols(records)
     devices_of: dict[str, int] = {}
     for _t, event, _mid, _node, detail in records:
         if event == "device":
-            f = fields(detail)
-            protocol_of[f["rcpt"]] = f["protocol"]
-            devices_of[f["rcpt"]] = devices_of.get(f["rcpt"], 0) + 1
+            rcpt = fields(detail)["rcpt"]
+            devices_of[rcpt] = devices_of.get(rcpt, 0) + 1
     holders: dict[tuple[str, str], int] = {}
     for row in tables.retrievals:
         key = (row["message_id"], row["recipient"])
@@ -216,6 +215,11 @@ def by_protocol(tables: Tables, records: Sequence[Record]) -> dict[str, dict[str
             "end_to_end_latency_s": stats([r["retrieved_at"] - r["submitted_at"] for r in got]),
         }
     return out
+
+
+def device_protocols(records: Iterable[Record]) -> dict[str, str]:
+    """User address -> the access protocol of its devices, from the ``device`` records."""
+    return {f["rcpt"]: f["protocol"] for f in (fields(r[4]) for r in records if r[1] == "device")}
 
 
 # ---- writers ----------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 tables as rows (``tables``) or as pandas DataFrames (``deliveries``, ``retrievals``, ``events``,
 ``queues``; pandas is imported only there), draws figures (``plot_*``), writes the result
 folder the contract names (``save``) and reads one back (``Result.load``) without simulating
-again. Nothing here prints.
+again. Nothing here prints. The simulation core and matplotlib are imported when first used,
+so a command that neither simulates nor draws (``mailsim validate``) does not load them.
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import plots, results
+from . import resultdir, results
 from .eventlog import Record
-from .world import Progress, World
+from .workload import check_workload
+
+# Told each step of writing a result, ``(phase, detail)``: phase is "derive", "write", "plots",
+# "report", "transcripts" or "pcap", detail names the table, file or plot (see Result.save).
+Step = Callable[[str, str], None]
+
+
+def _no_step(_phase: str, _detail: str) -> None:
+    pass
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .plots import Figure
+    from .world import Progress
 
 __all__ = ["PLOT_FILES", "Result", "run"]
 
@@ -75,6 +85,15 @@ class Result:
     _breakdown: list[dict[str, Any]] | None = field(default=None, repr=False)
     traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
+    _run_id: str | None = field(default=None, repr=False)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, in summary.json and the folder's manifest: a hash of the mailsim version,
+        the seed and the effective scenario (see :func:`simulator.resultdir.run_id_of`)."""
+        if self._run_id is None:
+            self._run_id = resultdir.run_id_of(self.scenario.to_effective_dict(), self.seed)
+        return self._run_id
 
     # ---- rows and summary ------------------------------------------------------------------
 
@@ -89,13 +108,16 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """What summary.json holds: counts, latency statistics, attempts, peak queues."""
         if self._summary is None:
-            header = {"name": self.scenario.name, "seed": self.seed, "end_time_s": self.end_time_s}
+            header = {"name": self.scenario.name, "seed": self.seed, "run_id": self.run_id,
+                      "end_time_s": self.end_time_s}
             self._summary = results.summarize(self.tables, self.records, header)
         return self._summary
 
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
         """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
+        from . import plots
+
         if self._breakdown is None:
             self._breakdown = plots.time_breakdown(self.records, self.tables.deliveries)
         return self._breakdown
@@ -131,29 +153,42 @@ class Result:
 
     def plot_latency(self, by: str | None = None) -> Figure:
         """Latency CDFs: overall (``by=None``), per destination ``"domain"`` or per retrieval ``"protocol"``."""
+        from . import plots
+
         t, name = self.tables, self.scenario.name
         if by is None:
             return plots.latency_cdf(t.deliveries, f"{name}: latency of mail (message, recipient) pairs")
         if by == "domain":
             return plots.latency_cdf_by_domain(t.deliveries, f"{name}: delivery latency by destination domain")
         if by == "protocol":
-            return plots.latency_cdf_by_protocol(t.deliveries, t.retrievals,
+            return plots.latency_cdf_by_protocol(t.deliveries, results.device_protocols(self.records),
                                                  f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
         raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
 
     def plot_queues(self) -> Figure:
         """Outgoing queue length of each server over time, outages shaded."""
+        from . import plots
+        from .cutoffs import destinations
+
         spans = plots.outage_spans(self.records, self.end_time_s)
+        links = [(link.a, link.b) for link in self.scenario.links]
+        link_names = {f"{a}--{b}" for a, b in links}
+        # where each server relays to matters only for link outages; reading it parses every attempt record
+        relays_to = destinations(self.records) if any(target in link_names for target, _, _ in spans) else None
         return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
-                                    f"{self.scenario.name}: outgoing queue length per server")
+                                    f"{self.scenario.name}: outgoing queue length per server", links, relays_to)
 
     def plot_attempts(self) -> Figure:
         """Delivery attempts per mail (message, recipient) pair, by final status."""
+        from . import plots
+
         return plots.attempts_histogram(self.tables.deliveries,
                                         f"{self.scenario.name}: delivery attempts per (message, recipient)")
 
     def plot_time_breakdown(self) -> Figure:
         """Where the time went: queue wait, SMTP sessions, waiting in the mailbox."""
+        from . import plots
+
         return plots.breakdown_figure(self.breakdown_rows, f"{self.scenario.name}: where the time went")
 
     def plot_journey(self, message_id: str) -> Figure:
@@ -184,9 +219,17 @@ class Result:
             del drawers["latency_by_protocol"]
         return drawers
 
-    def render_plots(self) -> dict[str, bytes]:
-        """Every standard plot as PNG bytes, by name."""
-        return {name: plots.png_bytes(draw()) for name, draw in self.figures().items()}
+    def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
+        """Every standard plot as PNG bytes, by name (``progress`` told of each)."""
+        step = progress or _no_step
+        drawers = self.figures()
+        images = {}
+        for number, (name, draw) in enumerate(drawers.items(), start=1):
+            step("plots", f"{name} ({number}/{len(drawers)})")
+            from . import plots  # matplotlib loads as the first plot starts
+
+            images[name] = plots.png_bytes(draw())
+        return images
 
     def save_plots(self, folder: str | Path, images: dict[str, bytes] | None = None) -> list[Path]:
         """Write the standard plots as ``<folder>/<name>.png``; returns the paths."""
@@ -203,50 +246,84 @@ class Result:
     # ---- files -----------------------------------------------------------------------------
 
     def save(self, folder: str | Path, with_plots: bool = True, report: bool = False,
-             transcripts: bool = False, pcap: bool = False) -> Path:
-        """Write every result file into ``folder`` (created if needed); returns the folder.
+             transcripts: bool = False, pcap: bool = False, progress: Step | None = None) -> Path:
+        """Write every result file into ``folder``, replacing whatever result it held; returns the folder.
+
+        The files are written into a new folder beside ``folder`` that replaces it only when
+        complete, with a ``manifest.json`` (the run_id, each file's sha256); an exception or an
+        interrupt leaves ``folder`` as it was (see :mod:`simulator.resultdir`). Raises
+        :class:`simulator.resultdir.ResultFolderError` for a path that cannot be a result folder
+        (a file, a folder of other files, a place that is not writable).
 
         With ``report``, also a self-contained ``report.html`` (summary tables, plots embedded);
         with ``transcripts`` / ``pcap`` (the run must have been traced), ``transcripts.jsonl`` /
-        ``capture.pcap`` (see :meth:`write_wire`).
+        ``capture.pcap`` (see :meth:`write_wire`). ``progress`` is told of each step as it starts.
         """
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        t = self.tables
-        results.write_rows(out / "deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries)
-        results.write_rows(out / "retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals)
-        results.write_rows(out / "queues.csv", results.QUEUE_COLUMNS, t.queues)
-        results.write_events(out / "events.csv", self.records)
-        results.write_json(out / "summary.json", self.summary)
-        (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
-        images = self.render_plots() if (with_plots or report) else None
-        if with_plots and images is not None:
-            self.save_plots(out / "plots", images)
-        if report:
-            self.write_report(out / "report.html", images)
+        step = progress or _no_step
         if transcripts or pcap:
-            self.write_wire(out, transcripts=transcripts, pcap=pcap)
-        return out
+            self._check_traced()
+        step("derive", "deliveries, retrievals, queues")
+        t = self.tables
+        step("derive", "summary")
+        summary = self.summary
+        with resultdir.replacing(folder, self.run_id) as out:
+            for name, columns, rows in (("deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries),
+                                        ("retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals),
+                                        ("queues.csv", results.QUEUE_COLUMNS, t.queues)):
+                step("write", name)
+                results.write_rows(out / name, columns, rows)
+            step("write", "events.csv")
+            results.write_events(out / "events.csv", self.records)
+            step("write", "summary.json")
+            results.write_json(out / "summary.json", summary)
+            (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
+            images = self.render_plots(step) if (with_plots or report) else None
+            if with_plots and images is not None:
+                self.save_plots(out / "plots", images)
+            if report:
+                step("report", "report.html")
+                self.write_report(out / "report.html", images)
+            if transcripts or pcap:
+                self.write_wire(out, transcripts=transcripts, pcap=pcap, progress=step)
+        return Path(folder)
 
-    def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True) -> list[Path]:
+    def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True,
+                   progress: Step | None = None) -> list[Path]:
         """Write the traced sessions as ``transcripts.jsonl`` and/or ``capture.pcap`` into ``folder``.
 
-        Raises ValueError when the run was not traced (``run(..., trace=True)``).
+        Raises ValueError when the run was not traced (``run(..., trace=True)``), or when
+        ``trace_messages`` named messages the run did not create.
         """
         from .pcap import write_pcap
-        from .transcript import build_conversations, write_transcripts
+        from .transcript.build import build_conversations
+        from .transcript.jsonl import write_transcripts
 
-        if self.traces is None:
-            raise ValueError("this run recorded no session traces: run it with trace=True")
+        self._check_traced()
+        step = progress or _no_step
+        step("transcripts" if transcripts else "pcap", "matching sessions to messages")
+        assert self.traces is not None  # checked above
         conversations = build_conversations(self.traces, self.records, self.scenario, self.end_time_s,
                                             only=self.trace_messages)
         out = Path(folder)
         written = []
         if transcripts:
+            step("transcripts", "transcripts.jsonl")
             written.append(write_transcripts(out / "transcripts.jsonl", conversations, self.scenario))
         if pcap:
+            step("pcap", "capture.pcap")
             written.append(write_pcap(out / "capture.pcap", conversations, self.scenario))
         return written
+
+    def _check_traced(self) -> None:
+        """ValueError unless the run recorded session traces of messages it did create."""
+        from .capture import describe_ids, unknown_message_ids
+
+        if self.traces is None:
+            raise ValueError("this run recorded no session traces: run it with trace=True")
+        unknown = unknown_message_ids(self.records, sorted(self.trace_messages or ()))
+        if unknown:
+            raise ValueError(f"trace_messages names {', '.join(unknown)}, which this run did not create "
+                             f"(it created {describe_ids(self.records)})")
 
     def write_report(self, path: str | Path, images: dict[str, bytes] | None = None) -> Path:
         """Write the self-contained HTML report of this run to ``path``."""
@@ -258,23 +335,25 @@ class Result:
     def load(cls, folder: str | Path) -> Result:
         """Read a result folder written by :meth:`save` back, without simulating again.
 
+        The folder is checked against its manifest first: a file missing, changed, or not of
+        the run (left by another run, say) raises :class:`simulator.resultdir.ResultFolderError`.
         The records come from events.csv and the scenario from scenario.yaml, so the tables and
         summary of the loaded result equal the saved ones. Raises FileNotFoundError for a missing
         folder or file, ValueError for an events.csv that is not one, ScenarioError for a bad
         scenario.yaml.
         """
+        from .limits import NO_MAIL_LIMIT
         from .scenario import load_scenario
 
         root = Path(folder)
-        if not root.is_dir():
-            raise FileNotFoundError(f"no result folder {root}")
+        run_id = resultdir.verify(root)
         for name in ("events.csv", "scenario.yaml", "summary.json"):
             if not (root / name).is_file():
                 raise FileNotFoundError(f"{root} is not a result folder: {name} is missing")
         records = read_events(root / "events.csv")
         saved = json.loads((root / "summary.json").read_text())
-        scenario = load_scenario(root / "scenario.yaml")
-        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records)
+        scenario = load_scenario(root / "scenario.yaml", max_messages=NO_MAIL_LIMIT)  # it has run already
+        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id)
 
 
 def read_events(path: Path) -> list[Record]:
@@ -298,13 +377,25 @@ def run(
     progress: Progress | None = None,
     trace: bool = False,
     trace_messages: Iterable[str] | None = None,
+    max_messages: int | None = None,
 ) -> Result:
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
 
     With ``trace``, every session records its timeline (``Result.traces``) for transcripts and
-    packet captures; ``trace_messages`` limits that to those messages' sessions.
+    packet captures; ``trace_messages`` limits that to those messages' sessions. With
+    ``max_messages``, the scenario is first held to that limit on expected mail (``ScenarioError``
+    if it asks for more; ``load_scenario`` already held it to the limit it was given). ``progress`` is
+    called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
     """
+    from .scenario import Scenario
+    from .world import World
+
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"run() takes a Scenario (from load_scenario), got {type(scenario).__name__}")
+    if max_messages is not None:
+        check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted)
     end = world.run(progress)
-    return Result(scenario, world.seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted)
+    used_seed: int = scenario.seed if seed is None else seed
+    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted)

@@ -8,6 +8,11 @@ preference order. A failed attempt is retried as the retry policy says, until th
 gives up and the sender gets a bounce (an RFC 3464 DSN from ``MAILER-DAEMON@<server>`` with
 the null sender). A DSN that fails is never bounced.
 
+With a policy that keeps destination state (``postfix``: per next-hop domain, ``exim``: per
+host), a connection-level failure closes the destination for a while; a job due for a closed
+destination is deferred without a connection (logged as ``held``), and Exim skips a closed host
+of several.
+
 While the server is down it answers nobody, its sessions are cut, and its queue waits: jobs
 resume when it comes back.
 """
@@ -27,7 +32,7 @@ from .exchange import SmtpExchange
 from .mailbox import Mailbox
 from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
 from .protocols import smtp
-from .retry import make_policy
+from .retry import TryRecord, make_policy
 
 CONNECT_FAILED = "421"  # what the log records for a host that did not answer
 GREYLISTED = "450"  # 450 4.7.1: try again later
@@ -66,6 +71,7 @@ class MailServer:
         self.connect_timeout_s: float = spec.connect_timeout_s
         self.mailboxes: dict[str, Mailbox] = {}
         self.slots = Slots(ctx.env, spec.concurrency)
+        self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
         self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)
         self.down_count = 0  # overlapping outages holding it down
@@ -209,14 +215,22 @@ class MailServer:
             ctx.append_record((ctx.clock(), "dequeued", message.id, self.name, f"queue={len(self.queued)}"))
         ctx.end.release()
 
-    def _after_failure(self, message: Message, remaining: list[str], code: str, st: Retrying) -> float | None:
+    def _after_failure(
+        self, message: Message, remaining: list[str], code: str, st: Retrying, reopen_s: float | None = None
+    ) -> float | None:
         """A job's attempt failed with ``code`` for ``remaining``: the retry policy decides. Returns
         when to attempt next, or None when the policy gave up (the recipients were bounced)."""
         ctx, env = self.ctx, self.ctx.env
         st.failures += 1
         if st.failures == 1:
             st.first_failure_s = env.now
-        decision = self.policy.decide(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned)
+        if reopen_s is None:
+            decision = self.policy.decide(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned,
+                                          st.record)
+        else:
+            decision = self.policy.decide_held(env.now, st.queued_at_s, st.first_failure_s, st.failures, st.warned,
+                                               st.record, reopen_s)
+        st.record = decision.record
         if decision.action == "bounce":
             self.fail_permanently(message, tuple(remaining), code, expired=True)
             return None
@@ -224,9 +238,63 @@ class MailServer:
             st.warned = True
             self.send_dsn(message, tuple(remaining), WARNING, code)
         next_s = decision.next_attempt_s
+        assert next_s is not None  # a retry always has a time
         ctx.record("deferred", message.id, self.name,
                    f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
         return next_s
+
+    def _open_hosts(
+        self, rcpts: list[str], hosts: tuple[str, ...], queued_at_s: float
+    ) -> tuple[tuple[str, ...], float | None]:
+        """The hosts a job may try now and, when it may try none, the time its destination reopens.
+
+        ``postfix``: the job waits while every domain of its recipients is dead. ``exim``: hosts
+        whose retry time has not come are skipped; the job waits when that is all of them.
+        """
+        now_s, policy, states = self.ctx.env.now, self.policy, self.destinations
+        if policy.destination == "domain":
+            records = [states.get(domain_of(r)) for r in rcpts]
+            closed = [r for r in records if r is not None and not policy.destination_open(r, now_s, queued_at_s)]
+            if len(closed) < len(records):
+                return hosts, None
+            return hosts, min(rec.next_try_s for rec in closed)
+        open_hosts = []
+        reopen_s = None
+        for host in hosts:
+            rec = states.get(host)
+            if rec is None or policy.destination_open(rec, now_s, queued_at_s):
+                open_hosts.append(host)
+            elif reopen_s is None or rec.next_try_s < reopen_s:
+                reopen_s = rec.next_try_s
+        return (tuple(open_hosts), None) if open_hosts else (hosts, reopen_s)
+
+    def _learn(self, rcpts: list[str], contacts: list[tuple[str, bool, float]]) -> None:
+        """Update the destination state from an attempt's connections: (host, answered, when).
+
+        ``postfix``: no host answered, so every domain of the recipients is dead now; a host
+        that answered makes them alive. ``exim``: each host that did not answer gets (or
+        extends) its retry record; one that answered loses it.
+        """
+        if not contacts:
+            return
+        policy, states = self.policy, self.destinations
+        if policy.destination == "domain":
+            answered = any(ok for _, ok, _ in contacts)
+            for domain in {domain_of(r) for r in rcpts}:
+                if answered:
+                    states.pop(domain, None)
+                else:
+                    record = policy.destination_failed(states.get(domain), contacts[-1][2])
+                    if record is not None:
+                        states[domain] = record
+            return
+        for host, ok, when_s in contacts:
+            if ok:
+                states.pop(host, None)
+            else:
+                record = policy.destination_failed(states.get(host), when_s)
+                if record is not None:
+                    states[host] = record
 
     def _bounce_batch(self, message: Message, batch: list[tuple[str, str]], host: str, _event: Any = None) -> None:
         by_code: dict[str, list[str]] = {}
@@ -245,7 +313,7 @@ class MailServer:
         §4.5.3.2.6: a duplicate delivery will follow)."""
         ctx = self.ctx
         ctx.record("session_cut", message.id, self.name, f"host={host} accepted=yes")
-        again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT)
+        again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT, state.record)
         self.enqueue(message, rcpts, hosts, again).start_soon()
 
     # ---- failures and notifications ----------------------------------------------------------
@@ -366,8 +434,9 @@ class Job:
     its deliveries created at the next server.
     """
 
-    __slots__ = ("batch", "code", "followups", "handle", "host", "host_index", "hosts", "message", "offered",
-                 "path", "queued_at_s", "rcpts", "remaining", "server", "settled", "state", "timer", "waiting")
+    __slots__ = ("batch", "code", "contacts", "followups", "handle", "host", "host_index", "hosts", "message",
+                 "offered", "open_hosts", "path", "queued_at_s", "rcpts", "remaining", "server", "settled", "state",
+                 "timer", "waiting")
 
     def __init__(
         self, server: MailServer, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...],
@@ -426,15 +495,28 @@ class Job:
         server = self.server
         if not server.up:
             server.back_up().callbacks.append(self._await_turn)
-        elif server.slots.take():
+            return
+        self.open_hosts = self.hosts
+        if server.policy.destination is not None and server.destinations:
+            self.open_hosts, reopen_s = server._open_hosts(self.remaining, self.hosts, self.queued_at_s)
+            if reopen_s is not None:  # its destination is closed: deferred without a connection
+                ctx = server.ctx
+                why = "dead" if server.policy.destination == "domain" else "retry_time"
+                ctx.record("held", self.message.id, server.name,
+                           f"rcpts={','.join(self.remaining)} hosts={','.join(self.hosts)} why={why} "
+                           f"until={reopen_s!r}")
+                self.code = CONNECT_FAILED
+                self._failed(reopen_s)
+                return
+        if server.slots.take():
             self._attempt_now()
         else:
             server.slots.wait().callbacks.append(self._attempt)
 
-    def _failed(self) -> None:
+    def _failed(self, reopen_s: float | None = None) -> None:
         code = self.code
         assert code is not None
-        next_s = self.server._after_failure(self.message, self.remaining, code, self._retrying())
+        next_s = self.server._after_failure(self.message, self.remaining, code, self._retrying(), reopen_s)
         if next_s is None:
             self._end()
             return
@@ -465,7 +547,8 @@ class Job:
         server = self.server
         ctx = server.ctx
         ctx.append_record((ctx.clock(), "attempt", self.message.id, server.name,
-                           f"rcpts={','.join(self.remaining)} hosts={','.join(self.hosts)}"))
+                           f"rcpts={','.join(self.remaining)} hosts={','.join(self.open_hosts)}"))
+        self.contacts: list[tuple[str, bool, float]] = []  # (host, answered, when), for destination state
         self.settled: set[str] = set()
         self.code = CONNECT_FAILED
         self.batch: list[tuple[str, str]] | None = None  # refusals learned at this moment
@@ -474,12 +557,12 @@ class Job:
         self._next_host()
 
     def _next_host(self) -> None:
-        server, message, hosts = self.server, self.message, self.hosts
+        server, message, hosts = self.server, self.message, self.open_hosts
         ctx = server.ctx
         while self.host_index < len(hosts):
             host = hosts[self.host_index]
             self.host_index += 1
-            if self.host_index == 1:
+            if self.host_index == 1 and hosts is self.hosts:
                 offered = tuple(self.waiting)  # the first host is every recipient's first MX
             else:
                 offered = tuple(r for r in self.waiting if host in server.mx_hosts(domain_of(r)))
@@ -514,6 +597,7 @@ class Job:
         server.ctx.sessions.close(self.handle)
         self.handle = None
         server.ctx.record("connect_failed", self.message.id, server.name, f"host={self.host} code={CONNECT_FAILED}")
+        self.contacts.append((self.host, False, server.ctx.env.now))
         self._next_host()
 
     def _connect_cut(self) -> None:
@@ -546,6 +630,7 @@ class Job:
             ctx.record("session_cut", message.id, server.name, f"host={host} accepted=no")
             self._attempt_over(CUT)
             return
+        self.contacts.append((host, True, ctx.env.now))
         if result.accepted:
             ctx.append_record((ctx.clock(), "sent", message.id, server.name,
                                f"host={host} rcpts={','.join(result.accepted)} code=250"))
@@ -555,6 +640,7 @@ class Job:
             if len(result.accepted) == len(self.remaining):  # every recipient: the job is done
                 self.code = smtp.OK
                 server.slots.give()
+                self._learn()
                 self.remaining = []
                 self._end()
                 return
@@ -570,6 +656,12 @@ class Job:
             return
         self._next_host()
 
+    def _learn(self) -> None:
+        """The attempt's connections update the server's destination state (postfix, exim)."""
+        server = self.server
+        if server.policy.destination is not None:
+            server._learn(self.remaining, self.contacts)
+
     def _reply_lost(self, rcpts: tuple[str, ...], host: str) -> None:
         self.server._reply_lost(self.message, rcpts, self.hosts, host, self._retrying())
 
@@ -577,6 +669,7 @@ class Job:
         """The attempt is over with ``code``: its slot is free; the job goes on."""
         self.code = code
         self.server.slots.give()
+        self._learn()
         settled = self.settled
         self.remaining = [r for r in self.remaining if r not in settled]
         if not self.remaining:
@@ -597,6 +690,7 @@ class Retrying:
     first_failure_s: float = 0.0
     warned: bool = False
     code: str | None = None  # a failure to act on before the next attempt
+    record: TryRecord | None = None  # the policy's retry record for the job (exim)
 
 
 def start_jobs(jobs: list[Job]) -> None:

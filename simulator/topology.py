@@ -12,10 +12,12 @@ from collections import Counter
 from typing import Any
 
 import networkx as nx
+from matplotlib.artist import Artist
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from .plots import Figure, new_figure, short_duration
+from .wording import counted
 
 __all__ = ["bandwidth_text", "graph", "layout", "topology_figure"]
 
@@ -40,7 +42,7 @@ def _kind(node: str, spec: Any, sites: set[str]) -> str:
 
 def graph(scenario: Any) -> nx.Graph:
     """The network as a graph: node ``kind`` (server, relay, site, router), edge ``latency_s``, ``bandwidth_bps``."""
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()
     sites = {user.at for user in scenario.expanded_users()}
     for node in sorted(scenario.nodes()):
         spec = scenario.servers.get(node)
@@ -157,7 +159,7 @@ def topology_figure(scenario: Any, title: str = "") -> Figure:
     rows = max(ys) - min(ys) + 1
     fig = new_figure(min(max(3.6 * columns + 0.6, 8.0), 18.0), min(max(1.25 * rows + 1.6, 4.5), 16.0))
     ax = fig.add_subplot()
-    bandwidths = [b for _, _, b in g.edges(data="bandwidth_bps") if b]
+    bandwidths = [float(data["bandwidth_bps"]) for _, _, data in g.edges(data=True) if data.get("bandwidth_bps")]
     top_bps = max(bandwidths, default=1.0)
     for a, b, data in sorted(g.edges(data=True), key=lambda e: e[2]["name"]):
         (xa, ya), (xb, yb) = pos[a], pos[b]
@@ -194,14 +196,14 @@ def topology_figure(scenario: Any, title: str = "") -> Figure:
     ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
     ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_axis_off()
-    handles = [Patch(facecolor=_COLORS[k], edgecolor="black", label=label) for k, label in
+    handles: list[Artist] = [Patch(facecolor=_COLORS[k], edgecolor="black", label=label) for k, label in
                (("server", "mail server (holds mailboxes)"), ("relay", "relay / backup MX"),
                 ("site", "users' site"), ("router", "router"))]
     handles.append(Line2D([], [], color="tab:red", linestyle="--", label="link or server with outages"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=5, fontsize=8, frameon=False)
     n_users = sum(len(v) for v in users_at.values())
-    ax.set_title(title or f"{scenario.name}: {len(scenario.servers)} servers, {n_users} users, "
-                 f"{len(scenario.links)} links", fontsize=11)
+    ax.set_title(title or f"{scenario.name}: {counted(len(scenario.servers), 'server')}, {counted(n_users, 'user')}, "
+                 f"{counted(len(scenario.links), 'link')}", fontsize=11)
     fig.text(0.5, 0.01, "link labels: one-way latency · bandwidth (line width grows with bandwidth)",
              ha="center", va="bottom", fontsize=8, color="dimgrey")
     fig.tight_layout()

@@ -20,12 +20,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from fractions import Fraction
 
+from .brief import brief
+
 __all__ = [
+    "BANDWIDTH_PATTERN",
     "BANDWIDTH_UNITS_BPS",
+    "DURATION_PATTERN",
     "DURATION_UNITS_S",
+    "RATE_PATTERN",
     "RATE_UNITS_S",
+    "SIZE_PATTERN",
     "SIZE_UNITS_BYTES",
     "format_duration",
     "parse_bandwidth",
@@ -34,8 +41,8 @@ __all__ = [
     "parse_size",
 ]
 
-# A decimal number without sign: 12, 12.5, .5, 12., 1e3, 2.5E-3.
-_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+# A decimal number without sign: 12, 12.5, .5, 12., 1e3, 2.5E-3 (ASCII digits only).
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 
 DURATION_UNITS_S: dict[str, Fraction] = {
     "d": Fraction(86400),
@@ -84,6 +91,32 @@ _SIZE = re.compile(rf"({_NUMBER})\s*([A-Za-z]+)?")
 _BANDWIDTH = re.compile(rf"({_NUMBER})\s*([A-Za-z]+)?")
 _RATE = re.compile(rf"({_NUMBER})\s*/\s*([a-z]+)")
 
+
+
+def _either(units: Iterable[str]) -> str:
+    """A regex alternation of unit names, longest first (so ``ms`` is tried before ``m``)."""
+    return "|".join(sorted((re.escape(unit) for unit in units), key=len, reverse=True))
+
+
+_PLAIN = rf"\s*\+?{_NUMBER}\s*"  # what _plain_number accepts in a string
+
+DURATION_PATTERN = (
+    rf"^(?:{_PLAIN}|(?=.*[0-9]) *"
+    + "".join(rf"(?:{_NUMBER} *{re.escape(unit)} *)?" for unit in DURATION_UNITS_S)
+    + ")$"
+)
+"""The strings :func:`parse_duration` accepts, as a regular expression (ECMAScript-compatible,
+for the JSON Schema): a number, or each unit of ``DURATION_UNITS_S`` at most once, in order."""
+
+SIZE_PATTERN = rf"^(?:{_PLAIN}|\s*{_NUMBER}\s*(?:{_either(SIZE_UNITS_BYTES)})\s*)$"
+"""The strings :func:`parse_size` accepts (units from ``SIZE_UNITS_BYTES``)."""
+
+BANDWIDTH_PATTERN = rf"^(?:{_PLAIN}|\s*{_NUMBER}\s*(?:{_either(BANDWIDTH_UNITS_BPS)})\s*)$"
+"""The strings :func:`parse_bandwidth` accepts (units from ``BANDWIDTH_UNITS_BPS``)."""
+
+RATE_PATTERN = rf"^(?:{_PLAIN}|\s*{_NUMBER}\s*/\s*(?:{_either(RATE_UNITS_S)})\s*)$"
+"""The strings :func:`parse_rate` accepts (denominators from ``RATE_UNITS_S``)."""
+
 _DURATION_FORMS = "use forms like 250ms, 30s, 30m, 2h, 5d, 1d2h or a number of seconds"
 _SIZE_FORMS = "use forms like 512B, 75KB, 10KiB, 25MB, 2MiB, 1GB, 1GiB or a number of bytes"
 _BANDWIDTH_FORMS = "use forms like 56kbps, 100Mbps, 1Gbps or a number of bits per second"
@@ -98,18 +131,18 @@ def _plain_number(value: object, kind: str, forms: str) -> Fraction | None:
     negative or non-finite numbers and values of other types.
     """
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a {kind}: {forms}")
+        raise ValueError(f"{brief(value)} is not a {kind}: {forms}")
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{value!r} is not a {kind}: it must be finite")
+            raise ValueError(f"{brief(value)} is not a {kind}: it must be finite")
         if value < 0:
-            raise ValueError(f"{value!r} is not a {kind}: it must not be negative")
+            raise ValueError(f"{brief(value)} is not a {kind}: it must not be negative")
         return Fraction(value)
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a {kind}: {forms}")
+        raise ValueError(f"{brief(value)} is not a {kind}: {forms}")
     text = value.strip()
     if text.startswith("-"):
-        raise ValueError(f"{value!r} is not a {kind}: it must not be negative")
+        raise ValueError(f"{brief(value)} is not a {kind}: it must not be negative")
     if text.startswith("+"):
         text = text[1:]
     if _is_number(text):
@@ -122,14 +155,18 @@ def _is_number(text: str) -> bool:
 
 
 def _unparseable(value: object, kind: str, forms: str) -> ValueError:
-    return ValueError(f'"{value}" is not a {kind}: {forms}')
+    text = str(value)
+    return ValueError(f'"{text if len(text) <= 60 else text[:57] + "..."}" is not a {kind}: {forms}')
 
 
 def _float(exact: Fraction, value: object, kind: str) -> float:
     result = float(exact)  # correctly rounded
     if not math.isfinite(result):
-        raise ValueError(f"{value!r} is not a {kind}: it is too large")
+        raise ValueError(f"{brief(value)} is not a {kind}: it is too large")
     return result
+
+
+_SPLIT_NUMBER = re.compile(r"[0-9.] +[0-9.]")  # spaces inside a number
 
 
 def parse_duration(value: object) -> float:
@@ -144,6 +181,8 @@ def parse_duration(value: object) -> float:
     if plain is not None:
         return _float(plain, value, kind)
     assert isinstance(value, str)
+    if _SPLIT_NUMBER.search(value):  # "5 1d" is no duration, not 51 days
+        raise _unparseable(value, kind, _DURATION_FORMS)
     text = value.replace(" ", "")
     if not _DURATION_FULL.fullmatch(text):
         raise _unparseable(value, kind, _DURATION_FORMS)

@@ -13,6 +13,7 @@ import pytest
 import simulator
 from simulator import Result, ScenarioError, load_scenario, results, run
 from simulator.plots import Figure
+from simulator.resultdir import ResultFolderError, write_manifest
 
 SCENARIO = """
 name: api-test
@@ -144,11 +145,12 @@ def test_load_keeps_details_and_exact_times(result: Result, tmp_path: Path) -> N
 def test_load_refuses_what_is_not_a_result(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no result folder"):
         Result.load(tmp_path / "missing")
-    with pytest.raises(FileNotFoundError, match=r"events\.csv is missing"):
+    with pytest.raises(ResultFolderError, match=r"has no manifest\.json \(not a result folder\)"):
         Result.load(tmp_path)
     (tmp_path / "events.csv").write_text("a,b\n")
     (tmp_path / "scenario.yaml").write_text("name: x\n")
-    (tmp_path / "summary.json").write_text("{}")
+    (tmp_path / "summary.json").write_text('{"run_id": "r1"}')
+    write_manifest(tmp_path, "r1")  # a consistent folder whose events.csv is not an event log
     with pytest.raises(ValueError, match="not an event log"):
         Result.load(tmp_path)
 

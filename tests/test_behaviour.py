@@ -132,7 +132,7 @@ def test_each_recipient_decides_on_its_own() -> None:
 def test_scripted_messages_and_dsns_get_no_behaviour() -> None:
     sc = world([user(ALICE, "mx.alpha"), user(BOB)],
                [{"from": ALICE, "to": BOB, "rate": "1/d", "size": "1KB", "reply": {"probability": 1.0}}],
-               duration="1s")
+               duration="1s", until="1d")  # replies that always come need a hard stop
     sc["messages"] = [{"at": 10, "from": BOB, "to": [ALICE], "size": "2KB"},
                       {"at": 20, "from": BOB, "to": ["nobody@alpha.example"], "size": "2KB"}]
     result = run_yaml(sc)

@@ -19,7 +19,8 @@ from simulator.eventlog import fields
 from simulator.message import quoted_printable_bytes
 from simulator.pcap import write_pcap
 from simulator.runner import Result
-from simulator.transcript import Conversation, build_conversations
+from simulator.transcript.build import build_conversations
+from simulator.transcript.conversation import Conversation
 
 EXACT = {"abs": 1e-9}
 TEXT = 3000  # scripted size: 3KB of text, no attachment

@@ -25,7 +25,8 @@ from simulator.cli import main
 from simulator.eventlog import fields
 from simulator.pcap import MSS_BYTES, write_pcap
 from simulator.runner import Result
-from simulator.transcript import Conversation, build_conversations, node_addresses
+from simulator.transcript.build import build_conversations
+from simulator.transcript.conversation import Conversation, node_addresses
 
 WIRE = Path(__file__).resolve().parent.parent / "scenarios" / "wire.yaml"
 TSHARK = shutil.which("tshark")

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from simulator import load_scenario, run
-from simulator.transcript import Conversation, build_conversations
+from simulator.transcript.build import build_conversations
+from simulator.transcript.conversation import Conversation
 
 pytest.importorskip("aiosmtpd")
 from aiosmtpd.smtp import SMTP

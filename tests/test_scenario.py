@@ -14,16 +14,15 @@ from pydantic import ValidationError
 
 from simulator.randomness import Constant, Exponential, Lognormal
 from simulator.scenario import (
-    GroupSpec,
-    MXRecord,
     Problem,
     Scenario,
     ScenarioError,
-    UserSpec,
     load_scenario,
     scenario_from_dict,
     scenario_json_schema,
 )
+from simulator.scenario.servers import MXRecord
+from simulator.scenario.users import GroupSpec, UserSpec
 
 # The complete example of SCENARIO.md, unchanged.
 EXAMPLE = """\
@@ -544,6 +543,7 @@ BAD_INPUTS: list[tuple[str, str, str, int | None]] = [
     ("scripted to not an address", edit(BASE, ("to: [b@two.example]", "to: [b]")), "messages.0.to.0", 20),
     ("scripted key typo", edit(BASE, ("size: 1KB}", "size: 1KB, sise: 2}")), "messages.0.sise", 20),
     ("scripted size missing", edit(BASE, (", size: 1KB}", "}")), "messages.0.size", 20),
+    ("scripted after until", edit(BASE, ("duration: 1h\n", "duration: 1h\nuntil: 30s\n")), "messages.0.at", 21),
     ("outage target unknown", edit(BASE, ("target: mx.two", "target: mx.nine")), "outages.0.target", 22),
     ("outage link unknown", edit(BASE, ("target: mx.two", "target: lan--mx.two")), "outages.0.target", 22),
     ("outage both forms", edit(BASE, ("duration: 5m}", "duration: 5m, mtbf: 1d}")), "outages.0.mtbf", 22),
@@ -881,7 +881,8 @@ def retries(draw: st.DrawFn) -> dict[str, object]:
     if draw(st.booleans()):
         retry["warn_after"] = draw(st.one_of(DURATIONS, st.just("off")))
     if policy in ("fixed", "exchange") and draw(st.booleans()):
-        retry["interval"] = draw(POSITIVE_DURATIONS)
+        # at least 2 s: a wait that would try one message over a million times is refused (test_limits.py)
+        retry["interval"] = draw(st.one_of(st.integers(2, 10**6), st.sampled_from(["30s", "30m", "2h", "1d"])))
     if policy == "backoff" and draw(st.booleans()):
         retry["initial"] = "1m"
         retry["factor"] = draw(st.floats(1, 4))
@@ -954,7 +955,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     scenario: dict[str, Any] = {
         "name": "generated",
         "seed": draw(st.integers(0, 2**32)),
-        "duration": draw(DURATIONS),
+        "duration": draw(POSITIVE_DURATIONS),  # 0 with traffic above rate 0 is an error: it would send nothing
         "network": {"links": links},
         "servers": servers,
         "users": users,
@@ -989,16 +990,23 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         scenario["defaults"] = {"retry": draw(retries()), "connect_timeout": draw(POSITIVE_DURATIONS)}
     if draw(st.booleans()):
         scenario["until"] = draw(DURATIONS)
+        scenario["messages"][0]["at"] = scenario["until"]  # a scripted message after until is an error
+        if "start" in scenario["outages"][0]:
+            scenario["outages"][0]["start"] = 0  # and so is a scheduled outage after until
+    traffic = scenario["traffic"][0]
+    if traffic["from"] == traffic["to"] and not any("group" in u and u["group"]["domain"] == traffic["to"]
+                                                    for u in users):
+        traffic["rate"] = 0  # a rate above 0 to the sender alone is an error: it would send nothing
     return scenario
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_generated_scenarios_load_and_round_trip(raw: dict[str, Any]) -> None:
-    scenario = scenario_from_dict(raw)
+    scenario = scenario_from_dict(raw, max_messages=10**12)  # the format is tested here, not the limits
     assert set(scenario.servers) == set(raw["servers"])
     assert set(scenario.dns) == {f"d{i}.example" for i in range(len(raw["servers"]))}
     effective = scenario.to_effective_yaml()
-    again = load_scenario(effective)
+    again = load_scenario(effective, max_messages=10**12)
     assert again == scenario
     assert again.to_effective_yaml() == effective

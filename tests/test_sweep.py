@@ -1,7 +1,7 @@
 """Parameter sweeps: grid, seeds (common random numbers, spawned), executors, resume, statistics.
 
 Expectations come from independent single runs (``mailsim run`` with the same seed), from the
-seeding rule written in simulator/sweep.py, from arithmetic (Student-t intervals) or from
+seeding rule written in simulator/sweep/seeds.py, from arithmetic (Student-t intervals) or from
 queueing theory (M/G/1-PS mean sojourn), never from pinned simulation output.
 """
 
@@ -21,17 +21,13 @@ from simulator import ScenarioError, load_scenario
 from simulator.cli import main
 from simulator.cli_sweep import ProgressLine, parse_sets, split_values
 from simulator.message import header_bytes
-from simulator.sweep import (
-    METRICS,
-    Processes,
-    Serial,
-    SweepDefinitionError,
-    mean_ci95,
-    plan_sweep,
-    replication_seeds,
-    run_sweep,
-    t_quantile_975,
-)
+from simulator.sweep.api import run_sweep
+from simulator.sweep.errors import SweepDefinitionError
+from simulator.sweep.executors import Processes, Serial
+from simulator.sweep.intervals import mean_ci95, t_quantile_975
+from simulator.sweep.metrics import METRICS
+from simulator.sweep.plan import plan_sweep
+from simulator.sweep.seeds import replication_seeds
 
 # A small world: a bottleneck link, POP3 and IMAP readers, and one message to an unknown user
 # (a 550 and a bounce), so that every metric of a sweep has something to measure.
@@ -446,6 +442,36 @@ users:
 traffic:
   - {from: s@a.example, to: r@b.example, rate: 0.5/s, size: {exponential: {mean: 1MB}}}
 """
+
+
+def test_the_package_exports_the_documented_python_api_each_name_from_its_module() -> None:
+    """``simulator.sweep`` re-exports what docs/sweeps.md documents, nothing it does not, and
+    defines none of it itself: each name has one home, a module of the package with a docstring."""
+    import __future__
+
+    import importlib
+    import pkgutil
+    import re
+    import types
+
+    import simulator.sweep as package
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "sweeps.md").read_text(encoding="utf-8")
+    imported = re.search(r"^from simulator\.sweep import (.+)$", docs, re.MULTILINE)
+    assert imported is not None
+    assert {name.strip() for name in imported.group(1).split(",")} <= set(package.__all__)
+    undocumented = [name for name in package.__all__ if not re.search(rf"`[^`]*\b{name}\b[^`]*`", docs)]
+    assert undocumented == []
+    others = [name for name, value in vars(package).items() if not name.startswith("_") and name not in package.__all__
+              and not isinstance(value, types.ModuleType) and value is not __future__.annotations]
+    assert others == []  # beside the API only its modules
+    modules = [info.name for info in pkgutil.iter_modules(package.__path__)]
+    assert len(modules) >= 8
+    for name in modules:
+        assert importlib.import_module(f"simulator.sweep.{name}").__doc__, name
+    for name in package.__all__:
+        home = getattr(package, name).__module__
+        assert home != "simulator.sweep" and home.startswith("simulator.sweep."), (name, home)
 
 
 @pytest.mark.slow

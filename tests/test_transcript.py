@@ -26,13 +26,9 @@ from simulator.cli_trace import format_session
 from simulator.eventlog import fields
 from simulator.message import quoted_printable_bytes
 from simulator.runner import Result
-from simulator.transcript import (
-    Conversation,
-    build_conversations,
-    node_addresses,
-    read_transcripts,
-    session_record,
-)
+from simulator.transcript.build import build_conversations
+from simulator.transcript.conversation import Conversation, node_addresses
+from simulator.transcript.jsonl import read_transcripts, session_record
 
 WIRE = Path(__file__).resolve().parent.parent / "scenarios" / "wire.yaml"
 US = 1e-6  # "agree with the timing contract to the microsecond"

@@ -49,7 +49,7 @@ def test_parse_duration_examples(text: object, seconds: float) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["30x", "abc", "", "m", "1mm", "30 minutes", "1m1h", "1h1h", "h1", "1d-2h", "1,5s", "inf"],
+    ["30x", "abc", "", "m", "1mm", "30 minutes", "1m1h", "1h1h", "h1", "1d-2h", "1,5s", "inf", "5 1d", "1 0s", "2. 5h"],
 )
 def test_parse_duration_rejects_unparseable_with_the_accepted_forms(bad: str) -> None:
     with pytest.raises(ValueError, match=r"is not a duration") as info:

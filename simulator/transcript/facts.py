@@ -1,0 +1,144 @@
+"""What the event log says about the messages a run moved, read once for the transcripts.
+
+:class:`MessageFacts` is one message (its ``created`` record: author, envelope, sizes, whether
+its body is 8-bit, its attachments worked out from the size arithmetic of
+:mod:`simulator.message`; for a DSN, who reports what). :class:`Facts` reads every message and
+each recipient's mailbox (``delivered``), the DSN details (``bounced``, ``bounce_sent``,
+``warning_sent``) and the sessions cut after the server accepted (``session_cut``,
+``submit_failed``) from the log's records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..eventlog import Record, fields
+from ..message import (
+    BOUNDARY_LINE_BYTES,
+    MULTIPART_HEADER_BYTES,
+    PART_HEADER_BYTES,
+    base64_bytes,
+    header_bytes,
+)
+
+__all__ = ["Facts", "MessageFacts", "attachments_of"]
+
+
+@dataclass(slots=True)
+class MessageFacts:
+    """What the event log says about one message (its ``created`` record), plus what follows
+    from the size arithmetic of :mod:`simulator.message` (its attachments)."""
+
+    id: str
+    kind: str = "mail"
+    author: str = ""
+    sender: str = ""  # envelope sender; "" is the null sender of a DSN
+    recipients: tuple[str, ...] = ()
+    size_bytes: int = 0
+    wire_bytes: int = 0
+    created_s: float = 0.0
+    node: str = ""
+    about: str = ""
+    code: str = ""
+    attachments: tuple[int, ...] = ()
+    eight_bit: bool = False
+    # for a DSN: the server reporting, and per recipient (code, reason, host)
+    reporter: str = ""
+    reported: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    @property
+    def text_bytes(self) -> int:
+        return self.size_bytes - sum(self.attachments)
+
+    @property
+    def is_dsn(self) -> bool:
+        return self.kind != "mail"
+
+
+def attachments_of(author: str, recipients: tuple[str, ...], size_bytes: int, wire_bytes: int) -> tuple[int, ...]:
+    """The raw attachment sizes that make :func:`simulator.message.wire_bytes` give ``wire_bytes``
+    (none, or one attachment; what traffic and scripted messages create)."""
+    overhead = wire_bytes - header_bytes(author, recipients) - size_bytes
+    if overhead <= 0:
+        return ()
+    fixed = MULTIPART_HEADER_BYTES + 2 * (BOUNDARY_LINE_BYTES + PART_HEADER_BYTES) + BOUNDARY_LINE_BYTES
+    growth = overhead - fixed  # base64_bytes(n) - n
+    if growth <= 0:
+        return ()
+    guess = growth * 57 // 21
+    for n in range(max(1, guess - 64), min(size_bytes, guess + 64) + 1):
+        if base64_bytes(n) - n == growth:
+            return (n,)
+    return ()
+
+
+class Facts:
+    """Message facts, mailbox contents and DSN details read from the event log once."""
+
+    def __init__(self, records: Sequence[Record], traces: Sequence[dict[str, Any]] = (), scenario: Any = None) -> None:
+        self.messages: dict[str, MessageFacts] = {}
+        self.delivered: dict[str, list[tuple[float, str]]] = {}  # rcpt -> [(time, message id)]
+        self.delivered_at: dict[tuple[str, str], float] = {}
+        self.tail_cuts: dict[tuple[str, str], list[float]] = {}  # (message, client node) -> 250 lost
+        for time_s, event, mid, node, detail in records:
+            if event == "created":
+                self._created(time_s, mid, node, fields(detail))
+            elif event == "delivered":
+                rcpt = fields(detail).get("rcpt", "")
+                self.delivered.setdefault(rcpt, []).append((time_s, mid))
+                self.delivered_at.setdefault((mid, rcpt), time_s)
+            elif event == "bounced":
+                f = fields(detail)
+                dsn = self.messages.get(f.get("dsn", "-"))
+                if dsn is not None:
+                    dsn.reported.append((f.get("rcpt", ""), f.get("code", ""), f.get("reason", ""), f.get("host", "")))
+            elif event in ("session_cut", "submit_failed") and "accepted=yes" in detail:
+                self.tail_cuts.setdefault((mid, node), []).append(time_s)
+            elif event in ("bounce_sent", "warning_sent"):
+                f = fields(detail)
+                dsn = self.messages.get(f.get("dsn", ""))
+                if dsn is not None:
+                    dsn.reporter = node
+                    if event == "warning_sent":
+                        dsn.reported.extend((r, dsn.code, "delayed", "") for r in f.get("rcpts", "").split(",") if r)
+        self._scripted_eight_bit(scenario)
+        for trace in traces:  # an 8-bit body shows as a hop whose size differs from the message's
+            facts = self.messages.get(trace.get("message_id", ""))
+            if facts is None or trace.get("connect_failed"):
+                continue
+            if trace.get("body_8bit") or ("size_bytes" in trace and trace["size_bytes"] != facts.wire_bytes):
+                facts.eight_bit = True
+
+    def _scripted_eight_bit(self, scenario: Any) -> None:
+        """Scripted messages say whether their body is 8-bit (matched by time, sender, recipients)."""
+        wanted = [(m.at_s, m.from_, tuple(m.to)) for m in getattr(scenario, "messages", ()) or () if m.eight_bit]
+        if not wanted:
+            return
+        for facts in self.messages.values():
+            if any(abs(facts.created_s - at) < 1e-6 and facts.author == who and facts.recipients == to
+                   for at, who, to in wanted):
+                facts.eight_bit = True
+
+    def _created(self, time_s: float, mid: str, node: str, f: dict[str, str]) -> None:
+        recipients = tuple(r for r in f.get("to", "").split(",") if r)
+        sender = f.get("sender", "")
+        facts = MessageFacts(
+            id=mid, kind=f.get("kind", "mail"), author=f.get("from", ""), sender="" if sender == "<>" else sender,
+            recipients=recipients, size_bytes=int(f.get("size", 0)), wire_bytes=int(f.get("wire", 0)),
+            created_s=time_s, node=node, about=f.get("about", ""), code=f.get("code", ""),
+        )
+        if not facts.is_dsn:
+            facts.attachments = attachments_of(facts.author, recipients, facts.size_bytes, facts.wire_bytes)
+        self.messages[mid] = facts
+
+    def get(self, mid: str) -> MessageFacts:
+        facts = self.messages.get(mid)
+        if facts is None:
+            facts = self.messages[mid] = MessageFacts(id=mid)
+        return facts
+
+    def mailbox(self, rcpt: str, until_s: float) -> list[str]:
+        """Ids delivered to ``rcpt``'s mailbox by ``until_s``, in order."""
+        return [mid for t, mid in self.delivered.get(rcpt, ()) if t <= until_s]

@@ -1,0 +1,52 @@
+"""Startup loads only what the command uses: ``mailsim validate``, ``schema`` and ``--help`` load
+neither matplotlib nor pandas nor the simulation core (simpy, networkx); ``run`` does, once it
+simulates and draws. Each command runs as a user types it (``python -m simulator ...``) with
+``-X importtime``, whose report on stderr names every module the process imported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIO = REPO / "scenarios" / "quickstart.yaml"
+HEAVY = ("matplotlib", "pandas", "networkx", "simpy")
+
+
+def imported(*args: str, cwd: Path = REPO) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``python -X importtime -m simulator ARGS``; its result and the top-level packages it imported."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "simulator", *args],
+                          capture_output=True, text=True, cwd=cwd, check=False)
+    modules = {line.split("|")[-1].strip().split(".")[0]
+               for line in done.stderr.splitlines() if line.startswith("import time:") and "|" in line}
+    modules.discard("imported package")  # the header line
+    return done, modules
+
+
+@pytest.mark.parametrize("args", [("validate", str(SCENARIO)), ("schema",), ("--help",)],
+                         ids=["validate", "schema", "help"])
+def test_light_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:
+    done, modules = imported(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout  # the command did its work: a verdict, the schema, the usage
+    assert "simulator" in modules and "pydantic" in modules  # the report lists what was imported
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_run_imports_the_core_and_matplotlib(tmp_path: Path) -> None:
+    done, modules = imported("run", str(SCENARIO), "-o", str(tmp_path / "out"), "-q")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "plots" / "latency_cdf.png").is_file()
+    assert {"matplotlib", "simpy", "networkx"} <= modules
+
+
+def test_public_api_still_exports_run_and_result() -> None:
+    done = subprocess.run([sys.executable, "-c", "from simulator import load_scenario, run, Result, Scenario; "
+                           "import sys; print(run.__module__, Result.__module__, 'simpy' in sys.modules)"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["simulator.runner", "simulator.runner", "False"]

@@ -102,7 +102,7 @@ class SmtpExchange:
             if code.startswith("4"):
                 if not self.deferred:
                     self.deferred = []
-                self.deferred.append((rcpt, code))  # type: ignore[union-attr]
+                self.deferred.append((rcpt, code))
                 continue
             self.on_refused(rcpt, code)
         self.step += 1

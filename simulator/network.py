@@ -204,7 +204,7 @@ class Network:
             return None
         hops = tuple(self.link(u, v) for u, v in pairwise(nodes))
         limited = tuple(h for h in hops if h.bandwidth_bps is not None)
-        bottleneck = min((h.bandwidth_bps for h in limited), default=math.inf)  # type: ignore[type-var]
+        bottleneck = min((h.bandwidth_bps for h in hops if h.bandwidth_bps is not None), default=math.inf)
         return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck)
 
     # ---- processor-sharing transfers ------------------------------------------------------
@@ -272,7 +272,7 @@ class Network:
         if stage in (MOVING, SOLO):
             for link in flow.links:
                 link.flows.discard(flow)
-            if stage == SOLO and flow.rate_bps < min(link.bandwidth_bps for link in flow.links):  # type: ignore[type-var]
+            if stage == SOLO and flow.rate_bps < min(_bandwidth_bps(link) for link in flow.links):
                 # It had twins: they no longer move at a known rate; the staged form takes over.
                 self._reshare(self._unsolo(flow.links, self.clock()))
             elif stage == MOVING:
@@ -354,8 +354,8 @@ class Network:
             for flow in sorted([f for f in flows if f.stage == SOLO], key=_by_seq):
                 _hand_back(flow)
                 if now < flow.started_s:  # still in its lead-in: not on the links yet
-                    for other in flow.links:
-                        other.flows.discard(flow)
+                    for on in flow.links:
+                        on.flows.discard(flow)
                     flow.rate_bps = 0.0
                     self._stage(flow, WAITING, flow.started_s - now)
                 else:  # moving at its solo rate since it started; the reshare takes it from here
@@ -494,3 +494,8 @@ def _hand_over(done: simpy.Event, timer: simpy.Event) -> None:
     done.callbacks = timer.callbacks  # later waiters attach straight to the timer
     timer.callbacks.extend(waiters)
     kernel.repoint(waiters, done, timer)
+
+
+def _bandwidth_bps(link: Link) -> float:
+    """A link's bandwidth; an unlimited link (which carries no shared flow) counts as infinite."""
+    return math.inf if link.bandwidth_bps is None else link.bandwidth_bps

@@ -33,7 +33,7 @@ from . import kernel
 class Link:
     """One physical link between two nodes; ``bandwidth_bps`` None means unlimited."""
 
-    __slots__ = ("a", "b", "bandwidth_bps", "flows", "latency_s", "name", "up_count")
+    __slots__ = ("a", "b", "bandwidth_bps", "flows", "latency_s", "name", "up")
 
     def __init__(self, a: str, b: str, latency_s: float, bandwidth_bps: float | None) -> None:
         self.a, self.b = a, b
@@ -41,11 +41,7 @@ class Link:
         self.latency_s = latency_s
         self.bandwidth_bps = bandwidth_bps
         self.flows: set[Flow] = set()
-        self.up_count = 0  # number of overlapping outages holding it down
-
-    @property
-    def up(self) -> bool:
-        return self.up_count == 0
+        self.up = True  # no outage holds it down (simulator.outages counts overlapping ones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +147,7 @@ class Network:
             link = Link(spec.a, spec.b, float(spec.latency_s), spec.bandwidth_bps)
             self.links[frozenset((spec.a, spec.b))] = link
             self.graph.add_edge(spec.a, spec.b, link=link, weight=link.latency_s)
-        self.down_nodes: dict[str, int] = {}
+        self.down_nodes: set[str] = set()  # hosts an outage holds down
         self._routes: dict[tuple[str, str], Path | None] = {}
         self._flow_seq = 0
         # Shared transfers finish in the order of this heap of (finish time, seq, flow); one
@@ -166,16 +162,16 @@ class Network:
         return self.links[frozenset((a, b))]
 
     def set_link_up(self, link: Link, up: bool) -> None:
-        link.up_count += -1 if up else 1
+        """The link works again, or breaks; routes are worked out anew."""
+        link.up = up
         self._routes.clear()
 
     def set_node_up(self, node: str, up: bool) -> None:
         """A host that is down neither answers nor forwards traffic."""
-        count = self.down_nodes.get(node, 0) + (-1 if up else 1)
-        if count:
-            self.down_nodes[node] = count
+        if up:
+            self.down_nodes.discard(node)
         else:
-            self.down_nodes.pop(node, None)
+            self.down_nodes.add(node)
         self._routes.clear()
 
     def path(self, a: str, b: str) -> Path | None:

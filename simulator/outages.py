@@ -31,35 +31,38 @@ class Target:
             self.name = self.link.name
 
     def down(self) -> None:
-        """One more outage holds the target down; the first one takes it down and cuts sessions."""
+        """One more outage holds the target down; the first one takes it down and cuts sessions.
+
+        This is the one place that counts overlapping outages: the server and the network are
+        told only when the target goes down and when it is back."""
         ctx = self.ctx
         self.depth += 1
+        if self.depth > 1:
+            return
         if self.link is not None:
             ctx.net.set_link_up(self.link, False)
-            if self.depth == 1:
-                ctx.record("link_down", "", self.name)
-                ctx.sessions.cut_link(self.link)
+            ctx.record("link_down", "", self.name)
+            ctx.sessions.cut_link(self.link)
             return
         server = ctx.servers.get(self.name)
         if server is not None:
             server.go_down()
         ctx.net.set_node_up(self.name, False)
-        if self.depth == 1:
-            ctx.record("server_down", "", self.name)
-            ctx.sessions.cut_node(self.name)
+        ctx.record("server_down", "", self.name)
+        ctx.sessions.cut_node(self.name)
 
     def up(self) -> None:
         """One outage ends; the target is back when the last one holding it has ended."""
         ctx = self.ctx
         self.depth -= 1
+        if self.depth > 0:
+            return
         if self.link is not None:
             ctx.net.set_link_up(self.link, True)
-            if self.depth == 0:
-                ctx.record("link_up", "", self.name)
+            ctx.record("link_up", "", self.name)
             return
         ctx.net.set_node_up(self.name, True)
-        if self.depth == 0:
-            ctx.record("server_up", "", self.name)
+        ctx.record("server_up", "", self.name)
         server = ctx.servers.get(self.name)
         if server is not None:
             server.come_up()

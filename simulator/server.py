@@ -74,23 +74,19 @@ class MailServer:
         self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
         self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)
-        self.down_count = 0  # overlapping outages holding it down
         self.up = True  # no outage holds it down (kept apart: read on every hop)
         self._back_up = ctx.env.event()
 
     # ---- state -----------------------------------------------------------------------------
 
     def go_down(self) -> None:
-        self.down_count += 1
+        """An outage takes the server down (simulator.outages counts overlapping ones)."""
         self.up = False
-        if self.down_count == 1:
-            self._back_up = self.ctx.env.event()
+        self._back_up = self.ctx.env.event()
 
     def come_up(self) -> None:
-        self.down_count -= 1
-        if self.down_count == 0:
-            self.up = True
-            self._back_up.succeed()
+        self.up = True
+        self._back_up.succeed()
 
     def back_up(self) -> simpy.Event:
         """An event that fires when the server is up again."""

@@ -330,17 +330,6 @@ def test_route_recomputed_after_link_down_and_up() -> None:
     assert net.path("a", "c").nodes == ("a", "b", "c")
 
 
-def test_nested_link_outages_need_every_one_to_end() -> None:
-    net = triangle()
-    ab = net.link("a", "b")
-    net.set_link_up(ab, False)
-    net.set_link_up(ab, False)
-    net.set_link_up(ab, True)
-    assert net.path("a", "c").nodes == ("a", "c")
-    net.set_link_up(ab, True)
-    assert net.path("a", "c").nodes == ("a", "b", "c")
-
-
 def test_no_path_when_every_route_is_down() -> None:
     net = triangle()
     net.set_link_up(net.link("a", "b"), False)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SUBMIT_RETRY_S = 60.0
 SUBMIT_CONNECT_TIMEOUT_S = 30.0
+NO_REFUSALS: frozenset[str] = frozenset()
 
 
 class UserAgent:
@@ -114,7 +115,7 @@ class Submission:
         self.agent = agent
         self.message = message
         self.pending = rcpts  # recipients neither accepted nor refused yet
-        self.refusals: set[str] = set()
+        self.refusals = NO_REFUSALS  # recipients refused so far (most submissions see none)
         self.path: Path | None = None
         self.handle: Any = None
 
@@ -143,7 +144,7 @@ class Submission:
         self.agent.ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
 
     def _refused(self, rcpt: str, code: str) -> None:
-        self.refusals.add(rcpt)
+        self.refusals |= {rcpt}
         self.agent.ctx.record("bounced", self.message.id, self.agent.node,
                               f"rcpt={rcpt} code={code} reason=submission dsn=-")
 

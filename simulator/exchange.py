@@ -21,6 +21,8 @@ from .network import Flow, Network, Path
 from .protocols import smtp
 from .protocols.smtp import OK
 
+NO_FOLLOWUPS: list[Any] = []  # an exchange's follow-ups until the server accepts: shared, so never changed
+
 
 class SmtpExchange:
     """One SMTP transaction between a client node and a receiving server, over a fixed path;
@@ -64,7 +66,7 @@ class SmtpExchange:
         self.deferred: list[tuple[str, str]] | tuple[()] = ()  # (recipient, 4xx code): try again later
         self.cut_off = False  # an outage cut the session before the server accepted
         self.ack_at_s = 0.0  # when the client sees the 250 (d after the server accepted)
-        self.followups: list[Any] = []  # the receiving server's new delivery jobs
+        self.followups: list[Any] = NO_FOLLOWUPS  # the receiving server's new delivery jobs (only read)
 
     def start(self, trace: dict[str, Any] | None = None) -> None:
         """Open the session now: the server's replies are fixed, the first wait or the transfer set."""

@@ -29,15 +29,12 @@ class Mailbox:
         self.lock: object | None = None  # the POP3 session holding the maildrop
         self.listeners: list[Callable[[Message], None]] = []
 
-    def store(self, message: Message) -> bool:
-        """Store a delivery; False when this message was already here (a duplicate)."""
-        if message.id in self.ids:
-            return False
+    def store(self, message: Message) -> None:
+        """Store a delivery of a message not here yet (the caller tells duplicates by ``ids``)."""
         self.ids.add(message.id)
         self.messages.append(message)
         for listener in self.listeners:
             listener(message)
-        return True
 
     def present(self, start: int = 0) -> list[Message]:
         """Messages from position ``start`` on that are still in the mailbox (not deleted)."""

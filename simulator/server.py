@@ -122,7 +122,7 @@ class MailServer:
         With ``start`` the jobs start in steps of their own; otherwise they are returned for the
         caller to run (see :func:`start_jobs`).
         """
-        groups: dict[str, list[str]] = {}  # first MX host -> its rcpts
+        groups: dict[str, list[str]] | None = None  # first MX host -> its rcpts (made for the first)
         for rcpt in rcpts:
             domain = domain_of(rcpt)
             if domain in self.domains:
@@ -132,8 +132,10 @@ class MailServer:
             if not hosts:
                 self.fail_permanently(message, (rcpt,), LOOP)
                 continue
+            if groups is None:
+                groups = {}
             groups.setdefault(hosts[0], []).append(rcpt)  # one session per destination server
-        if not groups:
+        if groups is None:
             return []
         jobs = [self.enqueue(message, tuple(group), self._hosts_of(group)) for group in groups.values()]
         if start:
@@ -458,7 +460,7 @@ class Job:
             self.queued_at_s = state.queued_at_s
             self.code = state.code
         self.remaining = list(self.rcpts)
-        self.followups: list[Job] = []
+        self.followups: list[Job] = NO_JOBS  # replaced, never changed
         if self.code is None:
             self._await_turn()
         else:
@@ -626,11 +628,12 @@ class Job:
             ctx.record("session_cut", message.id, server.name, f"host={host} accepted=no")
             self._attempt_over(CUT)
             return
-        self.contacts.append((host, True, ctx.env.now))
+        self.contacts.append((host, True, ctx.clock()))
         if result.accepted:
             ctx.append_record((ctx.clock(), "sent", message.id, server.name,
                                f"host={host} rcpts={','.join(result.accepted)} code=250"))
-            self.followups.extend(result.followups)
+            if result.followups:
+                self.followups = self.followups + result.followups
             if sessions.enabled:
                 sessions.tail(self.path, result.ack_at_s, partial(self._reply_lost, result.accepted, host))
             if len(result.accepted) == len(self.remaining):  # every recipient: the job is done
@@ -673,8 +676,11 @@ class Job:
             return
         for job in self.followups:  # this job goes on retrying: the next server's jobs run apart
             job.start_soon()
-        self.followups = []
+        self.followups = NO_JOBS
         self._failed()
+
+
+NO_JOBS: list[Job] = []  # a job's follow-ups until it has some: shared, so never changed
 
 
 @dataclass(slots=True)

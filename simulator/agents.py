@@ -19,11 +19,12 @@ import numpy as np
 
 from . import kernel
 from .context import Context
+from .delivery import CONNECT_FAILED, CUT, start_jobs
 from .devices import Device
 from .exchange import SmtpExchange
 from .message import Message
 from .network import Path
-from .server import CONNECT_FAILED, CUT, MailServer, log_created, start_jobs
+from .server import MailServer, log_created
 
 if TYPE_CHECKING:
     from .behaviour import Behaviour
@@ -101,7 +102,7 @@ class UserAgent:
 
 class Submission:
     """Submitting one message to the sender's home server until it accepts or refuses every
-    recipient, then going on as the server's delivery jobs (see ``server.start_jobs``).
+    recipient, then going on as the server's delivery jobs (see ``delivery.start_jobs``).
 
     Time: the SMTP session's round trips and transfer; on a failed connect,
     ``SUBMIT_CONNECT_TIMEOUT_S`` then ``SUBMIT_RETRY_S``; after a cut, ``SUBMIT_RETRY_S``. Cut by

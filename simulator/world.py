@@ -19,6 +19,7 @@ from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import EventPriority
 
 from . import outages, traffic
+from .addresses import domain_of
 from .agents import UserAgent
 from .behaviour import Behaviour
 from .context import Context
@@ -26,7 +27,7 @@ from .eventlog import EventLog
 from .mailbox import Mailbox
 from .network import Network
 from .randomness import Streams
-from .server import MailServer, domain_of
+from .server import MailServer
 
 PROGRESS_EVERY_EVENTS = 1000
 """How many events ``World.run`` processes between two calls of its progress callback."""

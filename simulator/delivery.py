@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from . import kernel
+from . import destinations, kernel
 from .addresses import domain_of
 from .exchange import SmtpExchange
 from .message import Message
@@ -113,7 +113,8 @@ class Job:
             return
         self.open_hosts = self.hosts
         if server.policy.destination is not None and server.destinations:
-            self.open_hosts, reopen_s = server._open_hosts(self.remaining, self.hosts, self.queued_at_s)
+            self.open_hosts, reopen_s = destinations.open_hosts(server.policy, server.destinations, self.remaining,
+                                                                self.hosts, self.queued_at_s, server.ctx.env.now)
             if reopen_s is not None:  # its destination is closed: deferred without a connection
                 ctx = server.ctx
                 why = "dead" if server.policy.destination == "domain" else "retry_time"
@@ -276,7 +277,7 @@ class Job:
         """The attempt's connections update the server's destination state (postfix, exim)."""
         server = self.server
         if server.policy.destination is not None:
-            server._learn(self.remaining, self.contacts)
+            destinations.learn(server.policy, server.destinations, self.remaining, self.contacts)
 
     def _reply_lost(self, rcpts: tuple[str, ...], host: str) -> None:
         self.server._reply_lost(self.message, rcpts, self.hosts, host, self._retrying())

@@ -5,8 +5,8 @@ delivered at once; the others are grouped by destination (the MX hosts of their 
 each group becomes a delivery job in the durable outgoing queue (the job's attempts are in
 :mod:`simulator.delivery`). After a failed attempt the retry policy decides: retry later, or
 give up, and the sender gets a bounce (an RFC 3464 DSN from ``MAILER-DAEMON@<server>`` with
-the null sender). A DSN that fails is never bounced. The server keeps the destination state of
-the policies that have one (``postfix``, ``exim``), which its jobs read and update.
+the null sender). A DSN that fails is never bounced. The server holds the destination state of
+the policies that have one (``postfix``, ``exim``; see :mod:`simulator.destinations`).
 
 While the server is down it answers nobody, its sessions are cut, and its queue waits: jobs
 resume when it comes back.
@@ -220,59 +220,6 @@ class MailServer:
         ctx.record("deferred", message.id, self.name,
                    f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
         return next_s
-
-    def _open_hosts(
-        self, rcpts: list[str], hosts: tuple[str, ...], queued_at_s: float
-    ) -> tuple[tuple[str, ...], float | None]:
-        """The hosts a job may try now and, when it may try none, the time its destination reopens.
-
-        ``postfix``: the job waits while every domain of its recipients is dead. ``exim``: hosts
-        whose retry time has not come are skipped; the job waits when that is all of them.
-        """
-        now_s, policy, states = self.ctx.env.now, self.policy, self.destinations
-        if policy.destination == "domain":
-            records = [states.get(domain_of(r)) for r in rcpts]
-            closed = [r for r in records if r is not None and not policy.destination_open(r, now_s, queued_at_s)]
-            if len(closed) < len(records):
-                return hosts, None
-            return hosts, min(rec.next_try_s for rec in closed)
-        open_hosts = []
-        reopen_s = None
-        for host in hosts:
-            rec = states.get(host)
-            if rec is None or policy.destination_open(rec, now_s, queued_at_s):
-                open_hosts.append(host)
-            elif reopen_s is None or rec.next_try_s < reopen_s:
-                reopen_s = rec.next_try_s
-        return (tuple(open_hosts), None) if open_hosts else (hosts, reopen_s)
-
-    def _learn(self, rcpts: list[str], contacts: list[tuple[str, bool, float]]) -> None:
-        """Update the destination state from an attempt's connections: (host, answered, when).
-
-        ``postfix``: no host answered, so every domain of the recipients is dead now; a host
-        that answered makes them alive. ``exim``: each host that did not answer gets (or
-        extends) its retry record; one that answered loses it.
-        """
-        if not contacts:
-            return
-        policy, states = self.policy, self.destinations
-        if policy.destination == "domain":
-            answered = any(ok for _, ok, _ in contacts)
-            for domain in {domain_of(r) for r in rcpts}:
-                if answered:
-                    states.pop(domain, None)
-                else:
-                    record = policy.destination_failed(states.get(domain), contacts[-1][2])
-                    if record is not None:
-                        states[domain] = record
-            return
-        for host, ok, when_s in contacts:
-            if ok:
-                states.pop(host, None)
-            else:
-                record = policy.destination_failed(states.get(host), when_s)
-                if record is not None:
-                    states[host] = record
 
     def _bounce_batch(self, message: Message, batch: list[tuple[str, str]], host: str, _event: Any = None) -> None:
         by_code: dict[str, list[str]] = {}

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_idle_time import down_scenario
 
 from simulator import load_scenario
 from simulator import progress as progress_module
@@ -119,24 +120,8 @@ def test_the_heartbeat_shows_the_line_again_while_a_step_gives_no_news() -> None
     assert stream.getvalue().count("deriving tables: a huge log") >= 2
 
 
-DOWN = """\
-    name: down
-    duration: 1h
-    network:
-      links:
-        - {between: [office, mx.alpha], latency: 1ms}
-        - {between: [mx.alpha, mx.beta], latency: 10ms}
-    servers:
-      mx.alpha: {domains: [alpha.example], retry: {policy: postfix}}
-      mx.beta: {domains: [beta.example]}
-    users:
-      - {address: alice@alpha.example, at: office}
-      - {address: bob@beta.example, at: mx.beta}
-    messages:
-      - {at: 0s, from: alice@alpha.example, to: bob@beta.example, size: 1KB}
-    outages:
-      - {target: mx.beta, start: 0s, duration: 90d}
-"""
+# One message to a server that stays down, with a one-hour traffic period.
+DOWN = down_scenario("{policy: postfix}").replace("duration: 1m\n", "duration: 1h\n", 1)
 
 
 def texts_at(text: str, *times_s: float) -> tuple[World, list[str]]:

@@ -13,26 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_resultdir import TINY as RESULT_TINY
 
 from simulator import cli, results
 
-TINY = """
-name: {name}
-seed: 1
-duration: 20m
-network:
-  links:
-    - {{between: [lan.a, mx.a], latency: 1ms}}
-    - {{between: [mx.a, mx.b], latency: 20ms, bandwidth: 10Mbps}}
-servers:
-  mx.a: {{domains: [a.example]}}
-  mx.b: {{domains: [b.example]}}
-users:
-  - {{address: ann@a.example, at: lan.a}}
-  - {{address: bob@b.example, at: mx.b}}
-traffic: [{{from: a.example, to: b.example, rate: 12/h, size: 5KB}}]
-messages: [{{at: 1m, from: ann@a.example, to: [bob@b.example], size: 3KB}}]
-"""
+TINY = RESULT_TINY.replace("{latency}", "20ms")  # a two-domain world with a little traffic
 
 
 def cli_run(*argv: str) -> tuple[int, str, str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["DAY_S", "HOUR_S", "RateProfile"]
 
@@ -36,6 +36,8 @@ class RateProfile:
     starts_s: tuple[float, ...]
     rates_per_s: tuple[float, ...]
     period_s: float | None = None
+    ends_s: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    period_amount: float = field(init=False, repr=False, compare=False)  # expected arrivals in a period
 
     def __post_init__(self) -> None:
         if not self.starts_s or len(self.starts_s) != len(self.rates_per_s):
@@ -46,6 +48,11 @@ class RateProfile:
             raise ValueError("a rate profile's rates are finite and not negative")
         if self.period_s is not None and self.starts_s[-1] >= self.period_s:
             raise ValueError("a periodic profile's starts lie inside its period")
+        ends = (*self.starts_s[1:], self.period_s if self.period_s is not None else math.inf)
+        object.__setattr__(self, "ends_s", ends)
+        object.__setattr__(self, "period_amount", math.fsum(
+            rate * (end - start) for start, end, rate in zip(self.starts_s, ends, self.rates_per_s, strict=True)
+            if rate > 0))
 
     @classmethod
     def daily(cls, hourly_rates_per_s: Sequence[float]) -> RateProfile:
@@ -60,15 +67,6 @@ class RateProfile:
     def max_rate_per_s(self) -> float:
         return max(self.rates_per_s)
 
-    def _ends_s(self) -> tuple[float, ...]:
-        last = self.period_s if self.period_s is not None else math.inf
-        return (*self.starts_s[1:], last)
-
-    def _period_amount(self) -> float:
-        """Expected arrivals in one whole period (periodic profiles only)."""
-        return math.fsum(rate * (end - start) for start, end, rate in
-                         zip(self.starts_s, self._ends_s(), self.rates_per_s, strict=True))
-
     def expected(self, end_s: float) -> float:
         """``Λ(end_s)``: the expected arrivals in ``[0, end_s)``."""
         periods = 0
@@ -76,8 +74,8 @@ class RateProfile:
         if self.period_s is not None:
             periods = math.floor(end_s / self.period_s)
             local_s = end_s - periods * self.period_s
-        parts = [periods * self._period_amount()] if periods else []
-        for start, end, rate in zip(self.starts_s, self._ends_s(), self.rates_per_s, strict=True):
+        parts = [periods * self.period_amount] if periods else []
+        for start, end, rate in zip(self.starts_s, self.ends_s, self.rates_per_s, strict=True):
             if start >= local_s:
                 break
             if rate > 0:
@@ -91,12 +89,12 @@ class RateProfile:
         base_s = 0.0
         local_s = now_s
         if period_s is not None:
-            per_period = self._period_amount()
+            per_period = self.period_amount
             if per_period <= 0:
                 return math.inf
             base_s = math.floor(now_s / period_s) * period_s
             local_s = now_s - base_s
-        starts, rates, ends = self.starts_s, self.rates_per_s, self._ends_s()
+        starts, rates, ends = self.starts_s, self.rates_per_s, self.ends_s
         i = bisect_right(starts, local_s) - 1
         while True:
             rate, end = rates[i], ends[i]

@@ -10,6 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 from conftest import rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import load_scenario, run
 from simulator.profiles import DAY_S, HOUR_S, RateProfile
@@ -60,6 +62,21 @@ def test_a_daily_profile_repeats_every_day() -> None:
     assert profile.time_after(5 * HOUR_S, 1.0) == DAY_S + 3 * HOUR_S + 1.0
     assert profile.expected(3 * DAY_S + 3.5 * HOUR_S) == 3 * 3600.0 + 1800.0
     assert math.isinf(RateProfile.daily([0.0] * 24).time_after(0.0, 1.0))
+
+
+rates = st.floats(min_value=0, max_value=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hourly=st.lists(rates, min_size=24, max_size=24).filter(lambda r: sum(r) > 0),
+       now_s=st.floats(min_value=0, max_value=5 * DAY_S), amount=st.floats(min_value=1e-3, max_value=1e6))
+def test_time_after_inverts_the_cumulative_rate(hourly: list[float], now_s: float, amount: float) -> None:
+    profile = RateProfile.daily(hourly)
+    then_s = profile.time_after(now_s, amount)
+    assert then_s >= now_s
+    assert profile.expected(then_s) - profile.expected(now_s) == pytest.approx(amount, rel=1e-9, abs=1e-6)
+    hour = int((then_s % DAY_S) // HOUR_S) % 24
+    assert hourly[hour] > 0 or then_s % HOUR_S == 0  # an arrival never falls inside a zero-rate hour
 
 
 # ---------------------------------------------------------------------------- arrivals in a run

@@ -23,6 +23,7 @@ __all__ = ["DAY_S", "HOUR_S", "RateProfile"]
 
 HOUR_S = 3600.0
 DAY_S = 86400.0
+_MAX_PERIODS = 1e12  # periods beyond any run's reach (durations stop at 3650 days)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class RateProfile:
             rate, end = rates[i], ends[i]
             if rate > 0:
                 need_s = amount / rate
-                if local_s + need_s < end:
+                if local_s + need_s < end or math.isinf(end):  # (the last step lasts for ever)
                     return base_s + local_s + need_s
                 amount = max(0.0, amount - (end - local_s) * rate)
             elif math.isinf(end):
@@ -111,7 +112,10 @@ class RateProfile:
                 assert period_s is not None
                 i, local_s = 0, 0.0
                 base_s += period_s
-                whole = math.ceil(amount / per_period) - 1
+                periods = amount / per_period
+                if periods > _MAX_PERIODS:  # (a rate so small that no run lasts that long)
+                    return math.inf
+                whole = math.ceil(periods) - 1
                 if whole > 0:  # skip whole periods at once, leaving an amount in (0, per_period]
                     base_s += whole * period_s
                     amount -= whole * per_period

@@ -62,9 +62,11 @@ def test_a_daily_profile_repeats_every_day() -> None:
     assert profile.time_after(5 * HOUR_S, 1.0) == DAY_S + 3 * HOUR_S + 1.0
     assert profile.expected(3 * DAY_S + 3.5 * HOUR_S) == 3 * 3600.0 + 1800.0
     assert math.isinf(RateProfile.daily([0.0] * 24).time_after(0.0, 1.0))
+    assert RateProfile.daily([1e-300] * 24).time_after(0.0, 1.0) == math.inf  # not an overflow
+    assert RateProfile((0.0,), (1e-310,)).time_after(5.0, 1.0) == math.inf
 
 
-rates = st.floats(min_value=0, max_value=5)
+rates = st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=5))
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,6 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import yaml
 from conftest import rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from simulator import load_scenario, run
 from simulator.profiles import DAY_S, HOUR_S, RateProfile
 from simulator.randomness import Streams
-from simulator.scenario import ScenarioError
+from simulator.scenario import ScenarioError, scenario_json_schema
 from simulator.workload import estimate
 
 WORLD = """
@@ -252,6 +253,18 @@ def test_a_campaign_over_the_message_limit_is_refused() -> None:
     text = world("campaigns: [{at: 1m, from: alice@a.test, to: b, size: 1KB}]", count=50)
     with pytest.raises(ScenarioError, match="campaigns: 50 campaign"):
         load_scenario(text, max_messages=10)
+
+
+def test_the_schema_wants_a_rate_from_rate_steps_or_daily_rates() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(scenario_json_schema())
+    base = yaml.safe_load(world(""))
+    hourly = {"multipliers": [1] * 24}
+    for entry, valid in [({"rate": "1/h"}, True), ({"steps": [{"at": 0, "rate": "1/h"}]}, True),
+                         ({"daily": {"rates": ["1/h"] * 24}}, True), ({"rate": "1/h", "daily": hourly}, True),
+                         ({"daily": hourly}, False), ({}, False)]:
+        traffic = [{"from": "alice@a.test", "to": "b", "size": "1KB", **entry}]
+        assert validator.is_valid({**base, "traffic": traffic}) == valid, entry
 
 
 # ---------------------------------------------------------------------------- overrides

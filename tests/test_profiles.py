@@ -4,8 +4,10 @@ with pairs."""
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import load_scenario, run
+from simulator.cli import main
 from simulator.profiles import DAY_S, HOUR_S, RateProfile
 from simulator.randomness import Streams
 from simulator.scenario import ScenarioError, scenario_json_schema
@@ -247,6 +250,19 @@ def test_bad_profiles_and_campaigns_are_named_by_key_and_line(body: str, path: s
     assert problems, str(caught.value)
     assert words in problems[0].message
     assert problems[0].line == world(body).count("\n") + 1  # the body is the file's last line
+
+
+def test_the_cli_reports_a_bad_step_with_its_line_and_status_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(world("traffic: [{from: alice@a.test, to: b, steps: [{at: 1h, rate: 1/h}], size: 1KB}]"))
+    for command in ("validate", "run"):
+        out, err = io.StringIO(), io.StringIO()
+        code = main([command, str(path), "-o", str(tmp_path / "out")] if command == "run" else [command, str(path)],
+                    out, err)
+        assert code == 2 and out.getvalue() == ""
+        assert "traffic.0.steps.0.at: the first step starts at 0" in err.getvalue()
+        assert "(line 16)" in err.getvalue() and "Traceback" not in err.getvalue()
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_campaign_over_the_message_limit_is_refused() -> None:

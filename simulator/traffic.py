@@ -86,8 +86,10 @@ class PoissonSource:
             self.total_rate_per_s = total_rate = spec.rate_per_s * len(senders)
             self.gap = buffered(lambda n: rng.exponential(1.0 / total_rate, size=n))
         else:
+            if arrivals_rng is None:
+                raise ValueError("a rate that changes over time draws its arrivals from arrivals_rng: give one")
             self.total_rate_per_s = profile.max_rate_per_s * len(senders)
-            self.gap = _inverted(profile.scaled(len(senders)), arrivals_rng or rng, ctx.clock)
+            self.gap = _inverted(profile.scaled(len(senders)), arrivals_rng, ctx.clock)
         self.uniform = buffered(lambda n: rng.random(size=n))
         self.count = buffered(lambda n: spec.recipients.sample_many(rng, n))
         self.text = buffered(lambda n: spec.size.sample_many(rng, n))

@@ -76,6 +76,8 @@ def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             files[folder / "report.html"] = render_report(result, images).encode("utf-8")
         paths = _write(folder, files)
     out.write("".join(f"wrote {p}\n" for p in paths))
+    if result.partial:
+        out.write(f"note: {folder} holds a partial run, interrupted at simulated {result.end_time_s:.3f} s\n")
     return 0
 
 

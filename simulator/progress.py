@@ -130,6 +130,15 @@ class RunProgress:
         if self.enabled:
             self._update(phase, detail)
 
+    def note(self, text: str) -> None:
+        """A line that must show whatever the timing or ``enabled`` (what the run does after a
+        Ctrl-C, say): on a terminal it ends the status line first, and the line comes back after."""
+        with self._lock:
+            self.line.end(keep=True)
+            self.line.stream.write(text + "\n")
+            self.line.stream.flush()
+            self.shown_phase = ""  # the next update shows at once
+
     # ---- showing ---------------------------------------------------------------------------
 
     def _update(self, phase: str, detail: str) -> None:
@@ -180,7 +189,7 @@ def simulation_text(status: RunStatus) -> str:
     counts = f"{_n(status.messages_created, 'message')}, {_n(status.events, 'event')}"
     stop = f", hard stop at {_sim(until_s)}" if until_s is not None else ""
     if status.finished:
-        return f"done at {_sim(now_s)}; {counts}"
+        return f"{'stopped' if status.stopped else 'done'} at {_sim(now_s)}; {counts}"
     if now_s < duration_s:
         share = now_s / duration_s
         return f"{_sim(now_s)} of the {_sim(duration_s)} traffic period ({share:.0%}){stop}; {counts}"

@@ -86,6 +86,7 @@ class Result:
     traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
     _run_id: str | None = field(default=None, repr=False)
+    partial: bool = False  # stopped before its end (an interrupt): the tables cover the run up to end_time_s
 
     @property
     def run_id(self) -> str:
@@ -109,7 +110,7 @@ class Result:
         """What summary.json holds: counts, latency statistics, attempts, peak queues."""
         if self._summary is None:
             header = {"name": self.scenario.name, "seed": self.seed, "run_id": self.run_id,
-                      "end_time_s": self.end_time_s}
+                      "end_time_s": self.end_time_s, **({"partial": True} if self.partial else {})}
             self._summary = results.summarize(self.tables, self.records, header)
         return self._summary
 
@@ -266,7 +267,8 @@ class Result:
         t = self.tables
         step("derive", "summary")
         summary = self.summary
-        with resultdir.replacing(folder, self.run_id) as out:
+        marks = {"partial": True, "simulated_until_s": self.end_time_s} if self.partial else {}
+        with resultdir.replacing(folder, self.run_id, marks) as out:
             for name, columns, rows in (("deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries),
                                         ("retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals),
                                         ("queues.csv", results.QUEUE_COLUMNS, t.queues)):
@@ -353,7 +355,8 @@ class Result:
         records = read_events(root / "events.csv")
         saved = json.loads((root / "summary.json").read_text())
         scenario = load_scenario(root / "scenario.yaml", max_messages=NO_MAIL_LIMIT)  # it has run already
-        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id)
+        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id,
+                   partial=bool(saved.get("partial", False)))
 
 
 def read_events(path: Path) -> list[Record]:
@@ -378,6 +381,7 @@ def run(
     trace: bool = False,
     trace_messages: Iterable[str] | None = None,
     max_messages: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Result:
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
 
@@ -386,6 +390,9 @@ def run(
     ``max_messages``, the scenario is first held to that limit on expected mail (``ScenarioError``
     if it asks for more; ``load_scenario`` already held it to the limit it was given). ``progress`` is
     called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
+    ``stop`` is asked as often whether to stop now (``mailsim run`` says yes after a Ctrl-C): the
+    run then ends at the simulated time reached, and the Result is ``partial``: its tables and
+    summary cover the run up to there, mail neither delivered nor bounced by then pending.
     """
     from .scenario import Scenario
     from .world import World
@@ -396,6 +403,7 @@ def run(
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted)
-    end = world.run(progress)
+    end = world.run(progress, stop)
     used_seed: int = scenario.seed if seed is None else seed
-    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted)
+    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted,
+                  partial=world.stopped)

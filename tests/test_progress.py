@@ -175,6 +175,7 @@ class Status:
                  finished: bool = False) -> None:
         self.now_s, self.messages_created, self.duration_s, self.until_s = now_s, messages, duration_s, until_s
         self.finished, self.events, self.queued_messages, self.busy, self.next_event_s = finished, 0, 2, 3, None
+        self.stopped = False
 
 
 def test_the_simulation_line_shows_messages_per_second_and_the_eta_of_the_traffic_period() -> None:

@@ -16,12 +16,14 @@ from typing import Any, TextIO
 
 from . import __version__
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
+from .events_filter import FULL, EventsChoice, parse_events
 from .interrupts import first_interrupt_stops, noticing_interrupts
 from .limits import DEFAULT_MAX_MESSAGES
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
+from .table_files import DEFAULT_FORMAT, FORMATS
 from .units import format_duration
 from .wording import counted
 from .workload import estimate
@@ -65,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pcap", action="store_true", help="write a packet capture of every session (capture.pcap)")
     p.add_argument("--capture-messages", metavar="ID,ID",
                    help="with --transcripts/--pcap: record only these messages' sessions")
+    p.add_argument("--events", type=_events, default=parse_events(FULL), metavar="full|none|KIND[,KIND...]",
+                   help="what events.csv keeps: every record (full, the default), no file (none), or the records "
+                        "of these event kinds; the tables and summary always derive from the whole log")
+    p.add_argument("--format", choices=tuple(FORMATS), default=DEFAULT_FORMAT,
+                   help="the tables (and the event log) as csv (the default), parquet, or both")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _max_messages_option(p)
 
@@ -90,6 +97,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
     return value
+
+
+def _events(text: str) -> EventsChoice:
+    try:
+        return parse_events(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _seed(text: str) -> int:
@@ -177,7 +191,8 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
             raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
                                f"(it created {describe_ids(result.records)}); nothing was written")
         result.save(folder, with_plots=not args.no_plots, report=args.report,
-                    transcripts=args.transcripts, pcap=args.pcap, progress=progress.step)
+                    transcripts=args.transcripts, pcap=args.pcap, progress=progress.step, events=args.events,
+                    format=args.format)
     if not args.quiet:
         out.write(report(result, folder))
     return EXIT_INTERRUPTED if result.partial else EXIT_OK

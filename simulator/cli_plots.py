@@ -59,6 +59,9 @@ def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     result = _load(args.folder)
     folder = Path(args.folder)
+    if result.events_kept != "full":
+        raise CommandError(f"{folder} was written with --events {result.events_kept}: its plots and journeys "
+                           "need the whole event log; run the scenario again with --events full")
     if args.message:
         try:
             fig = result.plot_journey(args.message)

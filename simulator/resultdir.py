@@ -43,10 +43,11 @@ __all__ = ["MANIFEST", "MARKS", "ResultFolderError", "add_files", "check_target"
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 MANIFEST_FORMAT = 1
-MARKS = ("partial", "simulated_until_s")
+MARKS = ("partial", "simulated_until_s", "events", "table_format")
 """The manifest's keys beside run_id and files, each present only when it applies: ``partial``
 (true: the run was interrupted and the folder holds what was simulated until
-``simulated_until_s``)."""
+``simulated_until_s``), ``events`` (what the event-log file keeps when not every record: ``none``
+or event kinds), ``table_format`` (``parquet`` or ``both`` when the tables are not CSV only)."""
 _SHOWN = 4  # file names listed in an error before "and N more"
 
 

@@ -9,7 +9,7 @@ files under the same pyarrow version.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +38,33 @@ def arrow_schema(table: str) -> Any:
     return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in TABLES[table]])
 
 
-def _write(path: Path, table: str, columns: Sequence[Sequence[Any]]) -> None:
+BATCH_ROWS = 100_000
+"""Rows converted to Arrow at a time (each batch is a row group), so writing a large table holds
+one batch of columns in memory beside the rows, not a copy of the whole table."""
+
+
+def _write(path: Path, table: str, rows: Sequence[Any], columns: Callable[[Sequence[Any]], list[list[Any]]]) -> None:
+    """Write ``rows`` as ``path`` in batches; ``columns`` turns a batch of rows into its columns."""
     pa, pq = _arrow()
     schema = arrow_schema(table)
-    arrays = [pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)]
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, max(len(rows), 1), BATCH_ROWS):
+            batch = columns(rows[start:start + BATCH_ROWS])
+            arrays = [pa.array(values, type=field.type) for values, field in zip(batch, schema, strict=True)]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
 
 
 def write_rows(path: Path, table: str, rows: Sequence[dict[str, Any]]) -> None:
     """Write the rows (dicts keyed by column name) of a derived table as ``path``."""
-    _write(path, table, [[row[c.name] for row in rows] for c in TABLES[table]])
+    names = [c.name for c in TABLES[table]]
+    _write(path, table, rows, lambda batch: [[row[name] for row in batch] for name in names])
 
 
 def write_records(path: Path, records: Sequence[Record]) -> None:
     """Write event-log records as ``path`` (the columns of events.csv)."""
-    columns = list(zip(*records, strict=True)) if records else [()] * len(TABLES["events"])
-    _write(path, "events", columns)
+    width = len(TABLES["events"])
+    _write(path, "events", records,
+           lambda batch: [list(column) for column in zip(*batch, strict=True)] if batch else [[]] * width)
 
 
 def _read(path: Path, table: str) -> Any:

@@ -172,3 +172,19 @@ def test_parquet_and_csv_agree_value_for_value(tmp_path: Path, scenario: str) ->
                             for r, c in zip(parquet_rows, text[1:], strict=True)]
         assert parquet_rows == text[1:], table
         assert len(text) > 2, table
+
+
+def test_large_tables_are_written_in_row_groups_that_read_back_whole(
+    default_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator import parquet_io
+
+    monkeypatch.setattr(parquet_io, "BATCH_ROWS", 7)
+    whole = Result.load(default_run)
+    parquet_io.write_records(tmp_path / "events.parquet", whole.records)
+    parquet_io.write_rows(tmp_path / "deliveries.parquet", "deliveries", whole.tables.deliveries)
+    assert pq.ParquetFile(tmp_path / "events.parquet").metadata.num_row_groups == -(-len(whole.records) // 7)
+    assert parquet_io.read_records(tmp_path / "events.parquet") == whole.records
+    assert parquet_io.read_rows(tmp_path / "deliveries.parquet", "deliveries") == whole.tables.deliveries
+    parquet_io.write_rows(tmp_path / "empty.parquet", "queues", [])
+    assert parquet_io.read_rows(tmp_path / "empty.parquet", "queues") == []

@@ -11,19 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .eventkinds import KINDS
 from .eventlog import Record
 
 __all__ = ["EVENT_KINDS", "FULL", "NONE", "EventsChoice", "parse_events"]
 
 FULL, NONE = "full", "none"
 
-EVENT_KINDS: tuple[str, ...] = (
-    "created", "accepted", "delivered", "duplicate", "enqueued", "dequeued", "attempt", "connect_failed",
-    "session_cut", "sent", "rcpt_deferred", "held", "deferred", "bounced", "bounce_sent", "warning_sent",
-    "submit_failed", "server_down", "server_up", "link_down", "link_up", "device", "retrieved", "retrieve_failed",
-    "reply", "forward", "filed",
-)
-"""Every event kind the log writes, in the order docs/events.md lists them."""
+EVENT_KINDS: tuple[str, ...] = tuple(KINDS)
+"""Every event kind the log writes (:mod:`simulator.eventkinds`), in the order docs/events.md lists them."""
 
 
 @dataclass(frozen=True)

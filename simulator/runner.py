@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import resultdir, results, table_files
+from . import eventkinds, resultdir, results, table_files
+from .eventkinds import detail_text
 from .eventlog import Record
 from .events_filter import FULL, EventsChoice, parse_events
 from .table_schema import dtypes
@@ -50,6 +51,8 @@ _DTYPES: dict[str, dict[str, str]] = {
     **{table: dtypes(table) for table in ("deliveries", "retrievals", "queues", "events")},
     "breakdown": {column: "float64" for column in ("latency_s", "queue_wait_s", "transfer_s", "retrieval_s")},
 }
+# Event fields whose column needs a nullable dtype (pandas would make an int column with gaps float).
+_FIELD_DTYPES = {eventkinds.INT: "Int64", eventkinds.FLAG: "boolean", eventkinds.FLOAT: "float64"}
 _BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "transfer_s", "retrieval_s")
 
 
@@ -61,7 +64,7 @@ def _pandas() -> Any:
     return pandas
 
 
-def _frame(rows: Sequence[dict[str, Any]] | Sequence[tuple[Any, ...]], columns: Sequence[str],
+def _frame(rows: Iterable[dict[str, Any]] | Iterable[tuple[Any, ...]], columns: Sequence[str],
            dtypes: dict[str, str]) -> pd.DataFrame:
     pandas = _pandas()
     df = pandas.DataFrame.from_records(list(rows), columns=list(columns))
@@ -147,8 +150,15 @@ class Result:
 
     @property
     def events(self) -> pd.DataFrame:
-        """The event log (events.csv) as a DataFrame: time, event, message_id, node, detail."""
-        return _frame(self.records, results.EVENT_COLUMNS, _DTYPES["events"])
+        """The event log as a DataFrame: events.csv's columns (time, event, message_id, node, detail),
+        then one typed column per field (docs/events.md), empty where a record's kind lacks it."""
+        pandas = _pandas()
+        records = self.records
+        wide = eventkinds.columns(records)
+        wide["detail"] = [detail_text(e, v) for _t, e, _m, _n, v in records]
+        names = [*results.EVENT_COLUMNS, *eventkinds.FIELD_TYPES]
+        typed = {name: _FIELD_DTYPES[type_] for name, type_ in eventkinds.FIELD_TYPES.items() if type_ in _FIELD_DTYPES}
+        return pandas.DataFrame({name: wide[name] for name in names}).astype({**_DTYPES["events"], **typed})
 
     @property
     def breakdown(self) -> pd.DataFrame:

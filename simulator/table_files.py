@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import results
+from .eventkinds import parse_detail
 from .eventlog import Record
 from .events_filter import EventsChoice
 from .table_schema import typed
@@ -100,7 +101,7 @@ def read_records(folder: Path) -> list[Record] | None:
 
 
 def read_events(path: Path) -> list[Record]:
-    """The records of an events.csv (times parsed with ``float``, detail kept as written)."""
+    """The records of an events.csv (times parsed with ``float``, details read back into typed values)."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -110,5 +111,8 @@ def read_events(path: Path) -> list[Record]:
         for line, row in enumerate(reader, start=2):
             if len(row) != len(results.EVENT_COLUMNS):
                 raise ValueError(f"{path}:{line}: expected {len(results.EVENT_COLUMNS)} columns, got {len(row)}")
-            records.append((float(row[0]), row[1], row[2], row[3], row[4]))
+            try:
+                records.append((float(row[0]), row[1], row[2], row[3], parse_detail(row[1], row[4])))
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"{path}:{line}: not an event record ({e})") from None
     return records

@@ -37,7 +37,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         "size_bytes": INT64, "wire_bytes": INT64, "submitted_at": FLOAT64, "delivered_at": FLOAT64,
         "retrieved_at": FLOAT64, "attempts": INT64, "latency_s": FLOAT64, "duplicates": INT64,
     }, frozenset({"delivered_at", "retrieved_at", "latency_s"})),
-    "retrievals": _table(RETRIEVAL_COLUMNS, {"retrieved_at": FLOAT64}),
+    "retrievals": _table(RETRIEVAL_COLUMNS, {"device": INT64, "retrieved_at": FLOAT64}),
     "queues": _table(QUEUE_COLUMNS, {"time": FLOAT64, "queue_length": INT64}),
     "events": _table(EVENT_COLUMNS, {"time": FLOAT64}),
 }

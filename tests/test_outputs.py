@@ -146,45 +146,43 @@ def test_parquet_only_folders_load_to_the_same_result_and_repeat_byte_for_byte(
 
 
 def test_parquet_columns_have_the_documented_types() -> None:
-    expected = {"string": "string", "int64": "int64", "float64": "double"}
-    for table in ("deliveries", "retrievals", "queues", "events"):
-        from simulator.parquet_io import arrow_schema
+    from simulator.eventkinds import FIELD_TYPES
+    from simulator.parquet_io import arrow_schema, events_schema
 
+    expected = {"string": "string", "int64": "int64", "float64": "double"}
+    for table in ("deliveries", "retrievals", "queues"):
         schema = arrow_schema(table)
         assert [(f.name, str(f.type), f.nullable) for f in schema] == \
             [(c.name, expected[c.type], c.nullable) for c in TABLES[table]]
     nullable = {c.name for c in TABLES["deliveries"] if c.nullable}
     assert nullable == {"delivered_at", "retrieved_at", "latency_s"}
+    event_types = {"text": "string", "int": "int64", "float": "double", "list": "list<item: string>", "flag": "bool"}
+    assert [(f.name, str(f.type), f.nullable) for f in events_schema()] == [
+        ("time", "double", False), ("event", "string", False), ("message_id", "string", False),
+        ("node", "string", False), *((name, event_types[t], True) for name, t in FIELD_TYPES.items())]
 
 
 @pytest.mark.parametrize("scenario", ["outage-retry", "readers", "conversations", "greylisting"])
 def test_parquet_and_csv_agree_value_for_value(tmp_path: Path, scenario: str) -> None:
+    from simulator.eventkinds import KINDS, detail_text
+
     folder = tmp_path / "r"
     manifest = run_into(folder, scenario, "--format", "both")
     assert manifest["table_format"] == "both"
-    for table in (*TABLE_FILES, "events"):
+    for table in TABLE_FILES:
         text = csv_rows(folder / f"{table}.csv")
         data = pq.read_table(folder / f"{table}.parquet")
         assert data.schema.names == text[0]
-        parquet_rows = [[cell(v) for v in row.values()] for row in data.to_pylist()]
-        if table == "events":  # a time 0 the log holds as an int is written "0" in the CSV, 0.0 in Parquet
-            parquet_rows = [["0" if r[0] == "0.0" and c[0] == "0" else r[0], *r[1:]]
-                            for r, c in zip(parquet_rows, text[1:], strict=True)]
-        assert parquet_rows == text[1:], table
+        assert [[cell(v) for v in row.values()] for row in data.to_pylist()] == text[1:], table
         assert len(text) > 2, table
-
-
-def test_large_tables_are_written_in_row_groups_that_read_back_whole(
-    default_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from simulator import parquet_io
-
-    monkeypatch.setattr(parquet_io, "BATCH_ROWS", 7)
-    whole = Result.load(default_run)
-    parquet_io.write_records(tmp_path / "events.parquet", whole.records)
-    parquet_io.write_rows(tmp_path / "deliveries.parquet", "deliveries", whole.tables.deliveries)
-    assert pq.ParquetFile(tmp_path / "events.parquet").metadata.num_row_groups == -(-len(whole.records) // 7)
-    assert parquet_io.read_records(tmp_path / "events.parquet") == whole.records
-    assert parquet_io.read_rows(tmp_path / "deliveries.parquet", "deliveries") == whole.tables.deliveries
-    parquet_io.write_rows(tmp_path / "empty.parquet", "queues", [])
-    assert parquet_io.read_rows(tmp_path / "empty.parquet", "queues") == []
+    # events: the four columns as written, and each record's typed fields give its detail text
+    text = csv_rows(folder / "events.csv")
+    rows = pq.read_table(folder / "events.parquet").to_pylist()
+    assert len(rows) == len(text) - 1 > 100
+    for row, (time_text, event, message_id, node, detail) in zip(rows, text[1:], strict=True):
+        assert float(time_text) == row["time"] and (row["event"], row["message_id"], row["node"]) == \
+            (event, message_id, node)
+        names = [f.name for f in KINDS[event].fields]
+        values = tuple(tuple(row[n]) if isinstance(row[n], list) else row[n] for n in names)
+        assert detail_text(event, values) == detail
+        assert all(row[n] is None for n in row if n not in (*names, "time", "event", "message_id", "node"))

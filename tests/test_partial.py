@@ -24,7 +24,7 @@ from typing import IO, Any
 import pytest
 
 from simulator import Result, cli, interrupts, load_scenario
-from simulator.eventlog import fields
+from simulator.eventkinds import as_dict
 from simulator.progress import RunProgress
 from simulator.resultdir import verify
 from simulator.world import World
@@ -95,10 +95,10 @@ def check_partial_folder(out: Path, duration_s: float) -> Result:
     assert max(r[0] for r in loaded.records) <= end_s
     # conservation: every pair created is delivered, bounced or pending, and each of the three occurs
     created = Counter()
-    for _t, event, _mid, _node, detail in loaded.records:
+    for _t, event, _mid, _node, values in loaded.records:
         if event == "created":
-            f = fields(detail)
-            created[f["kind"]] += len(f["to"].split(","))
+            f = as_dict(event, values)
+            created[f["kind"]] += len(f["to"])
     mail = [r for r in loaded.tables.deliveries if r["kind"] == "mail"]
     statuses = Counter(r["status"] for r in mail)
     counts = summary["counts"]
@@ -107,7 +107,7 @@ def check_partial_folder(out: Path, duration_s: float) -> Result:
         (counts["delivered"], counts["bounced"], counts["pending"])
     assert min(counts["delivered"], counts["bounced"], counts["pending"]) > 0
     assert len(loaded.tables.deliveries) == sum(created.values())
-    delivered_ids = {(r[2], fields(r[4])["rcpt"]) for r in loaded.records if r[1] == "delivered"}
+    delivered_ids = {(r[2], as_dict(r[1], r[4])["rcpt"]) for r in loaded.records if r[1] == "delivered"}
     assert {(r["message_id"], r["recipient"]) for r in mail if r["status"] == "delivered"} <= delivered_ids
     return loaded
 

@@ -168,13 +168,22 @@ def render_report(result: Any, images: Mapping[str, bytes]) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f'<meta name="mailsim-run-id" content="{_e(s["run_id"])}">\n'
         f"<title>mailsim report: {_e(s['name'])}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>mailsim report: {_e(s['name'])}</h1>\n"
+        f"<h1>mailsim report: {_e(s['name'])}</h1>\n{_partial(s)}"
         f'<p class="muted">seed {_e(s["seed"])}; simulated {_e(short_duration(s["end_time_s"]))} '
         f"({s['end_time_s']:.3f} s); {_e(counted(s['events'], 'event'))}; mailsim {_e(__version__)}, "
         f"run {_e(s['run_id'])}. "
         "Times are simulated; hover a duration for its exact value in seconds.</p>\n"
         f"{body}\n</body>\n</html>\n"
     )
+
+
+def _partial(s: Mapping[str, Any]) -> str:
+    """The banner of a run interrupted before its end (empty for a whole run)."""
+    if not s.get("partial"):
+        return ""
+    return ('<p class="partial" style="border:2px solid #c60;padding:.5em">Partial result: the run was interrupted '
+            f"at simulated {_e(short_duration(s['end_time_s']))} ({s['end_time_s']:.3f} s). Every table covers the "
+            "simulation up to then; mail neither delivered nor bounced by then is pending.</p>\n")
 
 
 def write_report(result: Any, path: Path, images: Mapping[str, bytes]) -> Path:

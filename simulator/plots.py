@@ -32,7 +32,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullForm
 from .cutoffs import link_cutoffs
 from .eventlog import Record, fields
 from .plotdata import cdf_steps, step_envelope
-from .results import percentile
+from .results import final_mail, percentile
 from .wording import counted
 
 __all__ = [
@@ -172,7 +172,7 @@ def _log_time_axis(ax: Axes, values: Iterable[float], axis: str = "x") -> None:
 
 
 def _mail(deliveries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in deliveries if r["kind"] == "mail"]
+    return final_mail(deliveries)
 
 
 def delivery_latencies(deliveries: Iterable[Mapping[str, Any]]) -> list[float]:

@@ -7,11 +7,14 @@ each to ``R`` recipients (the mean of ``recipients``, at most the users in ``to`
 forwards (probabilities ``p_r``, ``p_f``, one recipient each) multiply the pairs by
 ``1 / (1 - p_r - p_f)``, or grow without end when ``p_r + p_f >= 1`` (then only ``until``
 stops them, after about ``until / think`` generations). Scripted messages count their
-recipients. Random outages change state about ``2 * span / (mtbf + mttr)`` times, where the
-span is ``until``, or else the last traffic or scripted time plus the longest ``give_up``.
-A message nobody can take is tried about ``give_up / wait`` times, where ``wait`` is the
-retry policy's shortest wait (``interval``; for ``backoff`` and ``postfix`` the waits grow
-to ``max`` / ``max_backoff``, which then set the pace).
+recipients, a mailing list or alias as the final recipients it reaches (a list of 20,000
+members is 20,000 pairs; nested lists count each time they are named), worked out from the
+counts without expanding anything; a list or alias that alone would reach more than the limit
+is refused at the member where its count passed it. Random outages change state about
+``2 * span / (mtbf + mttr)`` times, where the span is ``until``, or else the last traffic or
+scripted time plus the longest ``give_up``. A message nobody can take is tried about
+``give_up / wait`` times, where ``wait`` is the retry policy's shortest wait (``interval``; for
+``backoff`` and ``postfix`` the waits grow to ``max`` / ``max_backoff``, which then set the pace).
 
 :func:`workload_issues` compares the estimate with :mod:`simulator.limits` and says what is
 too much, at the key path responsible, with the numbers. Estimates are expectations, meant to
@@ -28,6 +31,7 @@ from .limits import MAX_ATTEMPTS, MAX_DEVICES, MAX_USERS, check_max_messages
 from .randomness import Distribution
 from .retry import parse_exim_rule
 from .scenario.errors import Loc, Problem, ScenarioError
+from .scenario.lists import expansion_counts, recipients_count
 from .scenario.model import Scenario
 from .scenario.servers import RetrySpec
 from .scenario.traffic import TrafficSpec
@@ -72,6 +76,7 @@ class Workload:
     traffic: tuple[TrafficEstimate, ...]
     scripted_pairs: int
     outage_changes: float
+    expansions: dict[str, tuple[int, ...]] = field(repr=False)  # list or alias -> what each member reaches
     user_counts: tuple[tuple[int, int, int], ...] = field(repr=False)  # (entry index, users, devices)
 
     @property
@@ -154,6 +159,7 @@ def estimate(scenario: Scenario) -> Workload:
          (entry.count if isinstance(entry, GroupSpec) else 1) * entry.access.devices)
         for i, entry in enumerate(scenario.users)
     )
+    expansions = expansion_counts(scenario)
     period_s = scenario.duration_s if scenario.until_s is None else min(scenario.duration_s, scenario.until_s)
     traffic = tuple(
         TrafficEstimate(
@@ -170,8 +176,9 @@ def estimate(scenario: Scenario) -> Workload:
         users=sum(users for _, users, _ in user_counts),
         devices=sum(devices for _, _, devices in user_counts),
         traffic=traffic,
-        scripted_pairs=sum(len(message.to) for message in scenario.messages),
+        scripted_pairs=sum(recipients_count(expansions, message.to) for message in scenario.messages),
         outage_changes=_outage_changes(scenario),
+        expansions=expansions,
         user_counts=user_counts,
     )
 
@@ -217,7 +224,8 @@ def workload_issues(scenario: Scenario, max_messages: int) -> list[tuple[Loc, st
     from .futile import futile_issues
 
     work = estimate(scenario)
-    return [*_population_issues(work), *_mail_issues(scenario, work, max_messages),
+    return [*_population_issues(work), *_expansion_issues(scenario, work, max_messages),
+            *_mail_issues(scenario, work, max_messages),
             *_outage_issues(scenario, work, max_messages), *_retry_issues(scenario), *futile_issues(scenario)]
 
 
@@ -258,6 +266,27 @@ def _population_issues(work: Workload) -> Iterator[tuple[Loc, str]]:
         i, _, devices = max(work.user_counts, key=lambda item: item[2])
         loc = ("users", i, "access", "devices") if devices > MAX_DEVICES else ("users",)
         yield loc, f"{_count(work.devices)} devices in all, more than the {MAX_DEVICES:,} a scenario may have"
+
+
+def _expansion_issues(scenario: Scenario, work: Workload, max_messages: int) -> Iterator[tuple[Loc, str]]:
+    """Lists and aliases that alone would reach more than ``max_messages`` final recipients with
+    one message; only the innermost are named (those containing them exceed the limit too)."""
+    reach = work.expansions
+    entries = [(("lists", i, "members"), entry.address, entry.members) for i, entry in enumerate(scenario.lists)]
+    entries += [(("aliases", i, "to"), alias.address, alias.to) for i, alias in enumerate(scenario.aliases)]
+    for loc, address, members in entries:
+        total = sum(reach[address])
+        if total <= max_messages or any(sum(reach[m]) > max_messages for m in members if m in reach):
+            continue
+        running = 0
+        for j, count in enumerate(reach[address]):
+            running += count
+            if running > max_messages:
+                yield (*loc, j), (f"one message to '{address}' would reach {_count(total)} final recipients "
+                                  "(nested lists and aliases counted each time they are named), more than the "
+                                  f"limit of {max_messages:,} (message, recipient) pairs; the count passes it here; "
+                                  f"{_RAISE}")
+                break
 
 
 def _mail_issues(scenario: Scenario, work: Workload, max_messages: int) -> Iterator[tuple[Loc, str]]:

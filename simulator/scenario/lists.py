@@ -208,12 +208,11 @@ def _loops_and_depth(s: Scenario, where: Mapping[str, Loc]) -> list[tuple[Loc, s
                 state[member] = 1
                 path.append((member, loc))
                 stack.append(iter(graph[member]))
-    for address, levels in depth.items():
-        if levels > MAX_NESTING and not issues:
-            issues.append(((*where[address], "address"), f"a message to '{address}' passes through a chain of "
-                                                          f"{levels} lists and aliases, more than the "
-                                                          f"{MAX_NESTING} allowed"))
-            break
+    deepest = max(graph, key=lambda address: depth.get(address, 0))  # the first of the deepest, in file order
+    if not issues and depth[deepest] > MAX_NESTING:
+        issues.append(((*where[deepest], "address"), f"a message to '{deepest}' passes through a chain of "
+                                                      f"{depth[deepest]} lists and aliases, more than the "
+                                                      f"{MAX_NESTING} allowed"))
     return issues
 
 

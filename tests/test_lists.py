@@ -328,3 +328,52 @@ def test_the_effective_scenario_fills_in_owners_and_reloads_equal(tmp_path: Path
     assert effective["aliases"] == [{"address": "help@b.example", "to": [CAROL]}]
     assert load_scenario(scenario.to_effective_yaml()) == scenario
     assert "lists" not in yaml.safe_load(load_scenario(yaml.safe_dump(world())).to_effective_yaml())
+
+
+# ---- what the tools show of a list's copy -------------------------------------------------------
+
+
+def test_a_copys_session_carries_the_list_posts_bytes_under_the_owners_envelope() -> None:
+    import email
+    import email.policy
+
+    from simulator import run
+    from simulator.transcript.build import build_conversations
+
+    scenario = load_scenario(yaml.safe_dump(world(lists=[{"address": "news@b.example", "members": [ERIN, NOBODY_C],
+                                                          "owner": OWNER}])))
+    result = run(scenario, trace=True)
+    conversations = build_conversations(result.traces, result.records, scenario, result.end_time_s)
+    copy = copy_of(result, "m1", "news@b.example")
+    [relay] = [c for c in conversations if copy in c.message_ids and c.protocol == "smtp"]
+    client = [text for _, side, text, _ in relay.lines() if side == "C"]
+    assert f"MAIL FROM:<{OWNER}> SIZE={int(created(result, copy)['wire'])}" in client
+    assert f"RCPT TO:<{ERIN}>" in client and f"RCPT TO:<{NOBODY_C}>" in client
+    [post] = [c for c in conversations if "m1" in c.message_ids and c.protocol == "smtp" and c.server == "mx.b"]
+    body = next(s.body for s in relay.sends if s.body is not None).render()
+    original = next(s.body for s in post.sends if s.body is not None).render()
+    assert len(body) == int(created(result, copy)["wire"])
+    message = email.message_from_bytes(body, policy=email.policy.compat32)
+    assert (message["To"], message["Message-ID"], message["From"]) == ("<news@b.example>", "<m1@a.example>",
+                                                                      f"<{ALICE}>")
+    assert body == original  # the same bytes as the post the list got (its Received: line included)
+    dsn_id = row(result, kind="bounce")["message_id"]
+    [dsn] = [c for c in conversations if dsn_id in c.message_ids and c.protocol == "smtp"]
+    quoted = "\n".join(text for _, _, text, _ in dsn.lines())
+    assert "Message-ID: <m1@a.example>" in quoted and "Final-Recipient: rfc822; nobody@c.example" in quoted
+
+
+def test_a_journey_shows_the_expansion_and_the_copy() -> None:
+    from simulator.journey import build
+
+    result = run_yaml(world(lists=[{"address": "news@b.example", "members": [BOB, "team@b.example"]},
+                                   {"address": "team@b.example", "members": [CAROL]}],
+                            aliases=[{"address": "news-owner@b.example", "to": BOB}]))
+    journey = build(result.records, "m1")
+    news = copy_of(result, "m1", "news@b.example")
+    team = copy_of(result, news, "team@b.example")
+    labels = [(step.src, step.message_id, step.label) for step in journey.steps]
+    assert ("mx.b", "m1", f"news@b.example is a list: copy {news} to {BOB}, team@b.example") in labels
+    assert ("mx.b", news, f"{news}: a list's copy of m1, from news-owner@b.example, to {BOB}, team@b.example") in labels
+    assert ("mx.b", team, f"{team}: a list's copy of {news}, from team-owner@b.example, to {CAROL}") in labels
+    assert ("mx.b", team, f"{team}: in the mailbox of {CAROL}") in labels

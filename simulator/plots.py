@@ -575,17 +575,45 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     the start of the session that moved it on (queue, failed attempts, retry intervals) is
     ``queue_wait_s``. ``queue_wait_s + transfer_s == latency_s``. ``retrieval_s`` is mailbox to
     first device (None if not retrieved).
+
+    A recipient an alias added is followed back through the alias's address. A list's copy is
+    split from its making (a pseudo-acceptance at the list's server) to the member, and the
+    message it copies from the author to the list, and so on up to the author's message.
     """
     by_message: dict[str, list[tuple[float, str, str, dict[str, str]]]] = defaultdict(list)
+    made: dict[str, tuple[str, str, float, str]] = {}  # a list's copy -> (original, list, when, where)
+    aliased: dict[tuple[str, str], str] = {}  # (message, target) -> the alias that added it
     for time_s, event, mid, node, detail in records:
         if event in _CHAIN_EVENTS:
             by_message[mid].append((time_s, event, node, fields(detail)))
+        elif event == "expanded":
+            f = fields(detail)
+            if f["copy"] != "-":
+                made[f["copy"]] = (mid, f["rcpt"], time_s, node)
+            else:
+                for target in f["to"].split(","):
+                    aliased.setdefault((mid, target), f["rcpt"])
     rows: list[dict[str, Any]] = []
     for r in _mail(deliveries):
         if r["status"] != "delivered" or r["delivered_at"] is None:
             continue
-        wait_s, transfer_s = _split_latency(by_message.get(r["message_id"], []), r["recipient"],
-                                            r["submitted_at"], r["delivered_at"])
+        mid, rcpt, delivered_s = r["message_id"], r["recipient"], r["delivered_at"]
+        wait_s = transfer_s = 0.0
+        while True:  # the member's leg, then the leg of each message a list copied, up to the author's
+            names = {rcpt}
+            while (mid, rcpt) in aliased:
+                rcpt = aliased[(mid, rcpt)]
+                names.add(rcpt)
+            events = by_message.get(mid, [])
+            if mid not in made:
+                wait, transfer = _split_latency(events, names, r["submitted_at"], delivered_s)
+                wait_s, transfer_s = wait_s + wait, transfer_s + transfer
+                break
+            original, rcpt, made_s, where = made[mid]
+            wait, transfer = _split_latency([(made_s, "accepted", where, {"from": "", "rcpts": ",".join(names)}),
+                                             *events], names, made_s, delivered_s)
+            wait_s, transfer_s = wait_s + wait, transfer_s + transfer
+            mid, delivered_s = original, made_s
         rows.append({
             "message_id": r["message_id"], "recipient": r["recipient"], "domain": _domain(r["recipient"]),
             "latency_s": r["latency_s"], "queue_wait_s": wait_s, "transfer_s": transfer_s,
@@ -594,11 +622,12 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     return rows
 
 
-def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcpt: str,
+def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], names: set[str],
                    submitted_s: float, delivered_s: float) -> tuple[float, float]:
-    """(queue wait, transfer) of one recipient's path, walking back hop by hop."""
+    """(queue wait, transfer) of one recipient's path, walking back hop by hop; ``names`` are the
+    recipient's address and those of the aliases that led to it."""
     accepted = [(t, node, f["from"]) for t, ev, node, f in events
-                if ev == "accepted" and rcpt in f["rcpts"].split(",")]
+                if ev == "accepted" and not names.isdisjoint(f["rcpts"].split(","))]
     servers = {node for _, node, _ in accepted}
     hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
     wait_s = transfer_s = 0.0
@@ -611,7 +640,7 @@ def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcp
                       if ev == "submit_failed" and node == client and tt <= t and "next" in f]
             start = max([submitted_s, *(s for s in starts if s <= t)])
             return wait_s + (start - submitted_s), transfer_s + (t - start)
-        start = _session_start(events, client, rcpt, t)
+        start = _session_start(events, client, names, t)
         transfer_s += t - start
         hop = max((a for a in accepted if a[1] == client and a[0] <= start), default=None, key=lambda a: a[0])
         if hop is not None:
@@ -620,16 +649,17 @@ def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcp
     return (delivered_s - submitted_s) - transfer_s, transfer_s
 
 
-def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], client: str, rcpt: str,
+def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], client: str, names: set[str],
                    accepted_s: float) -> float:
-    """When the session that got ``rcpt`` accepted at ``accepted_s`` started at ``client``."""
+    """When the session that got the recipient (one of ``names``) accepted at ``accepted_s`` started
+    at ``client``."""
     start = None
     for t, ev, node, f in events:
         if t > accepted_s:
             break
         if node != client:
             continue
-        if ev == "attempt" and rcpt in f["rcpts"].split(","):
+        if ev == "attempt" and not names.isdisjoint(f["rcpts"].split(",")):
             start = t
         elif ev == "connect_failed" and start is not None:
             start = t  # the next MX is tried at once

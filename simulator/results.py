@@ -182,7 +182,8 @@ def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any])
     """The summary: counts of (message, recipient) pairs of kind mail, DSNs apart, latencies.
 
     A pair a list or alias took (status ``expanded``) is counted apart, as ``expanded`` (a key
-    present only when there are some): the others count final recipients.
+    present only when there are some): the others count final recipients. ``duplicates`` counts
+    every duplicate delivery of mail, to a list or alias too.
     """
     mail = final_mail(tables.deliveries)
     expanded = sum(r["kind"] == "mail" and r["status"] == "expanded" for r in tables.deliveries)
@@ -191,7 +192,7 @@ def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any])
         "delivered": sum(r["status"] == "delivered" for r in mail),
         "bounced": sum(r["status"] == "bounced" for r in mail),
         "pending": sum(r["status"] == "pending" for r in mail),
-        "duplicates": sum(r["duplicates"] for r in mail),
+        "duplicates": sum(r["duplicates"] for r in tables.deliveries if r["kind"] == "mail"),  # lists' too
         "messages": len({r["message_id"] for r in mail}),
         "bounces_sent": sum(1 for r in records if r[1] == "bounce_sent"),
         "warnings_sent": sum(1 for r in records if r[1] == "warning_sent"),

@@ -102,9 +102,12 @@ def assert_conserved(result: Result, allow_pending: bool = False) -> None:
     """
     table = result.tables.deliveries
     created = {e.message_id: e for e in events(result, "created")}
-    expanded = {(e.message_id, e.f["rcpt"]): e for e in events(result, "expanded")}
-    copies = {e.f["copy"] for e in expanded.values() if e.f["copy"] != "-"}
-    added = [(e.message_id, rcpt) for e in expanded.values() if e.f["copy"] == "-" for rcpt in e.f["to"].split(",")]
+    expansions = events(result, "expanded")
+    expanded = {}  # (message, list or alias) -> its first expansion
+    for e in expansions:
+        expanded.setdefault((e.message_id, e.f["rcpt"]), e)
+    copies = {e.f["copy"] for e in expansions if e.f["copy"] != "-"}
+    added = [(e.message_id, rcpt) for e in expansions if e.f["copy"] == "-" for rcpt in e.f["to"].split(",")]
     pairs = {(mid, rcpt) for mid, e in created.items() for rcpt in e.f["to"].split(",")}
     assert sorted((r["message_id"], r["recipient"]) for r in table) == sorted(pairs | set(added))
     assert all(r["status"] in ("delivered", "bounced", "pending", "expanded") for r in table)
@@ -154,7 +157,11 @@ def assert_conserved(result: Result, allow_pending: bool = False) -> None:
             cut_after_accept[e[2]] = cut_after_accept.get(e[2], 0) + 1  # may have been after acceptance
     for e in events(result, "duplicate"):
         assert cut_after_accept.get(e.message_id, 0) > 0, f"duplicate of {e.message_id} without a cut session"
-    assert counts["duplicates"] == sum(1 for e in events(result, "duplicate") if kinds[e.message_id] == "mail")
+    again = [e for e in expansions if expanded[(e.message_id, e.f["rcpt"])] is not e]  # a list or alias got it twice
+    for e in again:
+        assert cut_after_accept.get(e.message_id, 0) > 0, f"{e.message_id} expanded twice without a cut session"
+    duplicates = [*events(result, "duplicate"), *again]
+    assert counts["duplicates"] == sum(1 for e in duplicates if kinds[e.message_id] == "mail")
 
     if not allow_pending:
         assert counts["pending"] == 0

@@ -395,3 +395,30 @@ def test_the_time_breakdown_follows_a_member_back_through_the_list_and_an_alias(
     assert erin["latency_s"] == exact(a3 - T0)
     assert erin["transfer_s"] == exact((a1 - T0) + (a2 - a1) + (a3 - retry))  # submission, relay, the copy's relay
     assert erin["queue_wait_s"] == exact(retry - a2)  # in mx.b's queue, waiting for mx.c
+
+
+def test_bounces_to_an_owner_address_that_is_nobodys_are_refused_and_dropped() -> None:
+    result = run_yaml(world(lists=[{"address": "news@b.example", "members": [BOB, NOBODY_B]}]))
+    dsn = row(result, kind="bounce")
+    assert (dsn["recipient"], dsn["status"], dsn["code"]) == ("news-owner@b.example", "bounced", "550")
+    assert result.summary["counts"]["bounces_sent"] == 1  # a DSN is never bounced
+    assert_conserved(result)
+
+
+def test_a_list_that_gets_a_post_twice_sends_a_second_copy_and_counts_the_duplicate() -> None:
+    wire = header_bytes(ALICE, ["news@b.example"]) + TEXT_BYTES
+    a2 = accepted_at(accepted_at(T0, D_SUB, wire, BPS_SUB), D_AB, wire, BPS_AB)
+    scenario = world(lists=[{"address": "news@b.example", "members": [BOB]}])
+    # cut mx.a's session after mx.b accepted, before the 250 is back (a window of d = 50 ms)
+    scenario["outages"] = [{"target": "mx.a--core", "start": a2 + 0.02, "duration": "1m"}]
+    result = run_yaml(scenario)
+    assert [e.f["accepted"] for e in events(result, "session_cut", "m1")] == ["yes"]
+    expansions = [e for e in events(result, "expanded", "m1")]
+    assert len(expansions) == 2 and expansions[0].time == exact(a2)
+    assert expansions[1].time > a2 + 30 * 60  # after the sender's retry
+    copies = {e.f["copy"] for e in expansions}
+    assert sorted(r["message_id"] for r in rows(result, recipient=BOB)) == sorted(copies)
+    news = row(result, message_id="m1", recipient="news@b.example")
+    assert (news["status"], news["duplicates"], news["delivered_at"]) == ("expanded", 1, exact(a2))
+    assert result.summary["counts"]["duplicates"] == 1
+    assert_conserved(result)

@@ -87,8 +87,8 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
             p = pair(mid, f["rcpt"])
             if p.delivered_at is None:
                 p.delivered_at, p.expanded, p.code = time_s, True, "250"
-            else:
-                p.duplicates += 1
+            elif f["copy"] != "-":
+                p.duplicates += 1  # a list got it again: a second copy (an alias's targets log theirs)
             if f["copy"] != "-":
                 copy_of[f["copy"]] = mid
             else:

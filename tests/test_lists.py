@@ -422,3 +422,18 @@ def test_a_list_that_gets_a_post_twice_sends_a_second_copy_and_counts_the_duplic
     assert (news["status"], news["duplicates"], news["delivered_at"]) == ("expanded", 1, exact(a2))
     assert result.summary["counts"]["duplicates"] == 1
     assert_conserved(result)
+
+
+def test_an_alias_that_gets_a_message_twice_passes_it_on_and_the_target_counts_the_duplicate() -> None:
+    wire = header_bytes(ALICE, ["help@b.example"]) + TEXT_BYTES
+    a2 = accepted_at(accepted_at(T0, D_SUB, wire, BPS_SUB), D_AB, wire, BPS_AB)
+    scenario = world(aliases=[{"address": "help@b.example", "to": BOB}], to=["help@b.example"])
+    scenario["outages"] = [{"target": "mx.a--core", "start": a2 + 0.02, "duration": "1m"}]
+    result = run_yaml(scenario)
+    assert len(events(result, "expanded", "m1")) == 2
+    [duplicate] = events(result, "duplicate", "m1")
+    assert duplicate.f["rcpt"] == BOB
+    assert row(result, recipient=BOB)["duplicates"] == 1
+    assert row(result, recipient="help@b.example")["duplicates"] == 0
+    assert result.summary["counts"]["duplicates"] == 1
+    assert_conserved(result)

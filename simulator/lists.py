@@ -80,8 +80,7 @@ class Expansions:
             if targets is not None:
                 if rcpt not in rewritten:
                     rewritten.add(rcpt)
-                    ctx.record("expanded", message.id, server.name, f"rcpt={rcpt} via=alias to={','.join(targets)} "
-                                                                   "copy=-")
+                    ctx.record("expanded", message.id, server.name, (rcpt, "alias", targets, None))
                     stack.extend(reversed(targets))
             elif rcpt in lists:
                 posts[rcpt] = None
@@ -91,8 +90,7 @@ class Expansions:
         for address in posts:
             owner, members = lists[address]
             copy = _copy(message, owner, members, ctx.new_id("d" if message.is_dsn else "m"), ctx.env.now)
-            ctx.record("expanded", message.id, server.name, f"rcpt={address} via=list to={','.join(members)} "
-                                                            f"copy={copy.id}")
+            ctx.record("expanded", message.id, server.name, (address, "list", members, copy.id))
             log_created(ctx, copy, server.name)
             jobs += server.take(copy, members, start)
         return jobs

@@ -30,7 +30,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 from .cutoffs import link_cutoffs
-from .eventlog import Record, fields
+from .eventkinds import as_dict
+from .eventlog import Record
 from .plotdata import cdf_steps, step_envelope
 from .results import final_mail, percentile
 from .wording import counted
@@ -583,16 +584,16 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     by_message: dict[str, list[tuple[float, str, str, dict[str, str]]]] = defaultdict(list)
     made: dict[str, tuple[str, str, float, str]] = {}  # a list's copy -> (original, list, when, where)
     aliased: dict[tuple[str, str], str] = {}  # (message, target) -> the alias that added it
-    for time_s, event, mid, node, detail in records:
+    for time_s, event, mid, node, values in records:
         if event in _CHAIN_EVENTS:
-            by_message[mid].append((time_s, event, node, fields(detail)))
+            by_message[mid].append((time_s, event, node, as_dict(event, values)))
         elif event == "expanded":
-            f = fields(detail)
-            if f["copy"] != "-":
-                made[f["copy"]] = (mid, f["rcpt"], time_s, node)
+            address, _via, targets, copy = values
+            if copy is not None:
+                made[copy] = (mid, address, time_s, node)
             else:
-                for target in f["to"].split(","):
-                    aliased.setdefault((mid, target), f["rcpt"])
+                for target in targets:
+                    aliased.setdefault((mid, target), address)
     rows: list[dict[str, Any]] = []
     for r in _mail(deliveries):
         if r["status"] != "delivered" or r["delivered_at"] is None:
@@ -610,7 +611,7 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
                 wait_s, transfer_s = wait_s + wait, transfer_s + transfer
                 break
             original, rcpt, made_s, where = made[mid]
-            wait, transfer = _split_latency([(made_s, "accepted", where, {"from": "", "rcpts": ",".join(names)}),
+            wait, transfer = _split_latency([(made_s, "accepted", where, {"from": "", "rcpts": tuple(names)}),
                                              *events], names, made_s, delivered_s)
             wait_s, transfer_s = wait_s + wait, transfer_s + transfer
             mid, delivered_s = original, made_s
@@ -622,12 +623,12 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     return rows
 
 
-def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], names: set[str],
+def _split_latency(events: Sequence[tuple[float, str, str, dict[str, Any]]], names: set[str],
                    submitted_s: float, delivered_s: float) -> tuple[float, float]:
     """(queue wait, transfer) of one recipient's path, walking back hop by hop; ``names`` are the
     recipient's address and those of the aliases that led to it."""
     accepted = [(t, node, f["from"]) for t, ev, node, f in events
-                if ev == "accepted" and not names.isdisjoint(f["rcpts"].split(","))]
+                if ev == "accepted" and not names.isdisjoint(f["rcpts"])]
     servers = {node for _, node, _ in accepted}
     hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
     wait_s = transfer_s = 0.0
@@ -659,7 +660,7 @@ def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], cli
             break
         if node != client:
             continue
-        if ev == "attempt" and not names.isdisjoint(f["rcpts"].split(",")):
+        if ev == "attempt" and not names.isdisjoint(f["rcpts"]):
             start = t
         elif ev == "connect_failed" and start is not None:
             start = t  # the next MX is tried at once

@@ -14,8 +14,8 @@ copy) for recipients among its lists and aliases, at that same moment:
   copy is taken by the same server at once, so lists nested at one server each make their own
   copy, with their own owner.
 
-Each expansion is logged as ``expanded`` (the address, what it was, its targets or members, the
-copy's id); the copy's ``created`` record follows. The server first routes the message's own
+Each expansion is logged as ``expanded`` (the address, what it was, its targets or members, and
+for a list the copy's id); the copy's ``created`` record follows. The server first routes the message's own
 recipients (aliases rewritten), then makes each list's copy, in the order of the recipients.
 """
 

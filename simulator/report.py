@@ -73,7 +73,8 @@ def _counts(summary: Mapping[str, Any]) -> str:
     labels: tuple[tuple[str, str], ...] = (
         ("submitted", "mail (message, recipient) pairs submitted"), ("delivered", "delivered"),
         ("bounced", "bounced"), ("pending", "still pending at the end"), ("duplicates", "duplicate deliveries"),
-        ("messages", "mail messages"), ("bounces_sent", "bounces (DSNs) sent"), ("warnings_sent", "delay warnings sent"))
+        ("messages", "mail messages"), ("bounces_sent", "bounces (DSNs) sent"),
+        ("warnings_sent", "delay warnings sent"))
     if "expanded" in c:
         labels += (("expanded", "pairs taken by mailing lists and aliases (their members counted above)"),)
     return _table(("count", "value"), ((_e(label), _e(c.get(key, 0))) for key, label in labels))

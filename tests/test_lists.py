@@ -437,3 +437,17 @@ def test_an_alias_that_gets_a_message_twice_passes_it_on_and_the_target_counts_t
     assert row(result, recipient="help@b.example")["duplicates"] == 0
     assert result.summary["counts"]["duplicates"] == 1
     assert_conserved(result)
+
+
+def test_the_json_schema_accepts_the_worked_scenario_and_lists_without_owner() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from simulator.scenario import scenario_json_schema
+
+    schema = scenario_json_schema()
+    worked = yaml.safe_load((Path(__file__).parent.parent / "scenarios" / "mailing-list.yaml").read_text())
+    assert any("owner" not in entry for entry in worked["lists"])
+    jsonschema.validate(worked, schema)
+    for bad in ({"address": "x@b.example"}, {"address": "x@b.example", "members": [], "owner": OWNER},
+                {"address": "x@b.example", "members": [BOB], "moderator": BOB}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**worked, "lists": [bad]}, schema)

@@ -10,38 +10,23 @@ a traffic selector. The simulation of what a list or alias does is in :mod:`simu
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import model_validator
 
 from .base import Spec
 from .errors import Loc
-from .fields import Address, Name
+from .fields import Address, Selection
 from .users import GroupSpec
 
 if TYPE_CHECKING:
     from .model import Scenario
 
-__all__ = ["AliasSpec", "ListSpec", "Members", "expansion_counts", "expansion_issues", "owner_of"]
+__all__ = ["AliasSpec", "ListSpec", "expansion_counts", "expansion_issues", "owner_of"]
 
 MAX_NESTING = 100
 """Lists and aliases one message may pass through in a chain (sendmail stops at 10, Postfix's
 ``virtual_alias_recursion_limit`` at 1000); a deeper chain is refused at validation."""
-
-
-def _one_or_many(value: object) -> object:
-    return (value,) if isinstance(value, str) else value
-
-
-Members = Annotated[
-    tuple[Name, ...],
-    BeforeValidator(_one_or_many),
-    Field(min_length=1),
-    WithJsonSchema({
-        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
-        "description": "addresses (users, lists, aliases), group prefixes or domains with users",
-    }),
-]
 
 
 def owner_of(address: str) -> str:
@@ -55,7 +40,7 @@ class ListSpec(Spec):
     message whose envelope sender is ``owner`` (so members' bounces go to the owner)."""
 
     address: Address
-    members: Members
+    members: Selection  # addresses (users, lists, aliases, unknown users), group prefixes, domains
     owner: Address
 
     @model_validator(mode="before")
@@ -74,7 +59,7 @@ class AliasSpec(Spec):
     """An alias: mail to ``address`` goes on to ``to`` as the same message, sender unchanged."""
 
     address: Address
-    to: Members
+    to: Selection
 
     def to_yaml(self) -> dict[str, object]:
         return {"address": self.address, "to": list(self.to)}

@@ -34,7 +34,7 @@ from .randomness import Distribution
 from .retry import parse_exim_rule
 from .scenario.campaigns import CampaignSpec
 from .scenario.errors import Loc, Problem, ScenarioError
-from .scenario.lists import expansion_counts, recipients_count
+from .scenario.lists import entries
 from .scenario.model import Scenario
 from .scenario.servers import RetrySpec
 from .scenario.traffic import TrafficSpec
@@ -140,6 +140,38 @@ class _Population:
         return self.by_prefix.get(selector, 0)
 
 
+def _reach(scenario: Scenario, population: _Population) -> dict[str, tuple[int, ...]]:
+    """List or alias address -> the final recipients one message to it reaches through each of
+    its members (their sum is what the message reaches): an address 1, a group or a domain its
+    users, a nested list or alias what it reaches (each time it is named: a nested list makes its
+    own copy). Exact integers, from the counts, nothing expanded; no stack, however deep the
+    nesting. The scenario has no loops (validation refused them)."""
+    members_of = {address: members for _loc, address, members in entries(scenario)}
+    reach: dict[str, tuple[int, ...]] = {}
+    total: dict[str, int] = {}
+    for root in members_of:
+        stack = [root]
+        while stack:
+            address = stack[-1]
+            if address in total:
+                stack.pop()
+                continue
+            pending = [m for m in members_of[address] if m in members_of and m not in total]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            reach[address] = tuple(total[m] if m in members_of else 1 if "@" in m else population.size(m)
+                                   for m in members_of[address])
+            total[address] = sum(reach[address])
+    return reach
+
+
+def _final_recipients(reach: dict[str, tuple[int, ...]], recipients: tuple[str, ...]) -> int:
+    """Final recipients of a message to ``recipients``: a list or alias counts what it reaches."""
+    return sum(sum(reach[rcpt]) if rcpt in reach else 1 for rcpt in recipients)
+
+
 def _chain_factor(traffic: TrafficSpec, until_s: float | None) -> float:
     """Pairs per original pair once replies and forwards (and theirs, and so on) are counted."""
     steps = [spec for spec in (traffic.reply, traffic.forward) if spec is not None]
@@ -182,7 +214,7 @@ def estimate(scenario: Scenario) -> Workload:
          (entry.count if isinstance(entry, GroupSpec) else 1) * entry.access.devices)
         for i, entry in enumerate(scenario.users)
     )
-    expansions = expansion_counts(scenario)
+    expansions = _reach(scenario, population)
     period_s = scenario.duration_s if scenario.until_s is None else min(scenario.duration_s, scenario.until_s)
     traffic = tuple(
         TrafficEstimate(
@@ -200,7 +232,7 @@ def estimate(scenario: Scenario) -> Workload:
         users=sum(users for _, users, _ in user_counts),
         devices=sum(devices for _, _, devices in user_counts),
         traffic=traffic,
-        scripted_pairs=sum(recipients_count(expansions, message.to) for message in scenario.messages),
+        scripted_pairs=sum(_final_recipients(expansions, message.to) for message in scenario.messages),
         outage_changes=_outage_changes(scenario),
         expansions=expansions,
         user_counts=user_counts,

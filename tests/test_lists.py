@@ -259,7 +259,7 @@ def cli(*argv: str) -> tuple[int, str, str]:
      "lists.0.members.1", "'news@b.example' leads back to itself, a loop: news@b.example (lists.0) -> "
                           "news@b.example (lists.0.members.1)"),
     ([{"address": "news@b.example", "members": ["fwd@c.example"]}], [{"address": "fwd@c.example", "to": "team"}],
-     "aliases.0.to.0", "neither an address, a group prefix, nor a domain"),
+     "aliases.0.to.0", "neither a domain held by a server, a group prefix"),
     ([{"address": "news@b.example", "members": ["fwd@c.example"]}],
      [{"address": "fwd@c.example", "to": ["x@b.example", "news@b.example"]}],
      "aliases.0.to.1", "a loop: news@b.example (lists.0) -> fwd@c.example (lists.0.members.0) -> "

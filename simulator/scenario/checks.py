@@ -79,7 +79,7 @@ def semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
                     f"'{outage.target}' is neither a server nor a link (ends joined by --)",
                 )
             )
-    issues += expansion_issues(s)
+    issues += expansion_issues(s, users)
     return issues
 
 

@@ -1,6 +1,6 @@
-"""The mailing lists and aliases of a scenario (``lists``, ``aliases``): their models, the
-checks of what they name (domains, users, groups, each other) with loops refused, and how many
-final recipients one message to each of them reaches, counted without expanding anything.
+"""The mailing lists and aliases of a scenario (``lists``, ``aliases``): their models, and the
+checks of what they name (domains, users, groups, each other) with loops refused. How many final
+recipients one message to each reaches is estimated in :mod:`simulator.workload`.
 
 A member (of a list, or a target of an alias) is an address (a user, another list or alias, or
 an unknown user of a held domain, who gets 550), a group prefix, or a domain with users, as in
@@ -17,12 +17,12 @@ from pydantic import model_validator
 from .base import Spec
 from .errors import Loc
 from .fields import Address, Selection
-from .users import GroupSpec
 
 if TYPE_CHECKING:
+    from .checks import _UserIndex as UserIndex
     from .model import Scenario
 
-__all__ = ["AliasSpec", "ListSpec", "expansion_counts", "expansion_issues", "owner_of"]
+__all__ = ["AliasSpec", "ListSpec", "entries", "expansion_issues", "owner_of"]
 
 MAX_NESTING = 100
 """Lists and aliases one message may pass through in a chain (sendmail stops at 10, Postfix's
@@ -65,7 +65,7 @@ class AliasSpec(Spec):
         return {"address": self.address, "to": list(self.to)}
 
 
-def _entries(s: Scenario) -> Iterator[tuple[Loc, str, tuple[str, ...]]]:
+def entries(s: Scenario) -> Iterator[tuple[Loc, str, tuple[str, ...]]]:
     """Every list and alias: (key path, address, members)."""
     for i, entry in enumerate(s.lists):
         yield ("lists", i), entry.address, entry.members
@@ -77,54 +77,30 @@ def _member_key(loc: Loc) -> str:
     return "members" if loc[0] == "lists" else "to"
 
 
-class _Names:
-    """Users per selector, from the scenario's counts alone (no group is expanded)."""
-
-    def __init__(self, s: Scenario) -> None:
-        self.holder = s.domains()
-        self.explicit = {entry.address for entry in s.users if not isinstance(entry, GroupSpec)}
-        self.groups = [entry for entry in s.users if isinstance(entry, GroupSpec)]
-        self.by_prefix = {group.prefix: group.count for group in self.groups}
-        self.by_domain: dict[str, int] = {}
-        for entry in s.users:
-            count = entry.count if isinstance(entry, GroupSpec) else 1
-            self.by_domain[entry.domain] = self.by_domain.get(entry.domain, 0) + count
-
-    def is_user(self, address: str) -> bool:
-        return address in self.explicit or any(group.contains(address) for group in self.groups)
-
-    def users(self, selector: str) -> int:
-        """How many users a group prefix or a domain names."""
-        if selector in self.holder:
-            return self.by_domain.get(selector, 0)
-        return self.by_prefix.get(selector, 0)
-
-
-def expansion_issues(s: Scenario) -> list[tuple[Loc, str]]:
-    """What in ``lists`` and ``aliases`` does not resolve: unknown domains, groups and
-    selectors, addresses that are taken, members listed twice, owners in no held domain,
-    loops and chains deeper than :data:`MAX_NESTING`."""
+def expansion_issues(s: Scenario, users: UserIndex) -> list[tuple[Loc, str]]:
+    """What in ``lists`` and ``aliases`` does not resolve (``users`` knows the users, groups and
+    held domains): unknown domains, groups and selectors, addresses that are taken, members
+    listed twice, owners in no held domain, loops and chains deeper than :data:`MAX_NESTING`."""
     issues: list[tuple[Loc, str]] = []
     if not s.lists and not s.aliases:
         return issues
-    names = _Names(s)
     where: dict[str, Loc] = {}
-    for loc, address, _members in _entries(s):
+    for loc, address, _members in entries(s):
         domain = address.rpartition("@")[2]
-        if domain not in names.holder:
+        if domain not in users.holder:
             issues.append(((*loc, "address"), f"domain '{domain}' is not held by any server (servers.*.domains)"))
         elif address in where:
             issues.append(((*loc, "address"), f"'{address}' is already a list or alias "
                                               f"({'.'.join(map(str, where[address]))})"))
-        elif names.is_user(address):
+        elif users.is_user(address):
             issues.append(((*loc, "address"), f"'{address}' is a user's address; a list or alias needs an "
                                               "address of its own"))
         where.setdefault(address, loc)
-    for loc, _address, members in _entries(s):
+    for loc, _address, members in entries(s):
         seen: set[str] = set()
         for j, member in enumerate(members):
             member_loc: Loc = (*loc, _member_key(loc), j)
-            problem = _member_problem(member, names)
+            problem = _member_problem(member, users)
             if problem:
                 issues.append((member_loc, problem))
             elif member in seen:
@@ -132,7 +108,7 @@ def expansion_issues(s: Scenario) -> list[tuple[Loc, str]]:
             seen.add(member)
     for i, entry in enumerate(s.lists):
         domain = entry.owner.rpartition("@")[2]
-        if domain not in names.holder and domain != entry.address.rpartition("@")[2]:  # else reported above
+        if domain not in users.holder and domain != entry.address.rpartition("@")[2]:  # else reported above
             issues.append((("lists", i, "owner"), f"domain '{domain}' is not held by any server, so the list's "
                                                    "bounces could not be delivered"))
     if not issues:
@@ -140,22 +116,22 @@ def expansion_issues(s: Scenario) -> list[tuple[Loc, str]]:
     return issues
 
 
-def _member_problem(member: str, names: _Names) -> str | None:
+def _member_problem(member: str, users: UserIndex) -> str | None:
+    """A member is any address of a held domain (a list, an alias, an unknown user: 550), or a
+    traffic selector naming users."""
     if "@" in member:
         domain = member.rpartition("@")[2]
-        if domain not in names.holder:
+        if domain not in users.holder:
             return (f"domain '{domain}' is not held by any server (an unknown user of a held domain is "
                     "allowed: it gets 550)")
         return None
-    if member in names.holder or member in names.by_prefix:
-        return None if names.users(member) else f"domain '{member}' has no users"
-    return f"'{member}' is neither an address, a group prefix, nor a domain held by a server"
+    return users.endpoint_problem(member)
 
 
 def _graph(s: Scenario, where: Mapping[str, Loc]) -> dict[str, list[tuple[str, Loc]]]:
     """List or alias address -> the lists and aliases among its members, with their key paths."""
     graph: dict[str, list[tuple[str, Loc]]] = {}
-    for loc, address, members in _entries(s):
+    for loc, address, members in entries(s):
         graph[address] = [(member, (*loc, _member_key(loc), j)) for j, member in enumerate(members)
                           if member in where]
     return graph
@@ -199,39 +175,3 @@ def _loops_and_depth(s: Scenario, where: Mapping[str, Loc]) -> list[tuple[Loc, s
                                                       f"{depth[deepest]} lists and aliases, more than the "
                                                       f"{MAX_NESTING} allowed"))
     return issues
-
-
-def expansion_counts(s: Scenario) -> dict[str, tuple[int, ...]]:
-    """List or alias address -> the final recipients one message to it reaches through each of
-    its members (their sum is what the message reaches): a user or an unknown address counts 1,
-    a group or a domain its users, a nested list or alias what it reaches (each time it is
-    named: a nested list makes its own copy). Exact integers, worked out from the counts without
-    expanding anything. The scenario must have passed :func:`expansion_issues` (no loops)."""
-    if not s.lists and not s.aliases:
-        return {}
-    names = _Names(s)
-    members_of = {address: members for _loc, address, members in _entries(s)}
-    reach: dict[str, tuple[int, ...]] = {}
-    total: dict[str, int] = {}
-    for root in members_of:
-        stack = [root]
-        while stack:
-            address = stack[-1]
-            if address in total:
-                stack.pop()
-                continue
-            pending = [m for m in members_of[address] if m in members_of and m not in total]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            reach[address] = tuple(total[m] if m in members_of else 1 if "@" in m else names.users(m)
-                                   for m in members_of[address])
-            total[address] = sum(reach[address])
-    return reach
-
-
-def recipients_count(reach: Mapping[str, tuple[int, ...]], recipients: tuple[str, ...]) -> int:
-    """Final recipients of a message to ``recipients`` (``reach`` from :func:`expansion_counts`):
-    a list or alias counts what it reaches."""
-    return sum(sum(reach[rcpt]) if rcpt in reach else 1 for rcpt in recipients)

@@ -113,7 +113,8 @@ def install(servers: dict[str, MailServer], home: dict[str, str], scenario: Any,
     are expanded once, here: a group prefix or a domain into its users (``select``), each
     address once, in order."""
     for entry in scenario.lists:
-        _expansions(servers, home, entry.address).lists[entry.address] = (entry.owner, _members(entry.members, select))
+        members = _members(entry.members, select)
+        _expansions(servers, home, entry.address).lists[entry.address] = (entry.bounces_to, members)
     for alias in scenario.aliases:
         _expansions(servers, home, alias.address).aliases[alias.address] = _members(alias.to, select)
 

@@ -10,9 +10,9 @@ a traffic selector. The simulation of what a list or alias does is in :mod:`simu
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from .base import Spec
 from .errors import Loc
@@ -41,18 +41,22 @@ class ListSpec(Spec):
 
     address: Address
     members: Selection  # addresses (users, lists, aliases, unknown users), group prefixes, domains
-    owner: Address
+    owner: Address | None = Field(default=None, description="where members' bounces go; "
+                                                             "default <local>-owner@<domain>")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_owner(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "owner" not in data and isinstance(data.get("address"), str) \
-                and "@" in data["address"]:
-            return {**data, "owner": owner_of(data["address"])}
-        return data
+    @model_validator(mode="after")
+    def _default_owner(self) -> ListSpec:
+        if self.owner is None:
+            self.__dict__["owner"] = owner_of(self.address)  # frozen: filled in once, as validated
+        return self
+
+    @property
+    def bounces_to(self) -> str:
+        """The envelope sender of the list's copies: ``owner``, or its default."""
+        return self.owner or owner_of(self.address)
 
     def to_yaml(self) -> dict[str, object]:
-        return {"address": self.address, "members": list(self.members), "owner": self.owner}
+        return {"address": self.address, "members": list(self.members), "owner": self.bounces_to}
 
 
 class AliasSpec(Spec):
@@ -107,7 +111,7 @@ def expansion_issues(s: Scenario, users: UserIndex) -> list[tuple[Loc, str]]:
                 issues.append((member_loc, f"'{member}' is listed twice"))
             seen.add(member)
     for i, entry in enumerate(s.lists):
-        domain = entry.owner.rpartition("@")[2]
+        domain = entry.bounces_to.rpartition("@")[2]
         if domain not in users.holder and domain != entry.address.rpartition("@")[2]:  # else reported above
             issues.append((("lists", i, "owner"), f"domain '{domain}' is not held by any server, so the list's "
                                                    "bounces could not be delivered"))

@@ -23,9 +23,6 @@ def scenario_json_schema() -> dict[str, Any]:
         "$ref": "#/$defs/ServerSpec",
         "description": "server keys that apply to every server unless the server sets them",
     }
-    mailing_list = definitions["ListSpec"]  # the loader fills in a list's owner
-    mailing_list["required"] = [key for key in mailing_list["required"] if key != "owner"]
-    mailing_list["properties"]["owner"]["description"] = "where members' bounces go; default <local>-owner@<domain>"
     definitions["OutageSpec"]["properties"]["duration"] = {
         **DURATION_SCHEMA,
         "description": "how long a scheduled outage lasts (instead of end); " + SECONDS_HELP,

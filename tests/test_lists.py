@@ -451,3 +451,9 @@ def test_the_json_schema_accepts_the_worked_scenario_and_lists_without_owner() -
                 {"address": "x@b.example", "members": [BOB], "moderator": BOB}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**worked, "lists": [bad]}, schema)
+
+
+def test_a_list_with_a_bad_address_gets_one_error_not_one_for_its_default_owner() -> None:
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(yaml.safe_dump(world(lists=[{"address": 5, "members": [BOB]}])))
+    assert [p.path for p in raised.value.problems] == ["lists.0.address"]

@@ -242,7 +242,8 @@ def report(result: Result, folder: Path) -> str:
     lines = [
         f"{s['name']}: seed {s['seed']}, simulated {format_duration(round(s['end_time_s']))} ({s['end_time_s']:.3f} s)",
         f"  mail (message, recipient) pairs: {c['submitted']} submitted, {c['delivered']} delivered, "
-        f"{c['bounced']} bounced, {c['pending']} pending, {counted(c['duplicates'], 'duplicate')}",
+        f"{c['bounced']} bounced, {c['pending']} pending, {counted(c['duplicates'], 'duplicate')}"
+        + (f" (and {c['expanded']} to lists and aliases)" if c.get("expanded") else ""),
         f"  DSNs: {counted(c['bounces_sent'], 'bounce')}, {counted(c['warnings_sent'], 'delay warning')}",
     ]
     if s.get("partial"):

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import __version__
 from .plots import short_duration
-from .results import stats
+from .results import final_mail, stats
 from .wording import counted
 
 __all__ = ["render_report", "write_report"]
@@ -70,10 +70,13 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) 
 
 def _counts(summary: Mapping[str, Any]) -> str:
     c = summary["counts"]
-    labels = (("submitted", "mail (message, recipient) pairs submitted"), ("delivered", "delivered"),
-              ("bounced", "bounced"), ("pending", "still pending at the end"), ("duplicates", "duplicate deliveries"),
-              ("messages", "mail messages"), ("bounces_sent", "bounces (DSNs) sent"),
-              ("warnings_sent", "delay warnings sent"))
+    labels: tuple[tuple[str, str], ...] = (
+        ("submitted", "mail (message, recipient) pairs submitted"), ("delivered", "delivered"),
+        ("bounced", "bounced"), ("pending", "still pending at the end"), ("duplicates", "duplicate deliveries"),
+        ("messages", "mail messages"), ("bounces_sent", "bounces (DSNs) sent"),
+        ("warnings_sent", "delay warnings sent"))
+    if "expanded" in c:
+        labels += (("expanded", "pairs taken by mailing lists and aliases (their members counted above)"),)
     return _table(("count", "value"), ((_e(label), _e(c.get(key, 0))) for key, label in labels))
 
 
@@ -90,9 +93,8 @@ def _latencies(summary: Mapping[str, Any]) -> str:
 
 def _by_domain(deliveries: Sequence[Mapping[str, Any]]) -> str:
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in deliveries:
-        if r["kind"] == "mail":
-            groups[r["recipient"].rpartition("@")[2]].append(r)
+    for r in final_mail(deliveries):
+        groups[r["recipient"].rpartition("@")[2]].append(r)
     rows = []
     for domain, items in sorted(groups.items()):
         latency = stats([r["latency_s"] for r in items if r["status"] == "delivered"])
@@ -118,7 +120,7 @@ def _by_protocol(summary: Mapping[str, Any]) -> str:
 
 
 def _problems(deliveries: Sequence[Mapping[str, Any]]) -> str:
-    bad = [r for r in deliveries if r["kind"] == "mail" and r["status"] != "delivered"]
+    bad = [r for r in final_mail(deliveries) if r["status"] != "delivered"]
     if not bad:
         return '<p class="muted">Every mail pair was delivered.</p>'
     rows = [(_e(r["message_id"]), _e(r["recipient"]), _e(r["status"]), _e(r["code"]), _e(r["attempts"]),

@@ -19,7 +19,7 @@ import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import EventPriority
 
-from . import campaigns, outages, traffic
+from . import campaigns, lists, outages, traffic
 from .addresses import domain_of
 from .agents import UserAgent
 from .behaviour import Behaviour
@@ -137,6 +137,8 @@ class World:
             server.mailboxes[user.address] = Mailbox(user.address)
             agent = ctx.agents[user.address] = UserAgent(ctx, user.address, user.at, server, user)
             agent.add_devices([self.streams.get(f"device.{user.address}.{k + 1}") for k in range(user.access.devices)])
+        if scenario.lists or scenario.aliases:
+            lists.install(ctx.servers, ctx.home, scenario, self.select)
         if any(Behaviour.wanted(spec) for spec in scenario.traffic):
             behaviour = Behaviour(
                 ctx, scenario.traffic, [self.streams.get(f"behaviour.{i}") for i in range(len(scenario.traffic))],

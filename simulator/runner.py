@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .plots import Figure
+    from .protocols.trace import SessionTrace
     from .world import Progress
 
 __all__ = ["PLOT_FILES", "Result", "run"]
@@ -82,7 +83,7 @@ class Result:
     _tables: results.Tables | None = field(default=None, repr=False)
     _summary: dict[str, Any] | None = field(default=None, repr=False)
     _breakdown: list[dict[str, Any]] | None = field(default=None, repr=False)
-    traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
+    traces: list[SessionTrace] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
     _run_id: str | None = field(default=None, repr=False)
     partial: bool = False  # stopped before its end (an interrupt): the tables cover the run up to end_time_s

@@ -4,7 +4,8 @@ A session is timers and at most one transfer, each ending in a callback; no proc
 it. The client gives the callbacks: ``on_refused(rcpt, code)`` at the moment it learns of each
 permanent refusal, and ``on_end(exchange)`` once, when the server has accepted (or the client
 knows every refusal), or when an outage cut the session; the exchange then says how it
-ended. The client registers :meth:`cut` with the session registry for the path; a cut
+ended (``plan.refused`` is set when the server refused the session at its greeting). The client
+registers :meth:`cut` with the session registry for the path; a cut
 abandons the transfer, and what would have come next is ignored. With a trace
 (``ctx.trace``), the session records its timeline there.
 """
@@ -124,6 +125,8 @@ class SmtpExchange:
         plan, trace = self.plan, self.trace
         assert plan is not None
         now = self.net.clock()
+        if plan.counted:
+            self.server.admission.close()
         self.followups = self.server.accept(self.message, plan.accepted, self.client)
         self.accepted = plan.accepted
         self.ack_at_s = now + self.path.delay_s  # the client keeps the path cuttable until then
@@ -137,6 +140,8 @@ class SmtpExchange:
         self.on_end(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
+        if self.plan.counted:
+            self.server.admission.close()
         trace = self.trace
         if trace is not None:
             trace["replies"] = list(replies)

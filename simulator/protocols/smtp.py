@@ -40,6 +40,7 @@ class Receiver(Protocol):
     pipelining: bool
     eight_bit_mime: bool
     greylist: Any
+    admission: Any  # its inbound limits (simulator.admission), or None
 
     def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str: ...
 
@@ -64,6 +65,8 @@ class Plan(NamedTuple):
     too_big: bool
     steps: list[tuple[float, list[tuple[str, str]]]]
     lead_in_s: float
+    refused: str = ""  # the code of a 421 at the greeting (the session never opened); else empty
+    counted: bool = False  # the session counts as open at the server until it ends (its admission)
 
 
 def plan(
@@ -76,10 +79,40 @@ def plan(
     eight_bit_client: bool = True,
 ) -> Plan:
     """The session's course, asking ``server`` its reply to each RCPT now (greylisting learns)."""
-    rtt = path.rtt_s
     size_bytes = message.wire_bytes
     if message.eight_bit:
         size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
+    if server.admission is not None:
+        return _admitted_plan(path, server, message, rcpts, client, submission, size_bytes)
+    return _plan(path, server, message, rcpts, client, submission, size_bytes)
+
+
+def _admitted_plan(
+    path: Path, server: Receiver, message: Message, rcpts: tuple[str, ...], client: str, submission: bool,
+    size_bytes: int,
+) -> Plan:
+    """The course of a session with a server that has inbound limits: a 421 at the greeting is
+    known to the client after 2 RTT (TCP, greeting); a 452 to MAIL FROM after 4 RTT, as a 552;
+    450 to each RCPT when they would be answered."""
+    refusal = server.admission.session(message.id, client)
+    if refusal is None:
+        return _plan(path, server, message, rcpts, client, submission, size_bytes)._replace(counted=True)
+    rtt = path.rtt_s
+    if refusal.stage == "greeting":
+        return Plan(size_bytes, [], (), False, [(2 * rtt, [])], 0.0, refusal.code)
+    replies = [(r, refusal.code) for r in rcpts]
+    if refusal.stage == "mail" or server.pipelining:
+        return Plan(size_bytes, replies, (), False, [(4 * rtt, replies)], 0.0, "", True)
+    steps: list[tuple[float, list[tuple[str, str]]]] = [(4 * rtt, [])]
+    steps += [(rtt, [reply]) for reply in replies]
+    return Plan(size_bytes, replies, (), False, steps, 0.0, "", True)
+
+
+def _plan(
+    path: Path, server: Receiver, message: Message, rcpts: tuple[str, ...], client: str, submission: bool,
+    size_bytes: int,
+) -> Plan:
+    rtt = path.rtt_s
     if size_bytes > server.max_message_size_bytes:
         # TCP, greeting, EHLO, then MAIL FROM SIZE= -> 552 for every recipient
         return Plan(size_bytes, [], (), True, [(4 * rtt, [(r, TOO_BIG) for r in rcpts])], 0.0)

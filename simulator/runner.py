@@ -52,9 +52,11 @@ _DTYPES: dict[str, dict[str, str]] = {
     "retrievals": {"retrieved_at": _FLOAT},
     "queues": {"time": _FLOAT, "queue_length": _INT},
     "events": {"time": _FLOAT},
-    "breakdown": {"latency_s": _FLOAT, "queue_wait_s": _FLOAT, "transfer_s": _FLOAT, "retrieval_s": _FLOAT},
+    "breakdown": {"latency_s": _FLOAT, "queue_wait_s": _FLOAT, "worker_wait_s": _FLOAT, "processing_s": _FLOAT,
+                  "transfer_s": _FLOAT, "retrieval_s": _FLOAT},
 }
-_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "transfer_s", "retrieval_s")
+_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
+                      "transfer_s", "retrieval_s")
 
 
 def _pandas() -> Any:
@@ -115,7 +117,8 @@ class Result:
 
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
-        """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
+        """Per delivered mail pair: queue wait, worker wait, processing, SMTP transfer and mailbox wait
+        (see plots.time_breakdown)."""
         from . import plots
 
         if self._breakdown is None:

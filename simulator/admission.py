@@ -28,18 +28,21 @@ RCPT = "rcpt"
 
 
 class Refusal(NamedTuple):
-    """A limit's answer: at which stage, with which reply (code and enhanced status), and why."""
+    """A limit's answer: at which stage, with which reply (code, enhanced status, text), and why."""
 
     stage: str
     code: str
     status: str
     why: str
+    text: str
 
 
-TOO_MANY_SESSIONS = Refusal(GREETING, "421", "4.3.2", "max_inbound")
-THROTTLED_AT_CONNECT = Refusal(GREETING, "421", "4.7.0", "rate_limit")
-QUEUE_FULL = Refusal(MAIL, "452", "4.3.1", "queue_limit")
-THROTTLED_AT_RCPT = Refusal(RCPT, "450", "4.7.1", "rate_limit")
+TOO_MANY_SESSIONS = Refusal(GREETING, "421", "4.3.2", "max_inbound", "All server ports are busy")
+THROTTLED_AT_CONNECT = Refusal(GREETING, "421", "4.7.0", "rate_limit",
+                               "Error: too many messages from this client, try again later")
+QUEUE_FULL = Refusal(MAIL, "452", "4.3.1", "queue_limit", "Insufficient system storage")
+THROTTLED_AT_RCPT = Refusal(RCPT, "450", "4.7.1", "rate_limit",
+                            "Recipient address rejected: too many messages from this client, try again later")
 
 
 class Admission:

@@ -82,6 +82,9 @@ class SmtpExchange:
                          data_end=None, accepted_at=None, end=None, cut=False)
         plan = self.plan = smtp.plan(path, server, self.message, self.rcpts, self.client, self.submission,
                                      self.eight_bit_client)
+        if trace is not None and plan.refusal is not None:
+            refusal = plan.refusal
+            trace["refusal"] = {"stage": refusal.stage, "reply": f"{refusal.code} {refusal.status} {refusal.text}"}
         if plan.steps:
             self.step = 0
             self._wait(plan.steps[0][0])

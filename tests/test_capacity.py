@@ -18,8 +18,9 @@ import pytest
 import yaml
 from conftest import assert_conserved, events, exact, run_yaml
 
-from simulator import load_scenario
+from simulator import load_scenario, run
 from simulator.cli import main
+from simulator.transcript.build import build_conversations
 from simulator.world import World
 
 SUB = 0.01  # RTT lan.a -- mx.a
@@ -360,3 +361,23 @@ def test_a_run_from_the_command_line_counts_refusals_in_the_summary(tmp_path: An
     assert summary["refusals"] == {"mx.b": {"421 4.3.2": 1}}
     assert "refused" in (out / "events.csv").read_text()
     assert "421 4.3.2" in capsys.readouterr().out
+
+
+# ---- transcripts -------------------------------------------------------------------------------
+
+
+def test_transcripts_show_the_refusals_as_the_server_sends_them() -> None:
+    text = world(mx_a="{queue_limit: 2}", mx_b="{max_inbound: 1}", messages="""
+        - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
+        - {at: 0.1, from: x002@a.example, to: z002@b.example, size: 1KB}
+        - {at: 0.2, from: x003@a.example, to: z003@b.example, size: 1KB}
+        """)
+    result = run(load_scenario(text), trace=True)
+    convs = build_conversations(result.traces or [], result.records, result.scenario, result.end_time_s)
+    relays = [c for c in convs if c.protocol == "smtp" and c.message_ids == ["m2"]]
+    first = [(t, text) for t, side, text, _ in relays[0].lines() if side == "S"]
+    assert first == [(exact(0.1 + 4.5 * SUB + 1.5 * RTT), "421 4.3.2 All server ports are busy")]
+    submissions = [c for c in convs if c.protocol == "submission" and c.message_ids == ["m3"]]
+    replies = [text for _, side, text, _ in submissions[0].lines() if side == "S"]
+    assert "452 4.3.1 Insufficient system storage" in replies
+    assert "503 5.5.1 Error: need MAIL command" in replies

@@ -67,6 +67,7 @@ class Plan(NamedTuple):
     lead_in_s: float
     refused: str = ""  # the code of a 421 at the greeting (the session never opened); else empty
     counted: bool = False  # the session counts as open at the server until it ends (its admission)
+    refusal: Any = None  # the server's capacity refusal (simulator.admission.Refusal), if any
 
 
 def plan(
@@ -99,13 +100,13 @@ def _admitted_plan(
         return _plan(path, server, message, rcpts, client, submission, size_bytes)._replace(counted=True)
     rtt = path.rtt_s
     if refusal.stage == "greeting":
-        return Plan(size_bytes, [], (), False, [(2 * rtt, [])], 0.0, refusal.code)
+        return Plan(size_bytes, [], (), False, [(2 * rtt, [])], 0.0, refusal.code, False, refusal)
     replies = [(r, refusal.code) for r in rcpts]
     if refusal.stage == "mail" or server.pipelining:
-        return Plan(size_bytes, replies, (), False, [(4 * rtt, replies)], 0.0, "", True)
+        return Plan(size_bytes, replies, (), False, [(4 * rtt, replies)], 0.0, "", True, refusal)
     steps: list[tuple[float, list[tuple[str, str]]]] = [(4 * rtt, [])]
     steps += [(rtt, [reply]) for reply in replies]
-    return Plan(size_bytes, replies, (), False, steps, 0.0, "", True)
+    return Plan(size_bytes, replies, (), False, steps, 0.0, "", True, refusal)
 
 
 def _plan(

@@ -6,7 +6,8 @@ MAIL/RCPT/DATA group at ``t0 + 6d`` (each command and its reply a round trip apa
 PIPELINING), the data from the 354's arrival until ``d`` before the server's ``250 ... queued
 as`` at ``accepted_at`` (the event log's ``accepted``), and QUIT at ``end`` (the ``sent``
 event). The replies follow the trace: SIZE over the server's limit, refused recipients, no
-8BITMIME (the body goes quoted-printable), a connect that times out, an outage's cut.
+8BITMIME (the body goes quoted-printable), a connect that times out, an outage's cut, and a
+capacity limit's refusal (a 421 instead of the 220, a 452 to MAIL, a 450 to each RCPT).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def build_smtp(conv: Conversation, trace: dict[str, Any], facts: Facts, servers:
     replies = dict(trace.get("replies") or [])
     codes = [replies.get(r, "250") for r in rcpts]
     size = int(trace.get("size_bytes", f.wire_bytes))
+    refusal = trace.get("refusal") or {}
+    if refusal.get("stage") == "greeting":  # the server closes after its 421
+        conv.say(t0 + 3 * d, "S", [refusal["reply"]], mid)
+        conv.close("S", t0 + 3 * d)
+        return
     conv.say(t0 + 3 * d, "S", [f"220 {server} ESMTP mailsim"], mid)
     conv.say(t0 + 4 * d, "C", [f"EHLO {_ehlo_name(conv.client)}"], mid)
     ext = [server] + (["PIPELINING"] if pipelining else []) + [f"SIZE {trace.get('limit_bytes', 10240000)}"]
@@ -56,9 +62,15 @@ def build_smtp(conv: Conversation, trace: dict[str, Any], facts: Facts, servers:
     body = " BODY=8BITMIME" if f.eight_bit and trace.get("eight_bit") else ""
     mail = f"MAIL FROM:<{f.sender}> SIZE={size}{body}"
     too_big = size > int(trace.get("limit_bytes", size))
-    mail_reply = reply_line("552") if too_big else "250 2.1.0 Ok"
-    rcpt_replies = ["503 5.5.1 Error: need MAIL command" if too_big else rcpt_reply(r, c)
-                    for r, c in zip(rcpts, codes, strict=True)]
+    mail_refused = refusal.get("stage") == "mail"  # 452: the queue is full
+    mail_reply = refusal["reply"] if mail_refused else reply_line("552") if too_big else "250 2.1.0 Ok"
+    too_big = too_big or mail_refused  # either way no RCPT is taken
+    if refusal.get("stage") == "rcpt":
+        status_text = refusal["reply"].split(" ", 1)[1]
+        rcpt_replies = [f"{c} {status_text.replace(' ', f' <{r}>: ', 1)}" for r, c in zip(rcpts, codes, strict=True)]
+    else:
+        rcpt_replies = ["503 5.5.1 Error: need MAIL command" if too_big else rcpt_reply(r, c)
+                        for r, c in zip(rcpts, codes, strict=True)]
     any_ok = not too_big and "250" in codes
     data_reply = "354 End data with <CR><LF>.<CR><LF>" if any_ok else "554 5.5.1 Error: no valid recipients"
     data_at = t0 + 8 * d  # when the 354 reaches the client and the data starts

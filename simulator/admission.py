@@ -84,8 +84,7 @@ class Admission:
         self.open -= 1
 
     def _refuse(self, refusal: Refusal, message_id: str, client: str) -> Refusal:
-        self.ctx.record("refused", message_id, self.node,
-                        f"client={client} code={refusal.code} status={refusal.status} why={refusal.why}")
+        self.ctx.record("refused", message_id, self.node, (client, refusal.code, refusal.status, refusal.why))
         return refusal
 
 

@@ -96,8 +96,7 @@ class UserAgent:
         """The server accepted but an outage cut the 250 on its way back: the client submits
         again, and the server gets the message twice (a duplicate, as in real SMTP)."""
         ctx = self.ctx
-        ctx.record("submit_failed", message.id, self.node,
-                   f"host={self.server.name} code={CUT} accepted=yes next={ctx.env.now + SUBMIT_RETRY_S!r}")
+        ctx.record("submit_failed", message.id, self.node, (self.server.name, CUT, True, ctx.env.now + SUBMIT_RETRY_S))
         ctx.end.hold()
         kernel.call_soon(ctx.env, Submission(self, message, rcpts).resubmit)
 
@@ -148,13 +147,12 @@ class Submission:
 
     def _refused(self, rcpt: str, code: str) -> None:
         self.refusals |= {rcpt}
-        self.agent.ctx.record("bounced", self.message.id, self.agent.node,
-                              f"rcpt={rcpt} code={code} reason=submission dsn=-")
+        self.agent.ctx.record("bounced", self.message.id, self.agent.node, (rcpt, code, "submission", "-", None))
 
     def _connect_failed(self, _event: Any) -> None:
         ctx = self.agent.ctx
         ctx.record("submit_failed", self.message.id, self.agent.node,
-                   f"host={self.agent.server.name} code={CONNECT_FAILED} next={ctx.env.now + SUBMIT_RETRY_S!r}")
+                   (self.agent.server.name, CONNECT_FAILED, None, ctx.env.now + SUBMIT_RETRY_S))
         ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
 
     def _ended(self, result: SmtpExchange) -> None:
@@ -178,7 +176,7 @@ class Submission:
         self.handle = None
         self.pending = tuple(r for r in self.pending if r not in self.refusals)
         ctx.record("submit_failed", message.id, agent.node,
-                   f"host={agent.server.name} code={CUT} next={ctx.env.now + SUBMIT_RETRY_S!r}")
+                   (agent.server.name, CUT, None, ctx.env.now + SUBMIT_RETRY_S))
         ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
 
     def _deferred(self, result: SmtpExchange) -> None:
@@ -193,8 +191,8 @@ class Submission:
         if result.deferred:
             code = result.deferred[0][1]
             self.pending = tuple(r for r, _ in result.deferred)
-        ctx.record("submit_failed", message.id, agent.node,
-                   f"host={agent.server.name} code={code} next={ctx.env.now + SUBMIT_RETRY_S!r}")
+        next_s = ctx.env.now + SUBMIT_RETRY_S
+        ctx.record("submit_failed", message.id, agent.node, (agent.server.name, code, None, next_s))
         start_jobs(result.followups)
         ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
 

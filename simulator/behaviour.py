@@ -83,12 +83,11 @@ class Behaviour:
         if where == "server":
             agent.server.mailboxes[agent.address].folders[message.id] = folder
         ctx = self.ctx
-        ctx.record("filed", message.id, agent.node,
-                       f"rcpt={agent.address} folder={folder} where={where}")
+        ctx.record("filed", message.id, agent.node, (agent.address, folder, where))
 
     def _log(self, new: Message, how: str, original: Message, agent: UserAgent) -> None:
         ctx = self.ctx
-        ctx.record(how, original.id, agent.node, f"new={new.id} by={agent.address}")
+        ctx.record(how, original.id, agent.node, (new.id, agent.address))
 
 
 class _ThinkTime:

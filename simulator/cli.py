@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("-o", "--output", help="result folder (default: results/<scenario name>)")
     p.add_argument("--seed", type=_seed, help="override the scenario's seed (a whole number >= 0)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a dotted scenario key for this run (traffic.0.rate=20/h), as sweep --set "
+                   "takes it; repeatable")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--report", action="store_true", help="also write a self-contained report.html")
     p.add_argument("--transcripts", action="store_true",
@@ -149,6 +152,8 @@ def _command(args: argparse.Namespace, handlers: dict[str, Callable[..., int]], 
         out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
         return EXIT_OK
     scenario = load_scenario(Path(args.scenario), max_messages=args.max_messages)
+    if args.command == "run":
+        scenario = _with_sets(scenario, args.sets, args.scenario)
     if args.command == "validate":
         work = estimate(scenario)
         pairs = f"{work.pairs:,.0f}"
@@ -176,6 +181,24 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
     if not args.quiet:
         out.write(report(result, folder))
     return EXIT_OK
+
+
+def _with_sets(scenario: Any, sets: list[str], source: str) -> Any:
+    """``scenario`` with the ``--set KEY=VALUE`` overrides applied (one value each; the syntax is sweep's)."""
+    if not sets:
+        return scenario
+    from .cli_sweep import parse_sets  # here, not at the top: cli_sweep imports this module
+
+    changes: dict[str, object] = {}
+    for key, values in parse_sets(sets).items():
+        if len(values) != 1:
+            raise CommandError(f"--set {key}: mailsim run takes one value, got {len(values)} "
+                               "(mailsim sweep runs several; quote a value that holds a comma)")
+        changes[key] = values[0]
+    try:
+        return scenario.override(changes)
+    except ScenarioError as error:
+        raise CommandError(f"{source}: invalid --set value(s)\n{error}") from None
 
 
 def _safe(name: str) -> str:

@@ -27,7 +27,7 @@ class Context:
         self.net = net
         self.log = log
         # The log's own append for one record given whole, ``(time_s, event, message_id, node,
-        # detail)``: the per-message hot paths call it directly, saving ``record``'s frame.
+        # values)``: the per-message hot paths call it directly, saving ``record``'s frame.
         self.append_record = log.extend
         self.clock = kernel.clock(env)  # the simulated time, read cheaply: ``ctx.clock()``
         self.sessions = Sessions(env)
@@ -61,9 +61,10 @@ class Context:
         if not any(m in self.trace_filter for m in message_ids):
             self.traces.remove(record)
 
-    def record(self, event: str, message_id: str = "", node: str = "", detail: str = "") -> None:
-        """Append a record to the event log, stamped with the current simulated time."""
-        self.append_record((self.clock(), event, message_id, node, detail))
+    def record(self, event: str, message_id: str = "", node: str = "", values: tuple[Any, ...] = ()) -> None:
+        """Append a record to the event log, stamped with the current simulated time: ``values``
+        are the fields of ``event`` in the order :mod:`simulator.eventkinds` declares them."""
+        self.append_record((self.clock(), event, message_id, node, values))
 
     @property
     def messages_created(self) -> int:

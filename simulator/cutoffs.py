@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
 
-from .eventlog import Record, fields
+from .eventlog import Record
 
 __all__ = ["destinations", "link_cutoffs"]
 
@@ -24,9 +24,10 @@ __all__ = ["destinations", "link_cutoffs"]
 def destinations(records: Iterable[Record]) -> dict[str, set[str]]:
     """Server -> the hosts its delivery attempts tried (every MX host listed in its ``attempt`` records)."""
     out: dict[str, set[str]] = {}
-    for _t, event, _mid, node, detail in records:
+    for _t, event, _mid, node, values in records:
         if event == "attempt":
-            out.setdefault(node, set()).update(fields(detail)["hosts"].split(","))
+            _rcpts, hosts = values
+            out.setdefault(node, set()).update(hosts)
     return out
 
 

@@ -125,9 +125,7 @@ class Job:
             if reopen_s is not None:  # its destination is closed: deferred without a connection
                 ctx = server.ctx
                 why = "dead" if server.policy.destination == "domain" else "retry_time"
-                ctx.record("held", self.message.id, server.name,
-                           f"rcpts={','.join(self.remaining)} hosts={','.join(self.hosts)} why={why} "
-                           f"until={reopen_s!r}")
+                ctx.record("held", self.message.id, server.name, (tuple(self.remaining), self.hosts, why, reopen_s))
                 self.code = CONNECT_FAILED
                 self._failed(reopen_s)
                 return
@@ -193,7 +191,7 @@ class Job:
         server = self.server
         ctx = server.ctx
         ctx.append_record((ctx.clock(), "attempt", self.message.id, server.name,
-                           f"rcpts={','.join(self.remaining)} hosts={','.join(self.open_hosts)}"))
+                           (tuple(self.remaining), tuple(self.open_hosts))))
         self.contacts: list[tuple[str, bool, float]] = []  # (host, answered, when), for destination state
         self.settled: set[str] = set()
         self.code = CONNECT_FAILED
@@ -242,14 +240,14 @@ class Job:
         server = self.server
         server.ctx.sessions.close(self.handle)
         self.handle = None
-        server.ctx.record("connect_failed", self.message.id, server.name, f"host={self.host} code={CONNECT_FAILED}")
+        server.ctx.record("connect_failed", self.message.id, server.name, (self.host, CONNECT_FAILED))
         self.contacts.append((self.host, False, server.ctx.env.now))
         self._next_host()
 
     def _connect_cut(self) -> None:
         self.timer = None
         server = self.server
-        server.ctx.record("session_cut", self.message.id, server.name, f"host={self.host} accepted=no")
+        server.ctx.record("session_cut", self.message.id, server.name, (self.host, False))
         server.ctx.sessions.close(self.handle)
         self.handle = None
         self._attempt_over(CUT)
@@ -273,18 +271,17 @@ class Job:
             sessions.close(self.handle)
             self.handle = None  # it refers to the exchange, which refers to this job
         if result.cut_off:
-            ctx.record("session_cut", message.id, server.name, f"host={host} accepted=no")
+            ctx.record("session_cut", message.id, server.name, (host, False))
             self._attempt_over(CUT)
             return
         if result.plan.refused:  # 421 at the greeting: as a host that did not answer
-            ctx.record("connect_failed", message.id, server.name, f"host={host} code={result.plan.refused}")
+            ctx.record("connect_failed", message.id, server.name, (host, result.plan.refused))
             self.contacts.append((host, False, ctx.clock()))
             self._next_host()
             return
         self.contacts.append((host, True, ctx.clock()))
         if result.accepted:
-            ctx.append_record((ctx.clock(), "sent", message.id, server.name,
-                               f"host={host} rcpts={','.join(result.accepted)} code=250"))
+            ctx.append_record((ctx.clock(), "sent", message.id, server.name, (host, result.accepted, smtp.OK)))
             if result.followups:
                 self.followups = self.followups + result.followups
             if sessions.enabled:
@@ -301,8 +298,8 @@ class Job:
         self.waiting = [r for r in self.waiting if r not in offered]
         if result.deferred:
             self.code = code = result.deferred[0][1]
-            deferred = ",".join(r for r, _ in result.deferred)
-            ctx.record("rcpt_deferred", message.id, server.name, f"host={host} rcpts={deferred} code={code}")
+            deferred = tuple([r for r, _ in result.deferred])
+            ctx.record("rcpt_deferred", message.id, server.name, (host, deferred, code))
         elif not self.waiting:
             self._attempt_over(smtp.OK)
             return

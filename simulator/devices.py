@@ -55,9 +55,9 @@ class Device:
         self.last_tick_s = -math.inf
         self.cut_at_s = 0.0  # when the IMAP session was last cut
         self.imap = ImapClient(self) if self.protocol == "imap" else None
-        # Who this device is, as the log's detail fields say it.
-        self.tag = f"rcpt={agent.address} device={index} protocol={self.protocol}"
-        self._retrieved_details = (self.tag + " seen=0", self.tag + " seen=1")
+        # Who this device is, as the log's first three fields of its records say it.
+        self.tag = (agent.address, index, self.protocol)
+        self._retrieved_values = ((*self.tag, 0), (*self.tag, 1))
 
     # ---- what is new ---------------------------------------------------------------------------
 
@@ -92,12 +92,12 @@ class Device:
         directly: each new message is announced to it, and fetched, exactly once)."""
         mid = message.id
         seen = self.mailbox.seen
-        detail = self._retrieved_details[mid in seen]
+        values = self._retrieved_values[mid in seen]
         if self.protocol != "pop3":
             seen.add(mid)
         agent = self.agent
         ctx = self.ctx
-        ctx.append_record((ctx.clock(), "retrieved", mid, agent.node, detail))
+        ctx.append_record((ctx.clock(), "retrieved", mid, agent.node, values))
         agent.retrieved(self, message)
 
     # ---- time ----------------------------------------------------------------------------------
@@ -140,14 +140,13 @@ class Device:
 
     def failed(self, why: str) -> None:
         ctx = self.ctx
-        ctx.record("retrieve_failed", "", self.agent.node, f"{self.tag} why={why}")
+        ctx.record("retrieve_failed", "", self.agent.node, (*self.tag, why))
 
     # ---- processes -----------------------------------------------------------------------------
 
     def start(self) -> None:
         ctx = self.ctx
-        ctx.record("device", "", self.agent.node,
-                       f"{self.tag} copies={self.agent.copies_wanted} offset={self.offset_s!r}")
+        ctx.record("device", "", self.agent.node, (*self.tag, self.agent.copies_wanted, self.offset_s))
         if self.imap is not None:
             self.imap.start()
             return

@@ -1,17 +1,18 @@
 """The append-only event log: the single source every table, statistic and plot derives from.
 
-A record reads as a plain tuple ``(time_s, event, message_id, node, detail)`` (while a run
-appends, the log keeps its fields flat; see :class:`EventLog`). ``detail`` is a
-space-separated list of ``key=value`` fields (values never contain spaces), so the log reads
-the same in memory and in ``events.csv``. The vocabulary of events is documented in
-``docs/events.md``; :func:`fields` parses a detail string back into a dict.
+A record reads as a plain tuple ``(time_s, event, message_id, node, values)`` (while a run
+appends, the log keeps its fields flat; see :class:`EventLog`). ``values`` are the record's
+typed fields in the order its kind declares them (:mod:`simulator.eventkinds`, the schema,
+which also gives their ``key=value`` text in ``events.csv``). The log is the only writer:
+every component appends through it, and every reader unpacks ``values``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-Record = tuple[float, str, str, str, str]
+Record = tuple[float, str, str, str, tuple[Any, ...]]
 
 
 class EventLog:
@@ -26,22 +27,23 @@ class EventLog:
 
     def __init__(self) -> None:
         self._rows: list[Record] = []
-        self._flat: list[float | str] = []
+        self._flat: list[Any] = []
         # What a writer calls with the five fields of a record, as a tuple.
         self.extend = self._flat.extend
 
     @property
     def records(self) -> list[Record]:
-        """Every record as a ``(time_s, event, message_id, node, detail)`` tuple."""
+        """Every record as a ``(time_s, event, message_id, node, values)`` tuple."""
         flat = self._flat
         if flat:
             fields = iter(flat)
-            self._rows.extend(zip(fields, fields, fields, fields, fields, strict=True))  # type: ignore[arg-type]
+            self._rows.extend(zip(fields, fields, fields, fields, fields, strict=True))
             flat.clear()
         return self._rows
 
-    def append(self, time_s: float, event: str, message_id: str = "", node: str = "", detail: str = "") -> None:
-        self.extend((time_s, event, message_id, node, detail))
+    def append(self, time_s: float, event: str, message_id: str = "", node: str = "",
+               values: tuple[Any, ...] = ()) -> None:
+        self.extend((time_s, event, message_id, node, values))
 
     def __len__(self) -> int:
         return len(self._rows) + len(self._flat) // 5
@@ -49,11 +51,3 @@ class EventLog:
     def __iter__(self) -> Iterator[Record]:
         return iter(self.records)
 
-
-def fields(detail: str) -> dict[str, str]:
-    """Parse ``"a=1 b=x,y"`` into ``{"a": "1", "b": "x,y"}``."""
-    out: dict[str, str] = {}
-    for part in detail.split():
-        key, _, value = part.partition("=")
-        out[key] = value
-    return out

@@ -32,7 +32,7 @@ def futile_issues(scenario: Scenario) -> list[tuple[Loc, str]]:
 
 
 def _no_traffic_period(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
-    sending = [f"traffic.{i}" for i, traffic in enumerate(scenario.traffic) if traffic.rate_per_s > 0]
+    sending = [f"traffic.{i}" for i, traffic in enumerate(scenario.traffic) if traffic.max_rate_per_s > 0]
     if scenario.duration_s == 0 and sending:
         yield ("duration",), (f"0 s, but {', '.join(sending)} {'has' if len(sending) == 1 else 'have'} a rate above 0: "
                               "traffic creates messages only before duration, so it would send nothing "
@@ -41,7 +41,7 @@ def _no_traffic_period(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
 
 def _self_only_traffic(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
     for i, traffic in enumerate(scenario.traffic):
-        if traffic.rate_per_s <= 0:
+        if traffic.max_rate_per_s <= 0:
             continue
         only = _only_member(scenario, traffic.to)
         if only is not None and only == _only_member(scenario, traffic.from_):

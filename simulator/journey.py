@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from matplotlib.axes import Axes
 
-from .eventlog import Record, fields
+from .eventkinds import as_dict
+from .eventlog import Record
 from .plots import Figure, new_figure, short_duration
 
 __all__ = ["Journey", "Lane", "Step", "UnknownMessageError", "build", "draw", "message_journey"]
@@ -83,20 +85,20 @@ class _Message:
     mid: str
     created_s: float
     node: str
-    f: dict[str, str]
-    events: list[tuple[float, str, str, dict[str, str]]]
+    f: dict[str, Any]
+    events: list[tuple[float, str, str, dict[str, Any]]]
 
 
 def _messages(records: Iterable[Record], message_id: str) -> list[_Message]:
     """The message and the DSNs about it (its bounce, delay warnings), each with its events."""
     wanted = {message_id}
     found: dict[str, _Message] = {}
-    for time_s, event, mid, node, detail in records:
+    for time_s, event, mid, node, values in records:
         if mid not in wanted:
-            if event != "created" or "about=" not in detail or fields(detail).get("about") not in wanted:
+            if event != "created" or values[6] not in wanted:  # about
                 continue
             wanted.add(mid)  # a DSN about the message (logged before bounce_sent names it)
-        f = fields(detail)
+        f = as_dict(event, values)
         if event == "created":
             found[mid] = _Message(mid, time_s, node, f, [])
         if event in ("bounce_sent", "warning_sent") and "dsn" in f:
@@ -130,13 +132,13 @@ class _Trace:
 
     submit_start_s: float
     attempt_start_s: dict[str, float] = field(default_factory=dict)  # client -> its session's start
-    accepted: set[tuple[str, str]] = field(default_factory=set)  # (server, rcpts) accepted so far
+    accepted: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)  # (server, rcpts) accepted so far
 
 
 class _Builder:
     """Collects lanes and steps for one journey."""
 
-    def __init__(self, servers: Collection[str] | None, users: dict[str, str]) -> None:
+    def __init__(self, servers: Collection[str] | None, users: dict[str, Any]) -> None:
         self.servers = servers
         self.users = users  # address -> node, where known
         self.lanes: dict[str, Lane] = {}
@@ -173,7 +175,7 @@ class _Builder:
     def message(self, m: _Message) -> None:
         """Steps for one message's own events."""
         kind = m.f.get("kind", "mail")
-        rcpts = m.f.get("to", "")
+        rcpts = ",".join(m.f.get("to", ()))
         if kind == "mail":
             origin = self.agent(m.f.get("from", "?"), m.node)
             label = (f"{m.mid} written: to {rcpts.replace(',', ', ')}; {_size(int(m.f.get('size', 0)))}"
@@ -196,58 +198,58 @@ class _Builder:
             if handler is not None:
                 handler(m, trace, t, ev, node, f)
 
-    def _submit_failed(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _submit_failed(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         retry = short_duration(float(f["next"]) - t) if "next" in f else "?"
         self.add(Step(t, self.agent(m.f.get("from", "?"), node), self.server(f.get("host", "?")),
                       f"submission failed ({f.get('code', '?')}); retry in {retry}", "failed", m.mid,
                       t - trace.submit_start_s))
         trace.submit_start_s = float(f.get("next", t))
 
-    def _attempt(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _attempt(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         trace.attempt_start_s[node] = t
-        self.add(Step(t, self.server(node), None, f"attempt to {f.get('hosts', '?').replace(',', ', ')}", "note",
+        self.add(Step(t, self.server(node), None, f"attempt to {', '.join(f.get('hosts', ('?',)))}", "note",
                       m.mid))
 
-    def _connect_failed(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _connect_failed(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         start = trace.attempt_start_s.get(node, t)
         trace.attempt_start_s[node] = t  # the next MX is tried at once
         self.add(Step(t, self.server(node), self.server(f.get("host", "?")),
                       f"connect failed: no answer in {short_duration(t - start)} ({f.get('code', '?')})",
                       "failed", m.mid, t - start))
 
-    def _session_cut(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _session_cut(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         start = trace.attempt_start_s.get(node, t)
-        after = " after the 250 was sent: a duplicate follows" if f.get("accepted") == "yes" else ""
+        after = " after the 250 was sent: a duplicate follows" if f.get("accepted") is True else ""
         self.add(Step(t, self.server(node), self.server(f.get("host", "?")), f"session cut by an outage{after}",
                       "failed", m.mid, t - start))
 
-    def _deferred(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _deferred(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         retry = short_duration(float(f["next"]) - t) if "next" in f else "?"
         self.add(Step(t, self.server(node), None, f"deferred ({f.get('code', '?')}): next attempt in {retry}", "note",
                       m.mid))
 
-    def _held(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _held(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         why = "destination dead" if f.get("why") == "dead" else "host retry time not reached"
         until = short_duration(float(f["until"]) - t) if "until" in f else "?"
         self.add(Step(t, self.server(node), None, f"not tried: {why} for {until} more", "note", m.mid))
 
-    def _delivered(self, m: _Message, _trace: _Trace, t: float, ev: str, node: str, f: dict[str, str]) -> None:
+    def _delivered(self, m: _Message, _trace: _Trace, t: float, ev: str, node: str, f: dict[str, Any]) -> None:
         self.mailbox_at.setdefault((m.mid, f.get("rcpt", "")), node)
         what = "in the mailbox of" if ev == "delivered" else "duplicate copy for"
         self.add(Step(t, self.server(node), None, f"{what} {f.get('rcpt', '?')}", "note", m.mid))
 
-    def _bounced(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _bounced(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         lane = self.server(node) if self.is_server(node, m, t) else self.agent(m.f.get("from", "?"), node)
         dsn = f.get("dsn", "-")
         tail = "" if dsn == "-" else f", DSN {dsn} to the sender"
         self.add(Step(t, lane, None, f"bounced {f.get('rcpt', '?')}: {f.get('code', '?')} {f.get('reason', '')}{tail}",
                       "bounce", m.mid))
 
-    def _accepted(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _accepted(self, m: _Message, trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         client = f.get("from", "?")
-        n = len(f.get("rcpts", "").split(","))
-        again = " again (a duplicate)" if (node, f.get("rcpts", "")) in trace.accepted else ""
-        trace.accepted.add((node, f.get("rcpts", "")))
+        n = len(f.get("rcpts", ()))
+        again = " again (a duplicate)" if (node, f.get("rcpts", ())) in trace.accepted else ""
+        trace.accepted.add((node, f.get("rcpts", ())))
         if self.is_server(client, m, t):
             start = trace.attempt_start_s.get(client, t)
             label = f"SMTP relay, {n} rcpt{'s' if n > 1 else ''}: accepted{again} ({short_duration(t - start)})"
@@ -258,7 +260,7 @@ class _Builder:
             self.add(Step(t, self.agent(m.f.get("from", "?"), client), self.server(node), label, "submit", m.mid,
                           t - start))
 
-    def _reader_action(self, m: _Message, _trace: _Trace, t: float, ev: str, node: str, f: dict[str, str]) -> None:
+    def _reader_action(self, m: _Message, _trace: _Trace, t: float, ev: str, node: str, f: dict[str, Any]) -> None:
         """A recipient replied to, forwarded or filed the message (a note on one of its devices)."""
         who = f.get("by") or f.get("rcpt", "?")
         lane = next((key for key, lane in self.lanes.items() if lane.kind == "device" and lane.title == who), None)
@@ -270,7 +272,7 @@ class _Builder:
             label = f"{who} {'replied' if ev == 'reply' else 'forwarded it'}: new message {f.get('new', '?')}"
         self.add(Step(t, lane, None, label, "note", m.mid))
 
-    def _retrieved(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, str]) -> None:
+    def _retrieved(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
         rcpt = f.get("rcpt", "?")
         protocol = f.get("protocol", "?")
         holder = self.mailbox_at.get((m.mid, rcpt)) or node
@@ -351,7 +353,7 @@ def _fold(steps: list[Step]) -> list[Step]:
 
 
 def build(records: Sequence[Record], message_id: str, servers: Collection[str] | None = None,
-          users: dict[str, str] | None = None, end_s: float | None = None) -> Journey:
+          users: dict[str, Any] | None = None, end_s: float | None = None) -> Journey:
     """The journey of ``message_id`` (raises :class:`UnknownMessageError` if it is not in the log).
 
     ``servers`` (names) tells servers from users' nodes; ``users`` maps addresses to the node their
@@ -373,7 +375,7 @@ def build(records: Sequence[Record], message_id: str, servers: Collection[str] |
     lanes = sorted(builder.lanes.values(), key=lambda lane: order[lane.kind])  # stable: first seen first
     main = messages[0] if messages[0].mid == message_id else next(m for m in messages if m.mid == message_id)
     title = (f"Journey of {message_id} ({main.f.get('kind', 'mail')}): {main.f.get('from', '?')} to "
-             f"{main.f.get('to', '?').replace(',', ', ')}")
+             f"{', '.join(main.f.get('to', ('?',)))}")
     return Journey(message_id, title, lanes, _fold(steps), spans)
 
 
@@ -465,6 +467,6 @@ def _draw_step(ax: Axes, step: Step, row: int, x_of: dict[str, int], n_lanes: in
 
 
 def message_journey(records: Sequence[Record], message_id: str, servers: Collection[str] | None = None,
-                    users: dict[str, str] | None = None, end_s: float | None = None) -> Figure:
+                    users: dict[str, Any] | None = None, end_s: float | None = None) -> Figure:
     """Build and draw the journey of ``message_id``."""
     return draw(build(records, message_id, servers, users, end_s))

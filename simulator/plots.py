@@ -30,7 +30,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 from .cutoffs import link_cutoffs
-from .eventlog import Record, fields
+from .eventkinds import as_dict
+from .eventlog import Record
 from .plotdata import cdf_steps, step_envelope
 from .results import percentile
 from .wording import counted
@@ -580,9 +581,9 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     mailbox to first device (None if not retrieved).
     """
     by_message: dict[str, list[tuple[float, str, str, dict[str, str]]]] = defaultdict(list)
-    for time_s, event, mid, node, detail in records:
+    for time_s, event, mid, node, values in records:
         if event in _CHAIN_EVENTS:
-            by_message[mid].append((time_s, event, node, fields(detail)))
+            by_message[mid].append((time_s, event, node, as_dict(event, values)))
     rows: list[dict[str, Any]] = []
     for r in _mail(deliveries):
         if r["status"] != "delivered" or r["delivered_at"] is None:
@@ -603,7 +604,7 @@ def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcp
     """(queue wait, worker wait, processing, transfer) of one recipient's path, walking back hop
     by hop."""
     accepted = [(t, node, f["from"]) for t, ev, node, f in events
-                if ev == "accepted" and rcpt in f["rcpts"].split(",")]
+                if ev == "accepted" and rcpt in f["rcpts"]]
     servers = {node for _, node, _ in accepted}
     hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
     wait_s = worker_s = processing_s = transfer_s = 0.0
@@ -639,7 +640,7 @@ def _stage(events: Sequence[tuple[float, str, str, dict[str, str]]], node: str, 
     for t, ev, where, f in events:
         if t > before_s:
             break
-        if where != node or t < accepted_s or rcpt not in f.get("rcpts", "").split(","):
+        if where != node or t < accepted_s or rcpt not in f.get("rcpts", ()):
             continue
         if ev == "processing" and started_s is None:
             started_s = t
@@ -657,7 +658,7 @@ def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], cli
             break
         if node != client:
             continue
-        if ev == "attempt" and rcpt in f["rcpts"].split(","):
+        if ev == "attempt" and rcpt in f["rcpts"]:
             start = t
         elif ev == "connect_failed" and start is not None:
             start = t  # the next MX is tried at once

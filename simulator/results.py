@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from .eventlog import Record, fields
+from .eventkinds import detail_text
+from .eventlog import Record
 
 DELIVERY_COLUMNS = (
     "message_id", "kind", "sender", "recipient", "size_bytes", "wire_bytes", "submitted_at",
@@ -50,7 +51,7 @@ class Tables:
 
 def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
     """Build deliveries, retrievals and queue tables from the event log."""
-    messages: dict[str, dict[str, str]] = {}
+    messages: dict[str, tuple[Any, ...]] = {}
     created_at: dict[str, float] = {}
     pairs: dict[tuple[str, str], _Pair] = {}
     tables = Tables()
@@ -62,50 +63,48 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
             p = pairs[(mid, rcpt)] = _Pair()
         return p
 
-    for time_s, event, mid, node, detail in records:
+    for time_s, event, mid, node, values in records:
         if event == "created":
-            f = fields(detail)
-            messages[mid] = f
+            messages[mid] = values
             created_at[mid] = time_s
-            for rcpt in f["to"].split(","):
+            for rcpt in values[3]:  # to
                 pair(mid, rcpt)
         elif event == "attempt":
-            for rcpt in fields(detail)["rcpts"].split(","):
+            for rcpt in values[0]:  # rcpts
                 pair(mid, rcpt).attempts += 1
         elif event == "delivered":
-            p = pair(mid, fields(detail)["rcpt"])
+            p = pair(mid, values[0])
             if p.delivered_at is None:
                 p.delivered_at = time_s
                 p.code = "250"
         elif event == "duplicate":
-            pair(mid, fields(detail)["rcpt"]).duplicates += 1
+            pair(mid, values[0]).duplicates += 1
         elif event == "bounced":
-            f = fields(detail)
-            p = pair(mid, f["rcpt"])
+            rcpt, code = values[0], values[1]
+            p = pair(mid, rcpt)
             if p.bounced_at is None and p.delivered_at is None:
                 p.bounced_at = time_s
-                p.code = f["code"]
+                p.code = code
         elif event == "deferred":
-            f = fields(detail)
-            for rcpt in f["rcpts"].split(","):
+            rcpts, code = values[0], values[1]
+            for rcpt in rcpts:
                 p = pair(mid, rcpt)
                 if p.delivered_at is None and p.bounced_at is None:
-                    p.code = f["code"]
+                    p.code = code
         elif event == "retrieved":
-            f = fields(detail)
-            p = pair(mid, f["rcpt"])
+            rcpt, device, protocol = values[0], values[1], values[2]
+            p = pair(mid, rcpt)
             if p.retrieved_at is None:
                 p.retrieved_at = time_s
             tables.retrievals.append({
-                "message_id": mid, "recipient": f["rcpt"], "device": f["device"],
-                "protocol": f["protocol"], "retrieved_at": time_s,
+                "message_id": mid, "recipient": rcpt, "device": device, "protocol": protocol, "retrieved_at": time_s,
             })
         elif event in ("enqueued", "dequeued"):
-            tables.queues.append({"time": time_s, "server": node, "queue_length": int(fields(detail)["queue"])})
+            tables.queues.append({"time": time_s, "server": node, "queue_length": values[0]})
 
-    for mid, f in messages.items():
+    for mid, (kind, author, _sender, to, size, wire, about, _code) in messages.items():
         submitted = created_at[mid]
-        for rcpt in f["to"].split(","):
+        for rcpt in to:
             p = pairs[(mid, rcpt)]
             if p.delivered_at is not None:
                 status = "delivered"
@@ -117,12 +116,12 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
             if status == "delivered" and attempts == 0:
                 attempts = 1  # delivered to a mailbox on the sender's own server
             tables.deliveries.append({
-                "message_id": mid, "kind": f["kind"], "sender": f["from"], "recipient": rcpt,
-                "size_bytes": int(f["size"]), "wire_bytes": int(f["wire"]), "submitted_at": submitted,
+                "message_id": mid, "kind": kind, "sender": author, "recipient": rcpt,
+                "size_bytes": size, "wire_bytes": wire, "submitted_at": submitted,
                 "delivered_at": p.delivered_at, "retrieved_at": p.retrieved_at, "attempts": attempts,
                 "status": status, "code": p.code,
                 "latency_s": None if p.delivered_at is None else p.delivered_at - submitted,
-                "duplicates": p.duplicates, "about": f.get("about", ""),
+                "duplicates": p.duplicates, "about": about or "",
             })
     return tables
 
@@ -193,11 +192,11 @@ def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any])
 def refusals(records: Iterable[Record]) -> dict[str, dict[str, int]]:
     """Per server (in name order), its ``refused`` records counted by reply (``"421 4.7.0"``)."""
     counts: dict[str, dict[str, int]] = {}
-    for _, event, _, node, detail in records:
+    for _, event, _, node, values in records:
         if event == "refused":
-            f = fields(detail)
+            _client, code, status, _why = values
             by_code = counts.setdefault(node, {})
-            reply = f"{f['code']} {f['status']}"
+            reply = f"{code} {status}"
             by_code[reply] = by_code.get(reply, 0) + 1
     return {node: dict(sorted(by_code.items())) for node, by_code in sorted(counts.items())}
 
@@ -207,9 +206,9 @@ def by_protocol(tables: Tables, records: Sequence[Record]) -> dict[str, dict[str
     retrieval latency (from delivery) and end-to-end latency (from submission)."""
     protocol_of = device_protocols(records)
     devices_of: dict[str, int] = {}
-    for _t, event, _mid, _node, detail in records:
+    for _t, event, _mid, _node, values in records:
         if event == "device":
-            rcpt = fields(detail)["rcpt"]
+            rcpt = values[0]
             devices_of[rcpt] = devices_of.get(rcpt, 0) + 1
     holders: dict[tuple[str, str], int] = {}
     for row in tables.retrievals:
@@ -235,7 +234,7 @@ def by_protocol(tables: Tables, records: Sequence[Record]) -> dict[str, dict[str
 
 def device_protocols(records: Iterable[Record]) -> dict[str, str]:
     """User address -> the access protocol of its devices, from the ``device`` records."""
-    return {f["rcpt"]: f["protocol"] for f in (fields(r[4]) for r in records if r[1] == "device")}
+    return {r[4][0]: r[4][2] for r in records if r[1] == "device"}  # rcpt -> protocol
 
 
 # ---- writers ----------------------------------------------------------------------------------
@@ -259,11 +258,16 @@ def write_rows(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]
         writer.writerows(map(itemgetter(*columns), rows))
 
 
+def event_rows(records: Iterable[Record]) -> Iterator[tuple[float, str, str, str, str]]:
+    """The records in their readable form: each record's typed values as its ``detail`` text."""
+    return ((t, e, m, n, detail_text(e, v)) for t, e, m, n, v in records)
+
+
 def write_events(path: Path, records: Iterable[Record]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(EVENT_COLUMNS)
-        writer.writerows(records)  # times as repr: the csv module writes floats that way
+        writer.writerows(event_rows(records))  # times as repr: the csv module writes floats that way
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import resultdir, results
+from . import eventkinds, resultdir, results
+from .eventkinds import detail_text, parse_detail
 from .eventlog import Record
 from .workload import check_workload
 
@@ -49,12 +50,14 @@ _FLOAT, _INT = "float64", "int64"
 _DTYPES: dict[str, dict[str, str]] = {
     "deliveries": {"size_bytes": _INT, "wire_bytes": _INT, "submitted_at": _FLOAT, "delivered_at": _FLOAT,
                    "retrieved_at": _FLOAT, "attempts": _INT, "latency_s": _FLOAT, "duplicates": _INT},
-    "retrievals": {"retrieved_at": _FLOAT},
+    "retrievals": {"device": _INT, "retrieved_at": _FLOAT},
     "queues": {"time": _FLOAT, "queue_length": _INT},
     "events": {"time": _FLOAT},
     "breakdown": {"latency_s": _FLOAT, "queue_wait_s": _FLOAT, "worker_wait_s": _FLOAT, "processing_s": _FLOAT,
                   "transfer_s": _FLOAT, "retrieval_s": _FLOAT},
 }
+# Event fields whose column needs a nullable dtype (pandas would make an int column with gaps float).
+_FIELD_DTYPES = {eventkinds.INT: "Int64", eventkinds.FLAG: "boolean", eventkinds.FLOAT: _FLOAT}
 _BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
                       "transfer_s", "retrieval_s")
 
@@ -67,7 +70,7 @@ def _pandas() -> Any:
     return pandas
 
 
-def _frame(rows: Sequence[dict[str, Any]] | Sequence[tuple[Any, ...]], columns: Sequence[str],
+def _frame(rows: Iterable[dict[str, Any]] | Iterable[tuple[Any, ...]], columns: Sequence[str],
            dtypes: dict[str, str]) -> pd.DataFrame:
     pandas = _pandas()
     df = pandas.DataFrame.from_records(list(rows), columns=list(columns))
@@ -144,8 +147,15 @@ class Result:
 
     @property
     def events(self) -> pd.DataFrame:
-        """The event log (events.csv) as a DataFrame: time, event, message_id, node, detail."""
-        return _frame(self.records, results.EVENT_COLUMNS, _DTYPES["events"])
+        """The event log as a DataFrame: events.csv's columns (time, event, message_id, node, detail),
+        then one typed column per field (docs/events.md), empty where a record's kind lacks it."""
+        pandas = _pandas()
+        records = self.records
+        wide = eventkinds.columns(records)
+        wide["detail"] = [detail_text(e, v) for _t, e, _m, _n, v in records]
+        names = [*results.EVENT_COLUMNS, *eventkinds.FIELD_TYPES]
+        typed = {name: _FIELD_DTYPES[type_] for name, type_ in eventkinds.FIELD_TYPES.items() if type_ in _FIELD_DTYPES}
+        return pandas.DataFrame({name: wide[name] for name in names}).astype({**_DTYPES["events"], **typed})
 
     @property
     def breakdown(self) -> pd.DataFrame:
@@ -360,7 +370,7 @@ class Result:
 
 
 def read_events(path: Path) -> list[Record]:
-    """The records of an events.csv (times parsed with ``float``, detail kept as written)."""
+    """The records of an events.csv (times parsed with ``float``, details read back into typed values)."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -370,7 +380,10 @@ def read_events(path: Path) -> list[Record]:
         for line, row in enumerate(reader, start=2):
             if len(row) != len(results.EVENT_COLUMNS):
                 raise ValueError(f"{path}:{line}: expected {len(results.EVENT_COLUMNS)} columns, got {len(row)}")
-            records.append((float(row[0]), row[1], row[2], row[3], row[4]))
+            try:
+                records.append((float(row[0]), row[1], row[2], row[3], parse_detail(row[1], row[4])))
+            except (KeyError, ValueError) as e:
+                raise ValueError(f"{path}:{line}: not an event record ({e})") from None
     return records
 
 

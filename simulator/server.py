@@ -106,7 +106,7 @@ class MailServer:
         Returns the delivery jobs this creates, for the caller to run (they are already queued).
         """
         ctx = self.ctx
-        ctx.append_record((ctx.clock(), "accepted", message.id, self.name, f"from={client} rcpts={','.join(rcpts)}"))
+        ctx.append_record((ctx.clock(), "accepted", message.id, self.name, (client, rcpts)))
         if self.workers is not None:
             self.workers.admit(message, rcpts)  # taken once processed
             return []
@@ -147,9 +147,9 @@ class MailServer:
             self.fail_permanently(message, (rcpt,), UNKNOWN_USER)
             return
         if message.id in mailbox.ids:
-            ctx.record("duplicate", message.id, self.name, f"rcpt={rcpt}")
+            ctx.record("duplicate", message.id, self.name, (rcpt,))
             return
-        ctx.append_record((ctx.clock(), "delivered", message.id, self.name, "rcpt=" + rcpt))
+        ctx.append_record((ctx.clock(), "delivered", message.id, self.name, (rcpt,)))
         mailbox.store(message)
 
     def _hosts_of(self, rcpts: list[str]) -> tuple[str, ...]:
@@ -195,7 +195,7 @@ class MailServer:
         jobs = self.queued.get(message.id, 0)
         self.queued[message.id] = jobs + 1
         if jobs == 0:
-            ctx.append_record((ctx.clock(), "enqueued", message.id, self.name, f"queue={len(self.queued)}"))
+            ctx.append_record((ctx.clock(), "enqueued", message.id, self.name, (len(self.queued),)))
         ctx.end.hold()  # the job is queued
         return Job(self, message, rcpts, hosts, state)
 
@@ -206,7 +206,7 @@ class MailServer:
             self.queued[message.id] = left
         else:
             del self.queued[message.id]
-            ctx.append_record((ctx.clock(), "dequeued", message.id, self.name, f"queue={len(self.queued)}"))
+            ctx.append_record((ctx.clock(), "dequeued", message.id, self.name, (len(self.queued),)))
         ctx.end.release()
 
     def _after_failure(
@@ -233,8 +233,7 @@ class MailServer:
             self.send_dsn(message, tuple(remaining), WARNING, code)
         next_s = decision.next_attempt_s
         assert next_s is not None  # a retry always has a time
-        ctx.record("deferred", message.id, self.name,
-                   f"rcpts={','.join(remaining)} code={code} next={next_s!r}")
+        ctx.record("deferred", message.id, self.name, (tuple(remaining), code, next_s))
         return next_s
 
     def _bounce_batch(self, message: Message, batch: list[tuple[str, str]], host: str, _event: Any = None) -> None:
@@ -253,7 +252,7 @@ class MailServer:
         as this server knows the attempt failed, so it queues the recipients again (RFC 5321
         §4.5.3.2.6: a duplicate delivery will follow)."""
         ctx = self.ctx
-        ctx.record("session_cut", message.id, self.name, f"host={host} accepted=yes")
+        ctx.record("session_cut", message.id, self.name, (host, True))
         again = Retrying(state.queued_at_s, state.failures, state.first_failure_s, state.warned, CUT, state.record)
         self.enqueue(message, rcpts, hosts, again).start_soon()
 
@@ -267,8 +266,7 @@ class MailServer:
         reason = "expired" if expired else "refused"
         dsn = self.send_dsn(message, rcpts, BOUNCE, code) if not message.is_dsn else None
         for rcpt in rcpts:
-            detail = f"rcpt={rcpt} code={code} reason={reason} dsn={dsn or '-'}"
-            ctx.record("bounced", message.id, self.name, detail + (f" host={host}" if host else ""))
+            ctx.record("bounced", message.id, self.name, (rcpt, code, reason, dsn or "-", host or None))
 
     def send_dsn(self, message: Message, rcpts: tuple[str, ...], kind: str, code: str) -> str | None:
         """Create a bounce or delay warning to the original sender and route it from here."""
@@ -280,21 +278,15 @@ class MailServer:
         size = DSN_BODY_BYTES + 60 * len(rcpts) + header_bytes(message.author, message.recipients)
         wire = header_bytes(author, to) + size
         dsn = Message(ctx.new_id("d"), kind, "", author, to, size, wire, ctx.env.now, about=message.id)
-        log_created(ctx, dsn, self.name, f"code={code}")
-        ctx.record("bounce_sent" if kind == BOUNCE else "warning_sent", message.id, self.name,
-                       f"dsn={dsn.id} rcpts={','.join(rcpts)}")
+        log_created(ctx, dsn, self.name, code)
+        ctx.record("bounce_sent" if kind == BOUNCE else "warning_sent", message.id, self.name, (dsn.id, rcpts))
         self.take(dsn, to)
         return dsn.id
 
 
-def log_created(ctx: Context, message: Message, node: str, extra: str = "") -> None:
-    """The record every table reads a message's envelope and sizes from."""
-    detail = (
-        f"kind={message.kind} from={message.author} sender={message.sender or '<>'} "
-        f"to={','.join(message.recipients)} size={message.size_bytes} wire={message.wire_bytes}"
-    )
-    if message.about:
-        detail += f" about={message.about}"
-    if extra:
-        detail += " " + extra
-    ctx.append_record((ctx.clock(), "created", message.id, node, detail))
+def log_created(ctx: Context, message: Message, node: str, code: str | None = None) -> None:
+    """The record every table reads a message's envelope and sizes from (``code``: for a DSN,
+    the failure that caused it)."""
+    ctx.append_record((ctx.clock(), "created", message.id, node,
+                       (message.kind, message.author, message.sender or "<>", tuple(message.recipients),
+                        message.size_bytes, message.wire_bytes, message.about or None, code)))

@@ -4,6 +4,9 @@ A traffic entry with rate ``r`` per sending user and ``N`` senders is one Poisso
 rate ``N*r`` whose events pick their sender uniformly: the same process as ``N`` independent
 streams, at the cost of one. It stops creating messages at the scenario's ``duration``.
 Each entry draws from its own named random stream, so adding one does not change the others.
+An entry whose rate changes over time (``daily`` or ``steps``) draws its arrival times from a
+second stream of its own by inversion of the cumulative rate (:mod:`simulator.profiles`); its
+messages' contents come from the entry's stream as with a constant rate.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from .context import Context
 from .message import MAIL, Message, quoted_printable_bytes, wire_bytes
+from .profiles import RateProfile
 
 
 def make_message(
@@ -54,6 +58,8 @@ class PoissonSource:
 
     Time: exponential gaps of mean ``1 / (rate * len(senders))``. Each quantity (gaps, senders,
     recipients, sizes, attachments) is drawn from the entry's stream in blocks, in that order.
+    A rate that changes over time instead takes unit exponentials from ``arrivals_rng`` and
+    inverts the cumulative rate of all the senders together (see :mod:`simulator.profiles`).
     The source needs no process: each arrival is a timer whose callback sends a message and
     sets the next one; a last timer at ``duration_s`` ends it (the source lasts the whole period).
     """
@@ -67,6 +73,7 @@ class PoissonSource:
         duration_s: float,
         rng: np.random.Generator,
         origin: int = -1,
+        arrivals_rng: np.random.Generator | None = None,
     ) -> None:
         self.ctx = ctx
         self.spec = spec
@@ -74,8 +81,15 @@ class PoissonSource:
         self.targets = targets
         self.duration_s = duration_s
         self.origin = origin
-        self.total_rate_per_s = total_rate = spec.rate_per_s * len(senders)
-        self.gap = buffered(lambda n: rng.exponential(1.0 / total_rate, size=n))
+        profile = spec.profile()
+        if profile is None:
+            self.total_rate_per_s = total_rate = spec.rate_per_s * len(senders)
+            self.gap = buffered(lambda n: rng.exponential(1.0 / total_rate, size=n))
+        else:
+            if arrivals_rng is None:
+                raise ValueError("a rate that changes over time draws its arrivals from arrivals_rng: give one")
+            self.total_rate_per_s = profile.max_rate_per_s * len(senders)
+            self.gap = _inverted(profile.scaled(len(senders)), arrivals_rng, ctx.clock)
         self.uniform = buffered(lambda n: rng.random(size=n))
         self.count = buffered(lambda n: spec.recipients.sample_many(rng, n))
         self.text = buffered(lambda n: spec.size.sample_many(rng, n))
@@ -119,6 +133,17 @@ class PoissonSource:
 
     def _end(self, _event: Any) -> None:
         self.ctx.end.source_ended()
+
+
+def _inverted(profile: RateProfile, rng: np.random.Generator, clock: Callable[[], float]) -> Callable[[], float]:
+    """Gaps to the next arrivals of ``profile``'s Poisson process, from the time ``clock`` reads."""
+    unit = buffered(rng.standard_exponential)
+
+    def gap() -> float:
+        now_s = clock()
+        return profile.time_after(now_s, unit()) - now_s
+
+    return gap
 
 
 def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:

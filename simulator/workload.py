@@ -2,13 +2,15 @@
 
 :func:`estimate` counts users and devices from the group counts (no group is expanded into
 its members) and the expected mail from the traffic rates: an entry with ``N`` senders,
-``rate`` per sender and a traffic period ``duration`` creates ``rate * N * duration`` messages,
+``rate`` per sender and a traffic period ``duration`` creates ``rate * N * duration`` messages
+(with a ``daily`` profile or ``steps``, ``N`` times the rate integrated over the period),
 each to ``R`` recipients (the mean of ``recipients``, at most the users in ``to``); replies and
 forwards (probabilities ``p_r``, ``p_f``, one recipient each) multiply the pairs by
 ``1 / (1 - p_r - p_f)``, or grow without end when ``p_r + p_f >= 1`` (then only ``until``
 stops them, after about ``until / think`` generations). Scripted messages count their
-recipients. Random outages change state about ``2 * span / (mtbf + mttr)`` times, where the
-span is ``until``, or else the last traffic or scripted time plus the longest ``give_up``.
+recipients, and campaigns theirs (``count``, or the users ``to`` selects). Random outages
+change state about ``2 * span / (mtbf + mttr)`` times, where the span is ``until``, or else
+the last traffic, scripted or campaign time plus the longest ``give_up``.
 A message nobody can take is tried about ``give_up / wait`` times, where ``wait`` is the
 retry policy's shortest wait (``interval``; for ``backoff`` and ``postfix`` the waits grow
 to ``max`` / ``max_backoff``, which then set the pace).
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from .limits import MAX_ATTEMPTS, MAX_DEVICES, MAX_USERS, check_max_messages
 from .randomness import Distribution
 from .retry import parse_exim_rule
+from .scenario.campaigns import CampaignSpec
 from .scenario.errors import Loc, Problem, ScenarioError
 from .scenario.model import Scenario
 from .scenario.servers import RetrySpec
@@ -46,6 +49,7 @@ class TrafficEstimate:
     period_s: float
     recipients: float
     chain_factor: float  # pairs per original pair, replies and forwards included (inf: no end)
+    varying: bool = False  # the rate changes over time: rate_per_s is its mean over the period
 
     @property
     def messages(self) -> float:
@@ -56,7 +60,8 @@ class TrafficEstimate:
         return _product(self.messages, self.recipients, self.chain_factor)
 
     def explain(self) -> str:
-        text = (f"{self.rate_per_s:.6g}/s x {_count(self.senders)} sender{'s' * (self.senders != 1)} x "
+        mean = "mean " if self.varying else ""
+        text = (f"{mean}{self.rate_per_s:.6g}/s x {_count(self.senders)} sender{'s' * (self.senders != 1)} x "
                 f"{self.period_s:.6g} s x {self.recipients:.3g} recipient{'s' * (self.recipients != 1)}")
         if self.chain_factor != 1:
             text += f" x {self.chain_factor:.3g} for replies and forwards"
@@ -73,11 +78,13 @@ class Workload:
     scripted_pairs: int
     outage_changes: float
     user_counts: tuple[tuple[int, int, int], ...] = field(repr=False)  # (entry index, users, devices)
+    campaign_pairs: tuple[int, ...] = ()  # per campaign
 
     @property
     def pairs(self) -> float:
-        """Expected mail (message, recipient) pairs, traffic and scripted."""
-        return math.fsum([*(entry.pairs for entry in self.traffic), float(self.scripted_pairs)])
+        """Expected mail (message, recipient) pairs: traffic, scripted and campaigns."""
+        return math.fsum([*(entry.pairs for entry in self.traffic), float(self.scripted_pairs),
+                          float(sum(self.campaign_pairs))])
 
 
 def _float(count: float) -> float:
@@ -146,6 +153,22 @@ def _chain_factor(traffic: TrafficSpec, until_s: float | None) -> float:
     return math.inf if log_total > 700 else math.exp(log_total)
 
 
+def _mean_rate_per_s(traffic: TrafficSpec, period_s: float) -> float:
+    """The rate per sender averaged over the traffic period (the rate itself when constant)."""
+    profile = traffic.profile()
+    if profile is None:
+        return float(traffic.rate_per_s or 0.0)
+    if period_s <= 0:
+        return profile.max_rate_per_s
+    return profile.expected(period_s) / period_s
+
+
+def _campaign_pairs(campaign: CampaignSpec, population: _Population) -> int:
+    """A campaign's recipients: its ``count``, or every user it selects (the sender counted too)."""
+    selected = sum(population.size(selector) for selector in campaign.to)
+    return selected if campaign.count is None else min(campaign.count, selected)
+
+
 def estimate(scenario: Scenario) -> Workload:
     """The work ``scenario`` asks for; groups stay unexpanded, so this takes no time."""
     population = _Population(scenario)
@@ -158,11 +181,12 @@ def estimate(scenario: Scenario) -> Workload:
     traffic = tuple(
         TrafficEstimate(
             index=i,
-            rate_per_s=entry.rate_per_s,
+            rate_per_s=_mean_rate_per_s(entry, period_s),
             senders=population.size(entry.from_),
             period_s=period_s,
             recipients=max(1.0, min(_mean(entry.recipients), _float(max(1, population.size(entry.to))))),
             chain_factor=_chain_factor(entry, scenario.until_s),
+            varying=entry.profile() is not None,
         )
         for i, entry in enumerate(scenario.traffic)
     )
@@ -173,6 +197,7 @@ def estimate(scenario: Scenario) -> Workload:
         scripted_pairs=sum(len(message.to) for message in scenario.messages),
         outage_changes=_outage_changes(scenario),
         user_counts=user_counts,
+        campaign_pairs=tuple(_campaign_pairs(campaign, population) for campaign in scenario.campaigns),
     )
 
 
@@ -180,7 +205,8 @@ def _span_s(scenario: Scenario) -> float:
     """How long the run may last: ``until``, or the last traffic or scripted time plus the drain."""
     if scenario.until_s is not None:
         return scenario.until_s
-    last_s = max([scenario.duration_s, *(message.at_s for message in scenario.messages)])
+    last_s = max([scenario.duration_s, *(message.at_s for message in scenario.messages),
+                  *(campaign.at_s for campaign in scenario.campaigns)])
     give_up_s = max((server.retry.give_up_s or 0.0 for server in scenario.servers.values()), default=0.0)
     return last_s + give_up_s
 
@@ -279,10 +305,14 @@ def _mail_issues(scenario: Scenario, work: Workload, max_messages: int) -> Itera
     if work.scripted_pairs > max_messages:
         yield ("messages",), (f"{_count(work.scripted_pairs)} scripted (message, recipient) pairs, more than the limit "
                               f"of {max_messages:,}; {_RAISE}")
+    elif sum(work.campaign_pairs) > max_messages:
+        yield ("campaigns",), (f"{_count(sum(work.campaign_pairs))} campaign (message, recipient) pairs, more than "
+                               f"the limit of {max_messages:,}; {_RAISE}")
     elif work.pairs > max_messages:
         parts = ", ".join(f"traffic.{entry.index}: {_about(entry.pairs)}" for entry in work.traffic)
+        campaigns = f", campaigns: {sum(work.campaign_pairs):,}" if work.campaign_pairs else ""
         yield ("traffic",), (f"{_about(work.pairs)} messages expected in all ({parts}, scripted: "
-                             f"{work.scripted_pairs:,}), more than the limit of {max_messages:,} "
+                             f"{work.scripted_pairs:,}{campaigns}), more than the limit of {max_messages:,} "
                              f"(message, recipient) pairs; {_RAISE}")
 
 

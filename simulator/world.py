@@ -18,7 +18,7 @@ import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import EventPriority
 
-from . import outages, traffic
+from . import campaigns, outages, traffic
 from .addresses import domain_of
 from .agents import UserAgent
 from .behaviour import Behaviour
@@ -176,12 +176,13 @@ class World:
             ctx.end.source_started()
             rng = self.streams.get(f"traffic.{i}")
             traffic.PoissonSource(ctx, spec, self.select(spec.from_), self.select(spec.to), sc.duration_s, rng,
-                                  origin=i).start()
+                                  origin=i, arrivals_rng=self.streams.get(f"traffic.{i}.arrivals")).start()
         for agent in ctx.agents.values():
             agent.start()
-        if sc.messages:
+        scripts = [*sc.messages, *campaigns.as_scripted(sc.campaigns, self.select, self.streams.get)]
+        if scripts:
             ctx.end.source_started()
-            env.process(traffic.scripted(ctx, sc.messages))
+            env.process(traffic.scripted(ctx, scripts))
         targets: dict[str, outages.Target] = {}  # one per server or link, however many outages name it
         for i, spec in enumerate(sc.outages):
             fresh = outages.Target(ctx, spec.target)

@@ -12,6 +12,7 @@ import pytest
 
 import simulator
 from simulator import Result, ScenarioError, load_scenario, results, run
+from simulator.eventkinds import FIELD_TYPES
 from simulator.plots import Figure
 from simulator.resultdir import ResultFolderError, write_manifest
 
@@ -91,9 +92,16 @@ def test_retrievals_events_and_queues_frames(result: Result) -> None:
     assert len(retrievals) == len(result.tables.retrievals) > 0
     assert set(retrievals["protocol"]) == {"pop3", "imap"}
     events = result.events
-    assert list(events.columns) == list(results.EVENT_COLUMNS)
+    assert list(events.columns)[:5] == list(results.EVENT_COLUMNS)
+    assert list(events.columns)[5:] == list(FIELD_TYPES)
     assert len(events) == len(result.records)
     assert events["time"].is_monotonic_increasing
+    retrieved = events[events["event"] == "retrieved"]
+    assert retrieved["protocol"].value_counts().to_dict() == retrievals["protocol"].value_counts().to_dict()
+    assert retrieved["queue"].isna().all(), "a field a kind lacks is empty"
+    first = retrieved.iloc[0]
+    assert first["detail"] == f"rcpt={first['rcpt']} device={first['device']} protocol={first['protocol']} " \
+                              f"seen={first['seen']}"
     queues = result.queues
     assert list(queues.columns) == list(results.QUEUE_COLUMNS)
     assert queues.groupby("server")["queue_length"].max().to_dict() == result.summary["peak_queue"]
@@ -137,8 +145,9 @@ def test_save_and_load_give_equal_tables_and_summary(result: Result, tmp_path: P
 def test_load_keeps_details_and_exact_times(result: Result, tmp_path: Path) -> None:
     folder = result.save(tmp_path / "run", with_plots=False)
     loaded = Result.load(folder)
-    quoted = [r for r in loaded.records if "," in r[4]]
-    assert quoted, "details with commas survive the CSV round trip"
+    assert loaded.records == result.records, "typed values survive the CSV round trip"
+    assert any(len(v) > 1 for _t, e, _m, _n, values in loaded.records if e == "created" for v in [values[3]]), \
+        "lists (comma-separated in the CSV) come back as tuples"
     assert all(type(r[0]) is float for r in loaded.records)
 
 

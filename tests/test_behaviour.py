@@ -21,6 +21,7 @@ import yaml
 from conftest import events, exact, run_yaml
 
 from simulator import load_scenario
+from simulator.eventkinds import text_fields
 from simulator.message import wire_bytes
 from simulator.results import derive
 from simulator.world import World
@@ -246,10 +247,10 @@ def test_file_on_the_server_for_imap_and_webmail_and_locally_for_pop3() -> None:
         read[key] = min(read.get(key, math.inf), r["retrieved_at"])
     filed = [r for r in w.log.records if r[1] == "filed"]
     by_reader: Counter[str] = Counter()
-    once = Counter((r[2], dict(part.split("=", 1) for part in r[4].split())["rcpt"]) for r in filed)
+    once = Counter((r[2], text_fields("filed", r[4])["rcpt"]) for r in filed)
     assert set(once.values()) == {1}
-    for time_s, _, mid, _, detail in filed:
-        f = dict(part.split("=", 1) for part in detail.split())
+    for time_s, _, mid, _, values in filed:
+        f = text_fields("filed", values)
         assert f["folder"] == "Projects"
         assert f["where"] == ("local" if f["rcpt"] == DAVE else "server")
         assert time_s == exact(read[(mid, f["rcpt"])] + 120)

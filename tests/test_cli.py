@@ -298,3 +298,36 @@ def test_end_to_end_bad_input(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "servers.mx.beta.retry.intervall" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# ---- run --set ----------------------------------------------------------------------------------
+
+
+def test_run_set_overrides_a_key_for_one_run_and_the_run_id_hashes_the_result(tmp_path: Path) -> None:
+    scenario = str(write(tmp_path, GOOD))
+    code, _, err = cli("run", scenario, "-o", str(tmp_path / "set"), "-q", "--no-plots",
+                       "--set", "traffic.0.rate=20/h", "--set", "traffic.0.size={exponential: {mean: 2KB}}")
+    assert code == 0, err
+    effective = yaml.safe_load((tmp_path / "set" / "scenario.yaml").read_text())
+    assert effective["traffic"][0]["rate"] == pytest.approx(20 / 3600)
+    assert effective["traffic"][0]["size"] == {"exponential": {"mean": 2000.0}}
+    written = mutate("traffic.0.rate", "20/h")
+    written["traffic"][0]["size"] = {"exponential": {"mean": "2KB"}}
+    code, _, err = cli("run", str(write(tmp_path, written, "w.yaml")), "-o", str(tmp_path / "w"), "-q", "--no-plots")
+    assert code == 0, err
+    manifests = [json.loads((tmp_path / k / "manifest.json").read_text())["run_id"] for k in ("set", "w")]
+    assert manifests[0] == manifests[1]
+    assert (tmp_path / "set" / "events.csv").read_bytes() == (tmp_path / "w" / "events.csv").read_bytes()
+
+
+@pytest.mark.parametrize(("setting", "words"), [
+    ("traffic.0.rate=20/h,30/h", "takes one value, got 2"),
+    ("traffic.0.rate=fast", "traffic.0.rate: \"fast\" is not a rate"),
+    ("traffic.7.rate=1/h", "there is no item 7"),
+    ("traffic.0.rate", "write KEY=VALUE"),
+])
+def test_run_set_refuses_bad_settings_before_running(tmp_path: Path, setting: str, words: str) -> None:
+    code, out, err = cli("run", str(write(tmp_path, GOOD)), "-o", str(tmp_path / "o"), "--set", setting)
+    assert code == 2
+    assert words in err and "Traceback" not in err and out == ""
+    assert not (tmp_path / "o").exists()

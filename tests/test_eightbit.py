@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from simulator import load_scenario, run
-from simulator.eventlog import fields
+from simulator.eventkinds import text_fields
 from simulator.message import quoted_printable_bytes
 from simulator.pcap import write_pcap
 from simulator.runner import Result
@@ -66,7 +66,7 @@ def convs(result: Result) -> list[Conversation]:
 
 
 def created(result: Result, mid: str) -> dict[str, str]:
-    return next(fields(d) for _, e, m, _, d in result.records if e == "created" and m == mid)
+    return next(text_fields(e, d) for _, e, m, _, d in result.records if e == "created" and m == mid)
 
 
 def hop_sizes(result: Result, mid: str) -> dict[str, int]:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from simulator import load_scenario, run
-from simulator.eventlog import fields
+from simulator.eventkinds import text_fields
 from simulator.runner import Result
 from simulator.transcript.build import build_conversations
 
@@ -53,7 +53,7 @@ def simulate(text: str, trace: bool = False) -> Result:
 
 
 def events(result: Result, name: str, mid: str) -> list[tuple[float, dict[str, str]]]:
-    return [(t, fields(d)) for t, e, m, _, d in result.records if e == name and m == mid]
+    return [(t, text_fields(e, d)) for t, e, m, _, d in result.records if e == name and m == mid]
 
 
 def relay_attempts(result: Result, mid: str) -> list[float]:

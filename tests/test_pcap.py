@@ -22,7 +22,7 @@ import pytest
 
 from simulator import load_scenario, run
 from simulator.cli import main
-from simulator.eventlog import fields
+from simulator.eventkinds import text_fields
 from simulator.pcap import MSS_BYTES, write_pcap
 from simulator.runner import Result
 from simulator.transcript.build import build_conversations
@@ -194,7 +194,7 @@ def test_timestamps_match_the_event_log(packets: list[Packet], capture: Any) -> 
         by_time[p.ns].append(p)
     checked = 0
     for time_s, name, mid, node, detail in result.records:
-        f = fields(detail)
+        f = text_fields(name, detail)
         if name == "accepted":  # the server's 250 after the data
             hits = [p for p in by_time[ns(time_s)] if p.src == addresses[node] and p.dst == addresses[f["from"]]
                     and p.payload.startswith(b"250 2.0.0 Ok: queued as")]

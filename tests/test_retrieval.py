@@ -137,11 +137,11 @@ def mails_to(result: Any, rcpt: str = BOB) -> list[tuple[str, float, int]]:
 
 
 def got(result: Any, mid: str, rcpt: str = BOB) -> dict[str, list[float]]:
-    """device -> retrieval times of message ``mid`` by ``rcpt``."""
+    """device (as events.csv writes it) -> retrieval times of message ``mid`` by ``rcpt``."""
     out: dict[str, list[float]] = {}
     for r in result.tables.retrievals:
         if r["message_id"] == mid and r["recipient"] == rcpt:
-            out.setdefault(r["device"], []).append(r["retrieved_at"])
+            out.setdefault(str(r["device"]), []).append(r["retrieved_at"])
     return out
 
 

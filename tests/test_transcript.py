@@ -23,7 +23,7 @@ import pytest
 from simulator import load_scenario, run
 from simulator.cli import main
 from simulator.cli_trace import format_session
-from simulator.eventlog import fields
+from simulator.eventkinds import text_fields
 from simulator.message import quoted_printable_bytes
 from simulator.runner import Result
 from simulator.transcript.build import build_conversations
@@ -52,7 +52,7 @@ def bandwidth(scenario: Any, *nodes: str) -> float:
 
 
 def event(result: Result, name: str, mid: str = "", node: str = "") -> list[tuple[float, dict[str, str]]]:
-    return [(t, fields(d)) for t, e, m, n, d in result.records
+    return [(t, text_fields(e, d)) for t, e, m, n, d in result.records
             if e == name and (not mid or m == mid) and (not node or n == node)]
 
 

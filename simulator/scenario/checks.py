@@ -63,6 +63,7 @@ def semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
                         "domain is allowed: it gets 550)",
                     )
                 )
+    _check_campaigns(s, issues, users)
     for i, outage in enumerate(s.outages):
         if outage.target in s.servers:
             continue
@@ -78,6 +79,42 @@ def semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
                 )
             )
     return issues
+
+
+def _check_campaigns(s: Scenario, issues: list[tuple[Loc, str]], users: _UserIndex) -> None:
+    for i, campaign in enumerate(s.campaigns):
+        if not users.is_user(campaign.from_):
+            issues.append((("campaigns", i, "from"), f"'{campaign.from_}' is not the address of any user"))
+        if s.until_s is not None and campaign.at_s > s.until_s:
+            issues.append((("campaigns", i, "at"), f"{campaign.at_s!r} s is after until ({s.until_s!r} s): "
+                           "the campaign would never be sent"))
+        problems = [(j, users.endpoint_problem(selector)) for j, selector in enumerate(campaign.to)]
+        for j, problem in problems:
+            if problem:
+                issues.append((("campaigns", i, "to", j) if len(campaign.to) > 1 else ("campaigns", i, "to"), problem))
+        if any(problem for _, problem in problems):
+            continue
+        selected = _selected(s, campaign.to) - {campaign.from_}
+        if not selected:
+            issues.append((("campaigns", i, "to"), "selects no user but the sender: the campaign would go to nobody"))
+        elif campaign.count is not None and campaign.count > len(selected):
+            issues.append((("campaigns", i, "count"), f"{campaign.count} recipients wanted, but 'to' selects only "
+                           f"{len(selected)} users (the sender left out)"))
+
+
+def _selected(s: Scenario, selectors: tuple[str, ...]) -> set[str]:
+    """The addresses of the users ``selectors`` name (domains, group prefixes, addresses)."""
+    wanted = set(selectors)
+    addresses: set[str] = set()
+    for entry in s.users:
+        if isinstance(entry, GroupSpec):
+            if entry.domain in wanted or entry.prefix in wanted:
+                addresses.update(entry.address(number) for number in range(1, entry.count + 1))
+            else:
+                addresses.update(selector for selector in wanted if "@" in selector and entry.contains(selector))
+        elif entry.address in wanted or entry.domain in wanted:
+            addresses.add(entry.address)
+    return addresses
 
 
 def _check_links(s: Scenario, issues: list[tuple[Loc, str]]) -> tuple[dict[str, set[str]], dict[frozenset[str], int]]:

@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from ..brief import brief
 from ..wording import counted
 from .base import Spec
+from .campaigns import CampaignSpec
 from .errors import Loc, Problem, dotted_path, unknown_key_message
 from .model import Scenario
 from .network import LinkSpec, Network
 from .outages import OutageSpec
+from .profiles import DailySpec, StepSpec
 from .servers import GreylistSpec, MXRecord, RetrySpec, ServerSpec, merge_server
 from .traffic import AttachmentSpec, FileSpec, ForwardSpec, ReplySpec, ScriptedMessage, TrafficSpec
 from .users import AccessSpec, GroupMembers, GroupSpec, UserSpec
@@ -105,10 +107,15 @@ def _model_at(parent: Loc, raw: Mapping[str, Any]) -> type[Spec] | None:
             ("reply",): ReplySpec,
             ("forward",): ForwardSpec,
             ("file",): FileSpec,
+            ("daily",): DailySpec,
         }
+        if len(rest) == 3 and rest[1] == "steps":
+            return StepSpec
         return traffic_parts.get(rest[1:])
     if head == "messages" and len(rest) == 1:
         return ScriptedMessage
+    if head == "campaigns" and len(rest) == 1:
+        return CampaignSpec
     if head == "outages" and len(rest) == 1:
         return OutageSpec
     return None

@@ -5,7 +5,7 @@ scenario as YAML, and :meth:`Scenario.override`."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ClassVar
 
 import yaml
@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, StrictInt, model_validator
 from ..brief import brief
 from ..limits import DEFAULT_MAX_MESSAGES
 from .base import Spec
+from .campaigns import CampaignSpec
 from .checks import semantic_issues
 from .errors import Problem, ScenarioError, SemanticError, raise_at
 from .fields import DomainName, Name, NodeName, Seconds
@@ -45,6 +46,7 @@ class Scenario(Spec):
     users: tuple[UserEntry, ...] = ()
     traffic: tuple[TrafficSpec, ...] = ()
     messages: tuple[ScriptedMessage, ...] = ()
+    campaigns: tuple[CampaignSpec, ...] = ()
     outages: tuple[OutageSpec, ...] = ()
 
     _raw: dict[str, Any] | None = PrivateAttr(default=None)
@@ -165,6 +167,8 @@ class Scenario(Spec):
             "users": [entry.to_yaml() for entry in self.users],
             "traffic": [traffic.to_yaml() for traffic in self.traffic],
             "messages": [message.to_yaml() for message in self.messages],
+            # only when there are some: the effective scenario (and run id) of a file without stays as it was
+            **({"campaigns": [campaign.to_yaml() for campaign in self.campaigns]} if self.campaigns else {}),
             "outages": [outage.to_yaml() for outage in self.outages],
         }
 
@@ -186,18 +190,20 @@ class Scenario(Spec):
         )
         return header + body
 
-    def override(self, changes: Mapping[str, object]) -> Scenario:
+    def override(self, changes: Mapping[str, object] | Iterable[tuple[str, object]]) -> Scenario:
         """A new scenario with ``changes`` applied to the file's mapping, re-validated.
 
         Keys are dotted paths (``"servers.mx.beta.retry.interval": "15m"``,
         ``"network.links.1.bandwidth": "10Mbps"``); each segment matches the
         longest existing key, so names with dots work.  A new entry under
         ``servers`` or ``dns`` takes the whole rest of the path as its name and
-        needs a mapping or list value.  Problems raise :class:`ScenarioError`.
+        needs a mapping or list value.  ``changes`` may also be (key, value) pairs.  Problems
+        raise :class:`ScenarioError`.
         """
+        pairs = _change_pairs(changes)
         raw = copy.deepcopy(self._raw) if self._raw is not None else self.to_effective_dict()
         problems: list[Problem] = []
-        for dotted, value in changes.items():
+        for dotted, value in pairs:
             try:
                 assign(raw, dotted, copy.deepcopy(value))
             except OverrideError as error:
@@ -207,6 +213,18 @@ class Scenario(Spec):
         from .loading import build  # it validates with this model
 
         return build(raw, None, max_messages=self._max_messages)
+
+
+def _change_pairs(changes: object) -> list[tuple[Any, object]]:
+    """The (dotted key, value) pairs of ``changes``: a mapping, or pairs; ScenarioError otherwise."""
+    if isinstance(changes, Mapping):
+        return list(changes.items())
+    if not isinstance(changes, str | bytes) and isinstance(changes, Iterable):
+        pairs = list(changes)
+        if all(isinstance(pair, tuple | list) and len(pair) == 2 for pair in pairs):
+            return [(key, value) for key, value in pairs]
+    raise ScenarioError([Problem("", f"overrides are a mapping of dotted keys to values (or (key, value) pairs), "
+                                     f"got {brief(changes)}")])
 
 
 class _EffectiveDumper(yaml.SafeDumper):

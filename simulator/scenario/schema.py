@@ -27,4 +27,9 @@ def scenario_json_schema() -> dict[str, Any]:
         **DURATION_SCHEMA,
         "description": "how long a scheduled outage lasts (instead of end); " + SECONDS_HELP,
     }
+    definitions["TrafficSpec"]["anyOf"] = [  # a rate from somewhere: rate, steps or daily rates
+        {"required": ["rate"]},
+        {"required": ["steps"]},
+        {"required": ["daily"], "properties": {"daily": {"required": ["rates"]}}},
+    ]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, WithJsonSchema
+from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, WithJsonSchema, model_validator
 
+from ..profiles import RateProfile
 from ..randomness import Constant
 from .base import Spec
+from .errors import raise_at
 from .fields import (
     Address,
     Bytes,
@@ -19,6 +21,7 @@ from .fields import (
     Seconds,
     SizeDistribution,
 )
+from .profiles import DailySpec, StepSpec, rate_issues
 
 
 class AttachmentSpec(Spec):
@@ -60,14 +63,17 @@ class FileSpec(ReplySpec):
 
 
 class TrafficSpec(Spec):
-    """A Poisson workload: each sending user sends ``rate`` messages per second.
+    """A Poisson workload: each sending user sends ``rate`` messages per second, or at a rate
+    that changes over time (``daily`` or ``steps``).
 
     ``from``/``to`` name a domain, a group prefix or an address.
     """
 
     from_: Name = Field(alias="from")
     to: Name
-    rate_per_s: PerSecond = Field(alias="rate")
+    rate_per_s: PerSecond | None = Field(default=None, alias="rate")
+    daily: DailySpec | None = None
+    steps: Annotated[tuple[StepSpec, ...], Field(min_length=1)] | None = None
     recipients: RecipientsDistribution = Field(default=Constant(1), json_schema_extra={"default": 1})
     size: SizeDistribution
     attachments: AttachmentSpec | None = None
@@ -76,11 +82,37 @@ class TrafficSpec(Spec):
     forward: ForwardSpec | None = None
     file: FileSpec | None = None
 
+    @model_validator(mode="after")
+    def _one_rate(self) -> TrafficSpec:
+        issues = rate_issues(self.rate_per_s, self.daily, self.steps)
+        if issues:
+            raise_at(issues, self)
+        return self
+
+    def profile(self) -> RateProfile | None:
+        """The rate per sending user over time; None for a constant ``rate``."""
+        if self.steps is not None:
+            return RateProfile(tuple(step.at_s for step in self.steps), tuple(step.rate_per_s for step in self.steps))
+        if self.daily is not None:
+            return RateProfile.daily(self.daily.hourly_rates_per_s(self.rate_per_s))
+        return None
+
+    @property
+    def max_rate_per_s(self) -> float:
+        """The highest rate per sending user at any time."""
+        profile = self.profile()
+        return profile.max_rate_per_s if profile is not None else float(self.rate_per_s or 0.0)
+
     def to_yaml(self) -> dict[str, object]:
+        rate: dict[str, object] = {} if self.rate_per_s is None else {"rate": self.rate_per_s}
+        if self.daily is not None:
+            rate["daily"] = self.daily.to_yaml()
+        if self.steps is not None:
+            rate["steps"] = [step.to_yaml() for step in self.steps]
         return {
             "from": self.from_,
             "to": self.to,
-            "rate": self.rate_per_s,
+            **rate,
             "recipients": self.recipients.to_yaml(),
             "size": self.size.to_yaml(),
             "attachments": None if self.attachments is None else self.attachments.to_yaml(),

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..eventlog import Record, fields
+from ..eventkinds import as_dict
+from ..eventlog import Record
 from ..message import (
     BOUNDARY_LINE_BYTES,
     MULTIPART_HEADER_BYTES,
@@ -82,27 +83,27 @@ class Facts:
         self.delivered: dict[str, list[tuple[float, str]]] = {}  # rcpt -> [(time, message id)]
         self.delivered_at: dict[tuple[str, str], float] = {}
         self.tail_cuts: dict[tuple[str, str], list[float]] = {}  # (message, client node) -> 250 lost
-        for time_s, event, mid, node, detail in records:
+        for time_s, event, mid, node, values in records:
             if event == "created":
-                self._created(time_s, mid, node, fields(detail))
+                self._created(time_s, mid, node, as_dict(event, values))
             elif event == "delivered":
-                rcpt = fields(detail).get("rcpt", "")
+                (rcpt,) = values
                 self.delivered.setdefault(rcpt, []).append((time_s, mid))
                 self.delivered_at.setdefault((mid, rcpt), time_s)
             elif event == "bounced":
-                f = fields(detail)
-                dsn = self.messages.get(f.get("dsn", "-"))
+                rcpt, code, reason, dsn_id, host = values
+                dsn = self.messages.get(dsn_id)
                 if dsn is not None:
-                    dsn.reported.append((f.get("rcpt", ""), f.get("code", ""), f.get("reason", ""), f.get("host", "")))
-            elif event in ("session_cut", "submit_failed") and "accepted=yes" in detail:
+                    dsn.reported.append((rcpt, code, reason, host or ""))
+            elif event in ("session_cut", "submit_failed") and as_dict(event, values).get("accepted") is True:
                 self.tail_cuts.setdefault((mid, node), []).append(time_s)
             elif event in ("bounce_sent", "warning_sent"):
-                f = fields(detail)
-                dsn = self.messages.get(f.get("dsn", ""))
+                dsn_id, rcpts = values
+                dsn = self.messages.get(dsn_id)
                 if dsn is not None:
                     dsn.reporter = node
                     if event == "warning_sent":
-                        dsn.reported.extend((r, dsn.code, "delayed", "") for r in f.get("rcpts", "").split(",") if r)
+                        dsn.reported.extend((r, dsn.code, "delayed", "") for r in rcpts)
         self._scripted_eight_bit(scenario)
         for trace in traces:  # an 8-bit body shows as a hop whose size differs from the message's
             facts = self.messages.get(trace.get("message_id", ""))
@@ -121,12 +122,12 @@ class Facts:
                    for at, who, to in wanted):
                 facts.eight_bit = True
 
-    def _created(self, time_s: float, mid: str, node: str, f: dict[str, str]) -> None:
-        recipients = tuple(r for r in f.get("to", "").split(",") if r)
-        sender = f.get("sender", "")
+    def _created(self, time_s: float, mid: str, node: str, f: dict[str, Any]) -> None:
+        recipients: tuple[str, ...] = f["to"]
+        sender = f["sender"]
         facts = MessageFacts(
             id=mid, kind=f.get("kind", "mail"), author=f.get("from", ""), sender="" if sender == "<>" else sender,
-            recipients=recipients, size_bytes=int(f.get("size", 0)), wire_bytes=int(f.get("wire", 0)),
+            recipients=recipients, size_bytes=f["size"], wire_bytes=f["wire"],
             created_s=time_s, node=node, about=f.get("about", ""), code=f.get("code", ""),
         )
         if not facts.is_dsn:

@@ -381,3 +381,35 @@ def test_transcripts_show_the_refusals_as_the_server_sends_them() -> None:
     replies = [text for _, side, text, _ in submissions[0].lines() if side == "S"]
     assert "452 4.3.1 Insufficient system storage" in replies
     assert "503 5.5.1 Error: need MAIL command" in replies
+
+
+# ---- everything at once, with outages -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_limit_with_outages_loses_nothing_and_leaves_no_count_behind(seed: int) -> None:
+    """Every limit on, random outages cutting sessions: the run ends with every pair delivered,
+    the end-of-run counter at zero, no inbound session counted open and no slot held."""
+    text = world(
+        mx_a="{workers: 2, processing: {exponential: {mean: 2s}}, destination_concurrency: 2, concurrency: 3, "
+             "queue_limit: 6, max_inbound: 3}",
+        mx_b="{workers: 1, processing: 1s, max_inbound: 2, rate_limit: {messages: 20, per: 30m}}",
+        backup="{relay_for: [b.example], queue_limit: 2, rate_limit: {messages: 5, per: 10m, reply: rcpt}}",
+        outages="outages:\n  - {target: mx.b, mtbf: 20m, mttr: 5m}\n  - {target: mx.a--mx.b, mtbf: 30m, mttr: 2m}\n")
+    scenario = yaml.safe_load(text)
+    scenario["seed"] = seed
+    scenario["traffic"] = [{"from": "a.example", "to": "b.example", "rate": "20/h", "size": "20KB"},
+                           {"from": "b.example", "to": "a.example", "rate": "5/h", "size": "20KB"}]
+    w = finished_world(yaml.safe_dump(scenario))
+    assert w.ctx.busy == 0
+    for server in w.ctx.servers.values():
+        assert server.admission is None or server.admission.open == 0
+        assert server.slots.busy == 0 and not server.slots.waiting
+        if server.destination_slots is not None:
+            assert all(s.busy == 0 and not s.waiting for s in server.destination_slots.of_host.values())
+        assert not server.queued
+    assert {r[4][3] for r in w.log.records if r[1] == "refused"} == {"max_inbound", "rate_limit", "queue_limit"}
+    records = w.log.records
+    delivered = {(r[2], r[4][0]) for r in records if r[1] == "delivered"}
+    created = {(r[2], rcpt) for r in records if r[1] == "created" for rcpt in r[4][3]}
+    assert created == delivered

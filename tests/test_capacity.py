@@ -12,6 +12,7 @@ RCPT after 4 RTT. The sending server retries every 30 minutes (``fixed``), a use
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -413,3 +414,20 @@ def test_every_limit_with_outages_loses_nothing_and_leaves_no_count_behind(seed:
     delivered = {(r[2], r[4][0]) for r in records if r[1] == "delivered"}
     created = {(r[2], rcpt) for r in records if r[1] == "created" for rcpt in r[4][3]}
     assert created == delivered
+
+
+def test_the_breakdown_of_a_list_members_mail_counts_processing_at_each_server_it_passed() -> None:
+    """scenarios/mailing-list.yaml with both servers processing each message for 2 s: every
+    delivered pair's parts still add up to its latency, and a member of a list on the other server
+    has been processed at least twice (the author's server, the list's server, the member's)."""
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "mailing-list.yaml").override({
+        "servers.mx.corp.workers": 4, "servers.mx.corp.processing": "2s",
+        "servers.mx.partner.workers": 4, "servers.mx.partner.processing": "2s"})
+    result = run(scenario)
+    rows = result.breakdown_rows
+    assert rows
+    for r in rows:
+        parts = r["queue_wait_s"] + r["worker_wait_s"] + r["processing_s"] + r["transfer_s"]
+        assert parts == pytest.approx(r["latency_s"], abs=1e-6)
+        assert r["processing_s"] >= 2.0 - 1e-9
+    assert max(r["processing_s"] for r in rows) >= 6.0 - 1e-9

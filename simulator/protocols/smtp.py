@@ -13,6 +13,9 @@ A message larger than the server's limit is refused with 552 in reply to MAIL FR
 the client at ``t0 + 4 RTT`` either way); an unknown recipient gets 550 at its RCPT, and a
 greylisted one 450 (a temporary failure for that recipient alone). An 8-bit text body moves as
 it is when both ends speak 8BITMIME, and quoted-printable otherwise (its size on that hop).
+A server with capacity limits (:mod:`simulator.admission`) may refuse the session: a 421 instead
+of the greeting (known to the client at ``t0 + 2 RTT``), a 452 to MAIL FROM (``t0 + 4 RTT``, as a
+552) or a 450 to every RCPT.
 
 This module says what a session is, as data: :func:`plan` asks the server its replies when the
 session opens and returns the :class:`Plan`: the waits before each reply reaches the client and

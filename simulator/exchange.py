@@ -128,8 +128,9 @@ class SmtpExchange:
         plan, trace = self.plan, self.trace
         assert plan is not None
         now = self.net.clock()
-        if plan.counted:
-            self.server.admission.close()
+        admission = self.server.admission
+        if admission is not None:
+            admission.close()  # the session was open (it passed the greeting, since it got this far)
         self.followups = self.server.accept(self.message, plan.accepted, self.client)
         self.accepted = plan.accepted
         self.ack_at_s = now + self.path.delay_s  # the client keeps the path cuttable until then
@@ -143,8 +144,9 @@ class SmtpExchange:
         self.on_end(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
-        if self.plan.counted:
-            self.server.admission.close()
+        admission = self.server.admission
+        if admission is not None and not self.plan.refused:
+            admission.close()  # a session refused at the greeting never opened
         trace = self.trace
         if trace is not None:
             trace["replies"] = list(replies)

@@ -58,7 +58,7 @@ class Workers:
             server.back_up().callbacks.append(partial(self._resume, message, rcpts))
             return
         ctx = server.ctx
-        ctx.record("processing", message.id, server.name, (rcpts,))
+        ctx.append_record((ctx.clock(), "processing", message.id, server.name, (rcpts,)))
         delay_s = self.processing.sample(self.rng)
         ctx.env.timeout(delay_s).callbacks.append(partial(self._done, message, rcpts))
 
@@ -71,7 +71,7 @@ class Workers:
             server.back_up().callbacks.append(partial(self._done, message, rcpts))
             return
         ctx = server.ctx
-        ctx.record("processed", message.id, server.name, (rcpts,))
+        ctx.append_record((ctx.clock(), "processed", message.id, server.name, (rcpts,)))
         server.take(message, rcpts)
         if self.waiting:
             self._start(*self.waiting.popleft())

@@ -69,7 +69,6 @@ class Plan(NamedTuple):
     steps: list[tuple[float, list[tuple[str, str]]]]
     lead_in_s: float
     refused: str = ""  # the code of a 421 at the greeting (the session never opened); else empty
-    counted: bool = False  # the session counts as open at the server until it ends (its admission)
     refusal: Any = None  # the server's capacity refusal (simulator.admission.Refusal), if any
 
 
@@ -100,16 +99,16 @@ def _admitted_plan(
     450 to each RCPT when they would be answered."""
     refusal = server.admission.session(message.id, client)
     if refusal is None:
-        return _plan(path, server, message, rcpts, client, submission, size_bytes)._replace(counted=True)
+        return _plan(path, server, message, rcpts, client, submission, size_bytes)
     rtt = path.rtt_s
     if refusal.stage == "greeting":
-        return Plan(size_bytes, [], (), False, [(2 * rtt, [])], 0.0, refusal.code, False, refusal)
+        return Plan(size_bytes, [], (), False, [(2 * rtt, [])], 0.0, refusal.code, refusal)
     replies = [(r, refusal.code) for r in rcpts]
     if refusal.stage == "mail" or server.pipelining:
-        return Plan(size_bytes, replies, (), False, [(4 * rtt, replies)], 0.0, "", True, refusal)
+        return Plan(size_bytes, replies, (), False, [(4 * rtt, replies)], 0.0, "", refusal)
     steps: list[tuple[float, list[tuple[str, str]]]] = [(4 * rtt, [])]
     steps += [(rtt, [reply]) for reply in replies]
-    return Plan(size_bytes, replies, (), False, steps, 0.0, "", True, refusal)
+    return Plan(size_bytes, replies, (), False, steps, 0.0, "", refusal)
 
 
 def _plan(

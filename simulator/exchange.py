@@ -5,9 +5,10 @@ it. The client gives the callbacks: ``on_refused(rcpt, code)`` at the moment it 
 permanent refusal, and ``on_end(exchange)`` once, when the server has accepted (or the client
 knows every refusal), or when an outage cut the session; the exchange then says how it
 ended (``plan.refused`` is set when the server refused the session at its greeting). The client
-registers :meth:`cut` with the session registry for the path; a cut
-abandons the transfer, and what would have come next is ignored. With a trace
-(``ctx.trace``), the session records its timeline there.
+registers :meth:`cut` with the session registry for the path; a cut abandons the transfer, and
+what would have come next is ignored. With a trace (``ctx.trace``), the session records its
+timeline there. A server with inbound limits counts the session open from its start (unless it
+refused it at the greeting) until it ends (:mod:`simulator.admission`).
 """
 
 from __future__ import annotations

@@ -35,10 +35,8 @@ from .retry import TryRecord, make_policy
 from .slots import DestinationSlots, Slots
 
 if TYPE_CHECKING:
-    from .workers import Workers
-
-if TYPE_CHECKING:
     from .lists import Expansions
+    from .workers import Workers
 
 GREYLISTED = "450"  # 450 4.7.1: try again later
 UNKNOWN_USER = "550"

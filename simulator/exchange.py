@@ -9,6 +9,9 @@ abandons the transfer, and what would have come next is ignored. With a trace
 (:class:`~simulator.protocols.trace.SmtpTrace`, from ``ctx.trace``), the session records there
 what only it knows: when it opened, the server's replies, when its data moved, when the server
 accepted, when it ended or was cut. The rest of its dialogue is the plan's layout.
+``plan.refused`` is set when the server refused the session at its greeting. A server with
+inbound limits counts the session open from its start (unless it refused it at the greeting)
+until it ends (:mod:`simulator.admission`).
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ class SmtpExchange:
             trace.rcpts = self.rcpts
         plan = self.plan = smtp.plan(path, server, self.message, self.rcpts, self.client, self.submission,
                                      self.eight_bit_client)
+        if trace is not None and plan.refusal is not None:
+            refusal = plan.refusal
+            trace.refusal_stage = refusal.stage
+            trace.refusal_reply = f"{refusal.code} {refusal.status} {refusal.text}"
         if plan.steps:
             self.step = 0
             self._wait(plan.steps[0][0])
@@ -132,6 +139,9 @@ class SmtpExchange:
         plan, trace = self.plan, self.trace
         assert plan is not None
         now = self.net.clock()
+        admission = self.server.admission
+        if admission is not None:
+            admission.close()  # the session was open (it passed the greeting, since it got this far)
         self.followups = self.server.accept(self.message, plan.accepted, self.client)
         self.accepted = plan.accepted
         # the 250 reaches the client: it keeps the path cuttable until then
@@ -146,6 +156,9 @@ class SmtpExchange:
         self.on_end(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
+        admission = self.server.admission
+        if admission is not None and not self.plan.refused:
+            admission.close()  # a session refused at the greeting never opened
         trace = self.trace
         if trace is not None:
             trace.replies = list(replies)

@@ -50,11 +50,13 @@ PLOT_FILES: tuple[str, ...] = (
 
 _DTYPES: dict[str, dict[str, str]] = {
     **{table: dtypes(table) for table in ("deliveries", "retrievals", "queues", "events")},
-    "breakdown": {column: "float64" for column in ("latency_s", "queue_wait_s", "transfer_s", "retrieval_s")},
+    "breakdown": {column: "float64" for column in ("latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
+                                                   "transfer_s", "retrieval_s")},
 }
 # Event fields whose column needs a nullable dtype (pandas would make an int column with gaps float).
 _FIELD_DTYPES = {eventkinds.INT: "Int64", eventkinds.FLAG: "boolean", eventkinds.FLOAT: "float64"}
-_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "transfer_s", "retrieval_s")
+_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
+                      "transfer_s", "retrieval_s")
 
 
 def _pandas() -> Any:
@@ -124,7 +126,8 @@ class Result:
 
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
-        """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
+        """Per delivered mail pair: queue wait, worker wait, processing, SMTP transfer and mailbox wait
+        (see plots.time_breakdown)."""
         from . import plots
 
         self._need_log("the time breakdown")

@@ -13,6 +13,9 @@ A message larger than the server's limit is refused with 552 in reply to MAIL FR
 the client at ``t0 + 4 RTT`` either way); an unknown recipient gets 550 at its RCPT, and a
 greylisted one 450 (a temporary failure for that recipient alone). An 8-bit text body moves as
 it is when both ends speak 8BITMIME, and quoted-printable otherwise (its size on that hop).
+A server with capacity limits (:mod:`simulator.admission`) may refuse the session: a 421 instead
+of the greeting (known to the client at ``t0 + 2 RTT``), a 452 to MAIL FROM (``t0 + 4 RTT``, as a
+552) or a 450 to every RCPT.
 
 This module says what a session is, as data. :func:`layout` is the dialogue: every command and
 reply with its offset in one-way delays (:mod:`simulator.protocols.dialogue`), in stretches the
@@ -46,6 +49,7 @@ class Receiver(Protocol):
     pipelining: bool
     eight_bit_mime: bool
     greylist: Any
+    admission: Any  # its inbound limits (simulator.admission), or None
 
     def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str: ...
 
@@ -105,6 +109,12 @@ def layout(pipelining: bool, rcpt_count: int, mail_ok: bool = True, any_ok: bool
     return Layout(tuple(steps), tuple(learns), data, span_d(steps))
 
 
+# A session a capacity limit refused at the greeting: a 421 in place of the 220, then the server
+# closes; the client knows as the 421 reaches it.
+REFUSED_AT_GREETING = Layout((Stretch((Line(HANDSHAKE_D, "S", "greeting"),), HANDSHAKE_D + 1),), ((),), False,
+                             HANDSHAKE_D + 1)
+
+
 class Plan(NamedTuple):
     """The course of one session, fixed when it opens.
 
@@ -120,6 +130,8 @@ class Plan(NamedTuple):
     too_big: bool
     steps: list[tuple[float, list[tuple[str, str]]]]
     lead_in_s: float
+    refused: str = ""  # the code of a 421 at the greeting (the session never opened); else empty
+    refusal: Any = None  # the server's capacity refusal (simulator.admission.Refusal), if any
 
 
 def plan(
@@ -135,6 +147,35 @@ def plan(
     size_bytes = message.wire_bytes
     if message.eight_bit:
         size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
+    if server.admission is not None:
+        return _admitted_plan(path, server, message, rcpts, client, submission, size_bytes)
+    return _plan(path, server, message, rcpts, client, submission, size_bytes)
+
+
+def _admitted_plan(
+    path: Path, server: Receiver, message: Message, rcpts: tuple[str, ...], client: str, submission: bool,
+    size_bytes: int,
+) -> Plan:
+    """The course of a session with a server that has inbound limits: a 421 at the greeting is
+    known to the client after 2 RTT (TCP, greeting); a 452 to MAIL FROM after 4 RTT, as a 552;
+    450 to each RCPT when they would be answered."""
+    refusal = server.admission.session(message.id, client)
+    if refusal is None:
+        return _plan(path, server, message, rcpts, client, submission, size_bytes)
+    d = path.delay_s
+    if refusal.stage == "greeting":
+        return Plan(size_bytes, [], (), False, _steps(REFUSED_AT_GREETING, d, []), 0.0, refusal.code, refusal)
+    replies = [(r, refusal.code) for r in rcpts]
+    # a 452 to MAIL refuses everyone as a 552 would; a 450 to each RCPT as if none were accepted
+    mail_ok = refusal.stage != "mail"
+    return Plan(size_bytes, replies, (), False, _steps(layout(server.pipelining, len(rcpts), mail_ok, False), d,
+                                                       replies), 0.0, "", refusal)
+
+
+def _plan(
+    path: Path, server: Receiver, message: Message, rcpts: tuple[str, ...], client: str, submission: bool,
+    size_bytes: int,
+) -> Plan:
     if size_bytes > server.max_message_size_bytes:
         too_big = [(r, TOO_BIG) for r in rcpts]
         return Plan(size_bytes, [], (), True, _steps(layout(server.pipelining, len(rcpts), False, False),

@@ -52,6 +52,8 @@ class SmtpTrace(SessionTrace):
     data_end_s: float | None = None
     accepted_s: float | None = None  # the last byte and "." reached the server, which accepted
     end_s: float | None = None  # the client knows how it went: its 250 came back, or every refusal
+    refusal_stage: str = ""  # a capacity limit refused the session: "greeting", "mail" or "rcpt"
+    refusal_reply: str = ""  # that refusal's reply line ("421 4.7.0 ...")
 
     @property
     def connect_failed(self) -> bool:

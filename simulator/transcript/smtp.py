@@ -8,7 +8,8 @@ the running session knew comes from its :class:`~simulator.protocols.trace.SmtpT
 server's replies (SIZE over the limit, refused recipients, no 8BITMIME so the body goes
 quoted-printable), the data moving until its last byte leaves ``d`` before the server's
 ``250 ... queued as`` at ``accepted_s`` (the event log's ``accepted``), QUIT when the client knew
-how it went (``end_s``), a connect that timed out, an outage's cut.
+how it went (``end_s``), a connect that timed out, an outage's cut, and a capacity limit's
+refusal (a 421 in place of the 220, a 452 to MAIL, a 450 to each RCPT).
 """
 
 from __future__ import annotations
@@ -50,9 +51,14 @@ def build_smtp(conv: Conversation, trace: SmtpTrace, facts: Facts, servers: dict
     replies = dict(trace.replies)
     codes = [replies.get(r, smtp.OK) for r in rcpts]
     size = trace.size_bytes
-    too_big = size > trace.limit_bytes
+    words = _Words(trace, f, servers.get(server), conv.client, codes, size > trace.limit_bytes)
+    if trace.refusal_stage == "greeting":  # the server closes after its 421
+        placed, _ = lay_out(smtp.REFUSED_AT_GREETING.stretches, t0, d)
+        conv.say_placed(placed, words, mid)
+        conv.close("S", placed[-1][0])
+        return
+    too_big = words.too_big
     dialogue = smtp.layout(trace.pipelining, len(rcpts), not too_big, not too_big and smtp.OK in codes)
-    words = _Words(trace, f, servers.get(server), conv.client, codes, too_big)
     placed, data_at = lay_out(dialogue.stretches, t0, d)
     conv.say_placed(placed, words, mid)
     accepted = trace.accepted_s
@@ -86,14 +92,16 @@ class _Words:
 
     def __init__(self, trace: SmtpTrace, f: MessageFacts, spec: Any, client: str, codes: list[str],
                  too_big: bool) -> None:
-        self.trace, self.f, self.client, self.codes, self.too_big = trace, f, client, codes, too_big
+        self.trace, self.f, self.client, self.codes = trace, f, client, codes
+        self.mail_refused = trace.refusal_stage == "mail"  # 452: the queue is full
+        self.too_big = too_big or self.mail_refused  # either way MAIL is refused and no RCPT taken
         self.eight_bit_mime = bool(getattr(spec, "eight_bit_mime", trace.eight_bit))
 
     def __call__(self, line: Line) -> list[str]:
         trace, server = self.trace, self.trace.server
         says = line.says
         if says == "greeting":
-            return [f"220 {server} ESMTP mailsim"]
+            return [trace.refusal_reply if trace.refusal_stage == "greeting" else f"220 {server} ESMTP mailsim"]
         if says == "ehlo":
             return [f"EHLO {_ehlo_name(self.client)}"]
         if says == "ehlo_reply":
@@ -104,13 +112,19 @@ class _Words:
             body = " BODY=8BITMIME" if self.f.eight_bit and trace.eight_bit else ""
             return [f"MAIL FROM:<{self.f.sender}> SIZE={trace.size_bytes}{body}"]
         if says == "mail_reply":
+            if self.mail_refused:
+                return [trace.refusal_reply]
             return [reply_line(smtp.TOO_BIG) if self.too_big else "250 2.1.0 Ok"]
         if says == "rcpt":
             return [f"RCPT TO:<{trace.rcpts[line.rcpt]}>"]
         if says == "rcpt_reply":
             if self.too_big:
                 return ["503 5.5.1 Error: need MAIL command"]
-            return [rcpt_reply(trace.rcpts[line.rcpt], self.codes[line.rcpt])]
+            rcpt, code = trace.rcpts[line.rcpt], self.codes[line.rcpt]
+            if trace.refusal_stage == "rcpt":  # the limit's 450, naming the recipient
+                status_text = trace.refusal_reply.split(" ", 1)[1]
+                return [f"{code} {status_text.replace(' ', f' <{rcpt}>: ', 1)}"]
+            return [rcpt_reply(rcpt, code)]
         if says == "data":
             return ["DATA"]
         if says == "data_reply":

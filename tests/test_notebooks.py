@@ -42,9 +42,10 @@ def executed() -> dict[str, tuple[nbformat.NotebookNode, float, BaseException | 
     return asyncio.run(_execute_all())
 
 
-def test_the_three_notebooks_are_there() -> None:
+def test_the_notebooks_are_there() -> None:
     names = [p.stem for p in NOTEBOOKS]
-    assert names == ["01-quickstart", "02-outages-and-retry-policies", "03-pop3-imap-webmail", "04-greylisting"]
+    assert names == ["01-quickstart", "02-outages-and-retry-policies", "03-pop3-imap-webmail", "04-greylisting",
+                     "05-capacity-planning"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

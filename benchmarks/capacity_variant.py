@@ -36,7 +36,7 @@ DAILY_MULTIPLIERS: tuple[float, ...] = (
     0.8, 0.6, 0.5, 0.4, 0.2, 0.1,  # 18-23
 )
 WORKERS = 4
-PROCESSING_MEAN_S = 0.2
+PROCESSING_MEAN_S = 0.1
 TEAM_SIZE = 10
 LIST_SHARE = 0.02  # of the messages written: posts to a team list
 LIST_SEED_OFFSET = 14  # the posts' stream: random.Random(seed * 1000 + offset), apart from the scenario's

@@ -462,7 +462,8 @@ def scale_report(args: argparse.Namespace, out: TextIO) -> None:
                         whole.pairs_per_cpu_s() / (after.customers / after.run_cpu_s))
         rows.append((n, loop.messages, whole, loop_ratios, whole_ratios))
     out.write(f"scale: retrieval {'IMAP IDLE' if args.retrieval else 'POP3 batch'}; "
-              f"outages: {'random' if args.outages else 'none'}; one run of each; ratios by wall (CPU) time\n\n")
+              f"outages: {'random' if args.outages else 'none'}; "
+              f"capacity features: {'on' if args.capacity else 'off'}; one run of each; ratios by wall (CPU) time\n\n")
     out.write("| messages asked | created | event-loop ratio | whole-run wall (CPU) | whole-run ratio | peak RSS |\n")
     out.write("|---:|---:|---:|---:|---:|---:|\n")
     for n, created, whole, (loop_wall, loop_cpu), (whole_wall, whole_cpu) in rows:

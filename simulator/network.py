@@ -28,20 +28,22 @@ import networkx as nx
 import simpy
 
 from . import kernel
+from .binning import Bins, SumSeries
 
 
 class Link:
     """One physical link between two nodes; ``bandwidth_bps`` None means unlimited."""
 
-    __slots__ = ("a", "b", "bandwidth_bps", "flows", "latency_s", "name", "up")
+    __slots__ = ("a", "b", "bandwidth_bps", "carried", "flows", "latency_s", "name", "up")
 
-    def __init__(self, a: str, b: str, latency_s: float, bandwidth_bps: float | None) -> None:
+    def __init__(self, a: str, b: str, latency_s: float, bandwidth_bps: float | None, bins: Bins) -> None:
         self.a, self.b = a, b
         self.name = f"{a}--{b}"
         self.latency_s = latency_s
         self.bandwidth_bps = bandwidth_bps
         self.flows: set[Flow] = set()
         self.up = True  # no outage holds it down (simulator.outages counts overlapping ones)
+        self.carried = (bins.sums(), bins.sums())  # bits carried per time bin: a->b, b->a
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class Path:
     delay_s: float  # one-way delay d
     limited_links: tuple[Link, ...] = ()  # the links with a bandwidth limit
     bottleneck_bps: float = math.inf  # the smallest of their bandwidths
+    carriers: tuple[SumSeries, ...] = ()  # the bits carried of each link, in the direction of travel
     rtt_s: float = field(init=False)  # round trip, 2d (read on every session: kept, not computed)
 
     def __post_init__(self) -> None:
@@ -73,7 +76,7 @@ class Flow:
     it when it is made.
     """
 
-    __slots__ = ("_done", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
+    __slots__ = ("_done", "carriers", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
                  "stage", "started_s", "tail_s", "timer", "updated_s")
 
     # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
@@ -83,9 +86,10 @@ class Flow:
 
     def __init__(
         self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float,
-        ended_s: float, stage: int = WAITING, rate_bps: float = 0.0,
+        ended_s: float, carriers: tuple[SumSeries, ...], stage: int = WAITING, rate_bps: float = 0.0,
     ) -> None:
         self.net = net
+        self.carriers = carriers  # where its bits are counted, per link of its path
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
         # What waiters wait on: made when first asked for, or the final timer itself when that
         # exists first (a solo transfer); an event of its own is never scheduled.
@@ -112,6 +116,9 @@ class Flow:
         if stage == SOLO:
             for link in self.links:
                 link.flows.discard(self)
+            _carry(self.carriers, self.started_s, self.ended_s, self.remaining_bits)
+        elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
+            _carry(self.carriers, self.started_s, self.started_s, self.remaining_bits)
         self.stage = FINISHED
         if self._done is not timer:
             kernel.mark_done(self.done)
@@ -138,13 +145,15 @@ class Flow:
 class Network:
     """Routing over the link graph, and the processor-sharing scheduler of transfers."""
 
-    def __init__(self, env: simpy.Environment, links: Iterable[Any]) -> None:
+    def __init__(self, env: simpy.Environment, links: Iterable[Any], bins: Bins | None = None) -> None:
+        """``bins`` count the bits each link carries per time bin (default: the default width)."""
         self.env = env
         self.clock = kernel.clock(env)
+        self.bins = Bins() if bins is None else bins
         self.graph: nx.Graph = nx.Graph()
         self.links: dict[frozenset[str], Link] = {}
         for spec in links:
-            link = Link(spec.a, spec.b, float(spec.latency_s), spec.bandwidth_bps)
+            link = Link(spec.a, spec.b, float(spec.latency_s), spec.bandwidth_bps, self.bins)
             self.links[frozenset((spec.a, spec.b))] = link
             self.graph.add_edge(spec.a, spec.b, link=link, weight=link.latency_s)
         self.down_nodes: set[str] = set()  # hosts an outage holds down
@@ -201,7 +210,8 @@ class Network:
         hops = tuple(self.link(u, v) for u, v in pairwise(nodes))
         limited = tuple(h for h in hops if h.bandwidth_bps is not None)
         bottleneck = min((h.bandwidth_bps for h in hops if h.bandwidth_bps is not None), default=math.inf)
-        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck)
+        carriers = tuple(h.carried[0 if h.a == u else 1] for h, u in zip(hops, nodes, strict=False))
+        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck, carriers)
 
     # ---- processor-sharing transfers ------------------------------------------------------
 
@@ -215,10 +225,12 @@ class Network:
         bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
         start_s = now + start_in_s
+        carriers = path.carriers
         if not links:
-            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s)  # the bits take no time
+            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carriers)  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
                 flow.stage = FINISHED
+                _carry(carriers, now, now, bits)
                 kernel.mark_done(flow.done)
             else:
                 self._stage(flow, TAIL, start_in_s + tail_s)
@@ -243,7 +255,7 @@ class Network:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
             # timer, which is also its done event; the flow sits on its links so that a newcomer
             # whose bits would overlap its own sees it and turns it into the staged form.
-            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, SOLO, rate)
+            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carriers, SOLO, rate)
             for link in links:
                 link.flows.add(flow)
             timer = env.timeout(end_s + tail_s - now)
@@ -252,7 +264,7 @@ class Network:
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
-        flow = Flow(self, links, bits, seq, tail_s, now, now)
+        flow = Flow(self, links, bits, seq, tail_s, now, now, carriers)
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:
@@ -265,12 +277,21 @@ class Network:
             return
         stage = flow.stage
         flow.stage = CANCELLED
+        now = self.clock()
+        if stage == SOLO and now > flow.started_s:  # its bits moved at its solo rate until now
+            moved_until_s = min(now, flow.ended_s)
+            _carry(flow.carriers, flow.started_s, moved_until_s, flow.rate_bps * (moved_until_s - flow.started_s))
+        elif stage == MOVING and flow.rate_bps and now > flow.updated_s:
+            _carry(flow.carriers, flow.updated_s, now,
+                   min(flow.rate_bps * (now - flow.updated_s), flow.remaining_bits))
+        elif stage == TAIL and not flow.links and now >= flow.started_s:  # the bits took no time, and did move
+            _carry(flow.carriers, flow.started_s, flow.started_s, flow.remaining_bits)
         if stage in (MOVING, SOLO):
             for link in flow.links:
                 link.flows.discard(flow)
             if stage == SOLO and flow.rate_bps < min(_bandwidth_bps(link) for link in flow.links):
                 # It had twins: they no longer move at a known rate; the staged form takes over.
-                self._reshare(self._unsolo(flow.links, self.clock()))
+                self._reshare(self._unsolo(flow.links, now))
             elif stage == MOVING:
                 self._reshare(flow.links)
 
@@ -428,6 +449,7 @@ class Network:
         now = self.env.now
         flow.finish_s = math.inf
         flow.ended_s = now
+        _carry(flow.carriers, flow.updated_s, now, flow.remaining_bits)  # its last bits, at its last rate
         flow.remaining_bits = 0.0
         flow.rate_bps = 0.0
         for link in flow.links:
@@ -453,8 +475,10 @@ class Network:
             if len(flow.links) > 1:
                 self._clear(flow.links, now)  # drained solo flows on its other links no longer count
             rate = min(link.bandwidth_bps / len(link.flows) for link in flow.links)  # type: ignore[operator]
-            if flow.rate_bps:
-                flow.remaining_bits = max(flow.remaining_bits - flow.rate_bps * (now - flow.updated_s), 0.0)
+            if flow.rate_bps and now > flow.updated_s:
+                moved = min(flow.rate_bps * (now - flow.updated_s), flow.remaining_bits)
+                _carry(flow.carriers, flow.updated_s, now, moved)
+                flow.remaining_bits -= moved
             flow.updated_s = now
             if rate == flow.rate_bps and flow.finish_s != math.inf:
                 continue  # its finish time is unchanged
@@ -462,6 +486,12 @@ class Network:
             flow.finish_s = now + flow.remaining_bits / rate
             heappush(self._finishes, (flow.finish_s, flow.seq, flow))
         self._arm()
+
+
+def _carry(carriers: tuple[SumSeries, ...], start_s: float, end_s: float, bits: float) -> None:
+    """Count ``bits`` moved evenly over ``[start_s, end_s]`` on each link of a flow's path."""
+    for series in carriers:
+        series.spread(start_s, end_s, bits)
 
 
 def _by_seq(flow: Flow) -> int:

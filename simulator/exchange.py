@@ -4,7 +4,8 @@ A session is timers and at most one transfer, each ending in a callback; no proc
 it. The client gives the callbacks: ``on_refused(rcpt, code)`` at the moment it learns of each
 permanent refusal, and ``on_end(exchange)`` once, when the server has accepted (or the client
 knows every refusal), or when an outage cut the session; the exchange then says how it
-ended. The client registers :meth:`cut` with the session registry for the path; a cut
+ended. The session counts as open at the server (``server.inbound``) from its start to that end.
+The client registers :meth:`cut` with the session registry for the path; a cut
 abandons the transfer, and what would have come next is ignored. With a trace
 (``ctx.trace``), the session records its timeline there.
 """
@@ -71,6 +72,7 @@ class SmtpExchange:
     def start(self, trace: dict[str, Any] | None = None) -> None:
         """Open the session now: the server's replies are fixed, the first wait or the transfer set."""
         server, path = self.server, self.path
+        server.inbound.change(self.env.now, 1)  # open until it ends, whichever way
         if trace is not None:
             self.trace = trace
             message = self.message
@@ -134,6 +136,7 @@ class SmtpExchange:
             trace["replies"] = list(plan.replies)
             trace["end"] = self.ack_at_s
         self.over = True
+        self.server.inbound.change(now, -1)
         self.on_end(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
@@ -142,6 +145,7 @@ class SmtpExchange:
             trace["replies"] = list(replies)
             trace["end"] = self.env.now
         self.over = True
+        self.server.inbound.change(self.env.now, -1)
         self.on_end(self)
 
     def cut(self) -> None:

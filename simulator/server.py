@@ -51,6 +51,7 @@ class MailServer:
         self.connect_timeout_s: float = spec.connect_timeout_s
         self.mailboxes: dict[str, Mailbox] = {}
         self.slots = Slots(ctx.env, spec.concurrency)
+        self.inbound = ctx.net.bins.levels()  # open inbound SMTP sessions, the maximum per time bin
         self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
         self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)

@@ -40,6 +40,7 @@ class Receiver(Protocol):
     pipelining: bool
     eight_bit_mime: bool
     greylist: Any
+    inbound: Any  # its open inbound sessions (a simulator.binning.LevelSeries)
 
     def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str: ...
 

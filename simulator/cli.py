@@ -18,11 +18,12 @@ from . import __version__
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .interrupts import noticing_interrupts
 from .limits import DEFAULT_MAX_MESSAGES
+from .load_summary import most_loaded_lines
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
-from .units import format_duration
+from .units import format_duration, parse_duration
 from .wording import counted
 from .workload import estimate
 
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a dotted scenario key for this run (traffic.0.rate=20/h), as sweep --set "
                    "takes it; repeatable")
+    p.add_argument("--bin", dest="bin_s", type=_bin_width, metavar="DURATION",
+                   help="width of the time bins of links.csv and servers.csv (30s, 5m, 1h; default: the "
+                   "smallest round width that fits the run in 300 bins)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--report", action="store_true", help="also write a self-contained report.html")
     p.add_argument("--transcripts", action="store_true",
@@ -92,6 +96,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
+    return value
+
+
+def _bin_width(text: str) -> float:
+    try:
+        value = parse_duration(text)
+    except (ValueError, OverflowError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a bin must be longer than 0 s")
     return value
 
 
@@ -172,7 +186,8 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
     chosen = _capture_ids(args.capture_messages)
     check_target(folder)  # a bad output path fails now, not after the simulation
     with RunProgress(err, enabled=not args.quiet) as progress:
-        result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen)
+        result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen,
+                     bin_s=args.bin_s)
         if chosen and (unknown := unknown_message_ids(result.records, chosen)):
             raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
                                f"(it created {describe_ids(result.records)}); nothing was written")
@@ -239,6 +254,7 @@ def report(result: Result, folder: Path) -> str:
     if s["peak_queue"]:
         peaks = ", ".join(f"{k} {v}" for k, v in s["peak_queue"].items())
         lines.append(f"  peak queue: {peaks}")
+    lines.extend(most_loaded_lines(s.get("loads")))
     lines.append(f"  results in {folder}/")
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import eventkinds, resultdir, results
+from . import eventkinds, loads, resultdir, results
 from .eventkinds import detail_text, parse_detail
 from .eventlog import Record
 from .workload import check_workload
@@ -42,7 +42,7 @@ PANDAS_HINT = "pandas is needed for DataFrames; install it with: pip install 'ma
 
 PLOT_FILES: tuple[str, ...] = (
     "latency_cdf", "latency_by_domain", "latency_by_protocol", "queue_length", "attempts", "time_breakdown",
-    "topology",
+    "topology", "links", "servers",
 )
 """The PNGs ``save`` writes into ``plots/`` (``latency_by_protocol`` only when mail was retrieved)."""
 
@@ -53,6 +53,9 @@ _DTYPES: dict[str, dict[str, str]] = {
     "retrievals": {"device": _INT, "retrieved_at": _FLOAT},
     "queues": {"time": _FLOAT, "queue_length": _INT},
     "events": {"time": _FLOAT},
+    "links": {"time": _FLOAT, "duration_s": _FLOAT, "bytes": _FLOAT, "throughput_bps": _FLOAT,
+              "utilisation": _FLOAT},
+    "servers": {"time": _FLOAT, "duration_s": _FLOAT, **dict.fromkeys(loads.SERVER_COLUMNS[3:], _INT)},
     "breakdown": {"latency_s": _FLOAT, "queue_wait_s": _FLOAT, "transfer_s": _FLOAT, "retrieval_s": _FLOAT},
 }
 # Event fields whose column needs a nullable dtype (pandas would make an int column with gaps float).
@@ -89,6 +92,19 @@ class Result:
     traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
     _run_id: str | None = field(default=None, repr=False)
+    _run_loads: loads.RunLoads | None = field(default=None, repr=False)  # what the run counted per time bin
+    _server_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def bin_s(self) -> float:
+        """The width of the time bins of links.csv and servers.csv, in seconds."""
+        return self._loads().bin_s
+
+    def _loads(self) -> loads.RunLoads:
+        if self._run_loads is None:
+            raise ValueError("this result has no load tables (links.csv, servers.csv): its folder was written "
+                             "by an older mailsim; run the scenario again")
+        return self._run_loads
 
     @property
     def run_id(self) -> str:
@@ -114,7 +130,22 @@ class Result:
             header = {"name": self.scenario.name, "seed": self.seed, "run_id": self.run_id,
                       "end_time_s": self.end_time_s}
             self._summary = results.summarize(self.tables, self.records, header)
+            if self._run_loads is not None:
+                self._summary["loads"] = {"bin_s": self.bin_s, **loads.most_loaded(self.link_rows, self.server_rows)}
         return self._summary
+
+    @property
+    def link_rows(self) -> list[dict[str, Any]]:
+        """links.csv's rows: per time bin, per link and direction, bytes, throughput and utilisation."""
+        return self._loads().links
+
+    @property
+    def server_rows(self) -> list[dict[str, Any]]:
+        """servers.csv's rows: per time bin, per server, queue, messages, open sessions and refusals."""
+        if self._server_rows is None:
+            home_of = {d: name for name, spec in self.scenario.servers.items() for d in spec.domains}
+            self._server_rows = loads.server_rows(self.records, self._loads(), self.end_time_s, home_of)
+        return self._server_rows
 
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
@@ -141,6 +172,16 @@ class Result:
     def queues(self) -> pd.DataFrame:
         """queues.csv as a DataFrame: queue length of each server whenever it changes."""
         return _frame(self.tables.queues, results.QUEUE_COLUMNS, _DTYPES["queues"])
+
+    @property
+    def links(self) -> pd.DataFrame:
+        """links.csv as a DataFrame (utilisation NaN on unlimited links)."""
+        return _frame(self.link_rows, loads.LINK_COLUMNS, _DTYPES["links"])
+
+    @property
+    def servers(self) -> pd.DataFrame:
+        """servers.csv as a DataFrame."""
+        return _frame(self.server_rows, loads.SERVER_COLUMNS, _DTYPES["servers"])
 
     @property
     def events(self) -> pd.DataFrame:
@@ -214,6 +255,18 @@ class Result:
 
         return topology_figure(self.scenario)
 
+    def plot_links(self) -> Figure:
+        """Utilisation of each limited link per direction over time (from links.csv)."""
+        from .load_plots import links_figure
+
+        return links_figure(self.link_rows, f"{self.scenario.name}: link utilisation per time bin")
+
+    def plot_servers(self) -> Figure:
+        """Queue length and open inbound sessions of each server over time (from servers.csv)."""
+        from .load_plots import servers_figure
+
+        return servers_figure(self.server_rows, f"{self.scenario.name}: queue and sessions per server per time bin")
+
     def figures(self) -> dict[str, Callable[[], Figure]]:
         """The standard plots by file name (without ``.png``), each drawn when called."""
         drawers: dict[str, Callable[[], Figure]] = {
@@ -224,9 +277,13 @@ class Result:
             "attempts": self.plot_attempts,
             "time_breakdown": self.plot_time_breakdown,
             "topology": self.plot_topology,
+            "links": self.plot_links,
+            "servers": self.plot_servers,
         }
         if not self.tables.retrievals:
             del drawers["latency_by_protocol"]
+        if self._run_loads is None:  # a folder of an older mailsim
+            del drawers["links"], drawers["servers"]
         return drawers
 
     def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
@@ -274,12 +331,16 @@ class Result:
             self._check_traced()
         step("derive", "deliveries, retrievals, queues")
         t = self.tables
+        step("derive", "links, servers")
+        self.server_rows  # noqa: B018 (derived here, so that the progress display names the step)
         step("derive", "summary")
         summary = self.summary
         with resultdir.replacing(folder, self.run_id) as out:
             for name, columns, rows in (("deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries),
                                         ("retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals),
-                                        ("queues.csv", results.QUEUE_COLUMNS, t.queues)):
+                                        ("queues.csv", results.QUEUE_COLUMNS, t.queues),
+                                        ("links.csv", loads.LINK_COLUMNS, self.link_rows),
+                                        ("servers.csv", loads.SERVER_COLUMNS, self.server_rows)):
                 step("write", name)
                 results.write_rows(out / name, columns, rows)
             step("write", "events.csv")
@@ -363,7 +424,21 @@ class Result:
         records = read_events(root / "events.csv")
         saved = json.loads((root / "summary.json").read_text())
         scenario = load_scenario(root / "scenario.yaml", max_messages=NO_MAIL_LIMIT)  # it has run already
-        return cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id)
+        result = cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id)
+        if "loads" in saved and (root / "links.csv").is_file() and (root / "servers.csv").is_file():
+            link_rows = loads.typed_rows(_csv_rows(root / "links.csv"), loads.LINK_COLUMNS)
+            server_rows = loads.typed_rows(_csv_rows(root / "servers.csv"), loads.SERVER_COLUMNS)
+            sessions: dict[str, list[int]] = {}
+            for row in server_rows:
+                sessions.setdefault(row["server"], []).append(row["sessions_max"])
+            result._run_loads = loads.RunLoads(float(saved["loads"]["bin_s"]), link_rows, sessions)
+            result._server_rows = server_rows
+        return result
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def read_events(path: Path) -> list[Record]:
@@ -391,6 +466,7 @@ def run(
     trace: bool = False,
     trace_messages: Iterable[str] | None = None,
     max_messages: int | None = None,
+    bin_s: float | None = None,
 ) -> Result:
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
 
@@ -399,6 +475,9 @@ def run(
     ``max_messages``, the scenario is first held to that limit on expected mail (``ScenarioError``
     if it asks for more; ``load_scenario`` already held it to the limit it was given). ``progress`` is
     called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
+    ``bin_s`` is the width in seconds of the time bins of links.csv and servers.csv (ValueError if not
+    positive); by default the smallest of a ladder of round widths that fits the run in 300 bins
+    (:mod:`simulator.binning`).
     """
     from .scenario import Scenario
     from .world import World
@@ -408,7 +487,8 @@ def run(
     if max_messages is not None:
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
-    world = World(scenario, seed, trace=trace, trace_messages=wanted)
+    world = World(scenario, seed, trace=trace, trace_messages=wanted, bin_s=bin_s)
     end = world.run(progress)
     used_seed: int = scenario.seed if seed is None else seed
-    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted)
+    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted,
+                  _run_loads=loads.from_run(world.ctx.net, world.ctx.servers, end))

@@ -55,7 +55,8 @@ class Path:
     delay_s: float  # one-way delay d
     limited_links: tuple[Link, ...] = ()  # the links with a bandwidth limit
     bottleneck_bps: float = math.inf  # the smallest of their bandwidths
-    carriers: tuple[SumSeries, ...] = ()  # the bits carried of each link, in the direction of travel
+    carriers: tuple[SumSeries, ...] = ()  # the bits carried of each link, from the first node to the last
+    back_carriers: tuple[SumSeries, ...] = ()  # the same, from the last node to the first
     rtt_s: float = field(init=False)  # round trip, 2d (read on every session: kept, not computed)
 
     def __post_init__(self) -> None:
@@ -211,13 +212,17 @@ class Network:
         limited = tuple(h for h in hops if h.bandwidth_bps is not None)
         bottleneck = min((h.bandwidth_bps for h in hops if h.bandwidth_bps is not None), default=math.inf)
         carriers = tuple(h.carried[0 if h.a == u else 1] for h, u in zip(hops, nodes, strict=False))
-        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck, carriers)
+        back = tuple(h.carried[1 if h.a == u else 0] for h, u in zip(hops, nodes, strict=False))
+        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck, carriers, back)
 
     # ---- processor-sharing transfers ------------------------------------------------------
 
-    def transfer(self, path: Path, size_bytes: int, start_in_s: float = 0.0, tail_s: float = 0.0) -> Flow:
+    def transfer(self, path: Path, size_bytes: int, start_in_s: float = 0.0, tail_s: float = 0.0,
+                 backward: bool = False) -> Flow:
         """Move ``size_bytes`` over ``path`` after ``start_in_s``; ``flow.done`` fires ``tail_s``
-        after the last bit has left. On a path with no limited link the bits take no time.
+        after the last bit has left. On a path with no limited link the bits take no time. The bits
+        go from the path's first node to its last, or with ``backward`` from its last to its first
+        (the direction they are counted in, per link and time bin).
         """
         env = self.env
         now = self.clock()
@@ -225,7 +230,7 @@ class Network:
         bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
         start_s = now + start_in_s
-        carriers = path.carriers
+        carriers = path.back_carriers if backward else path.carriers
         if not links:
             flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carriers)  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all

@@ -263,3 +263,13 @@ def test_the_network_counts_the_bits_the_reference_moves(seed: int) -> None:
         k = round(r["time"] / bin_s)
         want = expected.get((r["link"], k), 0.0) / 8 if r["direction"] == r["link"].replace("--", "->") else 0.0
         assert r["bytes"] == pytest.approx(want, rel=1e-9, abs=1e-6), (r["link"], r["direction"], k)
+
+
+def test_a_backward_transfer_counts_from_the_last_node_to_the_first() -> None:
+    """A fetch runs over the device's path to the server, but the body comes back: b->a."""
+    env = simpy.Environment()
+    net = Network(env, [spec("a", "b", 8000.0)], Bins(1.0))
+    net.transfer(net.path("a", "b"), 1000, backward=True)
+    env.run()
+    table = link_table(net, 1.0)
+    assert (table[("b->a", 0.0)]["bytes"], table[("a->b", 0.0)]["bytes"]) == (1000.0, 0.0)

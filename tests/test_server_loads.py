@@ -206,3 +206,29 @@ def test_refusals_at_submission_and_at_a_remote_host_count_at_the_refusing_serve
     assert [(reason, host) for _t, reason, host in bounced] == [("submission", None), ("refused", "mx.b")]
     assert refused == {("mx.a", bounced[0][0] // result.bin_s * result.bin_s): 1,
                        ("mx.b", bounced[1][0] // result.bin_s * result.bin_s): 1}
+
+
+def test_retrieved_mail_flows_from_the_server_to_the_reader() -> None:
+    """One 100 KB message: relayed mx.a->mx.b, then fetched by bob's device over mx.b->home."""
+    result = run_yaml("""
+        name: fetch
+        duration: 1m
+        network:
+          links:
+            - {between: [mx.a, mx.b], latency: 20ms, bandwidth: 10Mbps}
+            - {between: [home, mx.b], latency: 10ms, bandwidth: 1Mbps}
+        servers:
+          mx.a: {domains: [a.example]}
+          mx.b: {domains: [b.example]}
+        users:
+          - {address: alice@a.example, at: mx.a}
+          - {address: bob@b.example, at: home, access: {protocol: pop3, poll: 1m}}
+        messages:
+          - {at: 1s, from: alice@a.example, to: [bob@b.example], size: 100KB}
+        """)
+    wire = next(v[5] for _t, e, _m, _n, v in result.records if e == "created")
+    carried = Counter()
+    for r in result.link_rows:
+        carried[r["direction"]] += r["bytes"]
+    assert result.tables.retrievals
+    assert carried == pytest.approx({"mx.a->mx.b": wire, "mx.b->mx.a": 0.0, "home->mx.b": 0.0, "mx.b->home": wire})

@@ -39,8 +39,9 @@ Fetches = list[tuple[str, int, float, float, float]] | None  # (message id, byte
 def start_fetch(net: Network, path: Path, message: Message, lead_s: float = 0.0) -> Flow:
     """The transfer of one FETCH/RETR/GET: after ``lead_s`` (exchanges that must come first and
     carry nothing, such as IDLE's EXISTS and DONE) the request travels d to the server, the body
-    drains through the links, its last byte travels d back: one transfer, a lead-in and a tail."""
-    return net.transfer(path, message.wire_bytes, lead_s + path.delay_s, path.delay_s)
+    drains through the links, its last byte travels d back: one transfer, a lead-in and a tail. The
+    body goes from the server to the device (``path`` runs from the device to the server)."""
+    return net.transfer(path, message.wire_bytes, lead_s + path.delay_s, path.delay_s, backward=True)
 
 
 def fetch(

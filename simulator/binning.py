@@ -98,17 +98,20 @@ class SumSeries:
     def spread(self, start_s: float, end_s: float, amount: float) -> None:
         """Add ``amount`` moved evenly over ``[start_s, end_s]`` (at ``start_s`` if the interval is empty)."""
         bins = self.bins
-        last = bins.index(end_s)  # first: it may widen the bins
-        first = bins.index(start_s)
+        if end_s >= bins._limit_s:  # (Bins.index, inlined: this runs at the end of every transfer)
+            bins._grow(end_s)
+        width = bins.width_s
+        first = int(start_s // width)
+        last = int(end_s // width)
         values = self.values
-        if end_s > start_s and last > first and last * bins.width_s == end_s:
-            last -= 1  # ends on a bin's edge: nothing in the next bin
         if last >= len(values):
             values.extend([0.0] * (last + 1 - len(values)))
+        if first != last and last * width == end_s:
+            last -= 1  # ends on a bin's edge: nothing in the next bin
         if first == last:
             values[first] += amount
             return
-        width, rate = bins.width_s, amount / (end_s - start_s)
+        rate = amount / (end_s - start_s)
         done = 0.0
         for k in range(first, last):
             part = rate * (min((k + 1) * width, end_s) - max(k * width, start_s))
@@ -141,7 +144,10 @@ class LevelSeries:
 
     def change(self, time_s: float, delta: int) -> None:
         """The level moves by ``delta`` at ``time_s`` (times never go back)."""
-        k = self.bins.index(time_s)
+        bins = self.bins
+        if time_s >= bins._limit_s:  # (Bins.index, inlined: this runs at every session's start and end)
+            bins._grow(time_s)
+        k = int(time_s // bins.width_s)
         maxima = self.maxima
         level = self.level
         if k >= len(maxima):

@@ -58,8 +58,7 @@ def from_run(net: Network, servers: Mapping[str, Any], end_s: float) -> RunLoads
     edges = _bin_edges(end_s, bin_s)
     count = len(edges)
     rows: list[dict[str, Any]] = []
-    carried = [(link, ((link.a, link.b), (link.b, link.a)), [s.finish(count) for s in link.carried])
-               for link in net.links.values()]
+    carried = [(link, ((link.a, link.b), (link.b, link.a)), (a_b, b_a)) for link, a_b, b_a in net.link_bits(count)]
     for k, (start_s, length_s) in enumerate(edges):
         for link, ends, bits in carried:
             for (a, b), per_bin in zip(ends, bits, strict=True):

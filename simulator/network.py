@@ -34,16 +34,15 @@ from .binning import Bins, SumSeries
 class Link:
     """One physical link between two nodes; ``bandwidth_bps`` None means unlimited."""
 
-    __slots__ = ("a", "b", "bandwidth_bps", "carried", "flows", "latency_s", "name", "up")
+    __slots__ = ("a", "b", "bandwidth_bps", "flows", "latency_s", "name", "up")
 
-    def __init__(self, a: str, b: str, latency_s: float, bandwidth_bps: float | None, bins: Bins) -> None:
+    def __init__(self, a: str, b: str, latency_s: float, bandwidth_bps: float | None) -> None:
         self.a, self.b = a, b
         self.name = f"{a}--{b}"
         self.latency_s = latency_s
         self.bandwidth_bps = bandwidth_bps
         self.flows: set[Flow] = set()
         self.up = True  # no outage holds it down (simulator.outages counts overlapping ones)
-        self.carried = (bins.sums(), bins.sums())  # bits carried per time bin: a->b, b->a
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +54,8 @@ class Path:
     delay_s: float  # one-way delay d
     limited_links: tuple[Link, ...] = ()  # the links with a bandwidth limit
     bottleneck_bps: float = math.inf  # the smallest of their bandwidths
-    carriers: tuple[SumSeries, ...] = ()  # the bits carried of each link, from the first node to the last
-    back_carriers: tuple[SumSeries, ...] = ()  # the same, from the last node to the first
+    carrier: SumSeries | None = None  # the bits its links carry per time bin, from the first node to the last
+    back_carrier: SumSeries | None = None  # the same, from the last node to the first
     rtt_s: float = field(init=False)  # round trip, 2d (read on every session: kept, not computed)
 
     def __post_init__(self) -> None:
@@ -77,7 +76,7 @@ class Flow:
     it when it is made.
     """
 
-    __slots__ = ("_done", "carriers", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
+    __slots__ = ("_done", "carrier", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
                  "stage", "started_s", "tail_s", "timer", "updated_s")
 
     # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
@@ -87,10 +86,10 @@ class Flow:
 
     def __init__(
         self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float,
-        ended_s: float, carriers: tuple[SumSeries, ...], stage: int = WAITING, rate_bps: float = 0.0,
+        ended_s: float, carrier: SumSeries | None, stage: int = WAITING, rate_bps: float = 0.0,
     ) -> None:
         self.net = net
-        self.carriers = carriers  # where its bits are counted, per link of its path
+        self.carrier = carrier  # where its bits are counted per time bin (None: a path of no link)
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
         # What waiters wait on: made when first asked for, or the final timer itself when that
         # exists first (a solo transfer); an event of its own is never scheduled.
@@ -117,9 +116,9 @@ class Flow:
         if stage == SOLO:
             for link in self.links:
                 link.flows.discard(self)
-            _carry(self.carriers, self.started_s, self.ended_s, self.remaining_bits)
+            _carry(self, self.started_s, self.ended_s, self.remaining_bits)
         elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
-            _carry(self.carriers, self.started_s, self.started_s, self.remaining_bits)
+            _carry(self, self.started_s, self.started_s, self.remaining_bits)
         self.stage = FINISHED
         if self._done is not timer:
             kernel.mark_done(self.done)
@@ -153,8 +152,12 @@ class Network:
         self.bins = Bins() if bins is None else bins
         self.graph: nx.Graph = nx.Graph()
         self.links: dict[frozenset[str], Link] = {}
+        # The bits carried per time bin, one series per sequence of (link, direction) that paths
+        # have taken: a flow's bits are counted once, in its path's series, and summed per link
+        # at the end (link_bits). Their number depends on the topology, not on the traffic.
+        self.route_bits: dict[tuple[tuple[Link, int], ...], SumSeries] = {}
         for spec in links:
-            link = Link(spec.a, spec.b, float(spec.latency_s), spec.bandwidth_bps, self.bins)
+            link = Link(spec.a, spec.b, float(spec.latency_s), spec.bandwidth_bps)
             self.links[frozenset((spec.a, spec.b))] = link
             self.graph.add_edge(spec.a, spec.b, link=link, weight=link.latency_s)
         self.down_nodes: set[str] = set()  # hosts an outage holds down
@@ -211,9 +214,30 @@ class Network:
         hops = tuple(self.link(u, v) for u, v in pairwise(nodes))
         limited = tuple(h for h in hops if h.bandwidth_bps is not None)
         bottleneck = min((h.bandwidth_bps for h in hops if h.bandwidth_bps is not None), default=math.inf)
-        carriers = tuple(h.carried[0 if h.a == u else 1] for h, u in zip(hops, nodes, strict=False))
-        back = tuple(h.carried[1 if h.a == u else 0] for h, u in zip(hops, nodes, strict=False))
-        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck, carriers, back)
+        forward = tuple((h, 0 if h.a == u else 1) for h, u in zip(hops, nodes, strict=False))
+        back = tuple((h, 1 - way) for h, way in reversed(forward))
+        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck,
+                    self._route_series(forward), self._route_series(back))
+
+    def _route_series(self, route: tuple[tuple[Link, int], ...]) -> SumSeries | None:
+        if not route:
+            return None
+        series = self.route_bits.get(route)
+        if series is None:
+            series = self.route_bits[route] = self.bins.sums()
+        return series
+
+    def link_bits(self, count: int) -> list[tuple[Link, list[float], list[float]]]:
+        """Per link (in the scenario's order): the bits it carried a->b and b->a in each of the
+        first ``count`` time bins (anything later counted in the last)."""
+        totals = {link: ([0.0] * count, [0.0] * count) for link in self.links.values()}
+        for route, series in self.route_bits.items():
+            bits = series.finish(count)
+            for link, way in route:
+                into = totals[link][way]
+                for k, b in enumerate(bits):
+                    into[k] += b
+        return [(link, a_b, b_a) for link, (a_b, b_a) in totals.items()]
 
     # ---- processor-sharing transfers ------------------------------------------------------
 
@@ -230,12 +254,12 @@ class Network:
         bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
         start_s = now + start_in_s
-        carriers = path.back_carriers if backward else path.carriers
+        carrier = path.back_carrier if backward else path.carrier
         if not links:
-            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carriers)  # the bits take no time
+            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier)  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
                 flow.stage = FINISHED
-                _carry(carriers, now, now, bits)
+                _carry(flow, now, now, bits)
                 kernel.mark_done(flow.done)
             else:
                 self._stage(flow, TAIL, start_in_s + tail_s)
@@ -260,7 +284,7 @@ class Network:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
             # timer, which is also its done event; the flow sits on its links so that a newcomer
             # whose bits would overlap its own sees it and turns it into the staged form.
-            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carriers, SOLO, rate)
+            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate)
             for link in links:
                 link.flows.add(flow)
             timer = env.timeout(end_s + tail_s - now)
@@ -269,7 +293,7 @@ class Network:
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
-        flow = Flow(self, links, bits, seq, tail_s, now, now, carriers)
+        flow = Flow(self, links, bits, seq, tail_s, now, now, carrier)
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:
@@ -285,12 +309,12 @@ class Network:
         now = self.clock()
         if stage == SOLO and now > flow.started_s:  # its bits moved at its solo rate until now
             moved_until_s = min(now, flow.ended_s)
-            _carry(flow.carriers, flow.started_s, moved_until_s, flow.rate_bps * (moved_until_s - flow.started_s))
+            _carry(flow, flow.started_s, moved_until_s, flow.rate_bps * (moved_until_s - flow.started_s))
         elif stage == MOVING and flow.rate_bps and now > flow.updated_s:
-            _carry(flow.carriers, flow.updated_s, now,
+            _carry(flow, flow.updated_s, now,
                    min(flow.rate_bps * (now - flow.updated_s), flow.remaining_bits))
         elif stage == TAIL and not flow.links and now >= flow.started_s:  # the bits took no time, and did move
-            _carry(flow.carriers, flow.started_s, flow.started_s, flow.remaining_bits)
+            _carry(flow, flow.started_s, flow.started_s, flow.remaining_bits)
         if stage in (MOVING, SOLO):
             for link in flow.links:
                 link.flows.discard(flow)
@@ -454,7 +478,7 @@ class Network:
         now = self.env.now
         flow.finish_s = math.inf
         flow.ended_s = now
-        _carry(flow.carriers, flow.updated_s, now, flow.remaining_bits)  # its last bits, at its last rate
+        _carry(flow, flow.updated_s, now, flow.remaining_bits)  # its last bits, at its last rate
         flow.remaining_bits = 0.0
         flow.rate_bps = 0.0
         for link in flow.links:
@@ -482,7 +506,7 @@ class Network:
             rate = min(link.bandwidth_bps / len(link.flows) for link in flow.links)  # type: ignore[operator]
             if flow.rate_bps and now > flow.updated_s:
                 moved = min(flow.rate_bps * (now - flow.updated_s), flow.remaining_bits)
-                _carry(flow.carriers, flow.updated_s, now, moved)
+                _carry(flow, flow.updated_s, now, moved)
                 flow.remaining_bits -= moved
             flow.updated_s = now
             if rate == flow.rate_bps and flow.finish_s != math.inf:
@@ -493,10 +517,10 @@ class Network:
         self._arm()
 
 
-def _carry(carriers: tuple[SumSeries, ...], start_s: float, end_s: float, bits: float) -> None:
-    """Count ``bits`` moved evenly over ``[start_s, end_s]`` on each link of a flow's path."""
-    for series in carriers:
-        series.spread(start_s, end_s, bits)
+def _carry(flow: Flow, start_s: float, end_s: float, bits: float) -> None:
+    """Count ``bits`` of ``flow`` moved evenly over ``[start_s, end_s]`` on the links of its path."""
+    if flow.carrier is not None:
+        flow.carrier.spread(start_s, end_s, bits)
 
 
 def _by_seq(flow: Flow) -> int:

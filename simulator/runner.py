@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .plots import Figure
-    from .world import Progress
+    from .world import Progress, World
 
 __all__ = ["PLOT_FILES", "Result", "run"]
 
@@ -94,6 +94,15 @@ class Result:
     _run_id: str | None = field(default=None, repr=False)
     _run_loads: loads.RunLoads | None = field(default=None, repr=False)  # what the run counted per time bin
     _server_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of_world(cls, world: World, end_time_s: float, seed: int | None = None,
+                 trace_messages: frozenset[str] | None = None) -> Result:
+        """The result of ``world``, run until ``end_time_s`` (its log, traces and load counts)."""
+        used_seed = world.scenario.seed if seed is None else seed
+        return cls(world.scenario, used_seed, end_time_s, world.log.records, traces=world.ctx.traces,
+                   trace_messages=trace_messages, _run_loads=loads.from_run(world.ctx.net, world.ctx.servers,
+                                                                            end_time_s))
 
     @property
     def bin_s(self) -> float:
@@ -332,15 +341,14 @@ class Result:
         step("derive", "deliveries, retrievals, queues")
         t = self.tables
         step("derive", "links, servers")
-        self.server_rows  # noqa: B018 (derived here, so that the progress display names the step)
+        self._load_tables()
         step("derive", "summary")
         summary = self.summary
         with resultdir.replacing(folder, self.run_id) as out:
             for name, columns, rows in (("deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries),
                                         ("retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals),
                                         ("queues.csv", results.QUEUE_COLUMNS, t.queues),
-                                        ("links.csv", loads.LINK_COLUMNS, self.link_rows),
-                                        ("servers.csv", loads.SERVER_COLUMNS, self.server_rows)):
+                                        *self._load_tables()):
                 step("write", name)
                 results.write_rows(out / name, columns, rows)
             step("write", "events.csv")
@@ -357,6 +365,13 @@ class Result:
             if transcripts or pcap:
                 self.write_wire(out, transcripts=transcripts, pcap=pcap, progress=step)
         return Path(folder)
+
+    def _load_tables(self) -> list[tuple[str, Sequence[str], list[dict[str, Any]]]]:
+        """links.csv and servers.csv as (file, columns, rows); none for a result without load counts."""
+        if self._run_loads is None:
+            return []
+        return [("links.csv", loads.LINK_COLUMNS, self.link_rows), ("servers.csv", loads.SERVER_COLUMNS,
+                                                                     self.server_rows)]
 
     def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True,
                    progress: Step | None = None) -> list[Path]:
@@ -489,6 +504,4 @@ def run(
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted, bin_s=bin_s)
     end = world.run(progress)
-    used_seed: int = scenario.seed if seed is None else seed
-    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted,
-                  _run_loads=loads.from_run(world.ctx.net, world.ctx.servers, end))
+    return Result.of_world(world, end, seed, wanted)

@@ -12,7 +12,7 @@ from test_cli import GOOD, cli, write
 
 def test_run_with_a_bin_width_writes_the_tables_in_that_width(tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
-    code, out, err = cli("run", str(write(tmp_path, GOOD)), "-o", str(out_dir), "--bin", "10m")
+    code, out, err = cli("run", str(write(tmp_path, GOOD)), "-o", str(out_dir), "--bin", "10m", "--report")
     assert code == 0, err
     with open(out_dir / "links.csv", newline="") as f:
         links = list(csv.DictReader(f))
@@ -28,6 +28,8 @@ def test_run_with_a_bin_width_writes_the_tables_in_that_width(tmp_path: Path) ->
     assert f"most loaded link: {link['link']} ({link['direction']})" in out
     assert f"most loaded server: {server['server']}," in out and "in the 10m from" in out
     assert {p.name for p in (out_dir / "plots").glob("*.png")} >= {"links.png", "servers.png"}
+    page = (out_dir / "report.html").read_text()
+    assert f"<p>most loaded link: {link['link']} ({link['direction']})" in page
 
 
 @pytest.mark.parametrize("bad", ["0", "-5s", "abc", "1e400", "0s"])

@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 LINK_COLUMNS = ("time", "duration_s", "link", "direction", "bytes", "throughput_bps", "utilisation")
 REFUSAL_CODES = ("421", "450", "452", "550", "552", "554")
 """The codes counted in servers.csv (``refused_<code>``); 451 (a cut session) and 250 are not refusals."""
-# Busy workers and the refusals of the capacity limits (max_inbound, rate_limit, queue_limit)
-# join these columns once servers have capacity settings.
+CAPACITY_COLUMNS: tuple[str, ...] = ()
+"""The place for server capacity's columns (busy workers, refusals per limit: max_inbound,
+rate_limit, queue_limit), derived from its records once servers have capacity settings."""
 SERVER_COLUMNS = ("time", "duration_s", "server", "queue_max", "queue_end", "accepted", "delivered", "sent",
-                  "sessions_max", *(f"refused_{code}" for code in REFUSAL_CODES))
+                  "sessions_max", *(f"refused_{code}" for code in REFUSAL_CODES), *CAPACITY_COLUMNS)
 _INT_COLUMNS = frozenset(SERVER_COLUMNS) - {"time", "duration_s", "server"}
 
 

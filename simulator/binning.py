@@ -68,6 +68,11 @@ class Bins:
         self.series.append(series)
         return series
 
+    def reach(self, time_s: float) -> None:
+        """Widen the bins (unless fixed) so that ``time_s``, the run's end, is within the last of them."""
+        if time_s >= self._limit_s:
+            self._grow(time_s)
+
     def index(self, time_s: float) -> int:
         """The bin holding ``time_s`` (the width grows first if the time is beyond the last bin)."""
         if time_s >= self._limit_s:

@@ -55,6 +55,7 @@ def _bin_edges(end_s: float, bin_s: float) -> list[tuple[float, float]]:
 def from_run(net: Network, servers: Mapping[str, Any], end_s: float) -> RunLoads:
     """The counts the run kept, finished at its end ``end_s``."""
     bins = net.bins
+    bins.reach(end_s)  # quiet at the end, the run may not have widened them yet
     bin_s = bins.width_s
     edges = _bin_edges(end_s, bin_s)
     count = len(edges)

@@ -273,3 +273,15 @@ def test_a_backward_transfer_counts_from_the_last_node_to_the_first() -> None:
     env.run()
     table = link_table(net, 1.0)
     assert (table[("b->a", 0.0)]["bytes"], table[("a->b", 0.0)]["bytes"]) == (1000.0, 0.0)
+
+
+def test_a_run_quiet_at_its_end_still_gets_the_default_width() -> None:
+    """The last transfer ends at 1 s but the run at 10,000 s: bins of 60 s (30 s would need 334)."""
+    env = simpy.Environment()
+    net = Network(env, [spec("a", "b", 8000.0)])
+    net.transfer(net.path("a", "b"), 1000)
+    env.run()
+    run = loads.from_run(net, {}, 10_000.0)
+    assert run.bin_s == default_width_s(10_000.0) == 60.0
+    assert len(run.links) == 2 * bin_count(10_000.0, 60.0) == 2 * 167
+    assert run.links[0]["bytes"] == 1000.0

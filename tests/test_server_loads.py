@@ -232,3 +232,15 @@ def test_retrieved_mail_flows_from_the_server_to_the_reader() -> None:
         carried[r["direction"]] += r["bytes"]
     assert result.tables.retrievals
     assert carried == pytest.approx({"mx.a->mx.b": wire, "mx.b->mx.a": 0.0, "home->mx.b": 0.0, "mx.b->home": wire})
+
+
+def test_a_folder_without_load_tables_still_loads(busy: Result, tmp_path: Path) -> None:
+    """A folder of an older mailsim (no links.csv, servers.csv, no summary loads) loads and plots."""
+    old = Result(busy.scenario, busy.seed, busy.end_time_s, busy.records)
+    folder = old.save(tmp_path / "old", with_plots=False)
+    assert not (folder / "links.csv").exists() and not (folder / "servers.csv").exists()
+    loaded = Result.load(folder)
+    assert "loads" not in loaded.summary and loaded.summary["counts"] == busy.summary["counts"]
+    assert "links" not in loaded.figures() and "queue_length" in loaded.figures()
+    with pytest.raises(ValueError, match="older mailsim"):
+        loaded.link_rows  # noqa: B018

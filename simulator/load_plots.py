@@ -35,8 +35,9 @@ def _end_s(rows: Sequence[Mapping[str, Any]]) -> float:
 
 
 def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
-    """Utilisation of each limited link over time, both directions, one panel per link (the
-    ``MAX_PANELS`` with the highest peaks). Unlimited links have no utilisation and are not drawn."""
+    """Utilisation of each limited link over time, both directions (``a->b`` blue, ``b->a`` orange,
+    ``a`` first of its ``between``), one panel per link (the ``MAX_PANELS`` with the highest peaks).
+    Unlimited links have no utilisation and are not drawn."""
     by_link: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
     for r in rows:
         if r["utilisation"] is not None:
@@ -49,7 +50,7 @@ def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
     end_s = _end_s(rows)
     scale, unit = time_scale(end_s)
     for ax, link in zip(axes, links, strict=False):
-        for (direction, series), color in zip(sorted(by_link[link].items()), ("tab:blue", "tab:orange"), strict=False):
+        for (direction, series), color in zip(by_link[link].items(), ("tab:blue", "tab:orange"), strict=False):
             xs, ys = _steps(series, "utilisation")
             line = ax.step([x / scale for x in xs], [100 * y for y in ys], where="post", color=color,
                            linewidth=1.2, label=direction)[0]

@@ -16,18 +16,20 @@ from typing import Any, TextIO
 
 from . import __version__
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
-from .interrupts import noticing_interrupts
+from .events_filter import FULL, EventsChoice, parse_events
+from .interrupts import first_interrupt_stops, noticing_interrupts
 from .limits import DEFAULT_MAX_MESSAGES
 from .load_summary import most_loaded_lines
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
+from .table_files import DEFAULT_FORMAT, FORMATS
 from .units import format_duration, parse_duration
 from .wording import counted
 from .workload import estimate
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Modules that add subcommands: each has ``register(subparsers) -> dict[name, handler]`` where
 # ``handler(args, out, err) -> int``; they may raise ScenarioError or CommandError for bad input.
@@ -72,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pcap", action="store_true", help="write a packet capture of every session (capture.pcap)")
     p.add_argument("--capture-messages", metavar="ID,ID",
                    help="with --transcripts/--pcap: record only these messages' sessions")
+    p.add_argument("--events", type=_events, default=parse_events(FULL), metavar="full|none|KIND[,KIND...]",
+                   help="what events.csv keeps: every record (full, the default), no file (none), or the records "
+                        "of these event kinds; the tables and summary always derive from the whole log")
+    p.add_argument("--format", choices=tuple(FORMATS), default=DEFAULT_FORMAT,
+                   help="the tables (and the event log) as csv (the default), parquet, or both")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _max_messages_option(p)
 
@@ -97,6 +104,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
     return value
+
+
+def _events(text: str) -> EventsChoice:
+    try:
+        return parse_events(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _bin_width(text: str) -> float:
@@ -150,7 +164,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.write("interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as e:
         if args is not None and args.debug:
             raise
@@ -186,16 +200,21 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
     chosen = _capture_ids(args.capture_messages)
     check_target(folder)  # a bad output path fails now, not after the simulation
     with RunProgress(err, enabled=not args.quiet) as progress:
-        result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen,
-                     bin_s=args.bin_s)
+        with first_interrupt_stops() as stop:  # a first Ctrl-C keeps what was simulated; a second aborts
+            result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen,
+                         stop=stop, bin_s=args.bin_s)
+        if result.partial:
+            progress.note(f"interrupted: writing the partial result, simulated until "
+                          f"{format_duration(round(result.end_time_s))} (Ctrl-C again to abort)")
         if chosen and (unknown := unknown_message_ids(result.records, chosen)):
             raise CommandError(f"--capture-messages: this run created no message {', '.join(unknown)} "
                                f"(it created {describe_ids(result.records)}); nothing was written")
         result.save(folder, with_plots=not args.no_plots, report=args.report,
-                    transcripts=args.transcripts, pcap=args.pcap, progress=progress.step)
+                    transcripts=args.transcripts, pcap=args.pcap, progress=progress.step, events=args.events,
+                    format=args.format)
     if not args.quiet:
         out.write(report(result, folder))
-    return EXIT_OK
+    return EXIT_INTERRUPTED if result.partial else EXIT_OK
 
 
 def _with_sets(scenario: Any, sets: list[str], source: str) -> Any:
@@ -237,9 +256,13 @@ def report(result: Result, folder: Path) -> str:
     lines = [
         f"{s['name']}: seed {s['seed']}, simulated {format_duration(round(s['end_time_s']))} ({s['end_time_s']:.3f} s)",
         f"  mail (message, recipient) pairs: {c['submitted']} submitted, {c['delivered']} delivered, "
-        f"{c['bounced']} bounced, {c['pending']} pending, {counted(c['duplicates'], 'duplicate')}",
+        f"{c['bounced']} bounced, {c['pending']} pending, {counted(c['duplicates'], 'duplicate')}"
+        + (f" (and {c['expanded']} to lists and aliases)" if c.get("expanded") else ""),
         f"  DSNs: {counted(c['bounces_sent'], 'bounce')}, {counted(c['warnings_sent'], 'delay warning')}",
     ]
+    if s.get("partial"):
+        lines.insert(1, "  PARTIAL: interrupted before the end; the tables cover the run up to then, "
+                        "mail neither delivered nor bounced by then is pending")
     for key, label in (("latency_s", "delivery latency"), ("end_to_end_latency_s", "end-to-end latency")):
         st = s[key]
         if st["count"]:

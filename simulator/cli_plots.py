@@ -59,6 +59,9 @@ def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     result = _load(args.folder)
     folder = Path(args.folder)
+    if result.events_kept != "full":
+        raise CommandError(f"{folder} was written with --events {result.events_kept}: its plots and journeys "
+                           "need the whole event log; run the scenario again with --events full")
     if args.message:
         try:
             fig = result.plot_journey(args.message)
@@ -76,6 +79,8 @@ def _plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             files[folder / "report.html"] = render_report(result, images).encode("utf-8")
         paths = _write(folder, files)
     out.write("".join(f"wrote {p}\n" for p in paths))
+    if result.partial:
+        out.write(f"note: {folder} holds a partial run, interrupted at simulated {result.end_time_s:.3f} s\n")
     return 0
 
 

@@ -175,18 +175,21 @@ def parse_value(text: str) -> object:
 
 
 class ProgressLine:
-    """``done/total runs, elapsed, ETA`` on stderr: rewritten in place on a terminal, a line
-    every ten seconds otherwise.  The ETA extrapolates this session's pace."""
+    """``done/total runs, elapsed, runs/s, ETA`` on stderr: rewritten in place on a terminal, a
+    line every ten seconds otherwise.  The rate and the ETA extrapolate this session's pace (runs
+    finished in an earlier session and skipped now do not count)."""
 
-    def __init__(self, stream: TextIO, every_s: float = 0.2, every_s_not_tty: float = 10.0) -> None:
+    def __init__(self, stream: TextIO, every_s: float = 0.2, every_s_not_tty: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.line = StatusLine(stream)
         self.every_s = every_s if self.line.tty else every_s_not_tty
-        self.start = time.monotonic()
+        self.clock = clock
+        self.start = clock()
         self.last = -1e9
         self.first_done: int | None = None
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if self.first_done is None:
             self.first_done = done
             self.start = now
@@ -196,10 +199,11 @@ class ProgressLine:
         elapsed = now - self.start
         ran = done - self.first_done
         share = done / total if total else 1.0
-        eta = "ETA --" if ran == 0 else f"ETA {_duration(elapsed / ran * (total - done))}"
+        pace = "ETA --" if ran == 0 or elapsed <= 0 else \
+            f"{ran / elapsed:.3g} runs/s, ETA {_duration(elapsed / ran * (total - done))}"
         skipped = f", {self.first_done} already done" if self.first_done else ""
         self.line.show(f"  sweep: {done}/{counted(total, 'run')} ({share:.0%}){skipped}, "
-                       f"elapsed {_duration(elapsed)}, {eta}")
+                       f"elapsed {_duration(elapsed)}, {pace}")
 
     def close(self) -> None:
         self.line.end(keep=True)

@@ -28,7 +28,7 @@ FIELD_TYPES: dict[str, str] = {
     "code": TEXT, "rcpts": LIST, "rcpt": TEXT, "queue": INT, "hosts": LIST, "host": TEXT,
     "accepted": FLAG, "why": TEXT, "until": FLOAT, "next": FLOAT, "reason": TEXT, "dsn": TEXT,
     "device": INT, "protocol": TEXT, "copies": INT, "offset": FLOAT, "seen": INT, "new": TEXT,
-    "by": TEXT, "folder": TEXT, "where": TEXT,
+    "by": TEXT, "folder": TEXT, "where": TEXT, "via": TEXT, "copy": TEXT,
 }
 
 
@@ -63,16 +63,18 @@ MESSAGES, OUTAGES, RETRIEVAL, USERS = ("Messages and sessions", "Outages", "Devi
 
 _KINDS: tuple[Kind, ...] = (
     Kind("created", MESSAGES, "the new message",
-         "the sender's node (user mail), or the server that made it (DSN)",
+         "the sender's node (user mail), or the server that made it (DSN, a list's copy)",
          (Field("kind", "", ("mail", "bounce", "warning")),
           Field("from", "author: the user, or `MAILER-DAEMON@<server>`"),
           Field("sender", "envelope sender; `<>` for a DSN"),
           Field("to", "recipients"),
           Field("size", "bytes as written"),
           Field("wire", "bytes on the wire"),
-          Field("about", "for a DSN: the message it reports on", optional=True),
+          Field("about", "for a DSN: the message it reports on; for a list's copy: the message it copies",
+                optional=True),
           Field("code", "for a DSN: the failure that caused it", optional=True)),
-         "a user pressed send, or a server made a DSN. This is the only record of a message's envelope and sizes"),
+         "a user pressed send, or a server made a DSN or a list's copy. This is the only record of a message's "
+         "envelope and sizes"),
     Kind("accepted", MESSAGES, "the message", "the receiving server",
          (Field("from", "the client: the user's node for a submission, the sending server for a relay"),
           Field("rcpts", "the recipients it accepted")),
@@ -80,6 +82,16 @@ _KINDS: tuple[Kind, ...] = (
          "Logged again if the same message is received again"),
     Kind("delivered", MESSAGES, "the message", "the server holding the mailbox", (Field("rcpt", ""),),
          "the message is in the recipient's mailbox: `delivered_at`"),
+    Kind("expanded", MESSAGES, "the message", "the server holding the list or alias",
+         (Field("rcpt", "the list's or alias's address"),
+          Field("via", "", ("list", "alias")),
+          Field("to", "its members or targets, groups and domains expanded, each once"),
+          Field("copy", "for a list: the id of its copy, a new message whose `created` record follows",
+                optional=True)),
+         "the server took the message for a mailing list or an alias, at the moment it would have delivered it "
+         "to a mailbox: that pair's `delivered_at`, status `expanded`. An alias's targets become recipients of "
+         "the same message; a list re-sends a copy to its members, with its owner as envelope sender "
+         "(docs/scenario.md, \"Lists and aliases\")"),
     Kind("duplicate", MESSAGES, "the message", "the server holding the mailbox", (Field("rcpt", ""),),
          "the message arrived again for a recipient whose mailbox already has it (after a cut session). "
          "It is not stored twice"),

@@ -119,6 +119,11 @@ def _clock(time_s: float) -> str:
     return f"{int(days)}d {text}" if days else text
 
 
+def _count(addresses: tuple[str, ...]) -> str:
+    """``a@x, b@x`` for a few addresses, ``12 members`` for more."""
+    return ", ".join(addresses) if len(addresses) <= 3 else f"{len(addresses)} members"
+
+
 def _size(n_bytes: int) -> str:
     for unit, scale in (("MB", 1e6), ("KB", 1e3)):
         if n_bytes >= scale:
@@ -176,7 +181,11 @@ class _Builder:
         """Steps for one message's own events."""
         kind = m.f.get("kind", "mail")
         rcpts = ",".join(m.f.get("to", ()))
-        if kind == "mail":
+        if kind == "mail" and m.f.get("about"):  # a list's copy, made at the list's server
+            origin = self.server(m.node)
+            label = (f"{m.mid}: a list's copy of {m.f['about']}, from {m.f.get('sender', '?')}, "
+                     f"to {_count(m.f.get('to', ()))}")
+        elif kind == "mail":
             origin = self.agent(m.f.get("from", "?"), m.node)
             label = (f"{m.mid} written: to {rcpts.replace(',', ', ')}; {_size(int(m.f.get('size', 0)))}"
                      f" ({_size(int(m.f.get('wire', 0)))} on the wire)")
@@ -188,7 +197,7 @@ class _Builder:
         handlers = {
             "submit_failed": self._submit_failed, "attempt": self._attempt, "connect_failed": self._connect_failed,
             "session_cut": self._session_cut, "accepted": self._accepted, "deferred": self._deferred,
-            "held": self._held,
+            "held": self._held, "expanded": self._expanded,
             "delivered": self._delivered, "duplicate": self._delivered, "bounced": self._bounced,
             "retrieved": self._retrieved, "reply": self._reader_action, "forward": self._reader_action,
             "filed": self._reader_action,
@@ -232,6 +241,13 @@ class _Builder:
         why = "destination dead" if f.get("why") == "dead" else "host retry time not reached"
         until = short_duration(float(f["until"]) - t) if "until" in f else "?"
         self.add(Step(t, self.server(node), None, f"not tried: {why} for {until} more", "note", m.mid))
+
+    def _expanded(self, m: _Message, _trace: _Trace, t: float, _ev: str, node: str, f: dict[str, Any]) -> None:
+        if f.get("via") == "list":
+            label = f"{f.get('rcpt', '?')} is a list: copy {f.get('copy', '?')} to {_count(f.get('to', ()))}"
+        else:
+            label = f"{f.get('rcpt', '?')} is an alias: on to {', '.join(f.get('to', ()))}"
+        self.add(Step(t, self.server(node), None, label, "note", m.mid))
 
     def _delivered(self, m: _Message, _trace: _Trace, t: float, ev: str, node: str, f: dict[str, Any]) -> None:
         self.mailbox_at.setdefault((m.mid, f.get("rcpt", "")), node)

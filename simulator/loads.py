@@ -29,7 +29,7 @@ CAPACITY_COLUMNS: tuple[str, ...] = ()
 rate_limit, queue_limit), derived from its records once servers have capacity settings."""
 SERVER_COLUMNS = ("time", "duration_s", "server", "queue_max", "queue_end", "accepted", "delivered", "sent",
                   "sessions_max", *(f"refused_{code}" for code in REFUSAL_CODES), *CAPACITY_COLUMNS)
-_INT_COLUMNS = frozenset(SERVER_COLUMNS) - {"time", "duration_s", "server"}
+_INT_COLUMNS = SERVER_COLUMNS[3:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,20 +159,3 @@ def most_loaded(links: Sequence[dict[str, Any]], servers: Sequence[dict[str, Any
             if value > 0 and (server is None or value > server["peak"]):
                 server = {"server": r["server"], "by": by, "peak": value, "at_s": r["time"]}
     return {"most_loaded_link": link, "most_loaded_server": server}
-
-
-def typed_rows(rows: Iterable[dict[str, str]], columns: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows of links.csv or servers.csv read back as text, typed as they were written."""
-    out = []
-    for row in rows:
-        typed: dict[str, Any] = {}
-        for name in columns:
-            text = row[name]
-            if name in ("link", "direction", "server"):
-                typed[name] = text
-            elif name in _INT_COLUMNS:
-                typed[name] = int(text)
-            else:
-                typed[name] = None if text == "" else float(text)
-        out.append(typed)
-    return out

@@ -90,5 +90,10 @@ class Message:
         return self.wire_bytes
 
     @property
+    def header_recipients(self) -> tuple[str, ...]:
+        """The addresses of the ``To:`` header (a list's copy keeps the original's)."""
+        return self.recipients
+
+    @property
     def is_dsn(self) -> bool:
         return self.kind != MAIL

@@ -33,7 +33,7 @@ from .cutoffs import link_cutoffs
 from .eventkinds import as_dict
 from .eventlog import Record
 from .plotdata import cdf_steps, step_envelope
-from .results import percentile
+from .results import final_mail, percentile
 from .wording import counted
 
 __all__ = [
@@ -173,7 +173,7 @@ def _log_time_axis(ax: Axes, values: Iterable[float], axis: str = "x") -> None:
 
 
 def _mail(deliveries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in deliveries if r["kind"] == "mail"]
+    return final_mail(deliveries)
 
 
 def delivery_latencies(deliveries: Iterable[Mapping[str, Any]]) -> list[float]:
@@ -576,17 +576,45 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     the start of the session that moved it on (queue, failed attempts, retry intervals) is
     ``queue_wait_s``. ``queue_wait_s + transfer_s == latency_s``. ``retrieval_s`` is mailbox to
     first device (None if not retrieved).
+
+    A recipient an alias added is followed back through the alias's address. A list's copy is
+    split from its making (a pseudo-acceptance at the list's server) to the member, and the
+    message it copies from the author to the list, and so on up to the author's message.
     """
     by_message: dict[str, list[tuple[float, str, str, dict[str, str]]]] = defaultdict(list)
+    made: dict[str, tuple[str, str, float, str]] = {}  # a list's copy -> (original, list, when, where)
+    aliased: dict[tuple[str, str], str] = {}  # (message, target) -> the alias that added it
     for time_s, event, mid, node, values in records:
         if event in _CHAIN_EVENTS:
             by_message[mid].append((time_s, event, node, as_dict(event, values)))
+        elif event == "expanded":
+            address, _via, targets, copy = values
+            if copy is not None:
+                made[copy] = (mid, address, time_s, node)
+            else:
+                for target in targets:
+                    aliased.setdefault((mid, target), address)
     rows: list[dict[str, Any]] = []
     for r in _mail(deliveries):
         if r["status"] != "delivered" or r["delivered_at"] is None:
             continue
-        wait_s, transfer_s = _split_latency(by_message.get(r["message_id"], []), r["recipient"],
-                                            r["submitted_at"], r["delivered_at"])
+        mid, rcpt, delivered_s = r["message_id"], r["recipient"], r["delivered_at"]
+        wait_s = transfer_s = 0.0
+        while True:  # the member's leg, then the leg of each message a list copied, up to the author's
+            names = {rcpt}
+            while (mid, rcpt) in aliased:
+                rcpt = aliased[(mid, rcpt)]
+                names.add(rcpt)
+            events = by_message.get(mid, [])
+            if mid not in made:
+                wait, transfer = _split_latency(events, names, r["submitted_at"], delivered_s)
+                wait_s, transfer_s = wait_s + wait, transfer_s + transfer
+                break
+            original, rcpt, made_s, where = made[mid]
+            wait, transfer = _split_latency([(made_s, "accepted", where, {"from": "", "rcpts": tuple(names)}),
+                                             *events], names, made_s, delivered_s)
+            wait_s, transfer_s = wait_s + wait, transfer_s + transfer
+            mid, delivered_s = original, made_s
         rows.append({
             "message_id": r["message_id"], "recipient": r["recipient"], "domain": _domain(r["recipient"]),
             "latency_s": r["latency_s"], "queue_wait_s": wait_s, "transfer_s": transfer_s,
@@ -595,11 +623,12 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     return rows
 
 
-def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcpt: str,
+def _split_latency(events: Sequence[tuple[float, str, str, dict[str, Any]]], names: set[str],
                    submitted_s: float, delivered_s: float) -> tuple[float, float]:
-    """(queue wait, transfer) of one recipient's path, walking back hop by hop."""
+    """(queue wait, transfer) of one recipient's path, walking back hop by hop; ``names`` are the
+    recipient's address and those of the aliases that led to it."""
     accepted = [(t, node, f["from"]) for t, ev, node, f in events
-                if ev == "accepted" and rcpt in f["rcpts"]]
+                if ev == "accepted" and not names.isdisjoint(f["rcpts"])]
     servers = {node for _, node, _ in accepted}
     hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
     wait_s = transfer_s = 0.0
@@ -612,7 +641,7 @@ def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcp
                       if ev == "submit_failed" and node == client and tt <= t and "next" in f]
             start = max([submitted_s, *(s for s in starts if s <= t)])
             return wait_s + (start - submitted_s), transfer_s + (t - start)
-        start = _session_start(events, client, rcpt, t)
+        start = _session_start(events, client, names, t)
         transfer_s += t - start
         hop = max((a for a in accepted if a[1] == client and a[0] <= start), default=None, key=lambda a: a[0])
         if hop is not None:
@@ -621,16 +650,17 @@ def _split_latency(events: Sequence[tuple[float, str, str, dict[str, str]]], rcp
     return (delivered_s - submitted_s) - transfer_s, transfer_s
 
 
-def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], client: str, rcpt: str,
+def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], client: str, names: set[str],
                    accepted_s: float) -> float:
-    """When the session that got ``rcpt`` accepted at ``accepted_s`` started at ``client``."""
+    """When the session that got the recipient (one of ``names``) accepted at ``accepted_s`` started
+    at ``client``."""
     start = None
     for t, ev, node, f in events:
         if t > accepted_s:
             break
         if node != client:
             continue
-        if ev == "attempt" and rcpt in f["rcpts"]:
+        if ev == "attempt" and not names.isdisjoint(f["rcpts"]):
             start = t
         elif ev == "connect_failed" and start is not None:
             start = t  # the next MX is tried at once

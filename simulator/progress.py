@@ -7,9 +7,14 @@ short run stays silent. The phases are the simulation (told by ``World.run``'s p
 callback) and the steps of writing the result (told by ``Result.save``'s): deriving the tables,
 writing the files, drawing the plots, the report, the transcripts and the packet capture.
 
-While the traffic period lasts, the line shows how much of it has been simulated; after it, the
-run drains queues and waits out retries, so the line shows what remains (messages in queues,
-open work, the next event's time) rather than a percentage. A heartbeat thread shows the line
+While the traffic period lasts, the line shows how much of it has been simulated, how many
+messages the run creates per wall-clock second (user mail, replies, forwards and DSNs: the
+``messages_created`` of :class:`~simulator.world.RunStatus`) and the ETA: the wall time the rest of
+the traffic period will take at the pace of simulated seconds per wall second so far (the drain
+after it is not included). After it, the run drains queues and waits out retries, so the line
+shows what remains (messages in queues, open work, the next event's time) and the rate, but no
+percentage and no ETA: the clock jumps from retry to retry, so simulated time says nothing of
+the wall time left. A heartbeat thread shows the line
 again when one step (deriving the tables of a huge log, say) gives no news for a while, so a long
 run is never silent for more than a few seconds.
 """
@@ -96,6 +101,7 @@ class RunProgress:
         self.phase = ""
         self.detail = ""
         self.shown_phase = ""  # the phase of the last line shown
+        self.pace: Pace | None = None  # set by the first simulation report
         self.last_shown_s = -float("inf")
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -112,15 +118,26 @@ class RunProgress:
         if not self.enabled:
             return
         now = self.clock()
+        if self.pace is None:
+            self.pace = Pace(now, status.now_s, status.messages_created)
         if now - self.start_s < self.quiet_s or (now - self.last_shown_s < self.every_s
                                                  and self.shown_phase == "simulate"):
             return  # cheap: the status is read only when it is shown
-        self._update("simulate", simulation_text(status))
+        self._update("simulate", simulation_text(status) + self.pace.text(status, now))
 
     def step(self, phase: str, detail: str) -> None:
         """``Result.save``'s progress callback: a step of writing the result starts."""
         if self.enabled:
             self._update(phase, detail)
+
+    def note(self, text: str) -> None:
+        """A line that must show whatever the timing or ``enabled`` (what the run does after a
+        Ctrl-C, say): on a terminal it ends the status line first, and the line comes back after."""
+        with self._lock:
+            self.line.end(keep=True)
+            self.line.stream.write(text + "\n")
+            self.line.stream.flush()
+            self.shown_phase = ""  # the next update shows at once
 
     # ---- showing ---------------------------------------------------------------------------
 
@@ -172,7 +189,7 @@ def simulation_text(status: RunStatus) -> str:
     counts = f"{_n(status.messages_created, 'message')}, {_n(status.events, 'event')}"
     stop = f", hard stop at {_sim(until_s)}" if until_s is not None else ""
     if status.finished:
-        return f"done at {_sim(now_s)}; {counts}"
+        return f"{'stopped' if status.stopped else 'done'} at {_sim(now_s)}; {counts}"
     if now_s < duration_s:
         share = now_s / duration_s
         return f"{_sim(now_s)} of the {_sim(duration_s)} traffic period ({share:.0%}){stop}; {counts}"
@@ -181,6 +198,32 @@ def simulation_text(status: RunStatus) -> str:
     return (f"draining at {_sim(now_s)}, traffic ended at {_sim(duration_s)}{stop}: "
             f"{_n(status.queued_messages, 'message')} queued, {_n(status.busy, 'task')} open{following}; "
             f"{counts}")
+
+
+class Pace:
+    """How fast a simulation goes in wall-clock time, measured from its first progress report:
+    messages created per second, and the ETA of the traffic period (see the module's docstring)."""
+
+    __slots__ = ("messages", "sim_s", "wall_s")
+
+    def __init__(self, wall_s: float, sim_s: float, messages: int) -> None:
+        self.wall_s, self.sim_s, self.messages = wall_s, sim_s, messages  # at the first report
+
+    def text(self, status: RunStatus, wall_s: float) -> str:
+        """``; 1,234 messages/s, ETA 2m5s`` (the ETA only during the traffic period), or nothing
+        before any wall time has passed since the first report."""
+        spent_s = wall_s - self.wall_s
+        if spent_s <= 0:
+            return ""
+        rate = (status.messages_created - self.messages) / spent_s
+        text = f"; {rate:,.0f} messages/s"
+        now_s = status.now_s
+        end_s = status.duration_s if status.until_s is None else min(status.duration_s, status.until_s)
+        if status.finished or now_s >= end_s:
+            return text
+        sim_per_wall = (now_s - self.sim_s) / spent_s
+        eta = "--" if sim_per_wall <= 0 else _wall((end_s - now_s) / sim_per_wall)
+        return f"{text}, ETA {eta}"
 
 
 def _n(count: int, noun: str) -> str:

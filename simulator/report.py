@@ -16,7 +16,7 @@ from typing import Any
 from . import __version__
 from .load_summary import most_loaded_lines
 from .plots import short_duration
-from .results import stats
+from .results import final_mail, stats
 from .wording import counted
 
 __all__ = ["render_report", "write_report"]
@@ -73,10 +73,13 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) 
 
 def _counts(summary: Mapping[str, Any]) -> str:
     c = summary["counts"]
-    labels = (("submitted", "mail (message, recipient) pairs submitted"), ("delivered", "delivered"),
-              ("bounced", "bounced"), ("pending", "still pending at the end"), ("duplicates", "duplicate deliveries"),
-              ("messages", "mail messages"), ("bounces_sent", "bounces (DSNs) sent"),
-              ("warnings_sent", "delay warnings sent"))
+    labels: tuple[tuple[str, str], ...] = (
+        ("submitted", "mail (message, recipient) pairs submitted"), ("delivered", "delivered"),
+        ("bounced", "bounced"), ("pending", "still pending at the end"), ("duplicates", "duplicate deliveries"),
+        ("messages", "mail messages"), ("bounces_sent", "bounces (DSNs) sent"),
+        ("warnings_sent", "delay warnings sent"))
+    if "expanded" in c:
+        labels += (("expanded", "pairs taken by mailing lists and aliases (their members counted above)"),)
     return _table(("count", "value"), ((_e(label), _e(c.get(key, 0))) for key, label in labels))
 
 
@@ -93,9 +96,8 @@ def _latencies(summary: Mapping[str, Any]) -> str:
 
 def _by_domain(deliveries: Sequence[Mapping[str, Any]]) -> str:
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in deliveries:
-        if r["kind"] == "mail":
-            groups[r["recipient"].rpartition("@")[2]].append(r)
+    for r in final_mail(deliveries):
+        groups[r["recipient"].rpartition("@")[2]].append(r)
     rows = []
     for domain, items in sorted(groups.items()):
         latency = stats([r["latency_s"] for r in items if r["status"] == "delivered"])
@@ -121,7 +123,7 @@ def _by_protocol(summary: Mapping[str, Any]) -> str:
 
 
 def _problems(deliveries: Sequence[Mapping[str, Any]]) -> str:
-    bad = [r for r in deliveries if r["kind"] == "mail" and r["status"] != "delivered"]
+    bad = [r for r in final_mail(deliveries) if r["status"] != "delivered"]
     if not bad:
         return '<p class="muted">Every mail pair was delivered.</p>'
     rows = [(_e(r["message_id"]), _e(r["recipient"]), _e(r["status"]), _e(r["code"]), _e(r["attempts"]),
@@ -179,13 +181,22 @@ def render_report(result: Any, images: Mapping[str, bytes]) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f'<meta name="mailsim-run-id" content="{_e(s["run_id"])}">\n'
         f"<title>mailsim report: {_e(s['name'])}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>mailsim report: {_e(s['name'])}</h1>\n"
+        f"<h1>mailsim report: {_e(s['name'])}</h1>\n{_partial(s)}"
         f'<p class="muted">seed {_e(s["seed"])}; simulated {_e(short_duration(s["end_time_s"]))} '
         f"({s['end_time_s']:.3f} s); {_e(counted(s['events'], 'event'))}; mailsim {_e(__version__)}, "
         f"run {_e(s['run_id'])}. "
         "Times are simulated; hover a duration for its exact value in seconds.</p>\n"
         f"{body}\n</body>\n</html>\n"
     )
+
+
+def _partial(s: Mapping[str, Any]) -> str:
+    """The banner of a run interrupted before its end (empty for a whole run)."""
+    if not s.get("partial"):
+        return ""
+    return ('<p class="partial" style="border:2px solid #c60;padding:.5em">Partial result: the run was interrupted '
+            f"at simulated {_e(short_duration(s['end_time_s']))} ({s['end_time_s']:.3f} s). Every table covers the "
+            "simulation up to then; mail neither delivered nor bounced by then is pending.</p>\n")
 
 
 def write_report(result: Any, path: Path, images: Mapping[str, bytes]) -> Path:

@@ -37,12 +37,17 @@ from typing import Any
 
 from .interrupts import raise_if_interrupted
 
-__all__ = ["MANIFEST", "ResultFolderError", "add_files", "check_target", "enclosing_result", "replacing", "run_id_of",
-           "verify"]
+__all__ = ["MANIFEST", "MARKS", "ResultFolderError", "add_files", "check_target", "enclosing_result",
+           "manifest_marks", "replacing", "run_id_of", "verify"]
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 MANIFEST_FORMAT = 1
+MARKS = ("partial", "simulated_until_s", "events", "table_format")
+"""The manifest's keys beside run_id and files, each present only when it applies: ``partial``
+(true: the run was interrupted and the folder holds what was simulated until
+``simulated_until_s``), ``events`` (what the event-log file keeps when not every record: ``none``
+or event kinds), ``table_format`` (``parquet`` or ``both`` when the tables are not CSV only)."""
 _SHOWN = 4  # file names listed in an error before "and N more"
 
 
@@ -145,9 +150,10 @@ def _is_result(folder: Path) -> bool:
 
 
 @contextmanager
-def replacing(folder: str | Path, run_id: str) -> Iterator[Path]:
+def replacing(folder: str | Path, run_id: str, marks: Mapping[str, Any] | None = None) -> Iterator[Path]:
     """Yield a new empty folder beside ``folder``; when the block ends without an exception, write
-    the manifest of ``run_id`` into it and swap it in for ``folder`` (whose old files all go).
+    the manifest of ``run_id`` (with ``marks``, see :func:`write_manifest`) into it and swap it in
+    for ``folder`` (whose old files all go).
 
     On any exception, KeyboardInterrupt included, the new folder is removed and ``folder`` is
     left as it was; an OSError is raised again as :class:`ResultFolderError`.
@@ -161,7 +167,7 @@ def replacing(folder: str | Path, run_id: str) -> Iterator[Path]:
         raise ResultFolderError(f"cannot write {folder}: {error.strerror}") from None
     try:
         yield staging
-        write_manifest(staging, run_id)
+        write_manifest(staging, run_id, marks)
         check_target(target)  # it may have changed while the run was being written
         raise_if_interrupted()  # a Ctrl-C Python swallowed (in a weakref callback, say) still stops the swap
         _swap(staging, target)
@@ -191,11 +197,13 @@ def _swap(staging: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_manifest(folder: Path, run_id: str) -> Path:
-    """Write ``folder``'s manifest.json: ``run_id`` and the sha256 and size of every file in it."""
+def write_manifest(folder: Path, run_id: str, marks: Mapping[str, Any] | None = None) -> Path:
+    """Write ``folder``'s manifest.json: ``run_id``, ``marks`` (what sets this folder apart from a
+    whole run's with default outputs, such as ``"partial": true`` and the simulated time reached;
+    see :data:`MARKS`) and the sha256 and size of every file in it."""
     files = {name: {"sha256": _sha256(folder / name), "size_bytes": (folder / name).stat().st_size}
              for name in _files(folder) if name != MANIFEST}
-    manifest = {"format": MANIFEST_FORMAT, "run_id": run_id, "files": files}
+    manifest = {"format": MANIFEST_FORMAT, "run_id": run_id, **(marks or {}), "files": files}
     path = folder / MANIFEST
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return path
@@ -208,7 +216,7 @@ def add_files(folder: str | Path, files: Mapping[str, bytes]) -> list[Path]:
     run_id = verify(folder)
     source = _target(folder)
     new = {Path(name).as_posix() for name in files}
-    with replacing(source, run_id) as staging:
+    with replacing(source, run_id, manifest_marks(source)) as staging:
         for name in _files(source, hidden=True):
             if name != MANIFEST and name not in new:
                 _link_or_copy(source / name, staging / name)
@@ -261,6 +269,12 @@ def verify(folder: str | Path) -> str:
         raise ResultFolderError(f"{root} does not hold one whole run (run {run_id} by its {MANIFEST}): "
                                 f"{'; '.join(problems)}. Run the scenario again into a folder of its own")
     return run_id
+
+
+def manifest_marks(folder: str | Path) -> dict[str, Any]:
+    """The :data:`MARKS` the manifest of the result folder ``folder`` has (after :func:`verify`)."""
+    manifest = _read_manifest(Path(folder))
+    return {key: manifest[key] for key in MARKS if key in manifest}
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .eventkinds import detail_text
 from .eventlog import Record
@@ -24,6 +24,8 @@ DELIVERY_COLUMNS = (
     "delivered_at", "retrieved_at", "attempts", "status", "code", "latency_s", "duplicates", "about",
 )
 RETRIEVAL_COLUMNS = ("message_id", "recipient", "device", "protocol", "retrieved_at")
+Row = TypeVar("Row", bound=Mapping[str, Any])
+
 QUEUE_COLUMNS = ("time", "server", "queue_length")
 EVENT_COLUMNS = ("time", "event", "message_id", "node", "detail")
 
@@ -38,6 +40,7 @@ class _Pair:
     retrieved_at: float | None = None
     code: str = ""
     duplicates: int = 0
+    expanded: bool = False  # a list or alias took it (delivered_at is when)
 
 
 @dataclass(slots=True)
@@ -54,6 +57,8 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
     messages: dict[str, tuple[Any, ...]] = {}
     created_at: dict[str, float] = {}
     pairs: dict[tuple[str, str], _Pair] = {}
+    added: dict[str, list[str]] = {}  # message id -> recipients aliases added, in order
+    copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
     tables = Tables()
     tables.queues = [{"time": 0.0, "server": s, "queue_length": 0} for s in servers]
 
@@ -66,7 +71,7 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
     for time_s, event, mid, node, values in records:
         if event == "created":
             messages[mid] = values
-            created_at[mid] = time_s
+            created_at[mid] = created_at[copy_of[mid]] if mid in copy_of else time_s  # a copy: the author's time
             for rcpt in values[3]:  # to
                 pair(mid, rcpt)
         elif event == "attempt":
@@ -77,6 +82,20 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
             if p.delivered_at is None:
                 p.delivered_at = time_s
                 p.code = "250"
+        elif event == "expanded":
+            address, targets, copy = values[0], values[2], values[3]  # rcpt, via, to, copy
+            p = pair(mid, address)
+            if p.delivered_at is None:
+                p.delivered_at, p.expanded, p.code = time_s, True, "250"
+            elif copy is not None:
+                p.duplicates += 1  # a list got it again: a second copy (an alias's targets log theirs)
+            if copy is not None:
+                copy_of[copy] = mid
+            else:
+                for rcpt in targets:
+                    if (mid, rcpt) not in pairs:
+                        pair(mid, rcpt)
+                        added.setdefault(mid, []).append(rcpt)
         elif event == "duplicate":
             pair(mid, values[0]).duplicates += 1
         elif event == "bounced":
@@ -104,17 +123,19 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
 
     for mid, (kind, author, _sender, to, size, wire, about, _code) in messages.items():
         submitted = created_at[mid]
-        for rcpt in to:
+        for rcpt in (*to, *added[mid]) if mid in added else to:
             p = pairs[(mid, rcpt)]
-            if p.delivered_at is not None:
+            if p.expanded:
+                status = "expanded"
+            elif p.delivered_at is not None:
                 status = "delivered"
             elif p.bounced_at is not None:
                 status = "bounced"
             else:
                 status = "pending"
             attempts = p.attempts
-            if status == "delivered" and attempts == 0:
-                attempts = 1  # delivered to a mailbox on the sender's own server
+            if status in ("delivered", "expanded") and attempts == 0:
+                attempts = 1  # delivered to a mailbox (or taken by a list) on the server it was at
             tables.deliveries.append({
                 "message_id": mid, "kind": kind, "sender": author, "recipient": rcpt,
                 "size_bytes": size, "wire_bytes": wire, "submitted_at": submitted,
@@ -124,6 +145,12 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
                 "duplicates": p.duplicates, "about": about or "",
             })
     return tables
+
+
+def final_mail(rows: Iterable[Row]) -> list[Row]:
+    """The mail pairs of final recipients: kind ``mail``, without the pairs a list or alias took
+    (status ``expanded``: its members' pairs are counted instead)."""
+    return [r for r in rows if r["kind"] == "mail" and r["status"] != "expanded"]
 
 
 def stats(values: Sequence[float]) -> dict[str, float | None]:
@@ -150,18 +177,26 @@ def percentile(ordered: Sequence[float], q: float) -> float:
 
 
 def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any]) -> dict[str, Any]:
-    """The summary: counts of (message, recipient) pairs of kind mail, DSNs apart, latencies."""
-    mail = [r for r in tables.deliveries if r["kind"] == "mail"]
+    """The summary: counts of (message, recipient) pairs of kind mail, DSNs apart, latencies.
+
+    A pair a list or alias took (status ``expanded``) is counted apart, as ``expanded`` (a key
+    present only when there are some): the others count final recipients. ``duplicates`` counts
+    every duplicate delivery of mail, to a list or alias too.
+    """
+    mail = final_mail(tables.deliveries)
+    expanded = sum(r["kind"] == "mail" and r["status"] == "expanded" for r in tables.deliveries)
     counts = {
         "submitted": len(mail),
         "delivered": sum(r["status"] == "delivered" for r in mail),
         "bounced": sum(r["status"] == "bounced" for r in mail),
         "pending": sum(r["status"] == "pending" for r in mail),
-        "duplicates": sum(r["duplicates"] for r in mail),
+        "duplicates": sum(r["duplicates"] for r in tables.deliveries if r["kind"] == "mail"),  # lists' too
         "messages": len({r["message_id"] for r in mail}),
         "bounces_sent": sum(1 for r in records if r[1] == "bounce_sent"),
         "warnings_sent": sum(1 for r in records if r[1] == "warning_sent"),
     }
+    if expanded:
+        counts["expanded"] = expanded
     delivered = [r for r in mail if r["status"] == "delivered"]
     attempts = [r["attempts"] for r in mail]
     peak: dict[str, int] = {}

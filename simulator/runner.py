@@ -10,16 +10,17 @@ so a command that neither simulates nor draws (``mailsim validate``) does not lo
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import eventkinds, loads, resultdir, results
-from .eventkinds import detail_text, parse_detail
+from . import eventkinds, loads, resultdir, results, table_files
+from .eventkinds import detail_text
 from .eventlog import Record
+from .events_filter import FULL, EventsChoice, parse_events
+from .table_schema import dtypes
 from .workload import check_workload
 
 # Told each step of writing a result, ``(phase, detail)``: phase is "derive", "write", "plots",
@@ -46,20 +47,12 @@ PLOT_FILES: tuple[str, ...] = (
 )
 """The PNGs ``save`` writes into ``plots/`` (``latency_by_protocol`` only when mail was retrieved)."""
 
-_FLOAT, _INT = "float64", "int64"
 _DTYPES: dict[str, dict[str, str]] = {
-    "deliveries": {"size_bytes": _INT, "wire_bytes": _INT, "submitted_at": _FLOAT, "delivered_at": _FLOAT,
-                   "retrieved_at": _FLOAT, "attempts": _INT, "latency_s": _FLOAT, "duplicates": _INT},
-    "retrievals": {"device": _INT, "retrieved_at": _FLOAT},
-    "queues": {"time": _FLOAT, "queue_length": _INT},
-    "events": {"time": _FLOAT},
-    "links": {"time": _FLOAT, "duration_s": _FLOAT, "bytes": _FLOAT, "throughput_bps": _FLOAT,
-              "utilisation": _FLOAT},
-    "servers": {"time": _FLOAT, "duration_s": _FLOAT, **dict.fromkeys(loads.SERVER_COLUMNS[3:], _INT)},
-    "breakdown": {"latency_s": _FLOAT, "queue_wait_s": _FLOAT, "transfer_s": _FLOAT, "retrieval_s": _FLOAT},
+    **{table: dtypes(table) for table in ("deliveries", "retrievals", "queues", "events", "links", "servers")},
+    "breakdown": {column: "float64" for column in ("latency_s", "queue_wait_s", "transfer_s", "retrieval_s")},
 }
 # Event fields whose column needs a nullable dtype (pandas would make an int column with gaps float).
-_FIELD_DTYPES = {eventkinds.INT: "Int64", eventkinds.FLAG: "boolean", eventkinds.FLOAT: _FLOAT}
+_FIELD_DTYPES = {eventkinds.INT: "Int64", eventkinds.FLAG: "boolean", eventkinds.FLOAT: "float64"}
 _BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "transfer_s", "retrieval_s")
 
 
@@ -92,6 +85,8 @@ class Result:
     traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
     _run_id: str | None = field(default=None, repr=False)
+    partial: bool = False  # stopped before its end (an interrupt): the tables cover the run up to end_time_s
+    events_kept: str = FULL  # what ``records`` holds of the log: all of it, or (loaded) what the folder kept
     _run_loads: loads.RunLoads | None = field(default=None, repr=False)  # what the run counted per time bin
     _server_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
@@ -101,8 +96,8 @@ class Result:
         """The result of ``world``, run until ``end_time_s`` (its log, traces and load counts)."""
         used_seed = world.scenario.seed if seed is None else seed
         return cls(world.scenario, used_seed, end_time_s, world.log.records, traces=world.ctx.traces,
-                   trace_messages=trace_messages, _run_loads=loads.from_run(world.ctx.net, world.ctx.servers,
-                                                                            end_time_s))
+                   trace_messages=trace_messages, partial=world.stopped,
+                   _run_loads=loads.from_run(world.ctx.net, world.ctx.servers, end_time_s))
 
     @property
     def bin_s(self) -> float:
@@ -137,7 +132,7 @@ class Result:
         """What summary.json holds: counts, latency statistics, attempts, peak queues."""
         if self._summary is None:
             header = {"name": self.scenario.name, "seed": self.seed, "run_id": self.run_id,
-                      "end_time_s": self.end_time_s}
+                      "end_time_s": self.end_time_s, **({"partial": True} if self.partial else {})}
             self._summary = results.summarize(self.tables, self.records, header)
             if self._run_loads is not None:
                 self._summary["loads"] = {"bin_s": self.bin_s, **loads.most_loaded(self.link_rows, self.server_rows)}
@@ -156,11 +151,19 @@ class Result:
             self._server_rows = loads.server_rows(self.records, self._loads(), self.end_time_s, home_of)
         return self._server_rows
 
+    def _need_log(self, what: str) -> None:
+        """ValueError unless ``records`` is the whole event log (a folder saved with ``events`` other
+        than full has only its tables)."""
+        if self.events_kept != FULL:
+            raise ValueError(f"{what} needs the whole event log, and this result kept {self.events_kept!r} of it "
+                             "(events='full', mailsim run --events full, keeps it)")
+
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
         """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
         from . import plots
 
+        self._need_log("the time breakdown")
         if self._breakdown is None:
             self._breakdown = plots.time_breakdown(self.records, self.tables.deliveries)
         return self._breakdown
@@ -221,6 +224,7 @@ class Result:
         if by == "domain":
             return plots.latency_cdf_by_domain(t.deliveries, f"{name}: delivery latency by destination domain")
         if by == "protocol":
+            self._need_log("the latency plot by protocol")
             return plots.latency_cdf_by_protocol(t.deliveries, results.device_protocols(self.records),
                                                  f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
         raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
@@ -230,6 +234,7 @@ class Result:
         from . import plots
         from .cutoffs import destinations
 
+        self._need_log("the queue plot")
         spans = plots.outage_spans(self.records, self.end_time_s)
         links = [(link.a, link.b) for link in self.scenario.links]
         link_names = {f"{a}--{b}" for a, b in links}
@@ -255,6 +260,7 @@ class Result:
         """One message's sequence chart (raises journey.UnknownMessageError for an unknown id)."""
         from .journey import message_journey
 
+        self._need_log("a journey")
         users = {u.address: u.at for u in self.scenario.expanded_users()}
         return message_journey(self.records, message_id, set(self.scenario.servers), users, self.end_time_s)
 
@@ -298,6 +304,7 @@ class Result:
     def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
         """Every standard plot as PNG bytes, by name (``progress`` told of each)."""
         step = progress or _no_step
+        self._need_log("the plots")
         drawers = self.figures()
         images = {}
         for number, (name, draw) in enumerate(drawers.items(), start=1):
@@ -322,7 +329,8 @@ class Result:
     # ---- files -----------------------------------------------------------------------------
 
     def save(self, folder: str | Path, with_plots: bool = True, report: bool = False,
-             transcripts: bool = False, pcap: bool = False, progress: Step | None = None) -> Path:
+             transcripts: bool = False, pcap: bool = False, progress: Step | None = None,
+             events: str | EventsChoice = FULL, format: str = table_files.DEFAULT_FORMAT) -> Path:
         """Write every result file into ``folder``, replacing whatever result it held; returns the folder.
 
         The files are written into a new folder beside ``folder`` that replaces it only when
@@ -334,25 +342,31 @@ class Result:
         With ``report``, also a self-contained ``report.html`` (summary tables, plots embedded);
         with ``transcripts`` / ``pcap`` (the run must have been traced), ``transcripts.jsonl`` /
         ``capture.pcap`` (see :meth:`write_wire`). ``progress`` is told of each step as it starts.
+
+        ``events``: what the event-log file keeps, ``"full"``, ``"none"`` or event kinds
+        (``"created,delivered"``; see :mod:`simulator.events_filter`); the tables and summary are
+        derived from the whole log either way. ``format``: the tables as ``"csv"``, ``"parquet"`` or
+        ``"both"``. Both choices, when not the default, are recorded in the manifest. ValueError
+        for an unknown choice, before anything is written.
         """
         step = progress or _no_step
+        kept = parse_events(events)
+        table_files.extensions(format)
         if transcripts or pcap:
             self._check_traced()
         step("derive", "deliveries, retrievals, queues")
         t = self.tables
         step("derive", "links, servers")
-        self._load_tables()
+        load_tables = self._load_tables()
         step("derive", "summary")
         summary = self.summary
-        with resultdir.replacing(folder, self.run_id) as out:
-            for name, columns, rows in (("deliveries.csv", results.DELIVERY_COLUMNS, t.deliveries),
-                                        ("retrievals.csv", results.RETRIEVAL_COLUMNS, t.retrievals),
-                                        ("queues.csv", results.QUEUE_COLUMNS, t.queues),
-                                        *self._load_tables()):
-                step("write", name)
-                results.write_rows(out / name, columns, rows)
-            step("write", "events.csv")
-            results.write_events(out / "events.csv", self.records)
+        marks: dict[str, Any] = {"partial": True, "simulated_until_s": self.end_time_s} if self.partial else {}
+        if not kept.full:
+            marks["events"] = kept.text
+        if format != table_files.DEFAULT_FORMAT:
+            marks["table_format"] = format
+        with resultdir.replacing(folder, self.run_id, marks) as out:
+            table_files.write_tables(out, t, self.records, kept, format, step, load_tables)
             step("write", "summary.json")
             results.write_json(out / "summary.json", summary)
             (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
@@ -366,12 +380,11 @@ class Result:
                 self.write_wire(out, transcripts=transcripts, pcap=pcap, progress=step)
         return Path(folder)
 
-    def _load_tables(self) -> list[tuple[str, Sequence[str], list[dict[str, Any]]]]:
-        """links.csv and servers.csv as (file, columns, rows); none for a result without load counts."""
+    def _load_tables(self) -> dict[str, list[dict[str, Any]]]:
+        """links and servers rows by table name; none for a result without load counts."""
         if self._run_loads is None:
-            return []
-        return [("links.csv", loads.LINK_COLUMNS, self.link_rows), ("servers.csv", loads.SERVER_COLUMNS,
-                                                                     self.server_rows)]
+            return {}
+        return {"links": self.link_rows, "servers": self.server_rows}
 
     def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True,
                    progress: Step | None = None) -> list[Path]:
@@ -423,55 +436,43 @@ class Result:
 
         The folder is checked against its manifest first: a file missing, changed, or not of
         the run (left by another run, say) raises :class:`simulator.resultdir.ResultFolderError`.
-        The records come from events.csv and the scenario from scenario.yaml, so the tables and
-        summary of the loaded result equal the saved ones. Raises FileNotFoundError for a missing
-        folder or file, ValueError for an events.csv that is not one, ScenarioError for a bad
-        scenario.yaml.
+        The records come from the event log (events.csv, or events.parquet in a folder saved as
+        Parquet) and the scenario from scenario.yaml, so the tables and summary of the loaded
+        result equal the saved ones. A folder saved without the whole log (``events`` other than
+        full) gives its tables from their files and its summary from summary.json; its
+        ``records`` are those the folder kept, and what needs the whole log (plots, journeys)
+        raises ValueError. Raises FileNotFoundError for a missing folder or file, ValueError for
+        a table or log that is not one, ScenarioError for a bad scenario.yaml.
         """
         from .limits import NO_MAIL_LIMIT
         from .scenario import load_scenario
 
         root = Path(folder)
         run_id = resultdir.verify(root)
-        for name in ("events.csv", "scenario.yaml", "summary.json"):
+        kept = resultdir.manifest_marks(root).get("events", FULL)
+        for name in ("scenario.yaml", "summary.json"):
             if not (root / name).is_file():
                 raise FileNotFoundError(f"{root} is not a result folder: {name} is missing")
-        records = read_events(root / "events.csv")
+        records = table_files.read_records(root)
+        if records is None:
+            if kept == FULL:
+                raise FileNotFoundError(f"{root} is not a result folder: events.csv is missing")
+            records = []
         saved = json.loads((root / "summary.json").read_text())
         scenario = load_scenario(root / "scenario.yaml", max_messages=NO_MAIL_LIMIT)  # it has run already
-        result = cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id)
-        if "loads" in saved and (root / "links.csv").is_file() and (root / "servers.csv").is_file():
-            link_rows = loads.typed_rows(_csv_rows(root / "links.csv"), loads.LINK_COLUMNS)
-            server_rows = loads.typed_rows(_csv_rows(root / "servers.csv"), loads.SERVER_COLUMNS)
+        result = cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id,
+                     partial=bool(saved.get("partial", False)), events_kept=kept)
+        if kept != FULL:
+            result._tables = results.Tables(*(table_files.read_table(root, name) for name in table_files.TABLE_NAMES))
+            result._summary = saved
+        if "loads" in saved and all(table_files.has_table(root, name) for name in table_files.LOAD_TABLE_NAMES):
+            link_rows, server_rows = (table_files.read_table(root, name) for name in table_files.LOAD_TABLE_NAMES)
             sessions: dict[str, list[int]] = {}
             for row in server_rows:
                 sessions.setdefault(row["server"], []).append(row["sessions_max"])
             result._run_loads = loads.RunLoads(float(saved["loads"]["bin_s"]), link_rows, sessions)
             result._server_rows = server_rows
         return result
-
-
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def read_events(path: Path) -> list[Record]:
-    """The records of an events.csv (times parsed with ``float``, details read back into typed values)."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or tuple(header) != results.EVENT_COLUMNS:
-            raise ValueError(f"{path}: not an event log (header {header!r})")
-        records: list[Record] = []
-        for line, row in enumerate(reader, start=2):
-            if len(row) != len(results.EVENT_COLUMNS):
-                raise ValueError(f"{path}:{line}: expected {len(results.EVENT_COLUMNS)} columns, got {len(row)}")
-            try:
-                records.append((float(row[0]), row[1], row[2], row[3], parse_detail(row[1], row[4])))
-            except (KeyError, ValueError) as e:
-                raise ValueError(f"{path}:{line}: not an event record ({e})") from None
-    return records
 
 
 def run(
@@ -481,6 +482,7 @@ def run(
     trace: bool = False,
     trace_messages: Iterable[str] | None = None,
     max_messages: int | None = None,
+    stop: Callable[[], bool] | None = None,
     bin_s: float | None = None,
 ) -> Result:
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
@@ -490,6 +492,9 @@ def run(
     ``max_messages``, the scenario is first held to that limit on expected mail (``ScenarioError``
     if it asks for more; ``load_scenario`` already held it to the limit it was given). ``progress`` is
     called with the run's :class:`~simulator.world.RunStatus` now and then (see ``World.run``).
+    ``stop`` is asked as often whether to stop now (``mailsim run`` says yes after a Ctrl-C): the
+    run then ends at the simulated time reached, and the Result is ``partial``: its tables and
+    summary cover the run up to there, mail neither delivered nor bounced by then pending.
     ``bin_s`` is the width in seconds of the time bins of links.csv and servers.csv (ValueError if not
     positive); by default the smallest of a ladder of round widths that fits the run in 300 bins
     (:mod:`simulator.binning`).
@@ -503,5 +508,5 @@ def run(
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted, bin_s=bin_s)
-    end = world.run(progress)
+    end = world.run(progress, stop)
     return Result.of_world(world, end, seed, wanted)

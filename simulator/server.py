@@ -14,7 +14,7 @@ resume when it comes back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -27,6 +27,9 @@ from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
 from .protocols import smtp
 from .retry import TryRecord, make_policy
 from .slots import Slots
+
+if TYPE_CHECKING:
+    from .lists import Expansions
 
 GREYLISTED = "450"  # 450 4.7.1: try again later
 UNKNOWN_USER = "550"
@@ -55,6 +58,7 @@ class MailServer:
         self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
         self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)
+        self.expansions: Expansions | None = None  # its mailing lists and aliases (simulator.lists), if any
         self.up = True  # no outage holds it down (kept apart: read on every hop)
         self._back_up = ctx.env.event()
 
@@ -79,7 +83,7 @@ class MailServer:
         """The reply to ``RCPT TO:<rcpt>``: 250, 450 (greylisted, temporary) or 550/554 (permanent)."""
         domain = domain_of(rcpt)
         if domain in self.domains:
-            if rcpt not in self.mailboxes:
+            if rcpt not in self.mailboxes and (self.expansions is None or not self.expansions.holds(rcpt)):
                 return UNKNOWN_USER
         elif not (submission or domain in self.relay_for):
             return RELAY_DENIED
@@ -98,11 +102,18 @@ class MailServer:
         return self.take(message, rcpts, False)  # the jobs are returned, not started
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
-        """Deliver local recipients now; queue one job per destination for the rest.
+        """Deliver local recipients now; queue one job per destination for the rest; expand the
+        server's lists and aliases among them (:mod:`simulator.lists`).
 
         With ``start`` the jobs start in steps of their own; otherwise they are returned for the
         caller to run (see :func:`simulator.delivery.start_jobs`).
         """
+        if self.expansions is not None:
+            return self.expansions.take(message, rcpts, start)
+        return self.route(message, rcpts, start)
+
+    def route(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
+        """:meth:`take` for recipients that are no list or alias of this server."""
         groups: dict[str, list[str]] | None = None  # first MX host -> its rcpts (made for the first)
         for rcpt in rcpts:
             domain = domain_of(rcpt)
@@ -260,7 +271,7 @@ class MailServer:
         ctx = self.ctx
         author = f"MAILER-DAEMON@{self.name}"
         to = (message.sender,)
-        size = DSN_BODY_BYTES + 60 * len(rcpts) + header_bytes(message.author, message.recipients)
+        size = DSN_BODY_BYTES + 60 * len(rcpts) + header_bytes(message.author, message.header_recipients)
         wire = header_bytes(author, to) + size
         dsn = Message(ctx.new_id("d"), kind, "", author, to, size, wire, ctx.env.now, about=message.id)
         log_created(ctx, dsn, self.name, code)

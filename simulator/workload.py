@@ -8,12 +8,15 @@ each to ``R`` recipients (the mean of ``recipients``, at most the users in ``to`
 forwards (probabilities ``p_r``, ``p_f``, one recipient each) multiply the pairs by
 ``1 / (1 - p_r - p_f)``, or grow without end when ``p_r + p_f >= 1`` (then only ``until``
 stops them, after about ``until / think`` generations). Scripted messages count their
-recipients, and campaigns theirs (``count``, or the users ``to`` selects). Random outages
-change state about ``2 * span / (mtbf + mttr)`` times, where the span is ``until``, or else
-the last traffic, scripted or campaign time plus the longest ``give_up``.
-A message nobody can take is tried about ``give_up / wait`` times, where ``wait`` is the
-retry policy's shortest wait (``interval``; for ``backoff`` and ``postfix`` the waits grow
-to ``max`` / ``max_backoff``, which then set the pace).
+recipients, a mailing list or alias as the final recipients it reaches (a list of 20,000
+members is 20,000 pairs; nested lists count each time they are named), worked out from the
+counts without expanding anything; a list or alias that alone would reach more than the limit
+is refused at the member where its count passed it. Campaigns count theirs (``count``, or the
+users ``to`` selects). Random outages change state about ``2 * span / (mtbf + mttr)`` times,
+where the span is ``until``, or else the last traffic, scripted or campaign time plus the
+longest ``give_up``. A message nobody can take is tried about ``give_up / wait`` times, where
+``wait`` is the retry policy's shortest wait (``interval``; for ``backoff`` and ``postfix`` the
+waits grow to ``max`` / ``max_backoff``, which then set the pace).
 
 :func:`workload_issues` compares the estimate with :mod:`simulator.limits` and says what is
 too much, at the key path responsible, with the numbers. Estimates are expectations, meant to
@@ -31,6 +34,7 @@ from .randomness import Distribution
 from .retry import parse_exim_rule
 from .scenario.campaigns import CampaignSpec
 from .scenario.errors import Loc, Problem, ScenarioError
+from .scenario.lists import entries
 from .scenario.model import Scenario
 from .scenario.servers import RetrySpec
 from .scenario.traffic import TrafficSpec
@@ -77,6 +81,7 @@ class Workload:
     traffic: tuple[TrafficEstimate, ...]
     scripted_pairs: int
     outage_changes: float
+    expansions: dict[str, tuple[int, ...]] = field(repr=False)  # list or alias -> what each member reaches
     user_counts: tuple[tuple[int, int, int], ...] = field(repr=False)  # (entry index, users, devices)
     campaign_pairs: tuple[int, ...] = ()  # per campaign
 
@@ -135,6 +140,38 @@ class _Population:
         return self.by_prefix.get(selector, 0)
 
 
+def _reach(scenario: Scenario, population: _Population) -> dict[str, tuple[int, ...]]:
+    """List or alias address -> the final recipients one message to it reaches through each of
+    its members (their sum is what the message reaches): an address 1, a group or a domain its
+    users, a nested list or alias what it reaches (each time it is named: a nested list makes its
+    own copy). Exact integers, from the counts, nothing expanded; no stack, however deep the
+    nesting. The scenario has no loops (validation refused them)."""
+    members_of = {address: members for _loc, address, members in entries(scenario)}
+    reach: dict[str, tuple[int, ...]] = {}
+    total: dict[str, int] = {}
+    for root in members_of:
+        stack = [root]
+        while stack:
+            address = stack[-1]
+            if address in total:
+                stack.pop()
+                continue
+            pending = [m for m in members_of[address] if m in members_of and m not in total]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            reach[address] = tuple(total[m] if m in members_of else 1 if "@" in m else population.size(m)
+                                   for m in members_of[address])
+            total[address] = sum(reach[address])
+    return reach
+
+
+def _final_recipients(reach: dict[str, tuple[int, ...]], recipients: tuple[str, ...]) -> int:
+    """Final recipients of a message to ``recipients``: a list or alias counts what it reaches."""
+    return sum(sum(reach[rcpt]) if rcpt in reach else 1 for rcpt in recipients)
+
+
 def _chain_factor(traffic: TrafficSpec, until_s: float | None) -> float:
     """Pairs per original pair once replies and forwards (and theirs, and so on) are counted."""
     steps = [spec for spec in (traffic.reply, traffic.forward) if spec is not None]
@@ -177,6 +214,7 @@ def estimate(scenario: Scenario) -> Workload:
          (entry.count if isinstance(entry, GroupSpec) else 1) * entry.access.devices)
         for i, entry in enumerate(scenario.users)
     )
+    expansions = _reach(scenario, population)
     period_s = scenario.duration_s if scenario.until_s is None else min(scenario.duration_s, scenario.until_s)
     traffic = tuple(
         TrafficEstimate(
@@ -194,8 +232,9 @@ def estimate(scenario: Scenario) -> Workload:
         users=sum(users for _, users, _ in user_counts),
         devices=sum(devices for _, _, devices in user_counts),
         traffic=traffic,
-        scripted_pairs=sum(len(message.to) for message in scenario.messages),
+        scripted_pairs=sum(_final_recipients(expansions, message.to) for message in scenario.messages),
         outage_changes=_outage_changes(scenario),
+        expansions=expansions,
         user_counts=user_counts,
         campaign_pairs=tuple(_campaign_pairs(campaign, population) for campaign in scenario.campaigns),
     )
@@ -243,7 +282,8 @@ def workload_issues(scenario: Scenario, max_messages: int) -> list[tuple[Loc, st
     from .futile import futile_issues
 
     work = estimate(scenario)
-    return [*_population_issues(work), *_mail_issues(scenario, work, max_messages),
+    return [*_population_issues(work), *_expansion_issues(scenario, work, max_messages),
+            *_mail_issues(scenario, work, max_messages),
             *_outage_issues(scenario, work, max_messages), *_retry_issues(scenario), *futile_issues(scenario)]
 
 
@@ -284,6 +324,27 @@ def _population_issues(work: Workload) -> Iterator[tuple[Loc, str]]:
         i, _, devices = max(work.user_counts, key=lambda item: item[2])
         loc = ("users", i, "access", "devices") if devices > MAX_DEVICES else ("users",)
         yield loc, f"{_count(work.devices)} devices in all, more than the {MAX_DEVICES:,} a scenario may have"
+
+
+def _expansion_issues(scenario: Scenario, work: Workload, max_messages: int) -> Iterator[tuple[Loc, str]]:
+    """Lists and aliases that alone would reach more than ``max_messages`` final recipients with
+    one message; only the innermost are named (those containing them exceed the limit too)."""
+    reach = work.expansions
+    entries = [(("lists", i, "members"), entry.address, entry.members) for i, entry in enumerate(scenario.lists)]
+    entries += [(("aliases", i, "to"), alias.address, alias.to) for i, alias in enumerate(scenario.aliases)]
+    for loc, address, members in entries:
+        total = sum(reach[address])
+        if total <= max_messages or any(sum(reach[m]) > max_messages for m in members if m in reach):
+            continue
+        running = 0
+        for j, count in enumerate(reach[address]):
+            running += count
+            if running > max_messages:
+                yield (*loc, j), (f"one message to '{address}' would reach {_count(total)} final recipients "
+                                  "(nested lists and aliases counted each time they are named), more than the "
+                                  f"limit of {max_messages:,} (message, recipient) pairs; the count passes it here; "
+                                  f"{_RAISE}")
+                break
 
 
 def _mail_issues(scenario: Scenario, work: Workload, max_messages: int) -> Iterator[tuple[Loc, str]]:

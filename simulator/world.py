@@ -3,8 +3,9 @@
 Building creates servers, mailboxes, user agents and the network but starts no process, so a
 wiring error shows before time 0 and tests can inspect a world without running it. ``start``
 launches traffic, scripted messages and outages; ``run`` steps from one event to the next (the
-clock jumps over idle time) until the run's end condition (or ``until``) and returns the end
-time, reporting its :class:`RunStatus` to a progress callback now and then.
+clock jumps over idle time) until the run's end condition (or ``until``, or until a ``stop``
+callback asks it to stop early) and returns the end time, reporting its :class:`RunStatus` to a
+progress callback now and then.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import EventPriority
 
-from . import campaigns, outages, traffic
+from . import campaigns, lists, outages, traffic
 from .addresses import domain_of
 from .agents import UserAgent
 from .behaviour import Behaviour
@@ -90,8 +91,13 @@ class RunStatus:
 
     @property
     def finished(self) -> bool:
-        """Whether the run has ended."""
+        """Whether the run has ended (stopped early included)."""
         return self._world.ended
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the run was stopped early, before its end condition (see ``World.run``)."""
+        return self._world.stopped
 
 
 # Called during a run with the world's status (see World.run).
@@ -134,6 +140,8 @@ class World:
             server.mailboxes[user.address] = Mailbox(user.address)
             agent = ctx.agents[user.address] = UserAgent(ctx, user.address, user.at, server, user)
             agent.add_devices([self.streams.get(f"device.{user.address}.{k + 1}") for k in range(user.access.devices)])
+        if scenario.lists or scenario.aliases:
+            lists.install(ctx.servers, ctx.home, scenario, self.select)
         if any(Behaviour.wanted(spec) for spec in scenario.traffic):
             behaviour = Behaviour(
                 ctx, scenario.traffic, [self.streams.get(f"behaviour.{i}") for i in range(len(scenario.traffic))],
@@ -144,6 +152,7 @@ class World:
                 agent.behaviour = behaviour
         self.started = False
         self.ended = False
+        self.stopped = False  # ended early, by ``stop``
         self.events_processed = 0
         self.status = RunStatus(self)
 
@@ -194,12 +203,15 @@ class World:
                 env.process(outages.scheduled(ctx, target, spec.start_s, spec.end_s))
         ctx.end.check()
 
-    def run(self, progress: Progress | None = None) -> float:
+    def run(self, progress: Progress | None = None, stop: Callable[[], bool] | None = None) -> float:
         """Run until everything is delivered, bounced or given up (or ``until``); the end time.
 
         The clock jumps from one event to the next, however far apart they are. ``progress``, if
         given, is called with :attr:`status` after every :data:`PROGRESS_EVERY_EVENTS` events and
         once at the end: a count of events, not of simulated time, so idle days cost nothing.
+        ``stop``, if given, is asked after each such batch whether to stop now; when it says so,
+        the run ends there, at the simulated time reached (:attr:`stopped` is then True), with
+        every event taken so far processed whole and nothing after it.
         """
         self.start()
         # The run makes many short-lived objects and few cycles: collecting the young generation
@@ -207,11 +219,11 @@ class World:
         thresholds = gc.get_threshold()
         gc.set_threshold(50_000, 20, 100)
         try:
-            return self._advance(progress)
+            return self._advance(progress, stop)
         finally:
             gc.set_threshold(*thresholds)
 
-    def _advance(self, progress: Progress | None) -> float:
+    def _advance(self, progress: Progress | None, stop: Callable[[], bool] | None) -> float:
         """Step through the events until the run's end (see :meth:`run`).
 
         The run ends when ``ctx.done`` has fired and the condition waiting on it has been
@@ -240,6 +252,9 @@ class World:
                 self.events_processed += PROGRESS_EVERY_EVENTS
                 if progress is not None:
                     progress(self.status)
+                if stop is not None and stop():
+                    self.stopped = True
+                    break
         except StopSimulation:
             self.events_processed += i + 1  # the stop itself was taken off the schedule
         except EmptySchedule:

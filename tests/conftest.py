@@ -91,25 +91,35 @@ def mail_id(result: Result, recipient: str) -> str:
 def assert_conserved(result: Result, allow_pending: bool = False) -> None:
     """Nothing lost, nothing invented: the invariants every finished run must satisfy.
 
-    - every (message, recipient) of a created message has exactly one row, ending delivered,
-      bounced or pending, and the summary's counts add up;
+    - every (message, recipient) of a created message (and every target an alias added to it)
+      has exactly one row, ending delivered, bounced or pending, or expanded by a list or alias,
+      and the summary's counts of final recipients add up;
     - a delivered row has its ``delivered`` event at ``delivered_at``; a bounced row its
       ``bounced`` event; a non-submission bounce of mail names a DSN that exists;
-    - DSNs are only about mail (never a DSN about a DSN);
+    - DSNs are only about mail (never a DSN about a DSN; a list's copy of a DSN is about it);
     - a duplicate delivery only follows a session cut after the server had accepted;
     - without ``allow_pending`` (no ``until``), nothing is pending and every queue ends empty.
     """
     table = result.tables.deliveries
     created = {e.message_id: e for e in events(result, "created")}
-    assert sorted((r["message_id"], r["recipient"]) for r in table) == sorted(
-        (mid, rcpt) for mid, e in created.items() for rcpt in e.f["to"].split(","))
-    assert all(r["status"] in ("delivered", "bounced", "pending") for r in table)
-    mail = [r for r in table if r["kind"] == "mail"]
+    expansions = events(result, "expanded")
+    expanded = {}  # (message, list or alias) -> its first expansion
+    for e in expansions:
+        expanded.setdefault((e.message_id, e.f["rcpt"]), e)
+    copies = {e.f["copy"] for e in expansions if "copy" in e.f}  # a list's; an alias makes none
+    added = [(e.message_id, rcpt) for e in expansions if "copy" not in e.f for rcpt in e.f["to"].split(",")]
+    pairs = {(mid, rcpt) for mid, e in created.items() for rcpt in e.f["to"].split(",")}
+    assert sorted((r["message_id"], r["recipient"]) for r in table) == sorted(pairs | set(added))
+    assert all(r["status"] in ("delivered", "bounced", "pending", "expanded") for r in table)
+    assert all((r["status"] == "expanded") == ((r["message_id"], r["recipient"]) in expanded) for r in table)
+    mail = [r for r in table if r["kind"] == "mail" and r["status"] != "expanded"]
     counts = result.summary["counts"]
     assert counts["submitted"] == len(mail) == counts["delivered"] + counts["bounced"] + counts["pending"]
+    assert counts.get("expanded", 0) == sum(r["kind"] == "mail" and r["status"] == "expanded" for r in table)
     assert counts["pending"] == sum(r["status"] == "pending" for r in mail)
-    assert counts["bounces_sent"] == sum(r["kind"] == "bounce" for r in table)
-    assert counts["warnings_sent"] == sum(r["kind"] == "warning" for r in table)
+    for kind, key in (("bounce", "bounces_sent"), ("warning", "warnings_sent")):  # DSNs, not lists' copies of them
+        dsns = {r["message_id"] for r in table if r["kind"] == kind and r["message_id"] not in copies}
+        assert counts[key] == len(dsns)
 
     delivered_at: dict[tuple[str, str], list[float]] = {}
     for e in events(result, "delivered"):
@@ -130,7 +140,9 @@ def assert_conserved(result: Result, allow_pending: bool = False) -> None:
             e = bounced[key]
             if r["kind"] == "mail" and e.f["reason"] != "submission":
                 assert kinds.get(e.f["dsn"]) == "bounce", f"bounce of {key} names no DSN"
-        if r["kind"] != "mail":
+        if r["status"] == "expanded":
+            assert expanded[key].time == r["delivered_at"]
+        if r["kind"] != "mail" and r["message_id"] not in copies:
             assert kinds[r["about"]] == "mail", f"DSN {r['message_id']} is about a DSN"
 
     cut_after_accept: dict[str, int] = {}
@@ -145,7 +157,12 @@ def assert_conserved(result: Result, allow_pending: bool = False) -> None:
             cut_after_accept[e[2]] = cut_after_accept.get(e[2], 0) + 1  # may have been after acceptance
     for e in events(result, "duplicate"):
         assert cut_after_accept.get(e.message_id, 0) > 0, f"duplicate of {e.message_id} without a cut session"
-    assert counts["duplicates"] == sum(1 for e in events(result, "duplicate") if kinds[e.message_id] == "mail")
+    again = [e for e in expansions if expanded[(e.message_id, e.f["rcpt"])] is not e]  # a list or alias got it twice
+    for e in again:
+        assert cut_after_accept.get(e.message_id, 0) > 0, f"{e.message_id} expanded twice without a cut session"
+    again = [e for e in again if "copy" in e.f]  # an alias's targets log their own duplicates
+    duplicates = [*events(result, "duplicate"), *again]
+    assert counts["duplicates"] == sum(1 for e in duplicates if kinds[e.message_id] == "mail")
 
     if not allow_pending:
         assert counts["pending"] == 0

@@ -166,3 +166,59 @@ def test_the_sweep_line_on_a_terminal_is_rewritten_and_kept_at_the_end() -> None
     assert first.startswith("  sweep: 1/4 runs (25%), 1 already done, ") and "ETA --" in first
     # the second line is longer, so there is nothing to pad over
     assert second.startswith("  sweep: 4/4 runs (100%), 1 already done, ") and second.endswith("\n")
+
+
+class Status:
+    """A RunStatus stand-in with figures set by the test."""
+
+    def __init__(self, now_s: float, messages: int, duration_s: float = 3600.0, until_s: float | None = None,
+                 finished: bool = False) -> None:
+        self.now_s, self.messages_created, self.duration_s, self.until_s = now_s, messages, duration_s, until_s
+        self.finished, self.events, self.queued_messages, self.busy, self.next_event_s = finished, 0, 2, 3, None
+        self.stopped = False
+
+
+def test_the_simulation_line_shows_messages_per_second_and_the_eta_of_the_traffic_period() -> None:
+    clock, stream = FakeClock(), io.StringIO()
+    display = RunProgress(stream, quiet_s=0.0, every_s_not_tty=0.0, heartbeat_s=None, clock=clock)
+    display.simulation(Status(now_s=100.0, messages=40))  # the first report: no pace yet
+    clock.now_s += 10
+    display.simulation(Status(now_s=1000.0, messages=540))  # 900 simulated s in 10 s, 500 messages
+    clock.now_s += 5
+    display.simulation(Status(now_s=4000.0, messages=700))  # draining: the rate, no ETA
+    clock.now_s += 5
+    display.simulation(Status(now_s=5000.0, messages=1040, finished=True))
+    display.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "  simulating: 1m40s of the 1h traffic period (3%); 40 messages, 0 events [0s]"
+    # 2600 simulated seconds left at 90 per wall second
+    assert lines[1] == "  simulating: 16m40s of the 1h traffic period (28%); 540 messages, 0 events; " \
+                       "50 messages/s, ETA 29s [10s]"
+    assert lines[2].endswith("; 700 messages, 0 events; 44 messages/s [15s]") and "ETA" not in lines[2]
+    assert lines[3] == "  simulating: done at 1h23m20s; 1,040 messages, 0 events; 50 messages/s [20s]"
+
+
+def test_the_eta_runs_to_a_hard_stop_within_the_traffic_period_and_waits_for_simulated_time_to_pass() -> None:
+    clock, stream = FakeClock(), io.StringIO()
+    display = RunProgress(stream, quiet_s=0.0, every_s_not_tty=0.0, heartbeat_s=None, clock=clock)
+    display.simulation(Status(now_s=0.0, messages=0, until_s=1800.0))
+    clock.now_s += 2
+    display.simulation(Status(now_s=0.0, messages=0, until_s=1800.0))  # no simulated time has passed yet
+    clock.now_s += 2
+    display.simulation(Status(now_s=600.0, messages=3000, until_s=1800.0))  # 150 simulated s per wall s
+    display.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[1].endswith("; 0 messages/s, ETA -- [2s]")
+    assert lines[2].endswith("; 750 messages/s, ETA 8s [4s]")
+
+
+def test_the_sweep_line_shows_runs_per_second_and_the_eta() -> None:
+    clock, stream = FakeClock(), io.StringIO()
+    line = ProgressLine(stream, every_s_not_tty=0.0, clock=clock)
+    line(2, 10)  # two runs were done in an earlier session
+    clock.now_s += 4
+    line(4, 10)
+    assert stream.getvalue().splitlines() == [
+        "  sweep: 2/10 runs (20%), 2 already done, elapsed 0.0s, ETA --",
+        "  sweep: 4/10 runs (40%), 2 already done, elapsed 4.0s, 0.5 runs/s, ETA 12.0s",
+    ]

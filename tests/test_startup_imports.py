@@ -1,7 +1,8 @@
 """Startup loads only what the command uses: ``mailsim validate``, ``schema`` and ``--help`` load
-neither matplotlib nor pandas nor the simulation core (simpy, networkx); ``run`` does, once it
-simulates and draws. Each command runs as a user types it (``python -m simulator ...``) with
-``-X importtime``, whose report on stderr names every module the process imported.
+neither matplotlib nor pandas nor pyarrow nor the simulation core (simpy, networkx); ``run``
+does, once it simulates and draws, and loads pyarrow only to write Parquet. Each command runs as
+a user types it (``python -m simulator ...``) with ``-X importtime``, whose report on stderr
+names every module the process imported.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "scenarios" / "quickstart.yaml"
-HEAVY = ("matplotlib", "pandas", "networkx", "simpy")
+HEAVY = ("matplotlib", "pandas", "networkx", "simpy", "pyarrow")
 
 
 def imported(*args: str, cwd: Path = REPO) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -42,6 +43,15 @@ def test_run_imports_the_core_and_matplotlib(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out" / "plots" / "latency_cdf.png").is_file()
     assert {"matplotlib", "simpy", "networkx"} <= modules
+    assert "pyarrow" not in modules
+
+
+def test_a_parquet_run_imports_pyarrow_and_without_plots_no_matplotlib(tmp_path: Path) -> None:
+    done, modules = imported("run", str(SCENARIO), "-o", str(tmp_path / "out"), "-q", "--no-plots",
+                             "--format", "parquet")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out" / "deliveries.parquet").is_file()
+    assert "pyarrow" in modules and "matplotlib" not in modules
 
 
 def test_public_api_still_exports_run_and_result() -> None:

@@ -7,8 +7,9 @@ per job:
 - ``errors``: :class:`Problem` and :class:`ScenarioError`, and reporting a mistake at a key path;
 - ``fields``: the annotated field types (durations, sizes, names, distributions) and their JSON Schema;
 - ``base``: the base class of every model (frozen, no unknown keys, YAML names as aliases);
-- ``network``, ``servers``, ``users``, ``traffic``, ``outages``: the models of each part of
-  the file, with their defaults (retry policies, access protocols, server ``defaults``);
+- ``network``, ``servers``, ``users``, ``traffic``, ``outages``, ``lists``: the models of each
+  part of the file, with their defaults (retry policies, access protocols, server ``defaults``,
+  list owners); ``lists`` also checks what lists and aliases name, loops refused;
 - ``model``: the root :class:`Scenario`: parts put together, queries, effective YAML, overrides;
 - ``checks``: cross-references (nodes, servers, domains, users, links) that must resolve;
 - ``parsing``: YAML text read safely, with the line of every key and list item;

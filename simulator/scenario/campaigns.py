@@ -3,16 +3,10 @@ names (domains, group prefixes, addresses) or ``count`` of them drawn at random.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BeforeValidator, Field, StrictBool, StrictInt, WithJsonSchema
+from pydantic import Field, StrictBool, StrictInt
 
 from .base import Spec
-from .fields import Address, Bytes, Name, Seconds
-
-
-def _one_or_many(value: object) -> object:
-    return (value,) if isinstance(value, str) else value
+from .fields import Address, Bytes, Seconds, Selection
 
 
 class CampaignSpec(Spec):
@@ -20,15 +14,7 @@ class CampaignSpec(Spec):
 
     at_s: Seconds = Field(alias="at")
     from_: Address = Field(alias="from")
-    to: Annotated[
-        tuple[Name, ...],
-        BeforeValidator(_one_or_many),
-        Field(min_length=1),
-        WithJsonSchema({
-            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
-            "description": "a domain, a group prefix or an address, or a list of them",
-        }),
-    ]
+    to: Selection
     count: StrictInt | None = Field(default=None, ge=1)
     size_bytes: Bytes = Field(alias="size")
     attachment_bytes: Bytes | None = Field(default=None, alias="attachment")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .errors import Loc
+from .lists import expansion_issues
 from .users import GroupSpec
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
                     f"'{outage.target}' is neither a server nor a link (ends joined by --)",
                 )
             )
+    issues += expansion_issues(s, users)
     return issues
 
 

@@ -127,6 +127,26 @@ GroupPrefix = Annotated[
 ]
 
 
+def _one_or_many(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+def _one_or_many_schema(description: str = "") -> WithJsonSchema:
+    """A non-empty list of strings that a file may also write as one bare string."""
+    schema: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"},
+                                                                  "minItems": 1}]}
+    if description:
+        schema["description"] = description
+    return WithJsonSchema(schema)
+
+
+# Recipients of a message: one address, or a list of them.
+Addresses = Annotated[tuple[Address, ...], BeforeValidator(_one_or_many), Field(min_length=1), _one_or_many_schema()]
+# Whom a campaign goes to: domains, group prefixes or addresses, one or a list.
+Selection = Annotated[tuple[Name, ...], BeforeValidator(_one_or_many), Field(min_length=1),
+                      _one_or_many_schema("a domain, a group prefix or an address, or a list of them")]
+
+
 def _distribution_schema(value_schema: dict[str, Any], description: str) -> dict[str, Any]:
     def kind(name: str, params: dict[str, Any]) -> dict[str, Any]:
         return {

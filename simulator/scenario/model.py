@@ -18,6 +18,7 @@ from .campaigns import CampaignSpec
 from .checks import semantic_issues
 from .errors import Problem, ScenarioError, SemanticError, raise_at
 from .fields import DomainName, Name, NodeName, Seconds
+from .lists import AliasSpec, ListSpec
 from .network import LinkSpec, Network
 from .outages import OutageSpec
 from .overrides import OverrideError, assign
@@ -48,6 +49,8 @@ class Scenario(Spec):
     messages: tuple[ScriptedMessage, ...] = ()
     campaigns: tuple[CampaignSpec, ...] = ()
     outages: tuple[OutageSpec, ...] = ()
+    lists: tuple[ListSpec, ...] = ()
+    aliases: tuple[AliasSpec, ...] = ()
 
     _raw: dict[str, Any] | None = PrivateAttr(default=None)
     _max_messages: int = PrivateAttr(default=DEFAULT_MAX_MESSAGES)  # the limit it was validated against
@@ -152,8 +155,9 @@ class Scenario(Spec):
     # ----------------------------------------------------------------- output
 
     def to_effective_dict(self) -> dict[str, object]:
-        """The effective scenario as plain data in the file's own key names (SI numbers)."""
-        return {
+        """The effective scenario as plain data in the file's own key names (SI numbers);
+        ``lists`` and ``aliases`` only when there are some."""
+        effective: dict[str, object] = {
             "name": self.name,
             "seed": self.seed,
             "duration": self.duration_s,
@@ -171,6 +175,11 @@ class Scenario(Spec):
             **({"campaigns": [campaign.to_yaml() for campaign in self.campaigns]} if self.campaigns else {}),
             "outages": [outage.to_yaml() for outage in self.outages],
         }
+        if self.lists:
+            effective["lists"] = [entry.to_yaml() for entry in self.lists]
+        if self.aliases:
+            effective["aliases"] = [alias.to_yaml() for alias in self.aliases]
+        return effective
 
     def to_effective_yaml(self) -> str:
         """The effective scenario as YAML: every default filled in, quantities as

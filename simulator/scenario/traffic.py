@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, WithJsonSchema, model_validator
+from pydantic import Field, StrictBool, StrictFloat, model_validator
 
 from ..profiles import RateProfile
 from ..randomness import Constant
@@ -13,6 +13,7 @@ from .base import Spec
 from .errors import raise_at
 from .fields import (
     Address,
+    Addresses,
     Bytes,
     DurationDistribution,
     Name,
@@ -125,21 +126,12 @@ class TrafficSpec(Spec):
         }
 
 
-def _one_or_many(value: object) -> object:
-    return (value,) if isinstance(value, str) else value
-
-
 class ScriptedMessage(Spec):
     """One message sent at an exact time, for exact experiments."""
 
     at_s: Seconds = Field(alias="at")
     from_: Address = Field(alias="from")
-    to: Annotated[
-        tuple[Address, ...],
-        BeforeValidator(_one_or_many),
-        Field(min_length=1),
-        WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}),
-    ]
+    to: Addresses
     size_bytes: Bytes = Field(alias="size")
     attachment_bytes: Bytes | None = Field(default=None, alias="attachment")
     eight_bit: StrictBool = False

@@ -230,10 +230,11 @@ def dsn_content(facts: MessageFacts, original: MessageFacts | None, size_bytes: 
 
 
 def content_for(facts: Facts, mid: str, size_bytes: int, eight_bit_clean: bool = True, received: str = "") -> Content:
-    """The bytes of message ``mid`` on a hop that moves ``size_bytes`` of it."""
-    f = facts.get(mid)
+    """The bytes of message ``mid`` on a hop that moves ``size_bytes`` of it (a list's copy: the
+    bytes of the message it copies)."""
+    f = facts.get(facts.content_source(mid))
     if f.is_dsn:
-        return dsn_content(f, facts.messages.get(f.about), size_bytes)
+        return dsn_content(f, facts.messages.get(facts.content_source(f.about)), size_bytes)
     encoding = "7bit"
     if f.eight_bit:
         encoding = "8bit" if eight_bit_clean and size_bytes == f.wire_bytes else "quoted-printable"

@@ -4,8 +4,8 @@
 its body is 8-bit, its attachments worked out from the size arithmetic of
 :mod:`simulator.message`; for a DSN, who reports what). :class:`Facts` reads every message and
 each recipient's mailbox (``delivered``), the DSN details (``bounced``, ``bounce_sent``,
-``warning_sent``) and the sessions cut after the server accepted (``session_cut``,
-``submit_failed``) from the log's records.
+``warning_sent``), the sessions cut after the server accepted (``session_cut``,
+``submit_failed``) and which message a list's copy copies (``expanded``) from the log's records.
 """
 
 from __future__ import annotations
@@ -83,9 +83,14 @@ class Facts:
         self.delivered: dict[str, list[tuple[float, str]]] = {}  # rcpt -> [(time, message id)]
         self.delivered_at: dict[tuple[str, str], float] = {}
         self.tail_cuts: dict[tuple[str, str], list[float]] = {}  # (message, client node) -> 250 lost
+        self.copies: dict[str, str] = {}  # a list's copy -> the message it copies
         for time_s, event, mid, node, values in records:
             if event == "created":
                 self._created(time_s, mid, node, as_dict(event, values))
+            elif event == "expanded":
+                copy = values[3]
+                if copy is not None:
+                    self.copies[copy] = mid
             elif event == "delivered":
                 (rcpt,) = values
                 self.delivered.setdefault(rcpt, []).append((time_s, mid))
@@ -133,6 +138,13 @@ class Facts:
         if not facts.is_dsn:
             facts.attachments = attachments_of(facts.author, recipients, facts.size_bytes, facts.wire_bytes)
         self.messages[mid] = facts
+
+    def content_source(self, mid: str) -> str:
+        """The message whose bytes ``mid`` carries: itself, or for a list's copy the message the
+        list got (a list re-sends the same content: headers, ``To:`` the list, ``Message-ID``)."""
+        while mid in self.copies:
+            mid = self.copies[mid]
+        return mid
 
     def get(self, mid: str) -> MessageFacts:
         facts = self.messages.get(mid)

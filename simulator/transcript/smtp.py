@@ -82,7 +82,7 @@ def build_smtp(conv: Conversation, trace: dict[str, Any], facts: Facts, servers:
     if any_ok and (accepted is not None or trace.get("cut")):
         # the data leaves from data_at; its last byte leaves d before the server accepts
         data_end = float(accepted) - d if accepted is not None else trace.get("data_end")
-        received = _received(f, home_server) if not f.is_dsn else ""
+        received = _received(facts.get(facts.content_source(mid)), home_server) if not f.is_dsn else ""
         content = content_for(facts, mid, size, bool(trace.get("eight_bit")), received)
         until = None if data_end is None else max(data_at, float(data_end))
         conv.sends.append(Send(data_at, "C", "", mid, content, until, ".\r\n"))

@@ -7,7 +7,9 @@ the client's outbox and submission is tried again ``SUBMIT_RETRY_S`` later: noth
 A recipient the server refuses at submission (unknown local user, oversized message) is
 reported to the user at once; no DSN is sent, since the server never accepted the message.
 A session cut after the server accepted but before the client saw the 250 is submitted again,
-so the server gets the message twice: a duplicate, as in real SMTP.
+so the server gets the message twice: a duplicate, as in real SMTP. A server that refuses the
+session (421 at the greeting) or defers recipients (452 to MAIL FROM, 450 to RCPT: its capacity
+limits) is tried again ``SUBMIT_RETRY_S`` after the client learns it, for the deferred recipients.
 """
 
 from __future__ import annotations
@@ -157,6 +159,9 @@ class Submission:
         agent, message = self.agent, self.message
         ctx = agent.ctx
         sessions = ctx.sessions
+        if not result.cut_off and (result.plan.refused or result.deferred):
+            self._deferred(result)
+            return
         if not result.cut_off:
             if sessions.enabled:
                 sessions.close(self.handle)
@@ -172,6 +177,23 @@ class Submission:
         self.pending = tuple(r for r in self.pending if r not in self.refusals)
         ctx.record("submit_failed", message.id, agent.node,
                    (agent.server.name, CUT, None, ctx.env.now + SUBMIT_RETRY_S))
+        ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+
+    def _deferred(self, result: SmtpExchange) -> None:
+        """The server refused the session at its greeting or deferred recipients: submit those
+        again after ``SUBMIT_RETRY_S`` (the ones it accepted go on as its delivery jobs)."""
+        agent, message = self.agent, self.message
+        ctx = agent.ctx
+        if ctx.sessions.enabled:
+            ctx.sessions.close(self.handle)
+            self.handle = None
+        code = result.plan.refused
+        if result.deferred:
+            code = result.deferred[0][1]
+            self.pending = tuple(r for r, _ in result.deferred)
+        next_s = ctx.env.now + SUBMIT_RETRY_S
+        ctx.record("submit_failed", message.id, agent.node, (agent.server.name, code, None, next_s))
+        start_jobs(result.followups)
         ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
 
     def again(self, _event: Any = None) -> None:

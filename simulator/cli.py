@@ -277,6 +277,8 @@ def report(result: Result, folder: Path) -> str:
     if s["peak_queue"]:
         peaks = ", ".join(f"{k} {v}" for k, v in s["peak_queue"].items())
         lines.append(f"  peak queue: {peaks}")
+    for server, by_code in s.get("refusals", {}).items():
+        lines.append(f"  refused by {server}: " + ", ".join(f"{n} x {reply}" for reply, n in by_code.items()))
     lines.extend(most_loaded_lines(s.get("loads")))
     lines.append(f"  results in {folder}/")
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ and the run's end condition (:class:`simulator.end_of_run.EndOfRun`, ``ctx.end``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import simpy
 
@@ -12,11 +12,14 @@ from . import kernel
 from .end_of_run import EndOfRun
 from .eventlog import EventLog
 from .network import Network
+from .protocols.trace import SessionTrace, SmtpTrace
 from .sessions import Sessions
 
 if TYPE_CHECKING:
     from .agents import UserAgent
     from .server import MailServer
+
+R = TypeVar("R", bound=SessionTrace)
 
 
 class Context:
@@ -39,27 +42,43 @@ class Context:
         self.done = self.end.done
         self._next_id = 0
         # Session traces for transcripts and packet captures; None unless recording was asked for.
-        self.traces: list[dict[str, Any]] | None = None
+        self.traces: list[SessionTrace] | None = None
         self.trace_filter: frozenset[str] | None = None  # message ids to record; None: all
 
     def trace(
-        self, protocol: str, client: str, server: str, message_id: str = "", **fields: Any
-    ) -> dict[str, Any] | None:
-        """A new session trace to fill in, or None when not recording (or not this message)."""
+        self, protocol: str, client: str, server: str, message_id: str = "", *, t0: float | None = None,
+        connect_failed: bool = False, timeout_s: float = 0.0, user: str = "",
+    ) -> SmtpTrace | None:
+        """A new SMTP or submission session trace for the session to fill in (with ``connect_failed``,
+        complete: the connect at ``t0`` got no answer for ``timeout_s``), or None when not recording
+        (or not this message)."""
         wanted = self.trace_filter
         if self.traces is None or (wanted is not None and message_id and message_id not in wanted):
             return None
-        record: dict[str, Any] = {"protocol": protocol, "client": client, "server": server,
-                                  "message_id": message_id, "seq": len(self.traces), **fields}
-        self.traces.append(record)
-        return record
+        trace = SmtpTrace(protocol, client, server, len(self.traces), message_id, user)
+        if t0 is not None:
+            trace.start_s = float(t0)
+        if connect_failed:
+            trace.connect_timeout_s = timeout_s
+        self.traces.append(trace)
+        return trace
 
-    def keep_trace(self, record: dict[str, Any] | None, message_ids: list[str]) -> None:
+    def trace_retrieval(self, kind: type[R], protocol: str, client: str, server: str, user: str,
+                        device: int) -> R | None:
+        """A new retrieval session trace of ``kind`` for the session to fill in, or None when not
+        recording (with a filter, :meth:`keep_trace` drops it again if it fetched none of them)."""
+        if self.traces is None:
+            return None
+        trace = kind(protocol, client, server, len(self.traces), "", user, device)
+        self.traces.append(trace)
+        return trace
+
+    def keep_trace(self, trace: SessionTrace | None) -> None:
         """Drop a retrieval session's trace that fetched none of the filtered messages."""
-        if record is None or self.trace_filter is None or self.traces is None:
+        if trace is None or self.trace_filter is None or self.traces is None:
             return
-        if not any(m in self.trace_filter for m in message_ids):
-            self.traces.remove(record)
+        if not any(m in self.trace_filter for m in trace.fetched_ids()):
+            self.traces.remove(trace)
 
     def record(self, event: str, message_id: str = "", node: str = "", values: tuple[Any, ...] = ()) -> None:
         """Append a record to the event log, stamped with the current simulated time: ``values``

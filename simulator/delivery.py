@@ -11,6 +11,11 @@ host), a connection-level failure closes the destination for a while; a job due 
 destination is deferred without a connection (logged as ``held``), and Exim skips a closed host
 of several.
 
+With ``destination_concurrency``, an attempt first takes a slot of its destination (the first MX
+host of its recipients), then a slot of its server, each first come first served, and holds both
+until it ends. A host that refuses the session at its greeting (421) counts as a host that did
+not answer: the next MX host is tried at once.
+
 The queue, local delivery, the decision after a failure and the DSNs belong to the server
 (:mod:`simulator.server`); this module owns the attempts and their timing.
 """
@@ -29,6 +34,7 @@ from .exchange import SmtpExchange
 from .message import Message
 from .protocols import smtp
 from .retry import TryRecord
+from .slots import Slots
 
 if TYPE_CHECKING:
     from .server import MailServer
@@ -49,9 +55,9 @@ class Job:
     its deliveries created at the next server.
     """
 
-    __slots__ = ("batch", "code", "contacts", "followups", "handle", "host", "host_index", "hosts", "message",
-                 "offered", "open_hosts", "path", "queued_at_s", "rcpts", "remaining", "server", "settled", "state",
-                 "timer", "waiting")
+    __slots__ = ("batch", "code", "contacts", "destination", "followups", "handle", "host", "host_index", "hosts",
+                 "message", "offered", "open_hosts", "path", "queued_at_s", "rcpts", "remaining", "server", "settled",
+                 "state", "timer", "waiting")
 
     def __init__(
         self, server: MailServer, message: Message, rcpts: tuple[str, ...], hosts: tuple[str, ...],
@@ -64,6 +70,7 @@ class Job:
         self.state = state
         self.timer: simpy.Event | None = None  # a connect being waited for
         self.handle: Any = None  # the open session's registration
+        self.destination: Slots | None = None  # the destination's slots, while the job holds one
 
     # ---- the job ---------------------------------------------------------------------------
 
@@ -122,10 +129,33 @@ class Job:
                 self.code = CONNECT_FAILED
                 self._failed(reopen_s)
                 return
+        if server.destination_slots is not None:
+            slots = self.destination = server.destination_slots.of(self.hosts[0])
+            if slots.take():
+                self._await_slot()
+            else:
+                slots.wait().callbacks.append(self._await_slot)
+            return
         if server.slots.take():
             self._attempt_now()
         else:
             server.slots.wait().callbacks.append(self._attempt)
+
+    def _await_slot(self, _event: Any = None) -> None:
+        """The job holds a slot of its destination: now a slot of its server."""
+        server = self.server
+        if server.slots.take():
+            self._attempt(None)
+        else:
+            server.slots.wait().callbacks.append(self._attempt)
+
+    def _give_slots(self) -> None:
+        """The attempt is over (or cannot start): its slots go to the next in line."""
+        self.server.slots.give()
+        destination = self.destination
+        if destination is not None:
+            destination.give()
+            self.destination = None
 
     def _failed(self, reopen_s: float | None = None) -> None:
         code = self.code
@@ -152,7 +182,7 @@ class Job:
     def _attempt(self, _event: Any) -> None:
         """A slot was handed over: attempt if the server is still up."""
         if not self.server.up:
-            self.server.slots.give()
+            self._give_slots()
             self._next()
             return
         self._attempt_now()
@@ -244,6 +274,11 @@ class Job:
             ctx.record("session_cut", message.id, server.name, (host, False))
             self._attempt_over(CUT)
             return
+        if result.plan.refused:  # 421 at the greeting: as a host that did not answer
+            ctx.record("connect_failed", message.id, server.name, (host, result.plan.refused))
+            self.contacts.append((host, False, ctx.clock()))
+            self._next_host()
+            return
         self.contacts.append((host, True, ctx.clock()))
         if result.accepted:
             ctx.append_record((ctx.clock(), "sent", message.id, server.name, (host, result.accepted, smtp.OK)))
@@ -253,7 +288,7 @@ class Job:
                 sessions.tail(self.path, result.ack_at_s, partial(self._reply_lost, result.accepted, host))
             if len(result.accepted) == len(self.remaining):  # every recipient: the job is done
                 self.code = smtp.OK
-                server.slots.give()
+                self._give_slots()
                 self._learn()
                 self.remaining = []
                 self._end()
@@ -282,7 +317,7 @@ class Job:
     def _attempt_over(self, code: str) -> None:
         """The attempt is over with ``code``: its slot is free; the job goes on."""
         self.code = code
-        self.server.slots.give()
+        self._give_slots()
         self._learn()
         settled = self.settled
         self.remaining = [r for r in self.remaining if r not in settled]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import simpy
@@ -23,9 +23,12 @@ from .mailbox import Mailbox
 from .message import Message
 from .network import Path
 from .protocols import retrieval
+from .protocols.trace import HttpTrace, Pop3Trace, SessionTrace
 
 if TYPE_CHECKING:
     from .agents import UserAgent
+
+R = TypeVar("R", bound=SessionTrace)
 
 
 class Device:
@@ -176,7 +179,7 @@ class Device:
                 return wanted, 0 if self.keep else len(owed)
 
             handle = ctx.sessions.open(process, path)
-            trace = self._trace("pop3")
+            trace = self._trace(Pop3Trace)
             try:
                 ok = yield from retrieval.pop3_session(env, ctx.net, path, select, self.keep, self.got, trace)
                 if not ok:
@@ -202,7 +205,7 @@ class Device:
             if path is None:
                 continue
             handle = ctx.sessions.open(process, path)
-            trace = self._trace("http")
+            trace = self._trace(HttpTrace)
             try:
                 yield from retrieval.http_poll(env, ctx.net, path, self.new_messages, self.got, trace)
             except simpy.Interrupt:
@@ -212,14 +215,14 @@ class Device:
                 ctx.sessions.close(handle)
                 self._trace_done(trace)
 
-    def _trace(self, protocol: str) -> dict[str, Any] | None:
-        return self.ctx.trace(protocol, self.agent.node, self.agent.server.name, "",
-                              user=self.agent.address, device=self.index)
+    def _trace(self, kind: type[R]) -> R | None:
+        """A new trace of this device's session (None when not recording)."""
+        agent = self.agent
+        return self.ctx.trace_retrieval(kind, self.protocol, agent.node, agent.server.name, agent.address, self.index)
 
-    def _trace_cut(self, trace: dict[str, Any] | None) -> None:
+    def _trace_cut(self, trace: SessionTrace | None) -> None:
         if trace is not None:
-            trace["cut_at"] = self.ctx.env.now
+            trace.cut_s = float(self.ctx.env.now)
 
-    def _trace_done(self, trace: dict[str, Any] | None) -> None:
-        if trace is not None:
-            self.ctx.keep_trace(trace, [f[0] for f in trace.get("fetches") or ()])
+    def _trace_done(self, trace: SessionTrace | None) -> None:
+        self.ctx.keep_trace(trace)

@@ -28,7 +28,7 @@ FIELD_TYPES: dict[str, str] = {
     "code": TEXT, "rcpts": LIST, "rcpt": TEXT, "queue": INT, "hosts": LIST, "host": TEXT,
     "accepted": FLAG, "why": TEXT, "until": FLOAT, "next": FLOAT, "reason": TEXT, "dsn": TEXT,
     "device": INT, "protocol": TEXT, "copies": INT, "offset": FLOAT, "seen": INT, "new": TEXT,
-    "by": TEXT, "folder": TEXT, "where": TEXT, "via": TEXT, "copy": TEXT,
+    "by": TEXT, "folder": TEXT, "where": TEXT, "via": TEXT, "copy": TEXT, "client": TEXT, "status": TEXT,
 }
 
 
@@ -57,9 +57,9 @@ class Kind(NamedTuple):
     meaning: str
 
 
-CODES_FAILED = ("421", "451", "450")
-MESSAGES, OUTAGES, RETRIEVAL, USERS = ("Messages and sessions", "Outages", "Devices and retrieval",
-                                       "What users do with mail")
+CODES_FAILED = ("421", "451", "450", "452")
+MESSAGES, CAPACITY, OUTAGES, RETRIEVAL, USERS = ("Messages and sessions", "Capacity", "Outages",
+                                                 "Devices and retrieval", "What users do with mail")
 
 _KINDS: tuple[Kind, ...] = (
     Kind("created", MESSAGES, "the new message",
@@ -106,7 +106,8 @@ _KINDS: tuple[Kind, ...] = (
          "a delivery attempt starts: the job has a session slot"),
     Kind("connect_failed", MESSAGES, "the message", "the sending server",
          (Field("host", ""), Field("code", "", ("421",))),
-         "the host was down or unreachable; `connect_timeout` has passed. The attempt moves to the next host"),
+         "the host was down or unreachable and `connect_timeout` has passed, or it refused the session at its "
+         "greeting (a `refused` record at the host, 2 RTT earlier). The attempt moves to the next host"),
     Kind("session_cut", MESSAGES, "the message", "the sending server",
          (Field("host", ""),
           Field("accepted", "`yes`: the host had accepted before the cut, so a duplicate will follow; "
@@ -118,8 +119,10 @@ _KINDS: tuple[Kind, ...] = (
          "reaches the client d later, and an outage in that window still counts as a lost reply "
          "(`session_cut accepted=yes`, then a duplicate)"),
     Kind("rcpt_deferred", MESSAGES, "the message", "the sending server",
-         (Field("host", ""), Field("rcpts", "recipients that got a 4xx"), Field("code", "", ("450",))),
-         "recipients were greylisted; the attempt fails for them"),
+         (Field("host", ""), Field("rcpts", "recipients that got a 4xx"),
+          Field("code", "`450`: greylisted, or over the host's rate limit answering at RCPT; `452`: the host's "
+                        "queue is full", ("450", "452"))),
+         "the host deferred those recipients; the attempt fails for them"),
     Kind("held", MESSAGES, "the message", "the sending server",
          (Field("rcpts", "still undelivered"), Field("hosts", "the MX hosts"),
           Field("why", "`dead`: under the postfix policy, every recipient domain of the job is a dead "
@@ -152,11 +155,28 @@ _KINDS: tuple[Kind, ...] = (
     Kind("submit_failed", MESSAGES, "the message", "the sender's node",
          (Field("host", "the home server"),
           Field("code", "`421`: the server was down or unreachable and did not answer within 30 s, logged at "
-                        "the end of those 30 s; `451`: an outage cut the session", ("421", "451")),
+                        "the end of those 30 s, or it refused the session at its greeting, logged when the client "
+                        "learned it; `451`: an outage cut the session; `452` or `450`: a capacity limit deferred "
+                        "the recipients", ("421", "451", "452", "450")),
           Field("accepted", "`yes` when the cut came after the server had accepted, so a duplicate will follow",
                 ("yes",), optional=True),
           Field("next", "absolute time of the next try")),
          "submission failed; the client submits again at `next`"),
+    Kind("refused", CAPACITY, "the message", "the refusing server",
+         (Field("client", "the sending server, or the user's node for a submission"),
+          Field("code", "", ("421", "452", "450")),
+          Field("status", "the enhanced status code: `4.3.2` too many sessions, `4.7.0` or `4.7.1` over the rate "
+                          "limit, `4.3.1` queue full", ("4.3.2", "4.7.0", "4.3.1", "4.7.1")),
+          Field("why", "the limit: `max_inbound`, `rate_limit` or `queue_limit`",
+                ("max_inbound", "rate_limit", "queue_limit"))),
+         "a capacity limit refused the session as it opened: at the greeting (`421`), to MAIL FROM (`452`) or "
+         "to every RCPT (`450`). The client learns it later (`connect_failed`, `rcpt_deferred` or "
+         "`submit_failed`). Counted per server and reply in `summary.json` (`refusals`)"),
+    Kind("processing", CAPACITY, "the message", "the server", (Field("rcpts", "the recipients it accepted"),),
+         "a worker starts processing the message (a server with `processing`; docs/scenario.md)"),
+    Kind("processed", CAPACITY, "the message", "the server", (Field("rcpts", "the recipients it accepted"),),
+         "the processing is done: at this moment the message is delivered to the server's mailboxes and "
+         "queued for the rest"),
     Kind("server_down", OUTAGES, "empty", "the server", (),
          "the server stops answering and forwarding; its sessions are cut"),
     Kind("server_up", OUTAGES, "empty", "the server", (), "an outage of the server ended"),
@@ -194,7 +214,7 @@ _KINDS: tuple[Kind, ...] = (
 )
 
 KINDS: dict[str, Kind] = {k.name: k for k in _KINDS}
-SECTIONS = (MESSAGES, OUTAGES, RETRIEVAL, USERS)
+SECTIONS = (MESSAGES, CAPACITY, OUTAGES, RETRIEVAL, USERS)
 
 
 # ---- text form ---------------------------------------------------------------------------------

@@ -7,7 +7,12 @@ knows every refusal), or when an outage cut the session; the exchange then says 
 ended. The session counts as open at the server (``server.inbound``) from its start to that end.
 The client registers :meth:`cut` with the session registry for the path; a cut
 abandons the transfer, and what would have come next is ignored. With a trace
-(``ctx.trace``), the session records its timeline there.
+(:class:`~simulator.protocols.trace.SmtpTrace`, from ``ctx.trace``), the session records there
+what only it knows: when it opened, the server's replies, when its data moved, when the server
+accepted, when it ended or was cut. The rest of its dialogue is the plan's layout.
+``plan.refused`` is set when the server refused the session at its greeting. A server with
+inbound limits counts the session open from its start (unless it refused it at the greeting)
+until it ends (:mod:`simulator.admission`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import simpy
 from .message import Message
 from .network import Flow, Network, Path
 from .protocols import smtp
-from .protocols.smtp import OK
+from .protocols.smtp import ACK_D, DATA_TAIL_D, OK
+from .protocols.trace import SmtpTrace
 
 NO_FOLLOWUPS: list[Any] = []  # an exchange's follow-ups until the server accepts: shared, so never changed
 
@@ -61,7 +67,7 @@ class SmtpExchange:
         self.flow: Flow | None = None
         self.timer: simpy.Event | None = None  # the wait in progress
         self.over = False  # ended or cut: whatever fires later is ignored
-        self.trace: dict[str, Any] | None = None
+        self.trace: SmtpTrace | None = None
         # How it ended:
         self.accepted: tuple[str, ...] = ()  # the server took responsibility for these (it sent 250)
         self.deferred: list[tuple[str, str]] | tuple[()] = ()  # (recipient, 4xx code): try again later
@@ -69,7 +75,7 @@ class SmtpExchange:
         self.ack_at_s = 0.0  # when the client sees the 250 (d after the server accepted)
         self.followups: list[Any] = NO_FOLLOWUPS  # the receiving server's new delivery jobs (only read)
 
-    def start(self, trace: dict[str, Any] | None = None) -> None:
+    def start(self, trace: SmtpTrace | None = None) -> None:
         """Open the session now: the server's replies are fixed, the first wait or the transfer set."""
         server, path = self.server, self.path
         server.inbound.change(self.env.now, 1)  # open until it ends, whichever way
@@ -77,18 +83,26 @@ class SmtpExchange:
             self.trace = trace
             message = self.message
             eight_bit = self.eight_bit_client and server.eight_bit_mime
-            trace.update(t0=self.env.now, delay_s=path.delay_s, pipelining=server.pipelining,
-                         size_bytes=message.hop_bytes(eight_bit), body_8bit=message.eight_bit, eight_bit=eight_bit,
-                         limit_bytes=server.max_message_size_bytes, rcpts=self.rcpts, replies=[], data_start=None,
-                         data_end=None, accepted_at=None, end=None, cut=False)
+            trace.start_s = float(self.env.now)
+            trace.delay_s = path.delay_s
+            trace.pipelining = server.pipelining
+            trace.size_bytes = message.hop_bytes(eight_bit)
+            trace.body_8bit = message.eight_bit
+            trace.eight_bit = eight_bit
+            trace.limit_bytes = server.max_message_size_bytes
+            trace.rcpts = self.rcpts
         plan = self.plan = smtp.plan(path, server, self.message, self.rcpts, self.client, self.submission,
                                      self.eight_bit_client)
+        if trace is not None and plan.refusal is not None:
+            refusal = plan.refusal
+            trace.refusal_stage = refusal.stage
+            trace.refusal_reply = f"{refusal.code} {refusal.status} {refusal.text}"
         if plan.steps:
             self.step = 0
             self._wait(plan.steps[0][0])
             return
         # The one transfer: the data (after its lead-in), then "." reaches the server.
-        flow = self.flow = self.net.transfer(path, plan.size_bytes, plan.lead_in_s, path.delay_s)
+        flow = self.flow = self.net.transfer(path, plan.size_bytes, plan.lead_in_s, DATA_TAIL_D * path.delay_s)
         flow.then(self._accepted)
 
     def _wait(self, delay_s: float) -> None:
@@ -114,7 +128,8 @@ class SmtpExchange:
             self._wait(plan.steps[self.step][0])
         elif plan.accepted:
             self.timer = None
-            flow = self.flow = self.net.transfer(self.path, plan.size_bytes, plan.lead_in_s, self.path.delay_s)
+            flow = self.flow = self.net.transfer(self.path, plan.size_bytes, plan.lead_in_s,
+                                                 DATA_TAIL_D * self.path.delay_s)
             flow.then(self._accepted)
         else:
             self._end(plan.steps[0][1] if plan.too_big else plan.replies)
@@ -126,24 +141,31 @@ class SmtpExchange:
         plan, trace = self.plan, self.trace
         assert plan is not None
         now = self.net.clock()
+        admission = self.server.admission
+        if admission is not None:
+            admission.close()  # the session was open (it passed the greeting, since it got this far)
         self.followups = self.server.accept(self.message, plan.accepted, self.client)
         self.accepted = plan.accepted
-        self.ack_at_s = now + self.path.delay_s  # the client keeps the path cuttable until then
+        # the 250 reaches the client: it keeps the path cuttable until then
+        self.ack_at_s = now + ACK_D * self.path.delay_s
         if trace is not None:
             flow = self.flow
             assert flow is not None
-            trace.update(data_start=flow.started_s, data_end=flow.ended_s, accepted_at=now)
-            trace["replies"] = list(plan.replies)
-            trace["end"] = self.ack_at_s
+            trace.data_start_s, trace.data_end_s, trace.accepted_s = flow.started_s, flow.ended_s, float(now)
+            trace.replies = list(plan.replies)
+            trace.end_s = self.ack_at_s
         self.over = True
         self.server.inbound.change(now, -1)
         self.on_end(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
+        admission = self.server.admission
+        if admission is not None and not self.plan.refused:
+            admission.close()  # a session refused at the greeting never opened
         trace = self.trace
         if trace is not None:
-            trace["replies"] = list(replies)
-            trace["end"] = self.env.now
+            trace.replies = list(replies)
+            trace.end_s = float(self.env.now)
         self.over = True
         self.server.inbound.change(self.env.now, -1)
         self.on_end(self)
@@ -157,7 +179,7 @@ class SmtpExchange:
             self.net.cancel(self.flow)
         self.cut_off = True
         if self.trace is not None:
-            self.trace["cut"] = True
+            self.trace.cut_s = float(self.env.now)
         plan = self.plan
         assert plan is not None
         self._end(plan.replies)

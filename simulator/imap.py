@@ -10,8 +10,9 @@ byte's trip back (``d``). Messages are fetched in the order they were delivered,
 An outage of the server or the path cuts the session (the fetch in progress is abandoned and
 fetched again later); the client reconnects at the next multiple of ``poll`` after the cut at
 which the server answers. A client that cannot connect tries again at its next poll.
-With a trace, each round of fetches (after SELECT, EXISTS, NOOP, or more mail meanwhile) is
-recorded with its trigger and time.
+The waits and lead-ins are the IMAP stretches of :mod:`simulator.protocols.retrieval`. With a
+trace (:class:`~simulator.protocols.trace.ImapTrace`), each round of fetches (after SELECT,
+EXISTS, NOOP, or more mail meanwhile) is recorded with its trigger, its time and its fetches.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from . import kernel
 from .message import Message
 from .network import Flow, Path
-from .protocols.retrieval import Fetches, start_fetch
+from .protocols.retrieval import IMAP_CONNECT, IMAP_EXISTS, IMAP_NOOP, Fetches, start_fetch
+from .protocols.trace import Fetch, ImapRound, ImapTrace
 
 if TYPE_CHECKING:
     from .devices import Device
@@ -104,7 +106,7 @@ class ImapSession:
     """One connection of an IMAP client, from connect to cut."""
 
     __slots__ = ("client", "fetches", "flow", "handle", "lead_s", "left", "message", "over", "path", "requested_s",
-                 "round_open", "rounds", "state", "tick_s", "trace")
+                 "round_open", "state", "tick_s", "trace")
 
     def __init__(self, client: ImapClient, path: Path) -> None:
         device = client.device
@@ -122,11 +124,11 @@ class ImapSession:
         self.round_open = False  # mail announced now joins the round under way
         self.fetches: Fetches = None
         self.handle = ctx.sessions.open(self.cut, path)
-        self.trace = trace = device._trace("imap")
-        self.rounds: list[dict[str, Any]] = []
+        self.trace = trace = device._trace(ImapTrace)
         if trace is not None:
-            trace.update(t0=ctx.env.now, delay_s=path.delay_s, idle=device.idle, rounds=self.rounds)
-        ctx.env.timeout(4 * path.rtt_s).callbacks.append(self._selected)  # TCP, greeting, LOGIN, SELECT
+            trace.start_s, trace.delay_s, trace.idle = float(ctx.env.now), path.delay_s, device.idle
+        # TCP, greeting, LOGIN, SELECT
+        ctx.env.timeout(IMAP_CONNECT.end_d * path.delay_s).callbacks.append(self._selected)
 
     def _selected(self, _event: Any) -> None:
         if not self.over:
@@ -136,7 +138,7 @@ class ImapSession:
         """A round of fetches: every message new now, in order."""
         if self.trace is not None:
             self.fetches = []
-            self.rounds.append({"trigger": trigger, "at": at_s, "fetches": self.fetches})
+            self.trace.rounds.append(ImapRound(trigger, float(at_s), self.fetches))
         self.left = len(self.client.announced)
         self._fetch_next()
 
@@ -162,7 +164,7 @@ class ImapSession:
         message, flow = self.message, self.flow
         assert message is not None and flow is not None
         if self.fetches is not None:
-            self.fetches.append((message.id, message.wire_bytes, self.requested_s, flow.started_s, flow.ended_s))
+            self.fetches.append(Fetch(message.id, message.wire_bytes, self.requested_s, flow.started_s, flow.ended_s))
         self.message = self.flow = None
         self.client.device._retrieved(message)
         self._fetch_next()
@@ -174,7 +176,7 @@ class ImapSession:
         the client learns of the mail in a step of its own, now."""
         path = self.path
         if self.client.device.idle and (path.rtt_s or path.limited_links):
-            self.lead_s = path.delay_s + path.rtt_s
+            self.lead_s = IMAP_EXISTS.end_d * path.delay_s
             if self.trace is not None:
                 # The round takes in what else arrives before the client would have woken (in a
                 # step of its own, now): a trace records which messages each round fetched.
@@ -197,7 +199,7 @@ class ImapSession:
         if device.idle:
             # EXISTS reaches the device (d), DONE and the IDLE's OK (1 RTT): nothing moves, so
             # they are the first FETCH's lead-in rather than wake-ups.
-            self.lead_s = self.path.delay_s + self.path.rtt_s
+            self.lead_s = IMAP_EXISTS.end_d * self.path.delay_s
             self._round("exists", env.now)
             return
         self.state = NOOP
@@ -214,7 +216,7 @@ class ImapSession:
         env = self.client.env
         self.client.device.last_tick_s = self.tick_s
         self.tick_s = env.now  # the round's time
-        env.timeout(self.path.rtt_s).callbacks.append(self._noop_done)
+        env.timeout(IMAP_NOOP.end_d * self.path.delay_s).callbacks.append(self._noop_done)
 
     def _noop_done(self, _event: Any) -> None:
         if not self.over:
@@ -234,9 +236,8 @@ class ImapSession:
             client.announced.appendleft(self.message)
         device.failed("cut")
         if self.trace is not None:
-            self.trace["cut_at"] = ctx.env.now
+            self.trace.cut_s = float(ctx.env.now)
         ctx.sessions.close(self.handle)
-        if self.trace is not None:
-            ctx.keep_trace(self.trace, [f[0] for r in self.rounds for f in r["fetches"]])
+        ctx.keep_trace(self.trace)
         client.cut()
 

@@ -17,6 +17,9 @@ correct checksums:
 - the side the protocol says closes first sends FIN, the other answers FIN, the first ACKs; a
   session cut by an outage simply stops.
 
+The sends are the transcripts' own (the protocol's dialogue layout placed from the session's
+trace, :mod:`simulator.transcript`); the handshake takes the ``HANDSHAKE_D`` one-way delays
+the layouts start the server's greeting after (:mod:`simulator.protocols.dialogue`).
 Every packet is stamped with the simulated time its sender put it on the wire (nanosecond
 pcap timestamps, seconds since simulated time 0), so the capture agrees with events.csv: the
 server's ``250 ... queued as`` is at the ``accepted`` time, a submission's SYN at ``created``.

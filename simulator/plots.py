@@ -564,7 +564,8 @@ def attempts_histogram(deliveries: Sequence[Mapping[str, Any]], title: str = "")
     return fig
 
 
-_CHAIN_EVENTS = frozenset({"accepted", "attempt", "connect_failed", "session_cut", "submit_failed"})
+_CHAIN_EVENTS = frozenset({"accepted", "attempt", "connect_failed", "session_cut", "submit_failed", "processing",
+                           "processed"})
 
 
 def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -574,8 +575,10 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
     session's start: the attempt, or the connect to the next MX after a failed one, or the
     submission) counts as ``transfer_s``; the time between a server accepting the message and
     the start of the session that moved it on (queue, failed attempts, retry intervals) is
-    ``queue_wait_s``. ``queue_wait_s + transfer_s == latency_s``. ``retrieval_s`` is mailbox to
-    first device (None if not retrieved).
+    ``queue_wait_s``, except the time in a server's processing stage (``workers``): waiting for a
+    worker is ``worker_wait_s``, being processed ``processing_s``.
+    ``queue_wait_s + worker_wait_s + processing_s + transfer_s == latency_s``. ``retrieval_s`` is
+    mailbox to first device (None if not retrieved).
 
     A recipient an alias added is followed back through the alias's address. A list's copy is
     split from its making (a pseudo-acceptance at the list's server) to the member, and the
@@ -599,7 +602,7 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
         if r["status"] != "delivered" or r["delivered_at"] is None:
             continue
         mid, rcpt, delivered_s = r["message_id"], r["recipient"], r["delivered_at"]
-        wait_s = transfer_s = 0.0
+        wait_s = worker_s = processing_s = transfer_s = 0.0
         while True:  # the member's leg, then the leg of each message a list copied, up to the author's
             names = {rcpt}
             while (mid, rcpt) in aliased:
@@ -607,31 +610,37 @@ def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, 
                 names.add(rcpt)
             events = by_message.get(mid, [])
             if mid not in made:
-                wait, transfer = _split_latency(events, names, r["submitted_at"], delivered_s)
-                wait_s, transfer_s = wait_s + wait, transfer_s + transfer
+                leg = _split_latency(events, names, r["submitted_at"], delivered_s)
+            else:
+                original, rcpt, made_s, where = made[mid]
+                leg = _split_latency([(made_s, "accepted", where, {"from": "", "rcpts": tuple(names)}), *events],
+                                     names, made_s, delivered_s)
+            wait_s, worker_s, processing_s, transfer_s = (
+                wait_s + leg[0], worker_s + leg[1], processing_s + leg[2], transfer_s + leg[3])
+            if mid not in made:
                 break
-            original, rcpt, made_s, where = made[mid]
-            wait, transfer = _split_latency([(made_s, "accepted", where, {"from": "", "rcpts": tuple(names)}),
-                                             *events], names, made_s, delivered_s)
-            wait_s, transfer_s = wait_s + wait, transfer_s + transfer
             mid, delivered_s = original, made_s
         rows.append({
             "message_id": r["message_id"], "recipient": r["recipient"], "domain": _domain(r["recipient"]),
-            "latency_s": r["latency_s"], "queue_wait_s": wait_s, "transfer_s": transfer_s,
+            "latency_s": r["latency_s"], "queue_wait_s": wait_s, "worker_wait_s": worker_s,
+            "processing_s": processing_s, "transfer_s": transfer_s,
             "retrieval_s": None if r["retrieved_at"] is None else r["retrieved_at"] - r["delivered_at"],
         })
     return rows
 
 
 def _split_latency(events: Sequence[tuple[float, str, str, dict[str, Any]]], names: set[str],
-                   submitted_s: float, delivered_s: float) -> tuple[float, float]:
-    """(queue wait, transfer) of one recipient's path, walking back hop by hop; ``names`` are the
-    recipient's address and those of the aliases that led to it."""
+                   submitted_s: float, delivered_s: float) -> tuple[float, float, float, float]:
+    """(queue wait, worker wait, processing, transfer) of one recipient's path, walking back hop
+    by hop; ``names`` are the recipient's address and those of the aliases that led to it."""
     accepted = [(t, node, f["from"]) for t, ev, node, f in events
                 if ev == "accepted" and not names.isdisjoint(f["rcpts"])]
     servers = {node for _, node, _ in accepted}
     hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
-    wait_s = transfer_s = 0.0
+    wait_s = worker_s = processing_s = transfer_s = 0.0
+    if hop is not None:
+        worker_s, processing_s, left_s = _stage(events, hop[1], names, hop[0], delivered_s)
+        wait_s = delivered_s - left_s
     for _ in range(len(accepted) + 1):
         if hop is None:
             break
@@ -640,14 +649,35 @@ def _split_latency(events: Sequence[tuple[float, str, str, dict[str, Any]]], nam
             starts = [float(f["next"]) for tt, ev, node, f in events
                       if ev == "submit_failed" and node == client and tt <= t and "next" in f]
             start = max([submitted_s, *(s for s in starts if s <= t)])
-            return wait_s + (start - submitted_s), transfer_s + (t - start)
+            return wait_s + (start - submitted_s), worker_s, processing_s, transfer_s + (t - start)
         start = _session_start(events, client, names, t)
         transfer_s += t - start
         hop = max((a for a in accepted if a[1] == client and a[0] <= start), default=None, key=lambda a: a[0])
         if hop is not None:
-            wait_s += start - hop[0]
-    # an inconsistent chain: what is not accounted for as transfer counts as waiting
-    return (delivered_s - submitted_s) - transfer_s, transfer_s
+            waited_s, processed_s, left_s = _stage(events, client, names, hop[0], start)
+            worker_s += waited_s
+            processing_s += processed_s
+            wait_s += start - left_s
+    # an inconsistent chain: what is not accounted for as transfer or processing counts as waiting
+    return (delivered_s - submitted_s) - transfer_s - worker_s - processing_s, worker_s, processing_s, transfer_s
+
+
+def _stage(events: Sequence[tuple[float, str, str, dict[str, Any]]], node: str, names: set[str], accepted_s: float,
+           before_s: float) -> tuple[float, float, float]:
+    """(worker wait, processing, when it left the stage) of the recipient (one of ``names``)
+    accepted at ``node`` at ``accepted_s`` and gone on by ``before_s``; (0, 0, accepted_s) without
+    a processing stage."""
+    started_s = None
+    for t, ev, where, f in events:
+        if t > before_s:
+            break
+        if where != node or t < accepted_s or names.isdisjoint(f.get("rcpts", ())):
+            continue
+        if ev == "processing" and started_s is None:
+            started_s = t
+        elif ev == "processed" and started_s is not None:
+            return started_s - accepted_s, t - started_s, t
+    return 0.0, 0.0, accepted_s
 
 
 def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], client: str, names: set[str],
@@ -669,13 +699,21 @@ def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], cli
 
 BREAKDOWN_PARTS: tuple[tuple[str, str, str], ...] = (
     ("queue_wait_s", "waiting in server queues (incl. failed attempts, retry intervals)", "tab:orange"),
+    ("worker_wait_s", "waiting for a server's worker", "tab:red"),
+    ("processing_s", "processing at a server (workers)", "tab:purple"),
     ("transfer_s", "SMTP sessions (submission, relay)", "tab:blue"),
     ("retrieval_s", "in the mailbox until the first device has it", "tab:green"),
 )
 
 
+_STAGE_PARTS = frozenset({"worker_wait_s", "processing_s"})
+
+
 def breakdown_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
-    """Where the time went: mean per part by destination domain (left), each part's CDF (right)."""
+    """Where the time went: mean per part by destination domain (left), each part's CDF (right).
+
+    The processing parts are drawn only when some server has a processing stage."""
+    parts = [p for p in BREAKDOWN_PARTS if p[0] not in _STAGE_PARTS or any(r[p[0]] for r in rows)]
     fig = new_figure(12, 5.6)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -684,12 +722,12 @@ def breakdown_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figu
     names = ["all", *sorted(groups)[: MAX_SERIES]] if rows else []
     groups["all"] = list(rows)
     means = {name: {key: _mean([r[key] for r in groups[name] if r[key] is not None])
-                    for key, _, _ in BREAKDOWN_PARTS} for name in names}
+                    for key, _, _ in parts} for name in names}
     biggest = max((sum(m.values()) for m in means.values()), default=0.0)
     scale, unit = _linear_unit(biggest)
     ys = list(range(len(names)))
     offset = [0.0] * len(names)
-    for key, label, color in BREAKDOWN_PARTS:
+    for key, label, color in parts:
         widths = [means[n][key] / scale for n in names]
         bars = left.barh(ys, widths, left=offset, color=color, label=label.split(" (")[0], height=0.6)
         for name, bar in zip(names, bars, strict=True):
@@ -707,7 +745,7 @@ def breakdown_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figu
     left.set_title("Mean time per part", fontsize=10)
     series = {}
     colors = {}
-    for key, label, color in BREAKDOWN_PARTS:
+    for key, label, color in parts:
         values = [r[key] for r in rows if r[key] is not None]
         zero = sum(v <= 0 for v in values)
         name = label.split(" (")[0] + (f", {zero} zero" if zero else "")

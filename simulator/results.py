@@ -203,7 +203,7 @@ def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any])
     for row in tables.queues:
         peak[row["server"]] = max(peak.get(row["server"], 0), row["queue_length"])
     retrieved = [r for r in mail if r["retrieved_at"] is not None]
-    return {
+    summary = {
         **header,
         "counts": counts,
         "latency_s": stats([r["latency_s"] for r in delivered]),
@@ -218,6 +218,22 @@ def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any])
         "retrieval_by_protocol": by_protocol(tables, records),
         "events": len(records),
     }
+    refused = refusals(records)
+    if refused:  # only where a capacity limit refused something, so other summaries stay as they were
+        summary["refusals"] = refused
+    return summary
+
+
+def refusals(records: Iterable[Record]) -> dict[str, dict[str, int]]:
+    """Per server (in name order), its ``refused`` records counted by reply (``"421 4.7.0"``)."""
+    counts: dict[str, dict[str, int]] = {}
+    for _, event, _, node, values in records:
+        if event == "refused":
+            _client, code, status, _why = values
+            by_code = counts.setdefault(node, {})
+            reply = f"{code} {status}"
+            by_code[reply] = by_code.get(reply, 0) + 1
+    return {node: dict(sorted(by_code.items())) for node, by_code in sorted(counts.items())}
 
 
 def by_protocol(tables: Tables, records: Sequence[Record]) -> dict[str, dict[str, Any]]:

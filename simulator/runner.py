@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .plots import Figure
+    from .protocols.trace import SessionTrace
     from .world import Progress, World
 
 __all__ = ["PLOT_FILES", "Result", "run"]
@@ -49,11 +50,13 @@ PLOT_FILES: tuple[str, ...] = (
 
 _DTYPES: dict[str, dict[str, str]] = {
     **{table: dtypes(table) for table in ("deliveries", "retrievals", "queues", "events", "links", "servers")},
-    "breakdown": {column: "float64" for column in ("latency_s", "queue_wait_s", "transfer_s", "retrieval_s")},
+    "breakdown": {column: "float64" for column in ("latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
+                                                   "transfer_s", "retrieval_s")},
 }
 # Event fields whose column needs a nullable dtype (pandas would make an int column with gaps float).
 _FIELD_DTYPES = {eventkinds.INT: "Int64", eventkinds.FLAG: "boolean", eventkinds.FLOAT: "float64"}
-_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "transfer_s", "retrieval_s")
+_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
+                      "transfer_s", "retrieval_s")
 
 
 def _pandas() -> Any:
@@ -82,7 +85,7 @@ class Result:
     _tables: results.Tables | None = field(default=None, repr=False)
     _summary: dict[str, Any] | None = field(default=None, repr=False)
     _breakdown: list[dict[str, Any]] | None = field(default=None, repr=False)
-    traces: list[dict[str, Any]] | None = field(default=None, repr=False)  # session traces (run with trace=True)
+    traces: list[SessionTrace] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
     _run_id: str | None = field(default=None, repr=False)
     partial: bool = False  # stopped before its end (an interrupt): the tables cover the run up to end_time_s
@@ -160,7 +163,8 @@ class Result:
 
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
-        """Per delivered mail pair: queue wait, SMTP transfer and mailbox wait (see plots.time_breakdown)."""
+        """Per delivered mail pair: queue wait, worker wait, processing, SMTP transfer and mailbox wait
+        (see plots.time_breakdown)."""
         from . import plots
 
         self._need_log("the time breakdown")

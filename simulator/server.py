@@ -8,6 +8,11 @@ give up, and the sender gets a bounce (an RFC 3464 DSN from ``MAILER-DAEMON@<ser
 the null sender). A DSN that fails is never bounced. The server holds the destination state of
 the policies that have one (``postfix``, ``exim``; see :mod:`simulator.destinations`).
 
+Capacity limits, each off unless the scenario sets it, live in modules of their own: the
+processing stage between acceptance and delivery (:mod:`simulator.workers`), the inbound limits
+and their refusals (:mod:`simulator.admission`), and the slots per destination
+(:mod:`simulator.slots`).
+
 While the server is down it answers nobody, its sessions are cut, and its queue waits: jobs
 resume when it comes back.
 """
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from .addresses import domain_of
+from .admission import admission_for
 from .context import Context
 from .delivery import CUT, Job, Retrying
 from .greylist import Greylist
@@ -26,10 +32,11 @@ from .mailbox import Mailbox
 from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
 from .protocols import smtp
 from .retry import TryRecord, make_policy
-from .slots import Slots
+from .slots import DestinationSlots, Slots
 
 if TYPE_CHECKING:
     from .lists import Expansions
+    from .workers import Workers
 
 GREYLISTED = "450"  # 450 4.7.1: try again later
 UNKNOWN_USER = "550"
@@ -57,6 +64,10 @@ class MailServer:
         self.inbound = ctx.net.bins.levels()  # open inbound SMTP sessions, the maximum per time bin
         self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
+        self.admission = admission_for(ctx, spec, self.queued)  # None: no inbound limit
+        self.workers: Workers | None = None  # the processing stage, if any (the world sets it)
+        self.destination_slots = (None if spec.destination_concurrency is None
+                                  else DestinationSlots(ctx.env, spec.destination_concurrency))
         self._mx: dict[str, tuple[str, ...]] = {}  # domain -> MX hosts as seen from here (DNS is static)
         self.expansions: Expansions | None = None  # its mailing lists and aliases (simulator.lists), if any
         self.up = True  # no outage holds it down (kept apart: read on every hop)
@@ -99,6 +110,9 @@ class MailServer:
         """
         ctx = self.ctx
         ctx.append_record((ctx.clock(), "accepted", message.id, self.name, (client, rcpts)))
+        if self.workers is not None:
+            self.workers.admit(message, rcpts)  # taken once processed
+            return []
         return self.take(message, rcpts, False)  # the jobs are returned, not started
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:

@@ -1,4 +1,5 @@
-"""A server's outgoing session slots: at most ``concurrency`` delivery sessions open at once."""
+"""A server's outgoing session slots: at most ``concurrency`` delivery sessions open at once, and
+with ``destination_concurrency`` at most that many to one destination."""
 
 from __future__ import annotations
 
@@ -36,3 +37,21 @@ class Slots:
             self.waiting.popleft().succeed()  # the slot passes straight to the next in line
         else:
             self.busy -= 1
+
+
+class DestinationSlots:
+    """Slots per destination (the first MX host of a job's recipients), each made when first used."""
+
+    __slots__ = ("capacity", "env", "of_host")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.of_host: dict[str, Slots] = {}
+
+    def of(self, host: str) -> Slots:
+        """The slots of the destination ``host``."""
+        slots = self.of_host.get(host)
+        if slots is None:
+            slots = self.of_host[host] = Slots(self.env, self.capacity)
+        return slots

@@ -30,6 +30,7 @@ from .mailbox import Mailbox
 from .network import Network
 from .randomness import Streams
 from .server import MailServer
+from .workers import Workers
 
 PROGRESS_EVERY_EVENTS = 1000
 """How many events ``World.run`` processes between two calls of its progress callback."""
@@ -129,7 +130,9 @@ class World:
             ctx.traces = []
             ctx.trace_filter = trace_messages
         for name, spec in scenario.servers.items():
-            ctx.servers[name] = MailServer(ctx, spec)
+            server = ctx.servers[name] = MailServer(ctx, spec)
+            if spec.processing is not None:
+                server.workers = Workers(server, spec.workers, spec.processing, self.streams.get(f"processing.{name}"))
             for domain in spec.domains:
                 ctx.home[domain] = name
         ctx.dns = {domain: tuple((r.host, r.preference) for r in records) for domain, records in scenario.dns.items()}

@@ -18,6 +18,7 @@ from simulator import load_scenario, run
 from simulator.eventkinds import text_fields
 from simulator.message import quoted_printable_bytes
 from simulator.pcap import write_pcap
+from simulator.protocols.trace import SmtpTrace
 from simulator.runner import Result
 from simulator.transcript.build import build_conversations
 from simulator.transcript.conversation import Conversation
@@ -71,7 +72,7 @@ def created(result: Result, mid: str) -> dict[str, str]:
 
 def hop_sizes(result: Result, mid: str) -> dict[str, int]:
     """Bytes each SMTP hop of ``mid`` moved, by protocol (submission / smtp)."""
-    return {t["protocol"]: t["size_bytes"] for t in result.traces or () if t["message_id"] == mid}
+    return {t.protocol: t.size_bytes for t in result.traces or () if isinstance(t, SmtpTrace) and t.message_id == mid}
 
 
 def accepted(result: Result, mid: str, node: str) -> float:
@@ -167,7 +168,8 @@ traffic:
   - {{from: x@a.example, to: b.example, rate: 30/h, size: 2KB, eight_bit: {share}}}
 """
     traced = run(load_scenario(text), trace=True)
-    relays = [t for t in traced.traces or () if t["protocol"] == "smtp" and not t.get("connect_failed")]
+    relays = [t for t in traced.traces or () if isinstance(t, SmtpTrace) and t.protocol == "smtp"
+              and not t.connect_failed]
     assert len(relays) >= 10
-    wires: dict[str, Any] = {t["message_id"]: int(created(traced, t["message_id"])["wire"]) for t in relays}
-    assert all((t["size_bytes"] != wires[t["message_id"]]) == encoded for t in relays)
+    wires: dict[str, Any] = {t.message_id: int(created(traced, t.message_id)["wire"]) for t in relays}
+    assert all((t.size_bytes != wires[t.message_id]) == encoded for t in relays)

@@ -80,11 +80,45 @@ outages:
   - {target: mx.b, start: 0s, duration: 5h}
 """
 
+# Capacity limits: mx.a's queue holds one message (452 to submissions and to mx.b's relay),
+# mx.b takes one session at a time and two messages per client per 10 minutes (421), mx.c
+# throttles at RCPT (450) and processes on one worker.
+CAPACITY = """
+name: capacity-events
+duration: 20m
+network:
+  links:
+    - {between: [lan.a, mx.a], latency: 5ms}
+    - {between: [mx.a, mx.b], latency: 50ms}
+    - {between: [lan.b, mx.b], latency: 5ms}
+    - {between: [lan.c, mx.c], latency: 5ms}
+servers:
+  mx.a: {domains: [a.example], queue_limit: 1}
+  mx.b: {domains: [b.example], max_inbound: 1, rate_limit: {messages: 2, per: 10m}}
+  mx.c: {domains: [c.example], workers: 1, processing: 1s, rate_limit: {messages: 1, per: 10m, reply: rcpt}}
+defaults:
+  retry: {policy: fixed, interval: 5m}
+users:
+  - {group: {prefix: a, count: 3, domain: a.example}, at: lan.a}
+  - {group: {prefix: b, count: 2, domain: b.example}, at: lan.b}
+  - {group: {prefix: c, count: 2, domain: c.example}, at: lan.c}
+messages:
+  - {at: 0, from: a001@a.example, to: b001@b.example, size: 1KB}
+  - {at: 0.1, from: a002@a.example, to: b002@b.example, size: 1KB}
+  - {at: 0.2, from: a003@a.example, to: b001@b.example, size: 1KB}
+  - {at: 0.3, from: a001@a.example, to: b002@b.example, size: 1KB}
+  - {at: 0.1, from: b002@b.example, to: b001@b.example, size: 1KB}
+  - {at: 200, from: b001@b.example, to: a001@a.example, size: 1KB}
+  - {at: 3, from: a001@a.example, to: a003@a.example, size: 1KB}
+  - {at: 0, from: c001@c.example, to: c002@c.example, size: 1KB}
+  - {at: 1, from: c002@c.example, to: c001@c.example, size: 1KB}
+"""
+
 
 @pytest.fixture(scope="module")
 def results() -> list[Result]:
     paths = sorted(p for p in (ROOT / "scenarios").glob("*.yaml") if p.name not in SKIPPED_SCENARIOS)
-    return [run(load_scenario(p)) for p in paths] + [run_yaml(CHAOS), run_yaml(DEAD)]
+    return [run(load_scenario(p)) for p in paths] + [run_yaml(CHAOS), run_yaml(DEAD), run_yaml(CAPACITY)]
 
 
 def test_the_docs_tables_are_the_schemas() -> None:
@@ -128,6 +162,7 @@ def test_every_kind_field_and_value_occurs(results: list[Result]) -> None:
 
 
 def test_submit_failed_codes(results: list[Result]) -> None:
-    """421 when the home server does not answer (30 s after the try), 451 when a session is cut."""
+    """421 when the home server does not answer (30 s after the try) or refuses at the greeting,
+    451 when a session is cut, 452 and 450 when a capacity limit defers the recipients."""
     codes = {values[1] for r in results for _t, e, _m, _n, values in r.records if e == "submit_failed"}
-    assert codes == {"421", "451"}
+    assert codes == {"421", "451", "452", "450"}

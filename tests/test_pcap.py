@@ -24,6 +24,7 @@ from simulator import load_scenario, run
 from simulator.cli import main
 from simulator.eventkinds import text_fields
 from simulator.pcap import MSS_BYTES, write_pcap
+from simulator.protocols.trace import SmtpTrace
 from simulator.runner import Result
 from simulator.transcript.build import build_conversations
 from simulator.transcript.conversation import Conversation, node_addresses
@@ -175,15 +176,17 @@ def test_streams_carry_the_conversations_bytes(packets: list[Packet], capture: A
 def test_message_data_is_spread_over_the_transfer(packets: list[Packet], capture: Any) -> None:
     scenario, result, convs, _ = capture
     addresses = node_addresses(scenario.nodes())
-    (trace,) = [t for t in result.traces or () if t["message_id"] == "m3" and t["protocol"] == "submission"]
-    (conv,) = [c for c in convs if c.seq == trace["seq"]]
+    (trace,) = [t for t in result.traces or () if isinstance(t, SmtpTrace) and t.message_id == "m3"
+                and t.protocol == "submission"]
+    (conv,) = [c for c in convs if c.seq == trace.seq]
+    assert trace.data_start_s is not None and trace.data_end_s is not None
     key = (addresses[conv.client], conv.client_port, addresses[conv.server], conv.port)
     data = [p for p in connections(packets)[key] if p.from_client and p.payload
-            and ns(trace["data_start"]) <= p.ns <= ns(trace["data_end"])]
-    assert sum(len(p.payload) for p in data) == trace["size_bytes"] + len(b".\r\n")
-    assert len(data) == -(-(trace["size_bytes"] + 3) // MSS_BYTES)
-    assert data[-1].ns == ns(trace["data_end"]) and data[-1].payload.endswith(b"\r\n.\r\n")
-    assert data[0].ns > ns(trace["data_start"]) and len({p.ns for p in data}) == len(data)
+            and ns(trace.data_start_s) <= p.ns <= ns(trace.data_end_s)]
+    assert sum(len(p.payload) for p in data) == trace.size_bytes + len(b".\r\n")
+    assert len(data) == -(-(trace.size_bytes + 3) // MSS_BYTES)
+    assert data[-1].ns == ns(trace.data_end_s) and data[-1].payload.endswith(b"\r\n.\r\n")
+    assert data[0].ns > ns(trace.data_start_s) and len({p.ns for p in data}) == len(data)
 
 
 def test_timestamps_match_the_event_log(packets: list[Packet], capture: Any) -> None:

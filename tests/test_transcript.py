@@ -25,6 +25,7 @@ from simulator.cli import main
 from simulator.cli_trace import format_session
 from simulator.eventkinds import text_fields
 from simulator.message import quoted_printable_bytes
+from simulator.protocols.trace import SmtpTrace
 from simulator.runner import Result
 from simulator.transcript.build import build_conversations
 from simulator.transcript.conversation import Conversation, node_addresses
@@ -150,7 +151,7 @@ def test_message_data_is_exactly_the_bytes_each_hop_moved(wire: Any) -> None:
     _, result, convs = wire
     checked = 0
     for conv in convs:
-        trace_sizes = {t["seq"]: t.get("size_bytes") for t in result.traces or ()}
+        trace_sizes = {t.seq: t.size_bytes for t in result.traces or () if isinstance(t, SmtpTrace)}
         for send in conv.sends:
             if send.body is None:
                 continue

@@ -1,6 +1,6 @@
 """The servers part of a scenario: mail servers (``servers``, ``defaults``), their retry
-policies and greylisting, MX records (``dns``), and how ``defaults`` merge under each
-server."""
+policies, greylisting and capacity limits, MX records (``dns``), and how ``defaults`` merge
+under each server."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, 
 from ..retry import POLICY_DEFAULTS, POLICY_KEYS, exim_give_up_s, parse_exim_rule
 from .base import Spec
 from .errors import Loc, raise_at, unknown_key_message
-from .fields import Bytes, DomainName, NodeName, OptionalSecondsOrOff, PositiveSeconds, Seconds
+from .fields import Bytes, DomainName, DurationDistribution, NodeName, OptionalSecondsOrOff, PositiveSeconds, Seconds
 
 RetryPolicy: TypeAlias = Literal["fixed", "postfix", "exim", "exchange", "backoff"]
+
+# Postfix's default_destination_concurrency_limit: a server retrying as Postfix does opens at most
+# this many sessions to one destination unless it sets ``destination_concurrency`` itself.
+POSTFIX_DESTINATION_CONCURRENCY = 20
 
 
 def _exim_rule(rule: str | None) -> str | None:
@@ -121,6 +125,19 @@ class GreylistSpec(Spec):
         return {"delay": self.delay_s, "retry_window": self.retry_window_s, "max_age": self.max_age_s}
 
 
+class RateLimitSpec(Spec):
+    """At most ``messages`` messages from one client node in each window of ``per`` seconds
+    (windows ``[k * per, (k + 1) * per)``); beyond it the server answers ``421 4.7.0`` at the
+    greeting (``reply: connect``) or ``450 4.7.1`` to every RCPT (``reply: rcpt``)."""
+
+    messages: StrictInt = Field(ge=1)
+    per_s: PositiveSeconds = Field(alias="per")
+    reply: Literal["connect", "rcpt"] = "connect"
+
+    def to_yaml(self) -> dict[str, object]:
+        return {"messages": self.messages, "per": self.per_s, "reply": self.reply}
+
+
 class ServerSpec(Spec):
     """A mail server (effective: the scenario's ``defaults`` merged under it)."""
 
@@ -136,6 +153,30 @@ class ServerSpec(Spec):
     pipelining: StrictBool = True
     eight_bit_mime: StrictBool = True
     greylisting: GreylistSpec | None = None
+    workers: StrictInt | None = Field(default=None, ge=1)
+    processing: DurationDistribution | None = None
+    max_inbound: StrictInt | None = Field(default=None, ge=1)
+    destination_concurrency: StrictInt | None = Field(default=None, ge=1)
+    rate_limit: RateLimitSpec | None = None
+    queue_limit: StrictInt | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _postfix_destination_concurrency(cls, data: Any) -> Any:
+        """A server retrying as Postfix does gets Postfix's destination concurrency limit."""
+        if not isinstance(data, Mapping) or "destination_concurrency" in data:
+            return data
+        retry = data.get("retry")
+        policy = retry.get("policy") if isinstance(retry, Mapping) else getattr(retry, "policy", None)
+        if policy != "postfix":
+            return data
+        return {**data, "destination_concurrency": POSTFIX_DESTINATION_CONCURRENCY}
+
+    @model_validator(mode="after")
+    def _workers_need_processing(self) -> ServerSpec:
+        if self.workers is not None and self.processing is None:
+            raise_at([(("workers",), "workers needs a processing time (processing: 2s, or a distribution)")], self)
+        return self
 
     def to_yaml(self) -> dict[str, object]:
         return {
@@ -148,6 +189,12 @@ class ServerSpec(Spec):
             "pipelining": self.pipelining,
             "eight_bit_mime": self.eight_bit_mime,
             "greylisting": None if self.greylisting is None else self.greylisting.to_yaml(),
+            "workers": self.workers,
+            "processing": None if self.processing is None else self.processing.to_yaml(),
+            "max_inbound": self.max_inbound,
+            "destination_concurrency": self.destination_concurrency,
+            "rate_limit": None if self.rate_limit is None else self.rate_limit.to_yaml(),
+            "queue_limit": self.queue_limit,
         }
 
 

@@ -2,8 +2,9 @@
 
 :func:`build_conversations` reads the message facts from the event log once, gives each
 session its protocol's port and a client port (the ephemeral range, counted per client,
-server and port), and has its protocol's module fill in the dialogue: :mod:`.smtp` (SMTP and
-submission), :mod:`.pop3`, :mod:`.imap` and :mod:`.http` (webmail).
+server and port), and has its protocol's module fill in the dialogue from the session's typed
+trace (:mod:`simulator.protocols.trace`): :mod:`.smtp` (SMTP and submission), :mod:`.pop3`,
+:mod:`.imap` and :mod:`.http` (webmail).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..eventlog import Record
+from ..protocols.trace import HttpTrace, ImapTrace, Pop3Trace, SessionTrace, SmtpTrace
 from .conversation import Conversation
 from .facts import Facts
 from .http import build_http
@@ -36,33 +38,34 @@ class _Builder:
         self.ports: dict[tuple[str, str, int], int] = {}
         self.owed: Owed = {}  # POP3 device -> held, not deleted
 
-    def build(self, trace: dict[str, Any]) -> Conversation:
-        protocol = trace["protocol"]
+    def build(self, trace: SessionTrace) -> Conversation:
+        protocol = trace.protocol
         conv = Conversation(
-            seq=trace["seq"], protocol=protocol, client=trace["client"], server=trace["server"],
-            port=PORTS[protocol], delay_s=float(trace.get("delay_s", 0.0)), start_s=float(trace["t0"]),
-            user=trace.get("user", ""), device=int(trace.get("device", 0) or 0),
+            seq=trace.seq, protocol=protocol, client=trace.client, server=trace.server,
+            port=PORTS[protocol], delay_s=trace.delay_s, start_s=trace.start_s, user=trace.user, device=trace.device,
         )
         key = (conv.client, conv.server, conv.port)
         n = self.ports.get(key, 0)
         self.ports[key] = n + 1
         conv.client_port = EPHEMERAL_FIRST + n % EPHEMERAL_COUNT
         conv.end_s = conv.start_s
-        if protocol in ("smtp", "submission"):
+        if isinstance(trace, SmtpTrace):
             build_smtp(conv, trace, self.facts, self.servers, self.home)
-        elif protocol == "pop3":
+        elif isinstance(trace, Pop3Trace):
             build_pop3(conv, trace, self.facts, self.owed)
-        elif protocol == "imap":
+        elif isinstance(trace, ImapTrace):
             build_imap(conv, trace, self.facts, self.end_s)
-        else:
+        elif isinstance(trace, HttpTrace):
             build_http(conv, trace, self.facts)
+        else:
+            raise TypeError(f"no conversation for a {type(trace).__name__}")
         conv.end_s = max([conv.end_s, *(s.until_s or s.time_s for s in conv.sends), *(t for t, _, _ in conv.notes)])
         conv.about = [(m, self.facts.get(m).about) for m in conv.message_ids if self.facts.get(m).about]
         return conv
 
 
 def build_conversations(
-    traces: Sequence[dict[str, Any]],
+    traces: Sequence[SessionTrace],
     records: Sequence[Record],
     scenario: Any = None,
     end_s: float | None = None,
@@ -72,7 +75,7 @@ def build_conversations(
     the retrieval sessions that moved none of those messages are left out."""
     facts = Facts(records, traces, scenario)
     builder = _Builder(facts, scenario, end_s)
-    conversations = [builder.build(t) for t in sorted(traces, key=lambda t: t["seq"])]
+    conversations = [builder.build(t) for t in sorted(traces, key=lambda t: t.seq)]
     if only is not None:
         wanted = set(only)
         conversations = [c for c in conversations if wanted.intersection(c.message_ids)

@@ -10,10 +10,11 @@ with IPv4 addresses, the same for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..protocols.dialogue import Line
 from .content import Content
 
 __all__ = ["PASSWORD", "Conversation", "Send", "node_addresses", "run_addresses"]
@@ -71,6 +72,19 @@ class Conversation:
 
     def say(self, time_s: float, side: str, lines: Sequence[str], tag: str = "") -> None:
         self.sends.append(Send(time_s, side, "".join(f"{line}\r\n" for line in lines), tag))
+
+    def say_placed(self, placed: Sequence[tuple[float, Line]], words: Callable[[Line], list[str]],
+                   tag: str = "") -> None:
+        """Say a dialogue's placed lines (:func:`simulator.protocols.dialogue.lay_out`) in the
+        ``words`` given for each; the lines one side sends at one moment go in one write."""
+        i = 0
+        while i < len(placed):
+            time_s, side = placed[i][0], placed[i][1].side
+            j = i + 1
+            while j < len(placed) and placed[j][0] == time_s and placed[j][1].side == side:
+                j += 1
+            self.say(time_s, side, [text for _, line in placed[i:j] for text in words(line)], tag)
+            i = j
 
     def note(self, time_s: float, text: str, tag: str = "") -> None:
         self.notes.append((time_s, text, tag))

@@ -23,6 +23,7 @@ from ..message import (
     base64_bytes,
     header_bytes,
 )
+from ..protocols.trace import SessionTrace, SmtpTrace
 
 __all__ = ["Facts", "MessageFacts", "attachments_of"]
 
@@ -78,7 +79,7 @@ def attachments_of(author: str, recipients: tuple[str, ...], size_bytes: int, wi
 class Facts:
     """Message facts, mailbox contents and DSN details read from the event log once."""
 
-    def __init__(self, records: Sequence[Record], traces: Sequence[dict[str, Any]] = (), scenario: Any = None) -> None:
+    def __init__(self, records: Sequence[Record], traces: Sequence[SessionTrace] = (), scenario: Any = None) -> None:
         self.messages: dict[str, MessageFacts] = {}
         self.delivered: dict[str, list[tuple[float, str]]] = {}  # rcpt -> [(time, message id)]
         self.delivered_at: dict[tuple[str, str], float] = {}
@@ -111,10 +112,10 @@ class Facts:
                         dsn.reported.extend((r, dsn.code, "delayed", "") for r in rcpts)
         self._scripted_eight_bit(scenario)
         for trace in traces:  # an 8-bit body shows as a hop whose size differs from the message's
-            facts = self.messages.get(trace.get("message_id", ""))
-            if facts is None or trace.get("connect_failed"):
+            facts = self.messages.get(trace.message_id)
+            if facts is None or not isinstance(trace, SmtpTrace) or trace.connect_failed:
                 continue
-            if trace.get("body_8bit") or ("size_bytes" in trace and trace["size_bytes"] != facts.wire_bytes):
+            if trace.body_8bit or trace.size_bytes != facts.wire_bytes:
                 facts.eight_bit = True
 
     def _scripted_eight_bit(self, scenario: Any) -> None:

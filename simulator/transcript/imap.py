@@ -1,18 +1,21 @@
-"""An IMAP session as a conversation, timed by its trace.
+"""An IMAP session as a conversation: the IMAP layout it was timed by, worded and placed.
 
-With ``d`` the path's one-way delay, a session starting at ``t0`` has the greeting at
-``t0 + 3d``, LOGIN and SELECT, then the trace's rounds: a new message announced by ``* EXISTS``
-while the client IDLEs (DONE, then the fetches) or found by a NOOP poll, a UID FETCH at each
-fetch's ``requested`` time with the message data over the fetch's transfer, and IDLE again.
-An IDLE with nothing to report is ended and issued again every 29 minutes (RFC 2177) until the
-next round, the session's cut or the end of the run.
+The lines and their offsets are the IMAP stretches of :mod:`simulator.protocols.retrieval`: the
+greeting, LOGIN and SELECT from the session's start, then the trace's rounds, each from its
+``at_s``: a new message announced by ``* EXISTS`` while the client IDLEs (DONE, then the
+fetches) or found by a NOOP poll; a UID FETCH at each fetch's ``requested_s`` with the message
+data over the fetch's transfer; and IDLE again after the round's last response. An IDLE with
+nothing to report is ended and issued again every 29 minutes (RFC 2177) until the next round,
+the session's cut or the end of the run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
+from ..protocols import retrieval as layout
+from ..protocols.dialogue import Line, lay_out
+from ..protocols.trace import ImapTrace
 from .content import content_for
 from .conversation import PASSWORD, Conversation, Send
 from .facts import Facts
@@ -22,83 +25,110 @@ __all__ = ["IDLE_REISSUE_S", "build_imap"]
 IDLE_REISSUE_S = 29 * 60.0  # RFC 2177: end IDLE and issue it again at least every 29 minutes
 
 
-def build_imap(conv: Conversation, trace: dict[str, Any], facts: Facts, end_s: float | None) -> None:
+def build_imap(conv: Conversation, trace: ImapTrace, facts: Facts, end_s: float | None) -> None:
     """Fill ``conv`` with the IMAP dialogue of ``trace`` (``end_s``: when the run ends)."""
-    t0, d, user = conv.start_s, conv.delay_s, conv.user
-    rounds = list(trace.get("rounds") or ())
-    idle = bool(trace.get("idle", True))
-    conv.message_ids = [x[0] for r in rounds for x in r["fetches"]]
-    tags = iter(f"a{k}" for k in range(1, 1 << 30))
-    box = facts.delivered.get(user, [])
-
-    def exists(at: float) -> int:
-        return sum(1 for t, _ in box if t <= at)
-
-    uid = {mid: i + 1 for i, (_, mid) in enumerate(box)}
-    conv.say(t0 + 3 * d, "S", [f"* OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS] {conv.server} IMAP ready"])
-    tag = next(tags)
-    conv.say(t0 + 4 * d, "C", [f"{tag} LOGIN {user} {PASSWORD}"])
-    conv.say(t0 + 5 * d, "S", [f"{tag} OK LOGIN completed"])
-    tag = next(tags)
-    conv.say(t0 + 6 * d, "C", [f"{tag} SELECT INBOX"])
-    n = exists(t0 + 8 * d)
-    conv.say(t0 + 7 * d, "S", [f"* {n} EXISTS", r"* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)",
-                               "* OK [UIDVALIDITY 1] UIDs valid", f"* OK [UIDNEXT {n + 1}] Predicted next UID",
-                               f"{tag} OK [READ-WRITE] SELECT completed"])
-    idle_tag = ""
+    t0, d = conv.start_s, conv.delay_s
+    rounds = trace.rounds
+    conv.message_ids = [x.message_id for r in rounds for x in r.fetches]
+    words = _Words(conv, facts)
+    placed, selected_s = lay_out((layout.IMAP_CONNECT,), t0, d)
+    words.exists_at = selected_s  # SELECT's EXISTS counts what has arrived as its reply reaches the client
+    conv.say_placed(placed, words)
     idle_since: float | None = None
-    cut_at = trace.get("cut_at")
-    horizon = float(cut_at) if cut_at is not None else end_s
+    horizon = trace.cut_s if trace.cut_s is not None else end_s
     for i, rnd in enumerate(rounds):
-        at, trigger = float(rnd["at"]), rnd["trigger"]
-        ids = ",".join(x[0] for x in rnd["fetches"])
+        at = rnd.at_s
+        ids = ",".join(x.message_id for x in rnd.fetches)
         if idle_since is not None:
-            idle_tag = _reissue_idle(conv, idle_tag, idle_since, at, tags)
+            _reissue_idle(conv, words, idle_since, at)
         t = at
-        if trigger == "exists":
-            conv.say(at, "S", [f"* {exists(at)} EXISTS"], ids)
-            conv.say(at + d, "C", ["DONE"], ids)
-            conv.say(at + 2 * d, "S", [f"{idle_tag} OK IDLE terminated"], ids)
-            t = at + 3 * d
-        elif trigger == "noop":
-            tag = next(tags)
-            conv.say(at, "C", [f"{tag} NOOP"], ids)
-            conv.say(at + d, "S", [f"* {exists(at + d)} EXISTS", f"{tag} OK NOOP completed"], ids)
-            t = at + 2 * d
-        more = i + 1 < len(rounds) and rounds[i + 1]["trigger"] == "more"
-        for j, (mid, size, requested, _, end) in enumerate(rnd["fetches"]):
-            start = float(requested) + d  # the FETCH reaches the server
-            tag = next(tags)
-            conv.say(float(requested), "C", [f"{tag} UID FETCH {uid.get(mid, 0)} (FLAGS BODY[])"], ids)
-            seq = uid.get(mid, 0)
+        if rnd.trigger == "exists":
+            words.exists_at = at
+            placed, t = lay_out((layout.IMAP_EXISTS,), at, d)
+            conv.say_placed(placed, words, ids)
+        elif rnd.trigger == "noop":
+            placed, t = lay_out((layout.IMAP_NOOP,), at, d)
+            words.exists_at = placed[-1][0]  # the NOOP's EXISTS counts what has arrived as it is sent
+            conv.say_placed(placed, words, ids)
+        more = i + 1 < len(rounds) and rounds[i + 1].trigger == "more"
+        for j, (mid, size, requested, _, end) in enumerate(rnd.fetches):
+            start = requested + layout.FETCH_REQUEST_D * d  # the FETCH reaches the server
+            tag = next(words.tags)
+            seq = words.uid.get(mid, 0)
+            conv.say(requested, "C", [f"{tag} UID FETCH {seq} (FLAGS BODY[])"], ids)
             prefix = f"* {seq} FETCH (UID {seq} FLAGS (\\Seen) BODY[] {{{size}}}\r\n"
-            news = f"* {exists(float(end))} EXISTS\r\n" if more and j == len(rnd["fetches"]) - 1 else ""
+            news = f"* {words.exists(end)} EXISTS\r\n" if more and j == len(rnd.fetches) - 1 else ""
             suffix = f")\r\n{news}{tag} OK UID FETCH completed\r\n"
-            content = content_for(facts, mid, int(size))
-            conv.sends.append(Send(start, "S", prefix, ids, content, max(start, float(end)), suffix))
-            t = float(end) + d
-        if idle and not more:
-            idle_tag = next(tags)
-            conv.say(t, "C", [f"{idle_tag} IDLE"], ids)
-            conv.say(t + d, "S", ["+ idling"], ids)
+            conv.sends.append(Send(start, "S", prefix, ids, content_for(facts, mid, size), max(start, end), suffix))
+            t = end + layout.FETCH_TAIL_D * d
+        if trace.idle and not more:
+            conv.say_placed(lay_out((layout.IMAP_IDLE,), t, d)[0], words, ids)
             idle_since = t
         else:
             idle_since = None
     if idle_since is not None and horizon is not None:
-        _reissue_idle(conv, idle_tag, idle_since, horizon, tags)
-    if cut_at is not None:
-        conv.cut(float(cut_at))
+        _reissue_idle(conv, words, idle_since, horizon)
+    if trace.cut_s is not None:
+        conv.cut(trace.cut_s)
 
 
-def _reissue_idle(conv: Conversation, idle_tag: str, since: float, until: float, tags: Iterator[str]) -> str:
-    """DONE and a new IDLE every 29 minutes while nothing else happens (RFC 2177); the last tag."""
-    d = conv.delay_s
+def _reissue_idle(conv: Conversation, words: _Words, since: float, until: float) -> None:
+    """DONE and a new IDLE every 29 minutes while nothing else happens (RFC 2177)."""
     t = since + IDLE_REISSUE_S
-    while t + 3 * d < until:
-        conv.say(t, "C", ["DONE"])
-        conv.say(t + d, "S", [f"{idle_tag} OK IDLE terminated"])
-        idle_tag = next(tags)
-        conv.say(t + 2 * d, "C", [f"{idle_tag} IDLE"])
-        conv.say(t + 3 * d, "S", ["+ idling"])
+    while True:
+        placed, _ = lay_out((layout.IMAP_REISSUE,), t, conv.delay_s)
+        if not placed[-1][0] < until:
+            return
+        conv.say_placed(placed, words)
         t += IDLE_REISSUE_S
-    return idle_tag
+
+
+class _Words:
+    """What each IMAP line says, for one session: its command tags and the mailbox as it grows."""
+
+    def __init__(self, conv: Conversation, facts: Facts) -> None:
+        self.conv = conv
+        self.tags: Iterator[str] = iter(f"a{k}" for k in range(1, 1 << 30))
+        self.idle_tag = ""  # the tag of the IDLE in progress
+        self.tag = ""  # the tag of the command in progress
+        self.box = facts.delivered.get(conv.user, [])
+        self.uid = {mid: i + 1 for i, (_, mid) in enumerate(self.box)}
+        self.exists_at = 0.0  # the time an EXISTS being worded counts the mailbox at
+
+    def exists(self, at_s: float) -> int:
+        """How many messages the mailbox holds at ``at_s``."""
+        return sum(1 for t, _ in self.box if t <= at_s)
+
+    def __call__(self, line: Line) -> list[str]:
+        says = line.says
+        if says == "greeting":
+            return [f"* OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS] {self.conv.server} IMAP ready"]
+        if says in ("login", "select", "noop"):
+            self.tag = next(self.tags)
+        if says == "login":
+            return [f"{self.tag} LOGIN {self.conv.user} {PASSWORD}"]
+        if says == "login_ok":
+            return [f"{self.tag} OK LOGIN completed"]
+        if says == "select":
+            return [f"{self.tag} SELECT INBOX"]
+        if says == "selected":
+            n = self.exists(self.exists_at)
+            return [f"* {n} EXISTS", r"* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)",
+                    "* OK [UIDVALIDITY 1] UIDs valid", f"* OK [UIDNEXT {n + 1}] Predicted next UID",
+                    f"{self.tag} OK [READ-WRITE] SELECT completed"]
+        if says == "exists":
+            return [f"* {self.exists(self.exists_at)} EXISTS"]
+        if says == "noop":
+            return [f"{self.tag} NOOP"]
+        if says == "noop_reply":
+            return [f"* {self.exists(self.exists_at)} EXISTS", f"{self.tag} OK NOOP completed"]
+        if says == "done":
+            return ["DONE"]
+        if says == "idle_done":
+            return [f"{self.idle_tag} OK IDLE terminated"]
+        if says == "idle":
+            self.idle_tag = next(self.tags)
+            return [f"{self.idle_tag} IDLE"]
+        if says == "idling":
+            return ["+ idling"]
+        raise ValueError(f"an IMAP layout line says {says!r}, which has no words")

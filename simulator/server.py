@@ -64,7 +64,7 @@ class MailServer:
         self.inbound = ctx.net.bins.levels()  # open inbound SMTP sessions, the maximum per time bin
         self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
-        self.admission = admission_for(ctx, spec, self.queued)  # None: no inbound limit
+        self.admission = admission_for(ctx, spec, self.queued, self.inbound)  # None: no inbound limit
         self.workers: Workers | None = None  # the processing stage, if any (the world sets it)
         self.destination_slots = (None if spec.destination_concurrency is None
                                   else DestinationSlots(ctx.env, spec.destination_concurrency))

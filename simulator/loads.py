@@ -3,7 +3,8 @@ most loaded link and server.
 
 ``links.csv`` comes from the network's own count of the bits each link carried in each direction
 per bin (:mod:`simulator.binning`; the event log has no record of bits in flight). ``servers.csv``
-comes from the event log (queue length, accepted, delivered, sent, refusals by code) and from each
+comes from the event log (queue length, accepted, delivered, sent, refusals by code and by capacity
+limit, busy workers) and from each
 server's count of open inbound sessions kept during the run (the log records no session opening).
 Both are O(bins) in size, whatever the number of messages. See docs/events.md, "Load tables".
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .addresses import domain_of
 from .binning import bin_count
+from .eventkinds import as_dict
 from .eventlog import Record
 
 if TYPE_CHECKING:
@@ -24,9 +26,11 @@ if TYPE_CHECKING:
 LINK_COLUMNS = ("time", "duration_s", "link", "direction", "bytes", "throughput_bps", "utilisation")
 REFUSAL_CODES = ("421", "450", "452", "550", "552", "554")
 """The codes counted in servers.csv (``refused_<code>``); 451 (a cut session) and 250 are not refusals."""
-CAPACITY_COLUMNS: tuple[str, ...] = ()
-"""The place for server capacity's columns (busy workers, refusals per limit: max_inbound,
-rate_limit, queue_limit), derived from its records once servers have capacity settings."""
+LIMITS = ("max_inbound", "rate_limit", "queue_limit")
+"""The capacity limits whose refusals servers.csv counts (``refused_<limit>``, from ``refused`` records)."""
+CAPACITY_COLUMNS = ("workers_busy_max", *(f"refused_{why}" for why in LIMITS))
+"""Server capacity's columns: the most messages being processed at once (``processing`` to
+``processed``) and the refusals of each limit, at the server when it refused."""
 SERVER_COLUMNS = ("time", "duration_s", "server", "queue_max", "queue_end", "accepted", "delivered", "sent",
                   "sessions_max", *(f"refused_{code}" for code in REFUSAL_CODES), *CAPACITY_COLUMNS)
 _INT_COLUMNS = SERVER_COLUMNS[3:]
@@ -83,7 +87,10 @@ def server_rows(records: Iterable[Record], run: RunLoads, end_s: float,
     count = len(edges)
     names = sorted(run.sessions)
     table = {name: [dict.fromkeys(_INT_COLUMNS, 0) for _ in range(count)] for name in names}
-    queue_ends: dict[str, list[int | None]] = {name: [None] * count for name in names}
+    # the queue length and the busy workers at the end of each bin in which they changed
+    ends: dict[str, dict[str, list[int | None]]] = {
+        level: {name: [None] * count for name in names} for level in ("queue", "busy")}
+    busy = dict.fromkeys(names, 0)
     authors: dict[str, str] = {}
 
     def row(node: str, time_s: float) -> dict[str, int] | None:
@@ -94,9 +101,18 @@ def server_rows(records: Iterable[Record], run: RunLoads, end_s: float,
         if event in ("enqueued", "dequeued"):
             r = row(node, time_s)
             if r is not None:
-                k = min(int(time_s // bin_s), count - 1)
-                queue_ends[node][k] = values[0]
+                ends["queue"][node][min(int(time_s // bin_s), count - 1)] = values[0]
                 r["queue_max"] = max(r["queue_max"], values[0])
+        elif event in ("processing", "processed"):
+            r = row(node, time_s)
+            if r is not None:
+                now_busy = busy[node] = busy[node] + (1 if event == "processing" else -1)
+                ends["busy"][node][min(int(time_s // bin_s), count - 1)] = now_busy
+                r["workers_busy_max"] = max(r["workers_busy_max"], now_busy)
+        elif event == "refused":
+            r = row(node, time_s)
+            if r is not None:
+                r[f"refused_{as_dict(event, values)['why']}"] += 1
         elif event in ("accepted", "delivered", "sent"):
             r = row(node, time_s)
             if r is not None:
@@ -110,16 +126,19 @@ def server_rows(records: Iterable[Record], run: RunLoads, end_s: float,
                 if r is not None and refuser[1] in REFUSAL_CODES:
                     r[f"refused_{refuser[1]}"] += 1
     out: list[dict[str, Any]] = []
-    level = dict.fromkeys(names, 0)
+    queue, busy = dict.fromkeys(names, 0), dict.fromkeys(names, 0)  # at the start of the bin
     for k, (start_s, length_s) in enumerate(edges):
         for name in names:
             r = table[name][k]
-            start_level = level[name]
-            end = queue_ends[name][k]
-            level[name] = start_level if end is None else end
-            out.append({"time": start_s, "duration_s": length_s, "server": name, **r,
-                        "queue_max": max(r["queue_max"], start_level), "queue_end": level[name],
-                        "sessions_max": run.sessions[name][k]})
+            row_out = {"time": start_s, "duration_s": length_s, "server": name, **r,
+                       "queue_max": max(r["queue_max"], queue[name]),
+                       "workers_busy_max": max(r["workers_busy_max"], busy[name]),
+                       "sessions_max": run.sessions[name][k]}
+            queue_end, busy_end = ends["queue"][name][k], ends["busy"][name][k]
+            queue[name] = queue[name] if queue_end is None else queue_end
+            busy[name] = busy[name] if busy_end is None else busy_end
+            row_out["queue_end"] = queue[name]
+            out.append(row_out)
     return out
 
 

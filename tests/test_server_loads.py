@@ -244,3 +244,60 @@ def test_a_folder_without_load_tables_still_loads(busy: Result, tmp_path: Path) 
     assert "links" not in loaded.figures() and "queue_length" in loaded.figures()
     with pytest.raises(ValueError, match="older mailsim"):
         loaded.link_rows  # noqa: B018
+
+
+# ---- server capacity ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited() -> Result:
+    """Every limit on, with outages: workers, max_inbound, rate limits (both replies), queue limits."""
+    from test_capacity import world
+
+    text = world(
+        mx_a="{workers: 2, processing: {exponential: {mean: 2s}}, destination_concurrency: 2, concurrency: 3, "
+             "queue_limit: 6, max_inbound: 3}",
+        mx_b="{workers: 1, processing: 1s, max_inbound: 2, rate_limit: {messages: 20, per: 30m}}",
+        backup="{relay_for: [b.example], queue_limit: 2, rate_limit: {messages: 5, per: 10m, reply: rcpt}}",
+        outages="outages:\n  - {target: mx.b, mtbf: 20m, mttr: 5m}\n")
+    scenario = load_scenario(text).override({"traffic": [
+        {"from": "a.example", "to": "b.example", "rate": "60/h", "size": "20KB"},
+        {"from": "b.example", "to": "a.example", "rate": "20/h", "size": "20KB"}]})
+    return run(scenario, seed=3, bin_s=60.0)
+
+
+def test_refusals_by_limit_are_the_refused_records(limited: Result) -> None:
+    expected = Counter((node, v[3]) for _t, e, _m, node, v in limited.records if e == "refused")
+    assert {why for _node, why in expected} == set(loads.LIMITS)  # every limit refused something
+    got: Counter[tuple[str, str]] = Counter()
+    for row in limited.server_rows:
+        for why in loads.LIMITS:
+            got[(row["server"], why)] += row[f"refused_{why}"]
+    assert +got == expected
+
+
+def test_busy_workers_follow_processing_and_stay_within_the_workers(limited: Result) -> None:
+    spans: dict[str, list[tuple[float, float]]] = {}
+    started: dict[tuple[str, str], list[float]] = {}
+    for t, e, m, node, _v in limited.records:
+        if e == "processing":
+            started.setdefault((node, m), []).append(t)
+        elif e == "processed":
+            spans.setdefault(node, []).append((started[(node, m)].pop(0), t))
+    for server, workers in (("mx.a", 2), ("mx.b", 1)):
+        rows = by_bin(limited, server)
+        assert max(r["workers_busy_max"] for r in rows) == workers  # the workers were all busy at times
+        for row in rows:
+            lo, hi = row["time"], row["time"] + row["duration_s"]
+            moments = [lo] + [s for s, _ in spans[server] if lo <= s < hi]
+            assert row["workers_busy_max"] == max(sum(1 for s, e in spans[server] if s <= m < e) for m in moments)
+
+
+def test_max_inbound_holds_and_is_reached_when_it_refuses(limited: Result) -> None:
+    for server, limit in (("mx.a", 3), ("mx.b", 2)):
+        rows = by_bin(limited, server)
+        assert max(r["sessions_max"] for r in rows) <= limit
+        for row in rows:
+            if row["refused_max_inbound"]:
+                assert row["sessions_max"] == limit
+    assert sum(r["refused_max_inbound"] for r in limited.server_rows) > 0

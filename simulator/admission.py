@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .context import Context
 from .throttle import RateLimit
+from .wiring import Recorder
 
 GREETING = "greeting"
 MAIL = "mail"
@@ -51,7 +51,7 @@ class Admission:
     __slots__ = ("ctx", "max_inbound", "node", "open", "queue", "queue_limit", "rate", "rate_at_rcpt")
 
     def __init__(
-        self, ctx: Context, node: str, queue: dict[str, int], max_inbound: int | None = None,
+        self, ctx: Recorder, node: str, queue: dict[str, int], max_inbound: int | None = None,
         rate: RateLimit | None = None, rate_at_rcpt: bool = False, queue_limit: int | None = None,
     ) -> None:
         self.ctx = ctx
@@ -88,7 +88,7 @@ class Admission:
         return refusal
 
 
-def admission_for(ctx: Context, spec: Any, queue: dict[str, int]) -> Admission | None:
+def admission_for(ctx: Recorder, spec: Any, queue: dict[str, int]) -> Admission | None:
     """The admission of a server with ``spec``, or None when it sets no inbound limit."""
     rate_spec = spec.rate_limit
     if spec.max_inbound is None and rate_spec is None and spec.queue_limit is None:

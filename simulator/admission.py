@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .binning import LevelSeries
-from .context import Context
 from .throttle import RateLimit
+from .wiring import Recorder
 
 GREETING = "greeting"
 MAIL = "mail"
@@ -52,7 +52,7 @@ class Admission:
     __slots__ = ("ctx", "inbound", "max_inbound", "node", "queue", "queue_limit", "rate", "rate_at_rcpt")
 
     def __init__(
-        self, ctx: Context, node: str, queue: dict[str, int], inbound: LevelSeries, max_inbound: int | None = None,
+        self, ctx: Recorder, node: str, queue: dict[str, int], inbound: LevelSeries, max_inbound: int | None = None,
         rate: RateLimit | None = None, rate_at_rcpt: bool = False, queue_limit: int | None = None,
     ) -> None:
         self.ctx = ctx
@@ -84,7 +84,7 @@ class Admission:
         return refusal
 
 
-def admission_for(ctx: Context, spec: Any, queue: dict[str, int], inbound: LevelSeries) -> Admission | None:
+def admission_for(ctx: Recorder, spec: Any, queue: dict[str, int], inbound: LevelSeries) -> Admission | None:
     """The admission of a server with ``spec``, or None when it sets no inbound limit."""
     rate_spec = spec.rate_limit
     if spec.max_inbound is None and rate_spec is None and spec.queue_limit is None:

@@ -25,7 +25,6 @@ import simpy
 
 from .addresses import domain_of
 from .admission import admission_for
-from .context import Context
 from .delivery import CUT, Job, Retrying
 from .greylist import Greylist
 from .mailbox import Mailbox
@@ -33,6 +32,7 @@ from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
 from .protocols import smtp
 from .retry import TryRecord, make_policy
 from .slots import DestinationSlots, Slots
+from .wiring import Recorder, ServerWiring
 
 if TYPE_CHECKING:
     from .lists import Expansions
@@ -47,7 +47,7 @@ LOOP = "554"
 class MailServer:
     """One MTA: mailboxes for its domains, relay for others, an outgoing queue."""
 
-    def __init__(self, ctx: Context, spec: Any) -> None:
+    def __init__(self, ctx: ServerWiring, spec: Any) -> None:
         self.ctx = ctx
         self.name: str = spec.name
         self.spec = spec
@@ -294,7 +294,7 @@ class MailServer:
         return dsn.id
 
 
-def log_created(ctx: Context, message: Message, node: str, code: str | None = None) -> None:
+def log_created(ctx: Recorder, message: Message, node: str, code: str | None = None) -> None:
     """The record every table reads a message's envelope and sizes from (``code``: for a DSN,
     the failure that caused it)."""
     ctx.append_record((ctx.clock(), "created", message.id, node,

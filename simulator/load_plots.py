@@ -4,7 +4,7 @@
 Both are drawn from the rows of links.csv and servers.csv (:mod:`simulator.loads`), so their cost
 grows with the number of bins, never with the number of messages. Each bin is drawn as a step over
 its whole length. Plotted lines carry a ``gid`` (``util:<link>:<direction>``, ``queue:<server>``,
-``sessions:<server>``) so tests can read back what a figure shows.
+``sessions:<server>``, ``workers:<server>``) so tests can read back what a figure shows.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
 
 def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
     """Each server's outgoing queue (its maximum per bin) and open inbound sessions (maximum per
-    bin) over time, one panel per server (the ``MAX_PANELS`` with the highest peaks)."""
+    bin) over time, and its busy workers if it processes mail, one panel per server (the
+    ``MAX_PANELS`` with the highest peaks)."""
     by_server: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         by_server.setdefault(r["server"], []).append(r)
@@ -86,12 +87,16 @@ def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure
     scale, unit = time_scale(end_s)
     for ax, server in zip(axes, servers, strict=False):
         series = by_server[server]
-        for column, label, color, gid in (("queue_max", "outgoing queue (max in bin)", "tab:blue", "queue"),
-                                          ("sessions_max", "open inbound sessions (max in bin)", "tab:green",
-                                           "sessions")):
+        lines = [("queue_max", "outgoing queue (max in bin)", "tab:blue", "queue"),
+                 ("sessions_max", "open inbound sessions (max in bin)", "tab:green", "sessions")]
+        if any(r.get("workers_busy_max") for r in series):
+            lines.append(("workers_busy_max", "busy workers (max in bin)", "tab:red", "workers"))
+        for column, label, color, gid in lines:
             xs, ys = _steps(series, column)
             line = ax.step([x / scale for x in xs], ys, where="post", color=color, linewidth=1.2, label=label)[0]
             line.set_gid(f"{gid}:{server}")
+        if ax is axes[0] or len(lines) > 2:  # the legend once, and where the workers line shows
+            ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
         ax.set_ylim(0, max(peak[server], 1) * 1.15)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.set_ylabel("count", fontsize=8)
@@ -100,9 +105,7 @@ def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure
                      loc="left", fontsize=9, fontweight="bold", pad=3)
         ax.grid(True, alpha=0.3)
         ax.set_xlim(0, end_s / scale if end_s > 0 else 1)
-    if servers:
-        axes[0].legend(loc="upper right", fontsize=7, framealpha=0.9)
-    else:
+    if not servers:
         axes[0].text(0.5, 0.5, "no servers", ha="center", va="center", transform=axes[0].transAxes)
     axes[-1].set_xlabel(f"simulated time ({unit})")
     fig.suptitle(title or "Queue and inbound sessions per server per time bin", fontsize=11)

@@ -37,3 +37,16 @@ def test_many_links_show_the_most_loaded() -> None:
     fig = links_figure(rows)
     shown = {ln.get_gid() for ax in fig.axes for ln in ax.get_lines()}
     assert shown == {f"util:l{i:02}:x->y" for i in range(20 - MAX_PANELS, 20)}
+
+
+def test_a_server_that_processes_shows_its_busy_workers() -> None:
+    from test_server_loads import SCENARIOS
+
+    from simulator import load_scenario, run
+
+    result = run(load_scenario(SCENARIOS / "capacity.yaml").override({"duration": "20m"}), bin_s=60.0)
+    fig = servers_figure(result.server_rows)
+    rows = [r for r in result.server_rows if r["server"] == "mx.provider"]
+    assert max(r["workers_busy_max"] for r in rows) == 2  # its two workers
+    assert list(line(fig, "workers:mx.provider").get_ydata())[:-1] == [r["workers_busy_max"] for r in rows]
+    assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "workers:mx.partner"]

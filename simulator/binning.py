@@ -147,6 +147,17 @@ class LevelSeries:
         self.level = 0
         self.maxima: list[int] = []
 
+    def close(self, time_s: float) -> None:
+        """The level goes down by one at ``time_s``: no new maximum, only the bins it leaves behind."""
+        bins = self.bins
+        if time_s >= bins._limit_s:
+            bins._grow(time_s)
+        k = int(time_s // bins.width_s)
+        maxima = self.maxima
+        if k >= len(maxima):
+            maxima.extend([self.level] * (k + 1 - len(maxima)))
+        self.level -= 1
+
     def change(self, time_s: float, delta: int) -> None:
         """The level moves by ``delta`` at ``time_s`` (times never go back)."""
         bins = self.bins

@@ -142,7 +142,7 @@ class SmtpExchange:
         plan, trace = self.plan, self.trace
         assert plan is not None
         now = self.net.clock()
-        self.server.inbound.change(now, -1)  # the session was open (it passed the greeting, since it got this far)
+        self.server.inbound.close(now)  # the session was open (it passed the greeting, since it got this far)
         self.followups = self.server.accept(self.message, plan.accepted, self.client)
         self.accepted = plan.accepted
         # the 250 reaches the client: it keeps the path cuttable until then
@@ -158,7 +158,7 @@ class SmtpExchange:
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
         if not self.plan.refused:  # a session refused at the greeting never opened
-            self.server.inbound.change(self.env.now, -1)
+            self.server.inbound.close(self.env.now)
         trace = self.trace
         if trace is not None:
             trace.replies = list(replies)

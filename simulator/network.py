@@ -116,7 +116,8 @@ class Flow:
         if stage == SOLO:
             for link in self.links:
                 link.flows.discard(self)
-            _carry(self, self.started_s, self.ended_s, self.remaining_bits)
+            # a solo flow crosses limited links, so it has a route to count its bits in
+            self.carrier.spread(self.started_s, self.ended_s, self.remaining_bits)  # type: ignore[union-attr]
         elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
             _carry(self, self.started_s, self.started_s, self.remaining_bits)
         self.stage = FINISHED

@@ -285,3 +285,15 @@ def test_a_run_quiet_at_its_end_still_gets_the_default_width() -> None:
     assert run.bin_s == default_width_s(10_000.0) == 60.0
     assert len(run.links) == 2 * bin_count(10_000.0, 60.0) == 2 * 167
     assert run.links[0]["bytes"] == 1000.0
+
+
+def test_a_level_series_keeps_each_bins_maximum() -> None:
+    """Opened at 0.5 and 1.2, one closed at 1.5 and the other at 4.5: maxima 1, 2, 1, 1, 1."""
+    bins = Bins(1.0)
+    level = bins.levels()
+    level.change(0.5, 1)
+    level.change(1.2, 1)
+    level.close(1.5)
+    level.close(4.5)
+    assert level.finish(6) == [1, 2, 1, 1, 1, 0]
+    assert level.level == 0

@@ -310,7 +310,7 @@ def run_mailsim(text: str, split_at_s: float | None = None, rss: bool = False) -
     t_split, c_split = (clock.wall_s, clock.cpu_s) if clock is not None and not math.isnan(clock.wall_s) else (t2, c2)
     if rss:
         marks["after_run"] = peak_rss_kib()
-    result = Result(scenario, world.seed, end_s, world.log.records)
+    result = Result.of_world(world, end_s)
     tables = result.tables
     t3 = time.perf_counter()
     summary = result.summary

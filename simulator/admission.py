@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .context import Context
+from .binning import LevelSeries
 from .throttle import RateLimit
+from .wiring import Recorder
 
 GREETING = "greeting"
 MAIL = "mail"
@@ -46,12 +47,12 @@ THROTTLED_AT_RCPT = Refusal(RCPT, "450", "4.7.1", "rate_limit",
 
 
 class Admission:
-    """One server's inbound limits and its count of open inbound sessions."""
+    """One server's inbound limits, read against its count of open inbound sessions."""
 
-    __slots__ = ("ctx", "max_inbound", "node", "open", "queue", "queue_limit", "rate", "rate_at_rcpt")
+    __slots__ = ("ctx", "inbound", "max_inbound", "node", "queue", "queue_limit", "rate", "rate_at_rcpt")
 
     def __init__(
-        self, ctx: Context, node: str, queue: dict[str, int], max_inbound: int | None = None,
+        self, ctx: Recorder, node: str, queue: dict[str, int], inbound: LevelSeries, max_inbound: int | None = None,
         rate: RateLimit | None = None, rate_at_rcpt: bool = False, queue_limit: int | None = None,
     ) -> None:
         self.ctx = ctx
@@ -61,38 +62,33 @@ class Admission:
         self.rate = rate
         self.rate_at_rcpt = rate_at_rcpt
         self.queue_limit = queue_limit
-        self.open = 0  # inbound sessions open now
+        self.inbound = inbound  # the server's open inbound sessions (its exchanges open and close them)
 
     def session(self, message_id: str, client: str) -> Refusal | None:
         """A session from ``client`` opens now: the refusal it gets, or None. A session that is not
-        refused at the greeting is counted open until :meth:`close`."""
+        refused at the greeting is counted open by its exchange until it ends."""
         now_s = self.ctx.clock()
         rate = self.rate
-        if self.max_inbound is not None and self.open >= self.max_inbound:
+        if self.max_inbound is not None and self.inbound.level >= self.max_inbound:
             return self._refuse(TOO_MANY_SESSIONS, message_id, client)
         if rate is not None and not self.rate_at_rcpt and not rate.admit(client, now_s):
             return self._refuse(THROTTLED_AT_CONNECT, message_id, client)
-        self.open += 1
         if self.queue_limit is not None and len(self.queue) >= self.queue_limit:
             return self._refuse(QUEUE_FULL, message_id, client)
         if rate is not None and self.rate_at_rcpt and not rate.admit(client, now_s):
             return self._refuse(THROTTLED_AT_RCPT, message_id, client)
         return None
 
-    def close(self) -> None:
-        """An open inbound session has ended."""
-        self.open -= 1
-
     def _refuse(self, refusal: Refusal, message_id: str, client: str) -> Refusal:
         self.ctx.record("refused", message_id, self.node, (client, refusal.code, refusal.status, refusal.why))
         return refusal
 
 
-def admission_for(ctx: Context, spec: Any, queue: dict[str, int]) -> Admission | None:
+def admission_for(ctx: Recorder, spec: Any, queue: dict[str, int], inbound: LevelSeries) -> Admission | None:
     """The admission of a server with ``spec``, or None when it sets no inbound limit."""
     rate_spec = spec.rate_limit
     if spec.max_inbound is None and rate_spec is None and spec.queue_limit is None:
         return None
     rate = None if rate_spec is None else RateLimit(rate_spec.messages, rate_spec.per_s)
-    return Admission(ctx, spec.name, queue, spec.max_inbound, rate,
+    return Admission(ctx, spec.name, queue, inbound, spec.max_inbound, rate,
                      rate_spec is not None and rate_spec.reply == "rcpt", spec.queue_limit)

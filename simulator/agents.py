@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import kernel
-from .context import Context
 from .delivery import CONNECT_FAILED, CUT, start_jobs
 from .devices import Device
 from .exchange import SmtpExchange
 from .message import Message
 from .network import Path
 from .server import MailServer, log_created
+from .wiring import AgentWiring
 
 if TYPE_CHECKING:
     from .behaviour import Behaviour
@@ -39,7 +39,7 @@ NO_REFUSALS: frozenset[str] = frozenset()
 class UserAgent:
     """One user: an address, the node its devices sit at, its home server, and its devices."""
 
-    def __init__(self, ctx: Context, address: str, node: str, server: MailServer, spec: Any) -> None:
+    def __init__(self, ctx: AgentWiring, address: str, node: str, server: MailServer, spec: Any) -> None:
         self.ctx = ctx
         self.address = address
         self.node = node

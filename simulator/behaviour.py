@@ -22,7 +22,7 @@ from .traffic import make_message
 
 if TYPE_CHECKING:
     from .agents import UserAgent
-    from .context import Context
+    from .wiring import BehaviourWiring
 
 
 class Behaviour:
@@ -30,7 +30,7 @@ class Behaviour:
 
     def __init__(
         self,
-        ctx: Context,
+        ctx: BehaviourWiring,
         specs: Sequence[Any],
         rngs: Sequence[np.random.Generator],
         forward_targets: Sequence[Sequence[str]],
@@ -95,7 +95,7 @@ class _ThinkTime:
 
     __slots__ = ("action", "ctx", "delay_s")
 
-    def __init__(self, ctx: Context, delay_s: float, action: Callable[[], None]) -> None:
+    def __init__(self, ctx: BehaviourWiring, delay_s: float, action: Callable[[], None]) -> None:
         self.ctx = ctx
         self.delay_s = delay_s
         self.action = action

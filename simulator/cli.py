@@ -19,12 +19,13 @@ from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .events_filter import FULL, EventsChoice, parse_events
 from .interrupts import first_interrupt_stops, noticing_interrupts
 from .limits import DEFAULT_MAX_MESSAGES
+from .load_summary import most_loaded_lines
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
 from .runner import Result, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .table_files import DEFAULT_FORMAT, FORMATS
-from .units import format_duration
+from .units import format_duration, parse_duration
 from .wording import counted
 from .workload import estimate
 
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a dotted scenario key for this run (traffic.0.rate=20/h), as sweep --set "
                    "takes it; repeatable")
+    p.add_argument("--bin", dest="bin_s", type=_bin_width, metavar="DURATION",
+                   help="width of the time bins of links.csv and servers.csv (30s, 5m, 1h; default: the "
+                   "smallest round width that fits the run in 300 bins)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--report", action="store_true", help="also write a self-contained report.html")
     p.add_argument("--transcripts", action="store_true",
@@ -107,6 +111,16 @@ def _events(text: str) -> EventsChoice:
         return parse_events(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _bin_width(text: str) -> float:
+    try:
+        value = parse_duration(text)
+    except (ValueError, OverflowError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a bin must be longer than 0 s")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -188,7 +202,7 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
     with RunProgress(err, enabled=not args.quiet) as progress:
         with first_interrupt_stops() as stop:  # a first Ctrl-C keeps what was simulated; a second aborts
             result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen,
-                         stop=stop)
+                         stop=stop, bin_s=args.bin_s)
         if result.partial:
             progress.note(f"interrupted: writing the partial result, simulated until "
                           f"{format_duration(round(result.end_time_s))} (Ctrl-C again to abort)")
@@ -265,6 +279,7 @@ def report(result: Result, folder: Path) -> str:
         lines.append(f"  peak queue: {peaks}")
     for server, by_code in s.get("refusals", {}).items():
         lines.append(f"  refused by {server}: " + ", ".join(f"{n} x {reply}" for reply, n in by_code.items()))
+    lines.extend(most_loaded_lines(s.get("loads")))
     lines.append(f"  results in {folder}/")
     return "\n".join(lines) + "\n"
 

@@ -12,7 +12,7 @@ connect tries again at its next poll. Nothing is lost, and a device never counts
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -153,50 +153,15 @@ class Device:
         if self.imap is not None:
             self.imap.start()
             return
-        run = {"pop3": self._pop3, "http": self._http}[self.protocol]
-        ctx.env.process(run())
+        if self.protocol == "pop3":
+            ctx.env.process(self._poll_loop(Pop3Trace, self._pop3))
+        else:
+            ctx.env.process(self._poll_loop(HttpTrace, self._http))
 
-    def _pop3(self) -> Generator[Any, Any, None]:
-        """Poll, download what is new, delete it unless ``keep``. Time: the POP3 row of the contract."""
-        ctx, env, box = self.ctx, self.ctx.env, self.mailbox
-        process = env.active_process
-        assert process is not None
-        while True:
-            path = yield from self.next_poll()
-            if path is None:
-                continue
-            token = object()
-            owed: list[Message] = []
-
-            def select(token: object = token, owed: list[Message] = owed) -> tuple[Sequence[Message], int] | None:
-                if box.lock is not None:
-                    return None
-                box.lock = token
-                present = box.present(self.cursor)
-                owed.extend(m for m in present if m.id in self.held)  # held after a cut, not yet deleted
-                wanted = [m for m in present if m.id not in self.held]
-                owed.extend(wanted)
-                return wanted, 0 if self.keep else len(owed)
-
-            handle = ctx.sessions.open(process, path)
-            trace = self._trace(Pop3Trace)
-            try:
-                ok = yield from retrieval.pop3_session(env, ctx.net, path, select, self.keep, self.got, trace)
-                if not ok:
-                    self.failed("locked")
-                elif not self.keep:
-                    box.deleted.update(m.id for m in owed)  # UPDATE state: QUIT has reached the server
-            except simpy.Interrupt:
-                self.failed("cut")
-                self._trace_cut(trace)
-            finally:
-                ctx.sessions.close(handle)
-                if box.lock is token:
-                    box.lock = None
-                self._trace_done(trace)
-
-    def _http(self) -> Generator[Any, Any, None]:
-        """Refresh the inbox at each poll and open each new message. Time: the HTTP row."""
+    def _poll_loop(self, kind: type[R], session: Callable[[Path, R | None], Generator[Any, Any, None]]
+                   ) -> Generator[Any, Any, None]:
+        """Poll on the device's grid; each poll that reaches the server runs ``session`` over its
+        path, which an outage may cut (the retrieval fails, the next poll tries again)."""
         ctx, env = self.ctx, self.ctx.env
         process = env.active_process
         assert process is not None
@@ -205,15 +170,45 @@ class Device:
             if path is None:
                 continue
             handle = ctx.sessions.open(process, path)
-            trace = self._trace(HttpTrace)
+            trace = self._trace(kind)
             try:
-                yield from retrieval.http_poll(env, ctx.net, path, self.new_messages, self.got, trace)
+                yield from session(path, trace)
             except simpy.Interrupt:
                 self.failed("cut")
                 self._trace_cut(trace)
             finally:
                 ctx.sessions.close(handle)
                 self._trace_done(trace)
+
+    def _pop3(self, path: Path, trace: Pop3Trace | None) -> Generator[Any, Any, None]:
+        """Download what is new, delete it unless ``keep``. Time: the POP3 row of the contract."""
+        box = self.mailbox
+        token = object()
+        owed: list[Message] = []
+
+        def select() -> tuple[Sequence[Message], int] | None:
+            if box.lock is not None:
+                return None
+            box.lock = token
+            present = box.present(self.cursor)
+            owed.extend(m for m in present if m.id in self.held)  # held after a cut, not yet deleted
+            wanted = [m for m in present if m.id not in self.held]
+            owed.extend(wanted)
+            return wanted, 0 if self.keep else len(owed)
+
+        try:
+            ok = yield from retrieval.pop3_session(self.ctx.env, self.ctx.net, path, select, self.keep, self.got, trace)
+            if not ok:
+                self.failed("locked")
+            elif not self.keep:
+                box.deleted.update(m.id for m in owed)  # UPDATE state: QUIT has reached the server
+        finally:
+            if box.lock is token:
+                box.lock = None
+
+    def _http(self, path: Path, trace: HttpTrace | None) -> Generator[Any, Any, None]:
+        """Refresh the inbox and open each new message. Time: the HTTP row."""
+        yield from retrieval.http_poll(self.ctx.env, self.ctx.net, path, self.new_messages, self.got, trace)
 
     def _trace(self, kind: type[R]) -> R | None:
         """A new trace of this device's session (None when not recording)."""

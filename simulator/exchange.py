@@ -4,14 +4,15 @@ A session is timers and at most one transfer, each ending in a callback; no proc
 it. The client gives the callbacks: ``on_refused(rcpt, code)`` at the moment it learns of each
 permanent refusal, and ``on_end(exchange)`` once, when the server has accepted (or the client
 knows every refusal), or when an outage cut the session; the exchange then says how it
-ended. The client registers :meth:`cut` with the session registry for the path; a cut
+ended.
+The client registers :meth:`cut` with the session registry for the path; a cut
 abandons the transfer, and what would have come next is ignored. With a trace
 (:class:`~simulator.protocols.trace.SmtpTrace`, from ``ctx.trace``), the session records there
 what only it knows: when it opened, the server's replies, when its data moved, when the server
 accepted, when it ended or was cut. The rest of its dialogue is the plan's layout.
-``plan.refused`` is set when the server refused the session at its greeting. A server with
-inbound limits counts the session open from its start (unless it refused it at the greeting)
-until it ends (:mod:`simulator.admission`).
+``plan.refused`` is set when the server refused the session at its greeting. The server counts the
+session open (``server.inbound``: what ``max_inbound`` limits, and ``servers.csv``'s
+``sessions_max``) from its start (unless it refused it at the greeting) until it ends.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class SmtpExchange:
             trace.rcpts = self.rcpts
         plan = self.plan = smtp.plan(path, server, self.message, self.rcpts, self.client, self.submission,
                                      self.eight_bit_client)
+        if not plan.refused:
+            server.inbound.change(self.env.now, 1)  # open until it ends, whichever way
         if trace is not None and plan.refusal is not None:
             refusal = plan.refusal
             trace.refusal_stage = refusal.stage
@@ -139,9 +142,7 @@ class SmtpExchange:
         plan, trace = self.plan, self.trace
         assert plan is not None
         now = self.net.clock()
-        admission = self.server.admission
-        if admission is not None:
-            admission.close()  # the session was open (it passed the greeting, since it got this far)
+        self.server.inbound.close(now)  # the session was open (it passed the greeting, since it got this far)
         self.followups = self.server.accept(self.message, plan.accepted, self.client)
         self.accepted = plan.accepted
         # the 250 reaches the client: it keeps the path cuttable until then
@@ -156,9 +157,8 @@ class SmtpExchange:
         self.on_end(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
-        admission = self.server.admission
-        if admission is not None and not self.plan.refused:
-            admission.close()  # a session refused at the greeting never opened
+        if not self.plan.refused:  # a session refused at the greeting never opened
+            self.server.inbound.close(self.env.now)
         trace = self.trace
         if trace is not None:
             trace.replies = list(replies)

@@ -28,6 +28,7 @@ import networkx as nx
 import simpy
 
 from . import kernel
+from .binning import Bins, SumSeries
 
 
 class Link:
@@ -53,6 +54,8 @@ class Path:
     delay_s: float  # one-way delay d
     limited_links: tuple[Link, ...] = ()  # the links with a bandwidth limit
     bottleneck_bps: float = math.inf  # the smallest of their bandwidths
+    carrier: SumSeries | None = None  # the bits its links carry per time bin, from the first node to the last
+    back_carrier: SumSeries | None = None  # the same, from the last node to the first
     rtt_s: float = field(init=False)  # round trip, 2d (read on every session: kept, not computed)
 
     def __post_init__(self) -> None:
@@ -73,7 +76,7 @@ class Flow:
     it when it is made.
     """
 
-    __slots__ = ("_done", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
+    __slots__ = ("_done", "carrier", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
                  "stage", "started_s", "tail_s", "timer", "updated_s")
 
     # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
@@ -83,9 +86,10 @@ class Flow:
 
     def __init__(
         self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float,
-        ended_s: float, stage: int = WAITING, rate_bps: float = 0.0,
+        ended_s: float, carrier: SumSeries | None, stage: int = WAITING, rate_bps: float = 0.0,
     ) -> None:
         self.net = net
+        self.carrier = carrier  # where its bits are counted per time bin (None: a path of no link)
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
         # What waiters wait on: made when first asked for, or the final timer itself when that
         # exists first (a solo transfer); an event of its own is never scheduled.
@@ -112,6 +116,10 @@ class Flow:
         if stage == SOLO:
             for link in self.links:
                 link.flows.discard(self)
+            # a solo flow crosses limited links, so it has a route to count its bits in
+            self.carrier.spread(self.started_s, self.ended_s, self.remaining_bits)  # type: ignore[union-attr]
+        elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
+            _carry(self, self.started_s, self.started_s, self.remaining_bits)
         self.stage = FINISHED
         if self._done is not timer:
             kernel.mark_done(self.done)
@@ -138,11 +146,17 @@ class Flow:
 class Network:
     """Routing over the link graph, and the processor-sharing scheduler of transfers."""
 
-    def __init__(self, env: simpy.Environment, links: Iterable[Any]) -> None:
+    def __init__(self, env: simpy.Environment, links: Iterable[Any], bins: Bins | None = None) -> None:
+        """``bins`` count the bits each link carries per time bin (default: the default width)."""
         self.env = env
         self.clock = kernel.clock(env)
+        self.bins = Bins() if bins is None else bins
         self.graph: nx.Graph = nx.Graph()
         self.links: dict[frozenset[str], Link] = {}
+        # The bits carried per time bin, one series per sequence of (link, direction) that paths
+        # have taken: a flow's bits are counted once, in its path's series, and summed per link
+        # at the end (link_bits). Their number depends on the topology, not on the traffic.
+        self.route_bits: dict[tuple[tuple[Link, int], ...], SumSeries] = {}
         for spec in links:
             link = Link(spec.a, spec.b, float(spec.latency_s), spec.bandwidth_bps)
             self.links[frozenset((spec.a, spec.b))] = link
@@ -201,13 +215,39 @@ class Network:
         hops = tuple(self.link(u, v) for u, v in pairwise(nodes))
         limited = tuple(h for h in hops if h.bandwidth_bps is not None)
         bottleneck = min((h.bandwidth_bps for h in hops if h.bandwidth_bps is not None), default=math.inf)
-        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck)
+        forward = tuple((h, 0 if h.a == u else 1) for h, u in zip(hops, nodes, strict=False))
+        back = tuple((h, 1 - way) for h, way in reversed(forward))
+        return Path(tuple(nodes), hops, sum(h.latency_s for h in hops), limited, bottleneck,
+                    self._route_series(forward), self._route_series(back))
+
+    def _route_series(self, route: tuple[tuple[Link, int], ...]) -> SumSeries | None:
+        if not route:
+            return None
+        series = self.route_bits.get(route)
+        if series is None:
+            series = self.route_bits[route] = self.bins.sums()
+        return series
+
+    def link_bits(self, count: int) -> list[tuple[Link, list[float], list[float]]]:
+        """Per link (in the scenario's order): the bits it carried a->b and b->a in each of the
+        first ``count`` time bins (anything later counted in the last)."""
+        totals = {link: ([0.0] * count, [0.0] * count) for link in self.links.values()}
+        for route, series in self.route_bits.items():
+            bits = series.finish(count)
+            for link, way in route:
+                into = totals[link][way]
+                for k, b in enumerate(bits):
+                    into[k] += b
+        return [(link, a_b, b_a) for link, (a_b, b_a) in totals.items()]
 
     # ---- processor-sharing transfers ------------------------------------------------------
 
-    def transfer(self, path: Path, size_bytes: int, start_in_s: float = 0.0, tail_s: float = 0.0) -> Flow:
+    def transfer(self, path: Path, size_bytes: int, start_in_s: float = 0.0, tail_s: float = 0.0,
+                 backward: bool = False) -> Flow:
         """Move ``size_bytes`` over ``path`` after ``start_in_s``; ``flow.done`` fires ``tail_s``
-        after the last bit has left. On a path with no limited link the bits take no time.
+        after the last bit has left. On a path with no limited link the bits take no time. The bits
+        go from the path's first node to its last, or with ``backward`` from its last to its first
+        (the direction they are counted in, per link and time bin).
         """
         env = self.env
         now = self.clock()
@@ -215,10 +255,12 @@ class Network:
         bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
         start_s = now + start_in_s
+        carrier = path.back_carrier if backward else path.carrier
         if not links:
-            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s)  # the bits take no time
+            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier)  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
                 flow.stage = FINISHED
+                _carry(flow, now, now, bits)
                 kernel.mark_done(flow.done)
             else:
                 self._stage(flow, TAIL, start_in_s + tail_s)
@@ -243,7 +285,7 @@ class Network:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
             # timer, which is also its done event; the flow sits on its links so that a newcomer
             # whose bits would overlap its own sees it and turns it into the staged form.
-            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, SOLO, rate)
+            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate)
             for link in links:
                 link.flows.add(flow)
             timer = env.timeout(end_s + tail_s - now)
@@ -252,7 +294,7 @@ class Network:
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
-        flow = Flow(self, links, bits, seq, tail_s, now, now)
+        flow = Flow(self, links, bits, seq, tail_s, now, now, carrier)
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:
@@ -265,12 +307,21 @@ class Network:
             return
         stage = flow.stage
         flow.stage = CANCELLED
+        now = self.clock()
+        if stage == SOLO and now > flow.started_s:  # its bits moved at its solo rate until now
+            moved_until_s = min(now, flow.ended_s)
+            _carry(flow, flow.started_s, moved_until_s, flow.rate_bps * (moved_until_s - flow.started_s))
+        elif stage == MOVING and flow.rate_bps and now > flow.updated_s:
+            _carry(flow, flow.updated_s, now,
+                   min(flow.rate_bps * (now - flow.updated_s), flow.remaining_bits))
+        elif stage == TAIL and not flow.links and now >= flow.started_s:  # the bits took no time, and did move
+            _carry(flow, flow.started_s, flow.started_s, flow.remaining_bits)
         if stage in (MOVING, SOLO):
             for link in flow.links:
                 link.flows.discard(flow)
             if stage == SOLO and flow.rate_bps < min(_bandwidth_bps(link) for link in flow.links):
                 # It had twins: they no longer move at a known rate; the staged form takes over.
-                self._reshare(self._unsolo(flow.links, self.clock()))
+                self._reshare(self._unsolo(flow.links, now))
             elif stage == MOVING:
                 self._reshare(flow.links)
 
@@ -428,6 +479,7 @@ class Network:
         now = self.env.now
         flow.finish_s = math.inf
         flow.ended_s = now
+        _carry(flow, flow.updated_s, now, flow.remaining_bits)  # its last bits, at its last rate
         flow.remaining_bits = 0.0
         flow.rate_bps = 0.0
         for link in flow.links:
@@ -453,8 +505,10 @@ class Network:
             if len(flow.links) > 1:
                 self._clear(flow.links, now)  # drained solo flows on its other links no longer count
             rate = min(link.bandwidth_bps / len(link.flows) for link in flow.links)  # type: ignore[operator]
-            if flow.rate_bps:
-                flow.remaining_bits = max(flow.remaining_bits - flow.rate_bps * (now - flow.updated_s), 0.0)
+            if flow.rate_bps and now > flow.updated_s:
+                moved = min(flow.rate_bps * (now - flow.updated_s), flow.remaining_bits)
+                _carry(flow, flow.updated_s, now, moved)
+                flow.remaining_bits -= moved
             flow.updated_s = now
             if rate == flow.rate_bps and flow.finish_s != math.inf:
                 continue  # its finish time is unchanged
@@ -462,6 +516,12 @@ class Network:
             flow.finish_s = now + flow.remaining_bits / rate
             heappush(self._finishes, (flow.finish_s, flow.seq, flow))
         self._arm()
+
+
+def _carry(flow: Flow, start_s: float, end_s: float, bits: float) -> None:
+    """Count ``bits`` of ``flow`` moved evenly over ``[start_s, end_s]`` on the links of its path."""
+    if flow.carrier is not None:
+        flow.carrier.spread(start_s, end_s, bits)
 
 
 def _by_seq(flow: Flow) -> int:

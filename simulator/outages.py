@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from .context import Context
+from .wiring import OutageWiring
 
 
 class Target:
     """Something that can fail: a server (with its network node) or a link."""
 
-    def __init__(self, ctx: Context, name: str) -> None:
+    def __init__(self, ctx: OutageWiring, name: str) -> None:
         self.ctx = ctx
         self.name = name
         self.depth = 0  # outages holding it down now
@@ -68,7 +68,7 @@ class Target:
             server.come_up()
 
 
-def scheduled(ctx: Context, target: Target, start_s: float, end_s: float) -> Generator[Any, Any, None]:
+def scheduled(ctx: OutageWiring, target: Target, start_s: float, end_s: float) -> Generator[Any, Any, None]:
     """Down from ``start_s`` to ``end_s`` (absolute simulated times)."""
     env = ctx.env
     yield env.timeout(start_s)
@@ -78,7 +78,7 @@ def scheduled(ctx: Context, target: Target, start_s: float, end_s: float) -> Gen
 
 
 def random_failures(
-    ctx: Context, target: Target, mtbf_s: float, mttr_s: float, rng: np.random.Generator
+    ctx: OutageWiring, target: Target, mtbf_s: float, mttr_s: float, rng: np.random.Generator
 ) -> Generator[Any, Any, None]:
     """Exponential up and down times, forever; the run's end condition stops it."""
     env = ctx.env

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .load_summary import most_loaded_lines
 from .plots import short_duration
 from .results import final_mail, stats
 from .wording import counted
@@ -34,6 +35,8 @@ CAPTIONS: dict[str, str] = {
     "attempts": "Delivery attempts per mail (message, recipient) pair, by final status.",
     "time_breakdown": "Where the time went: queue wait, SMTP sessions, waiting in the mailbox.",
     "topology": "The network: servers, users' sites, links with one-way latency and bandwidth.",
+    "links": "Utilisation of each limited link per direction, per time bin (links.csv).",
+    "servers": "Outgoing queue and open inbound sessions of each server, the maximum of each time bin (servers.csv).",
 }
 
 _STYLE = """
@@ -146,6 +149,13 @@ def _figures(images: Mapping[str, bytes]) -> str:
     return "\n".join(parts) or '<p class="muted">No plots.</p>'
 
 
+def _loads(summary: Mapping[str, Any]) -> str:
+    lines = [line.strip() for line in most_loaded_lines(summary.get("loads"))]
+    if not lines:
+        return '<p class="muted">no load tables in this result</p>'
+    return "".join(f"<p>{_e(line)}</p>" for line in lines)
+
+
 def render_report(result: Any, images: Mapping[str, bytes]) -> str:
     """The report page for ``result`` (a :class:`simulator.runner.Result`) with ``images`` (name -> PNG)."""
     s = result.summary
@@ -160,6 +170,7 @@ def render_report(result: Any, images: Mapping[str, bytes]) -> str:
         ("Attempts and queues", _table(("attempts", "value"), (("total", _e(a.get("total", 0))),
                                                                ("mean per pair", _e(mean_attempts)),
                                                                ("max", _e(a.get("max", 0))))) + _queues(s)),
+        ("Where capacity runs out", _loads(s)),
         ("Mail not delivered", _problems(t.deliveries)),
         ("Plots", _figures(images)),
         ("Effective scenario", f"<details><summary>scenario.yaml</summary><pre>"

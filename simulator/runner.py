@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import eventkinds, resultdir, results, table_files
+from . import eventkinds, loads, resultdir, results, table_files
 from .eventkinds import detail_text
 from .eventlog import Record
 from .events_filter import FULL, EventsChoice, parse_events
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from .plots import Figure
     from .protocols.trace import SessionTrace
-    from .world import Progress
+    from .world import Progress, World
 
 __all__ = ["PLOT_FILES", "Result", "run"]
 
@@ -44,12 +44,12 @@ PANDAS_HINT = "pandas is needed for DataFrames; install it with: pip install 'ma
 
 PLOT_FILES: tuple[str, ...] = (
     "latency_cdf", "latency_by_domain", "latency_by_protocol", "queue_length", "attempts", "time_breakdown",
-    "topology",
+    "topology", "links", "servers",
 )
 """The PNGs ``save`` writes into ``plots/`` (``latency_by_protocol`` only when mail was retrieved)."""
 
 _DTYPES: dict[str, dict[str, str]] = {
-    **{table: dtypes(table) for table in ("deliveries", "retrievals", "queues", "events")},
+    **{table: dtypes(table) for table in ("deliveries", "retrievals", "queues", "events", "links", "servers")},
     "breakdown": {column: "float64" for column in ("latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
                                                    "transfer_s", "retrieval_s")},
 }
@@ -90,6 +90,28 @@ class Result:
     _run_id: str | None = field(default=None, repr=False)
     partial: bool = False  # stopped before its end (an interrupt): the tables cover the run up to end_time_s
     events_kept: str = FULL  # what ``records`` holds of the log: all of it, or (loaded) what the folder kept
+    _run_loads: loads.RunLoads | None = field(default=None, repr=False)  # what the run counted per time bin
+    _server_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of_world(cls, world: World, end_time_s: float, seed: int | None = None,
+                 trace_messages: frozenset[str] | None = None) -> Result:
+        """The result of ``world``, run until ``end_time_s`` (its log, traces and load counts)."""
+        used_seed = world.scenario.seed if seed is None else seed
+        return cls(world.scenario, used_seed, end_time_s, world.log.records, traces=world.ctx.traces,
+                   trace_messages=trace_messages, partial=world.stopped,
+                   _run_loads=loads.from_run(world.ctx.net, world.ctx.servers, end_time_s))
+
+    @property
+    def bin_s(self) -> float:
+        """The width of the time bins of links.csv and servers.csv, in seconds."""
+        return self._loads().bin_s
+
+    def _loads(self) -> loads.RunLoads:
+        if self._run_loads is None:
+            raise ValueError("this result has no load tables (links.csv, servers.csv): its folder was written "
+                             "by an older mailsim; run the scenario again")
+        return self._run_loads
 
     @property
     def run_id(self) -> str:
@@ -115,7 +137,22 @@ class Result:
             header = {"name": self.scenario.name, "seed": self.seed, "run_id": self.run_id,
                       "end_time_s": self.end_time_s, **({"partial": True} if self.partial else {})}
             self._summary = results.summarize(self.tables, self.records, header)
+            if self._run_loads is not None:
+                self._summary["loads"] = {"bin_s": self.bin_s, **loads.most_loaded(self.link_rows, self.server_rows)}
         return self._summary
+
+    @property
+    def link_rows(self) -> list[dict[str, Any]]:
+        """links.csv's rows: per time bin, per link and direction, bytes, throughput and utilisation."""
+        return self._loads().links
+
+    @property
+    def server_rows(self) -> list[dict[str, Any]]:
+        """servers.csv's rows: per time bin, per server, queue, messages, open sessions and refusals."""
+        if self._server_rows is None:
+            home_of = {d: name for name, spec in self.scenario.servers.items() for d in spec.domains}
+            self._server_rows = loads.server_rows(self.records, self._loads(), self.end_time_s, home_of)
+        return self._server_rows
 
     def _need_log(self, what: str) -> None:
         """ValueError unless ``records`` is the whole event log (a folder saved with ``events`` other
@@ -151,6 +188,16 @@ class Result:
     def queues(self) -> pd.DataFrame:
         """queues.csv as a DataFrame: queue length of each server whenever it changes."""
         return _frame(self.tables.queues, results.QUEUE_COLUMNS, _DTYPES["queues"])
+
+    @property
+    def links(self) -> pd.DataFrame:
+        """links.csv as a DataFrame (utilisation NaN on unlimited links)."""
+        return _frame(self.link_rows, loads.LINK_COLUMNS, _DTYPES["links"])
+
+    @property
+    def servers(self) -> pd.DataFrame:
+        """servers.csv as a DataFrame."""
+        return _frame(self.server_rows, loads.SERVER_COLUMNS, _DTYPES["servers"])
 
     @property
     def events(self) -> pd.DataFrame:
@@ -227,6 +274,18 @@ class Result:
 
         return topology_figure(self.scenario)
 
+    def plot_links(self) -> Figure:
+        """Utilisation of each limited link per direction over time (from links.csv)."""
+        from .load_plots import links_figure
+
+        return links_figure(self.link_rows, f"{self.scenario.name}: link utilisation per time bin")
+
+    def plot_servers(self) -> Figure:
+        """Queue length and open inbound sessions of each server over time (from servers.csv)."""
+        from .load_plots import servers_figure
+
+        return servers_figure(self.server_rows, f"{self.scenario.name}: queue and sessions per server per time bin")
+
     def figures(self) -> dict[str, Callable[[], Figure]]:
         """The standard plots by file name (without ``.png``), each drawn when called."""
         drawers: dict[str, Callable[[], Figure]] = {
@@ -237,9 +296,13 @@ class Result:
             "attempts": self.plot_attempts,
             "time_breakdown": self.plot_time_breakdown,
             "topology": self.plot_topology,
+            "links": self.plot_links,
+            "servers": self.plot_servers,
         }
         if not self.tables.retrievals:
             del drawers["latency_by_protocol"]
+        if self._run_loads is None:  # a folder of an older mailsim
+            del drawers["links"], drawers["servers"]
         return drawers
 
     def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
@@ -297,6 +360,8 @@ class Result:
             self._check_traced()
         step("derive", "deliveries, retrievals, queues")
         t = self.tables
+        step("derive", "links, servers")
+        load_tables = self._load_tables()
         step("derive", "summary")
         summary = self.summary
         marks: dict[str, Any] = {"partial": True, "simulated_until_s": self.end_time_s} if self.partial else {}
@@ -305,7 +370,7 @@ class Result:
         if format != table_files.DEFAULT_FORMAT:
             marks["table_format"] = format
         with resultdir.replacing(folder, self.run_id, marks) as out:
-            table_files.write_tables(out, t, self.records, kept, format, step)
+            table_files.write_tables(out, t, self.records, kept, format, step, load_tables)
             step("write", "summary.json")
             results.write_json(out / "summary.json", summary)
             (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
@@ -318,6 +383,12 @@ class Result:
             if transcripts or pcap:
                 self.write_wire(out, transcripts=transcripts, pcap=pcap, progress=step)
         return Path(folder)
+
+    def _load_tables(self) -> dict[str, list[dict[str, Any]]]:
+        """links and servers rows by table name; none for a result without load counts."""
+        if self._run_loads is None:
+            return {}
+        return {"links": self.link_rows, "servers": self.server_rows}
 
     def write_wire(self, folder: str | Path, transcripts: bool = True, pcap: bool = True,
                    progress: Step | None = None) -> list[Path]:
@@ -398,6 +469,13 @@ class Result:
         if kept != FULL:
             result._tables = results.Tables(*(table_files.read_table(root, name) for name in table_files.TABLE_NAMES))
             result._summary = saved
+        if "loads" in saved and all(table_files.has_table(root, name) for name in table_files.LOAD_TABLE_NAMES):
+            link_rows, server_rows = (table_files.read_table(root, name) for name in table_files.LOAD_TABLE_NAMES)
+            sessions: dict[str, list[int]] = {}
+            for row in server_rows:
+                sessions.setdefault(row["server"], []).append(row["sessions_max"])
+            result._run_loads = loads.RunLoads(float(saved["loads"]["bin_s"]), link_rows, sessions)
+            result._server_rows = server_rows
         return result
 
 
@@ -409,6 +487,7 @@ def run(
     trace_messages: Iterable[str] | None = None,
     max_messages: int | None = None,
     stop: Callable[[], bool] | None = None,
+    bin_s: float | None = None,
 ) -> Result:
     """Simulate ``scenario`` (with ``seed`` instead of its own, if given) to the end.
 
@@ -420,6 +499,9 @@ def run(
     ``stop`` is asked as often whether to stop now (``mailsim run`` says yes after a Ctrl-C): the
     run then ends at the simulated time reached, and the Result is ``partial``: its tables and
     summary cover the run up to there, mail neither delivered nor bounced by then pending.
+    ``bin_s`` is the width in seconds of the time bins of links.csv and servers.csv (ValueError if not
+    positive); by default the smallest of a ladder of round widths that fits the run in 300 bins
+    (:mod:`simulator.binning`).
     """
     from .scenario import Scenario
     from .world import World
@@ -429,8 +511,6 @@ def run(
     if max_messages is not None:
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
-    world = World(scenario, seed, trace=trace, trace_messages=wanted)
+    world = World(scenario, seed, trace=trace, trace_messages=wanted, bin_s=bin_s)
     end = world.run(progress, stop)
-    used_seed: int = scenario.seed if seed is None else seed
-    return Result(scenario, used_seed, end, world.log.records, traces=world.ctx.traces, trace_messages=wanted,
-                  partial=world.stopped)
+    return Result.of_world(world, end, seed, wanted)

@@ -25,7 +25,6 @@ import simpy
 
 from .addresses import domain_of
 from .admission import admission_for
-from .context import Context
 from .delivery import CUT, Job, Retrying
 from .greylist import Greylist
 from .mailbox import Mailbox
@@ -33,6 +32,7 @@ from .message import BOUNCE, DSN_BODY_BYTES, WARNING, Message, header_bytes
 from .protocols import smtp
 from .retry import TryRecord, make_policy
 from .slots import DestinationSlots, Slots
+from .wiring import Recorder, ServerWiring
 
 if TYPE_CHECKING:
     from .lists import Expansions
@@ -47,7 +47,7 @@ LOOP = "554"
 class MailServer:
     """One MTA: mailboxes for its domains, relay for others, an outgoing queue."""
 
-    def __init__(self, ctx: Context, spec: Any) -> None:
+    def __init__(self, ctx: ServerWiring, spec: Any) -> None:
         self.ctx = ctx
         self.name: str = spec.name
         self.spec = spec
@@ -61,9 +61,10 @@ class MailServer:
         self.connect_timeout_s: float = spec.connect_timeout_s
         self.mailboxes: dict[str, Mailbox] = {}
         self.slots = Slots(ctx.env, spec.concurrency)
+        self.inbound = ctx.net.bins.levels()  # open inbound SMTP sessions, the maximum per time bin
         self.destinations: dict[str, TryRecord] = {}  # domain (postfix) or host (exim) -> its failure state
         self.queued: dict[str, int] = {}  # message id -> its jobs still in this queue
-        self.admission = admission_for(ctx, spec, self.queued)  # None: no inbound limit
+        self.admission = admission_for(ctx, spec, self.queued, self.inbound)  # None: no inbound limit
         self.workers: Workers | None = None  # the processing stage, if any (the world sets it)
         self.destination_slots = (None if spec.destination_concurrency is None
                                   else DestinationSlots(ctx.env, spec.destination_concurrency))
@@ -293,7 +294,7 @@ class MailServer:
         return dsn.id
 
 
-def log_created(ctx: Context, message: Message, node: str, code: str | None = None) -> None:
+def log_created(ctx: Recorder, message: Message, node: str, code: str | None = None) -> None:
     """The record every table reads a message's envelope and sizes from (``code``: for a DSN,
     the failure that caused it)."""
     ctx.append_record((ctx.clock(), "created", message.id, node,

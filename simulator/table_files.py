@@ -6,7 +6,7 @@ has (CSV first, as it is the default).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +14,21 @@ from . import results
 from .eventkinds import parse_detail
 from .eventlog import Record
 from .events_filter import EventsChoice
+from .loads import LINK_COLUMNS, SERVER_COLUMNS
 from .table_schema import typed
 
-__all__ = ["DEFAULT_FORMAT", "FORMATS", "TABLE_NAMES", "extensions", "read_events", "read_records", "read_table",
-           "write_tables"]
+__all__ = ["DEFAULT_FORMAT", "FORMATS", "LOAD_TABLE_NAMES", "TABLE_NAMES", "extensions", "has_table", "read_events",
+           "read_records", "read_table", "write_tables"]
 
 FORMATS: dict[str, tuple[str, ...]] = {"csv": ("csv",), "parquet": ("parquet",), "both": ("csv", "parquet")}
 """``--format`` choices and the file extensions each writes."""
 DEFAULT_FORMAT = "csv"
 TABLE_NAMES = ("deliveries", "retrievals", "queues")
 """The derived tables (the event log is ``events``)."""
+LOAD_TABLE_NAMES = ("links", "servers")
+"""The load tables (:mod:`simulator.loads`), in a folder whose run counted them."""
 _COLUMNS = {"deliveries": results.DELIVERY_COLUMNS, "retrievals": results.RETRIEVAL_COLUMNS,
-            "queues": results.QUEUE_COLUMNS}
+            "queues": results.QUEUE_COLUMNS, "links": LINK_COLUMNS, "servers": SERVER_COLUMNS}
 
 
 def extensions(fmt: str) -> tuple[str, ...]:
@@ -37,11 +40,13 @@ def extensions(fmt: str) -> tuple[str, ...]:
 
 
 def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record], events: EventsChoice,
-                 fmt: str, step: Callable[[str, str], None]) -> None:
-    """Write the derived tables and the event log (as ``events`` keeps it) in ``fmt`` into ``folder``."""
+                 fmt: str, step: Callable[[str, str], None],
+                 load_tables: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> None:
+    """Write the derived tables, the load tables (``load_tables``, by name) and the event log (as
+    ``events`` keeps it) in ``fmt`` into ``folder``."""
     exts = extensions(fmt)
-    for name in TABLE_NAMES:
-        rows = getattr(tables, name)
+    named = [(name, getattr(tables, name)) for name in TABLE_NAMES]
+    for name, rows in [*named, *(load_tables or {}).items()]:
         for ext in exts:
             step("write", f"{name}.{ext}")
             if ext == "csv":
@@ -66,6 +71,11 @@ def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record]
 def _file(folder: Path, name: str) -> Path | None:
     """The file of table ``name`` in ``folder``: the CSV if there is one, else the Parquet, else None."""
     return next((p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.is_file()), None)
+
+
+def has_table(folder: Path, name: str) -> bool:
+    """Whether ``folder`` holds table ``name`` in either format."""
+    return _file(folder, name) is not None
 
 
 def read_table(folder: Path, name: str) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The result tables' columns and types: one schema for the CSV files read back, the Parquet files
 and the pandas DataFrames.
 
-Each table (``deliveries``, ``retrievals``, ``queues``, ``events``) is a tuple of columns, each
+Each table (``deliveries``, ``retrievals``, ``queues``, ``events``, and the load tables ``links`` and
+``servers``) is a tuple of columns, each
 with a type: ``string``, ``int64`` or ``float64``, and whether it may be empty (a CSV's empty
 cell, Parquet's null, pandas' NaN). A time that has not happened (``delivered_at`` of a bounced
 pair) is empty; an empty string column (``code`` of a pair never tried) is the empty string,
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .loads import LINK_COLUMNS, SERVER_COLUMNS
 from .results import DELIVERY_COLUMNS, EVENT_COLUMNS, QUEUE_COLUMNS, RETRIEVAL_COLUMNS
 
 __all__ = ["FLOAT64", "INT64", "STRING", "TABLES", "Column", "dtypes", "typed"]
@@ -40,6 +42,10 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "retrievals": _table(RETRIEVAL_COLUMNS, {"device": INT64, "retrieved_at": FLOAT64}),
     "queues": _table(QUEUE_COLUMNS, {"time": FLOAT64, "queue_length": INT64}),
     "events": _table(EVENT_COLUMNS, {"time": FLOAT64}),
+    "links": _table(LINK_COLUMNS, {"time": FLOAT64, "duration_s": FLOAT64, "bytes": FLOAT64, "throughput_bps": FLOAT64,
+                                   "utilisation": FLOAT64}, frozenset({"utilisation"})),
+    "servers": _table(SERVER_COLUMNS, {"time": FLOAT64, "duration_s": FLOAT64,
+                                       **dict.fromkeys(SERVER_COLUMNS[3:], INT64)}),
 }
 """Every table's columns, in file order."""
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .context import Context
 from .message import MAIL, Message, quoted_printable_bytes, wire_bytes
 from .profiles import RateProfile
+from .wiring import Composing, TrafficWiring
 
 
 def make_message(
-    ctx: Context,
+    ctx: Composing,
     sender: str,
     recipients: tuple[str, ...],
     text_bytes: int,
@@ -66,7 +66,7 @@ class PoissonSource:
 
     def __init__(
         self,
-        ctx: Context,
+        ctx: TrafficWiring,
         spec: Any,
         senders: Sequence[str],
         targets: Sequence[str],
@@ -165,7 +165,7 @@ def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wan
     return tuple(picked)
 
 
-def scripted(ctx: Context, messages: Sequence[Any]) -> Generator[Any, Any, None]:
+def scripted(ctx: TrafficWiring, messages: Sequence[Any]) -> Generator[Any, Any, None]:
     """Send each scripted message at its time, in time order (file order among equal times)."""
     env = ctx.env
     try:

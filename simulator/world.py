@@ -23,6 +23,7 @@ from . import campaigns, lists, outages, traffic
 from .addresses import domain_of
 from .agents import UserAgent
 from .behaviour import Behaviour
+from .binning import Bins
 from .context import Context
 from .eventlog import EventLog
 from .mailbox import Mailbox
@@ -113,15 +114,17 @@ class World:
         seed: int | np.random.SeedSequence | None = None,
         trace: bool = False,
         trace_messages: frozenset[str] | None = None,
+        bin_s: float | None = None,
     ) -> None:
         """Build the world; with ``trace``, sessions record their timelines in ``ctx.traces``
-        (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given)."""
+        (only the SMTP sessions of ``trace_messages`` and the retrievals that fetch them, if given).
+        Link and session loads are counted in time bins of ``bin_s`` (default: see simulator.binning)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment(initial_time=0.0)
         self.log = EventLog()
         self.streams = Streams(self.seed)
-        self.ctx = ctx = Context(self.env, Network(self.env, scenario.links), self.log)
+        self.ctx = ctx = Context(self.env, Network(self.env, scenario.links, Bins(bin_s)), self.log)
         ctx.sessions.enabled = bool(scenario.outages)  # without outages nothing can cut a session
         if trace:
             ctx.traces = []

@@ -325,7 +325,8 @@ def test_destination_concurrency_defaults_to_20_under_the_postfix_policy_only() 
     assert scenario.servers["mx.b"].destination_concurrency is None
     assert load_scenario(world()).servers["mx.a"].destination_concurrency is None
     effective = yaml.safe_load(scenario.to_effective_yaml())
-    assert effective["servers"]["mx.a"]["destination_concurrency"] == 20
+    assert "destination_concurrency" not in effective["servers"]["mx.a"]  # what postfix brings
+    assert effective["servers"]["mx.b"]["destination_concurrency"] is None  # said: unlimited
 
 
 # ---- the scenario keys from the command line ------------------------------------------------------
@@ -404,7 +405,7 @@ def test_every_limit_with_outages_loses_nothing_and_leaves_no_count_behind(seed:
     w = finished_world(yaml.safe_dump(scenario))
     assert w.ctx.busy == 0
     for server in w.ctx.servers.values():
-        assert server.admission is None or server.admission.open == 0
+        assert server.inbound.level == 0  # every server, limited or not
         assert server.slots.busy == 0 and not server.slots.waiting
         if server.destination_slots is not None:
             assert all(s.busy == 0 and not s.waiting for s in server.destination_slots.of_host.values())
@@ -431,3 +432,23 @@ def test_the_breakdown_of_a_list_members_mail_counts_processing_at_each_server_i
         assert parts == pytest.approx(r["latency_s"], abs=1e-6)
         assert r["processing_s"] >= 2.0 - 1e-9
     assert max(r["processing_s"] for r in rows) >= 6.0 - 1e-9
+
+
+@pytest.mark.parametrize("extra, expected", [("", 20), (", destination_concurrency: null", None),
+                                             (", destination_concurrency: 5", 5), (", workers: 2, processing: 1s", 20)])
+def test_effective_scenario_keeps_capacity_through_a_round_trip(extra: str, expected: int | None) -> None:
+    """The effective scenario lists capacity keys only where they say more than the retry policy,
+    and reads back to the same limits (a postfix server's explicit null stays unlimited)."""
+    text = f"""
+name: t
+duration: 1h
+network: {{links: [{{between: [a, b], latency: 1ms}}]}}
+servers:
+  a: {{domains: [a.example], retry: {{policy: postfix}}{extra}}}
+users: [{{address: u@a.example, at: a}}]
+"""
+    scenario = load_scenario(text)
+    again = load_scenario(scenario.to_effective_yaml())
+    assert scenario.servers["a"].destination_concurrency == again.servers["a"].destination_concurrency == expected
+    assert again.servers["a"] == scenario.servers["a"]
+    assert ("workers" in scenario.to_effective_yaml()) == ("workers" in extra)

@@ -20,7 +20,8 @@ from simulator import load_scenario
 from simulator.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-RESULT_FILES = ("deliveries.csv", "events.csv", "queues.csv", "summary.json", "scenario.yaml")
+RESULT_FILES = ("deliveries.csv", "events.csv", "queues.csv", "summary.json", "scenario.yaml", "links.csv",
+                "servers.csv")
 
 GOOD: dict[str, Any] = {
     "name": "cli",

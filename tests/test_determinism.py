@@ -13,7 +13,8 @@ from conftest import events, rows, run_yaml
 
 from simulator import Result
 
-FILES = ("deliveries.csv", "events.csv", "queues.csv", "summary.json", "retrievals.csv", "scenario.yaml")
+FILES = ("deliveries.csv", "events.csv", "queues.csv", "summary.json", "retrievals.csv", "scenario.yaml", "links.csv",
+         "servers.csv")
 
 
 def busy_world() -> dict[str, Any]:
@@ -77,7 +78,7 @@ def test_seed_argument_equals_seed_in_file(tmp_path: Path) -> None:
     other["seed"] = 5
     a = save(run_yaml(busy_world(), seed=5), tmp_path / "a")
     b = save(run_yaml(other), tmp_path / "b")
-    for name in ("deliveries.csv", "events.csv", "queues.csv", "summary.json"):
+    for name in ("deliveries.csv", "events.csv", "queues.csv", "summary.json", "links.csv", "servers.csv"):
         assert filecmp.cmp(a / name, b / name, shallow=False), name
 
 

@@ -23,7 +23,7 @@ from simulator.results import cell
 from simulator.table_schema import TABLES
 
 REPO = Path(__file__).resolve().parents[1]
-TABLE_FILES = ("deliveries", "retrievals", "queues")
+TABLE_FILES = ("deliveries", "retrievals", "queues", "links", "servers")
 
 
 def cli_run(*argv: str) -> tuple[int, str, str]:
@@ -60,9 +60,9 @@ def test_events_none_writes_no_log_and_the_same_tables(default_run: Path, tmp_pa
     folder = tmp_path / "r"
     manifest = run_into(folder, "outage-retry", "--events", "none")
     assert manifest["events"] == "none"
-    assert sorted(manifest["files"]) == ["deliveries.csv", "queues.csv", "retrievals.csv", "scenario.yaml",
-                                         "summary.json"]
-    for name in ("deliveries.csv", "retrievals.csv", "queues.csv", "summary.json"):
+    assert sorted(manifest["files"]) == ["deliveries.csv", "links.csv", "queues.csv", "retrievals.csv",
+                                         "scenario.yaml", "servers.csv", "summary.json"]
+    for name in ("deliveries.csv", "retrievals.csv", "queues.csv", "links.csv", "servers.csv", "summary.json"):
         assert (folder / name).read_bytes() == (default_run / name).read_bytes(), name
     loaded, whole = Result.load(folder), Result.load(default_run)
     assert (loaded.events_kept, loaded.records) == ("none", [])
@@ -132,8 +132,9 @@ def test_parquet_only_folders_load_to_the_same_result_and_repeat_byte_for_byte(
     manifests = [run_into(tmp_path / name, "outage-retry", "--format", "parquet") for name in ("a", "b")]
     assert manifests[0] == manifests[1]  # same seed: the same bytes, by their sha256
     assert manifests[0]["table_format"] == "parquet"
-    assert sorted(manifests[0]["files"]) == ["deliveries.parquet", "events.parquet", "queues.parquet",
-                                             "retrievals.parquet", "scenario.yaml", "summary.json"]
+    assert sorted(manifests[0]["files"]) == ["deliveries.parquet", "events.parquet", "links.parquet",
+                                             "queues.parquet", "retrievals.parquet", "scenario.yaml",
+                                             "servers.parquet", "summary.json"]
     assert (tmp_path / "a" / "summary.json").read_bytes() == (default_run / "summary.json").read_bytes()
     loaded, whole = Result.load(tmp_path / "a"), Result.load(default_run)
     assert loaded.records == whole.records and loaded.tables == whole.tables
@@ -141,7 +142,7 @@ def test_parquet_only_folders_load_to_the_same_result_and_repeat_byte_for_byte(
     run_into(tmp_path / "c", "outage-retry", "--format", "parquet", "--events", "none")
     tables_only = Result.load(tmp_path / "c")
     assert tables_only.tables == whole.tables and tables_only.summary == whole.summary
-    for name in ("deliveries", "retrievals", "queues"):
+    for name in ("deliveries", "retrievals", "queues", "links", "servers"):
         assert getattr(tables_only, name).equals(getattr(whole, name)), name
 
 
@@ -150,7 +151,7 @@ def test_parquet_columns_have_the_documented_types() -> None:
     from simulator.parquet_io import arrow_schema, events_schema
 
     expected = {"string": "string", "int64": "int64", "float64": "double"}
-    for table in ("deliveries", "retrievals", "queues"):
+    for table in ("deliveries", "retrievals", "queues", "links", "servers"):
         schema = arrow_schema(table)
         assert [(f.name, str(f.type), f.nullable) for f in schema] == \
             [(c.name, expected[c.type], c.nullable) for c in TABLES[table]]

@@ -58,7 +58,7 @@ outages:
   - {target: mx.c, start: 0s, duration: 40d}
 """
 WHOLE_FILES = {"deliveries.csv", "retrievals.csv", "queues.csv", "events.csv", "summary.json", "scenario.yaml",
-               "manifest.json"}
+               "manifest.json", "links.csv", "servers.csv"}
 
 
 @pytest.fixture

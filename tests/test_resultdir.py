@@ -43,7 +43,7 @@ messages: [{{at: 1m, from: ann@a.example, to: [bob@b.example], size: 3KB}}]
 """
 NAMES = ("tiny-a", "tiny-b")
 BASE_FILES = {"deliveries.csv", "retrievals.csv", "queues.csv", "events.csv", "summary.json", "scenario.yaml",
-              "manifest.json"}
+              "manifest.json", "links.csv", "servers.csv"}
 FLAG_FILES = {"--report": "report.html", "--transcripts": "transcripts.jsonl", "--pcap": "capture.pcap"}
 
 

@@ -86,9 +86,11 @@ Fetches = list[Fetch] | None  # where a traced session records its fetches
 def start_fetch(net: Network, path: Path, message: Message, lead_s: float = 0.0) -> Flow:
     """The transfer of one FETCH/RETR/GET: after ``lead_s`` (exchanges that must come first and
     carry nothing, such as IDLE's EXISTS and DONE) the request travels to the server, the body
-    drains through the links, its last byte travels back: one transfer, a lead-in and a tail."""
+    drains through the links, its last byte travels back: one transfer, a lead-in and a tail. The
+    body goes from the server to the device (``path`` runs from the device to the server)."""
     delay_s = path.delay_s
-    return net.transfer(path, message.wire_bytes, lead_s + FETCH_REQUEST_D * delay_s, FETCH_TAIL_D * delay_s)
+    return net.transfer(path, message.wire_bytes, lead_s + FETCH_REQUEST_D * delay_s, FETCH_TAIL_D * delay_s,
+                        backward=True)
 
 
 def fetch(

@@ -50,6 +50,7 @@ class Receiver(Protocol):
     eight_bit_mime: bool
     greylist: Any
     admission: Any  # its inbound limits (simulator.admission), or None
+    inbound: Any  # its open inbound sessions (a simulator.binning.LevelSeries)
 
     def rcpt_reply(self, rcpt: str, submission: bool, client: str, sender: str) -> str: ...
 

@@ -179,6 +179,22 @@ class ServerSpec(Spec):
         return self
 
     def to_yaml(self) -> dict[str, object]:
+        """The server's settings; the capacity keys only where they limit anything beyond what the
+        server's retry policy implies (so a file without them keeps its effective scenario, and run_id)."""
+        capacity: dict[str, object] = {
+            "workers": self.workers,
+            "processing": None if self.processing is None else self.processing.to_yaml(),
+            "max_inbound": self.max_inbound,
+            "destination_concurrency": self.destination_concurrency,
+            "rate_limit": None if self.rate_limit is None else self.rate_limit.to_yaml(),
+            "queue_limit": self.queue_limit,
+        }
+        shown = {key: value for key, value in capacity.items() if value is not None}
+        if self.retry.policy == "postfix":  # it brings Postfix's limit unless the file says otherwise
+            if self.destination_concurrency == POSTFIX_DESTINATION_CONCURRENCY:
+                del shown["destination_concurrency"]
+            elif self.destination_concurrency is None:
+                shown["destination_concurrency"] = None  # unlimited, said so
         return {
             "domains": list(self.domains),
             "relay_for": list(self.relay_for),
@@ -189,12 +205,7 @@ class ServerSpec(Spec):
             "pipelining": self.pipelining,
             "eight_bit_mime": self.eight_bit_mime,
             "greylisting": None if self.greylisting is None else self.greylisting.to_yaml(),
-            "workers": self.workers,
-            "processing": None if self.processing is None else self.processing.to_yaml(),
-            "max_inbound": self.max_inbound,
-            "destination_concurrency": self.destination_concurrency,
-            "rate_limit": None if self.rate_limit is None else self.rate_limit.to_yaml(),
-            "queue_limit": self.queue_limit,
+            **shown,
         }
 
 

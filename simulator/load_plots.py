@@ -1,0 +1,113 @@
+"""Figures of the load tables: link utilisation (plots/links.png) and server queue and sessions
+(plots/servers.png) per time bin.
+
+Both are drawn from the rows of links.csv and servers.csv (:mod:`simulator.loads`), so their cost
+grows with the number of bins, never with the number of messages. Each bin is drawn as a step over
+its whole length. Plotted lines carry a ``gid`` (``util:<link>:<direction>``, ``queue:<server>``,
+``sessions:<server>``, ``workers:<server>``) so tests can read back what a figure shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from matplotlib.ticker import MaxNLocator
+
+from .plots import Figure, new_figure, time_scale
+
+MAX_PANELS = 8
+"""At most this many links or servers are drawn: the most loaded ones."""
+
+
+def _steps(rows: Sequence[Mapping[str, Any]], column: str) -> tuple[list[float], list[float]]:
+    """(times, values) of a step line over the bins: each value held to its bin's end."""
+    xs = [r["time"] for r in rows]
+    ys = [float(r[column]) for r in rows]
+    if rows:
+        xs.append(rows[-1]["time"] + rows[-1]["duration_s"])
+        ys.append(ys[-1])
+    return xs, ys
+
+
+def _end_s(rows: Sequence[Mapping[str, Any]]) -> float:
+    return max((r["time"] + r["duration_s"] for r in rows), default=0.0)
+
+
+def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Utilisation of each limited link over time, both directions (``a->b`` blue, ``b->a`` orange,
+    ``a`` first of its ``between``), one panel per link (the ``MAX_PANELS`` with the highest peaks).
+    Unlimited links have no utilisation and are not drawn."""
+    by_link: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for r in rows:
+        if r["utilisation"] is not None:
+            by_link.setdefault(r["link"], {}).setdefault(r["direction"], []).append(r)
+    peak = {link: max(r["utilisation"] for d in dirs.values() for r in d) for link, dirs in by_link.items()}
+    links = sorted(sorted(by_link, key=lambda name: (-peak[name], name))[:MAX_PANELS])
+    panels = max(len(links), 1)
+    fig = new_figure(8, 1.2 + 1.45 * panels)
+    axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    end_s = _end_s(rows)
+    scale, unit = time_scale(end_s)
+    for ax, link in zip(axes, links, strict=False):
+        for (direction, series), color in zip(by_link[link].items(), ("tab:blue", "tab:orange"), strict=False):
+            xs, ys = _steps(series, "utilisation")
+            line = ax.step([x / scale for x in xs], [100 * y for y in ys], where="post", color=color,
+                           linewidth=1.2, label=direction)[0]
+            line.set_gid(f"util:{link}:{direction}")
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("utilisation (%)", fontsize=8)
+        ax.set_title(f"{link} (peak {100 * peak[link]:.0f} %)", loc="left", fontsize=9, fontweight="bold", pad=3)
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+        ax.grid(True, alpha=0.3)
+        ax.set_xlim(0, end_s / scale if end_s > 0 else 1)
+    if not links:
+        axes[0].text(0.5, 0.5, "no link with a bandwidth limit", ha="center", va="center",
+                     transform=axes[0].transAxes)
+        axes[0].set_ylabel("utilisation (%)")
+    axes[-1].set_xlabel(f"simulated time ({unit})")
+    fig.suptitle(title or "Link utilisation per time bin", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Each server's outgoing queue (its maximum per bin) and open inbound sessions (maximum per
+    bin) over time, and its busy workers if it processes mail, one panel per server (the
+    ``MAX_PANELS`` with the highest peaks)."""
+    by_server: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        by_server.setdefault(r["server"], []).append(r)
+    peak = {s: max(max(r["queue_max"], r["sessions_max"]) for r in rs) for s, rs in by_server.items()}
+    servers = sorted(sorted(by_server, key=lambda name: (-peak[name], name))[:MAX_PANELS])
+    panels = max(len(servers), 1)
+    fig = new_figure(8, 1.2 + 1.45 * panels)
+    axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    end_s = _end_s(rows)
+    scale, unit = time_scale(end_s)
+    for ax, server in zip(axes, servers, strict=False):
+        series = by_server[server]
+        lines = [("queue_max", "outgoing queue (max in bin)", "tab:blue", "queue"),
+                 ("sessions_max", "open inbound sessions (max in bin)", "tab:green", "sessions")]
+        if any(r.get("workers_busy_max") for r in series):
+            lines.append(("workers_busy_max", "busy workers (max in bin)", "tab:red", "workers"))
+        for column, label, color, gid in lines:
+            xs, ys = _steps(series, column)
+            line = ax.step([x / scale for x in xs], ys, where="post", color=color, linewidth=1.2, label=label)[0]
+            line.set_gid(f"{gid}:{server}")
+        if ax is axes[0] or len(lines) > 2:  # the legend once, and where the workers line shows
+            ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+        ax.set_ylim(0, max(peak[server], 1) * 1.15)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.set_ylabel("count", fontsize=8)
+        ax.set_title(f"{server} (peak queue {max(r['queue_max'] for r in series)}, "
+                     f"sessions {max(r['sessions_max'] for r in series)})",
+                     loc="left", fontsize=9, fontweight="bold", pad=3)
+        ax.grid(True, alpha=0.3)
+        ax.set_xlim(0, end_s / scale if end_s > 0 else 1)
+    if not servers:
+        axes[0].text(0.5, 0.5, "no servers", ha="center", va="center", transform=axes[0].transAxes)
+    axes[-1].set_xlabel(f"simulated time ({unit})")
+    fig.suptitle(title or "Queue and inbound sessions per server per time bin", fontsize=11)
+    fig.tight_layout()
+    return fig

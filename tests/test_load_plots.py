@@ -1,0 +1,52 @@
+"""plots/links.png and plots/servers.png show what links.csv and servers.csv hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import run_yaml
+from matplotlib.lines import Line2D
+from test_server_loads import BUSY
+
+from simulator.load_plots import MAX_PANELS, links_figure, servers_figure
+
+
+def line(fig: Any, gid: str) -> Line2D:
+    found = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == gid]
+    assert len(found) == 1, gid
+    return found[0]
+
+
+def test_the_figures_plot_the_binned_tables() -> None:
+    result = run_yaml(BUSY)
+    fig = links_figure(result.link_rows)
+    rows = [r for r in result.link_rows if r["link"] == "mx.a--mx.b" and r["direction"] == "mx.a->mx.b"]
+    drawn = line(fig, "util:mx.a--mx.b:mx.a->mx.b")
+    assert list(drawn.get_ydata())[:-1] == [100 * r["utilisation"] for r in rows]
+    assert max(drawn.get_ydata()) > 0
+    fig = servers_figure(result.server_rows)
+    rows = [r for r in result.server_rows if r["server"] == "mx.b"]
+    assert list(line(fig, "sessions:mx.b").get_ydata())[:-1] == [r["sessions_max"] for r in rows]
+    assert list(line(fig, "queue:mx.a").get_ydata())[:-1] == [r["queue_max"] for r in result.server_rows
+                                                              if r["server"] == "mx.a"]
+
+
+def test_many_links_show_the_most_loaded() -> None:
+    rows = [{"time": 0.0, "duration_s": 1.0, "link": f"l{i:02}", "direction": "x->y", "bytes": 0.0,
+             "throughput_bps": 0.0, "utilisation": i / 20} for i in range(20)]
+    fig = links_figure(rows)
+    shown = {ln.get_gid() for ax in fig.axes for ln in ax.get_lines()}
+    assert shown == {f"util:l{i:02}:x->y" for i in range(20 - MAX_PANELS, 20)}
+
+
+def test_a_server_that_processes_shows_its_busy_workers() -> None:
+    from test_server_loads import SCENARIOS
+
+    from simulator import load_scenario, run
+
+    result = run(load_scenario(SCENARIOS / "capacity.yaml").override({"duration": "20m"}), bin_s=60.0)
+    fig = servers_figure(result.server_rows)
+    rows = [r for r in result.server_rows if r["server"] == "mx.provider"]
+    assert max(r["workers_busy_max"] for r in rows) == 2  # its two workers
+    assert list(line(fig, "workers:mx.provider").get_ydata())[:-1] == [r["workers_busy_max"] for r in rows]
+    assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "workers:mx.partner"]

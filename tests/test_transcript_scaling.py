@@ -52,8 +52,8 @@ def scenario(messages: int) -> Any:
     })
 
 
-def lines_run(work: Callable[[], Any]) -> tuple[int, Any]:
-    """How many Python lines ``work`` executes, and what it returns."""
+def lines_run(work: Callable[..., Any], *args: Any) -> tuple[int, Any]:
+    """How many Python lines ``work(*args)`` executes, and what it returns."""
     count = 0
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
@@ -64,7 +64,7 @@ def lines_run(work: Callable[[], Any]) -> tuple[int, Any]:
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
-        out = work()
+        out = work(*args)
     finally:
         sys.settrace(previous)
     return count, out
@@ -73,6 +73,11 @@ def lines_run(work: Callable[[], Any]) -> tuple[int, Any]:
 def units(conversations: list[Conversation]) -> int:
     """Sessions plus the messages they moved."""
     return sum(1 + len(c.message_ids) for c in conversations)
+
+
+def write_wire(folder: Path, n: int, conversations: list[Conversation], scenario: Any) -> None:
+    write_transcripts(folder / f"t{n}.jsonl", conversations, scenario)
+    write_pcap(folder / f"c{n}.pcap", conversations, scenario)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +102,7 @@ def test_retrieval_sessions_cost_the_same_per_message_at_any_mailbox_size(
     for n, (s, result) in runs.items():
         assert result.traces is not None
         retrieval = [t for t in result.traces if not isinstance(t, SmtpTrace)]
-        work, conversations = lines_run(lambda: build_conversations(retrieval, result.records, s, result.end_time_s))
+        work, conversations = lines_run(build_conversations, retrieval, result.records, s, result.end_time_s)
         assert {c.protocol for c in conversations} == {"imap", "pop3", "http"}
         assert units(conversations) > len(READERS) * n
         per_unit[n] = work / units(conversations)
@@ -111,12 +116,7 @@ def test_transcripts_and_capture_cost_the_same_per_session_at_any_size(
     for n, (s, result) in runs.items():
         assert result.traces is not None
         conversations = build_conversations(result.traces, result.records, s, result.end_time_s)
-
-        def write(n: int = n, s: Any = s, conversations: list[Conversation] = conversations) -> None:
-            write_transcripts(tmp_path / f"t{n}.jsonl", conversations, s)
-            write_pcap(tmp_path / f"c{n}.pcap", conversations, s)
-
-        work, _ = lines_run(write)
+        work, _ = lines_run(write_wire, tmp_path, n, conversations, s)
         assert (tmp_path / f"c{n}.pcap").stat().st_size > 1000 * n  # every message's bytes, at least
         per_unit[n] = work / units(conversations)
     small, large = SIZES

@@ -24,6 +24,7 @@ from simulator.protocols.trace import SmtpTrace
 from simulator.runner import Result
 from simulator.scenario import scenario_from_dict
 from simulator.transcript.build import build_conversations
+from simulator.transcript.content import mail_date
 from simulator.transcript.conversation import Conversation
 from simulator.transcript.jsonl import write_transcripts
 
@@ -53,7 +54,8 @@ def scenario(messages: int) -> Any:
 
 
 def lines_run(work: Callable[..., Any], *args: Any) -> tuple[int, Any]:
-    """How many Python lines ``work(*args)`` executes, and what it returns."""
+    """How many Python lines ``work(*args)`` executes, and what it returns (caches emptied first)."""
+    mail_date.cache_clear()
     count = 0
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:

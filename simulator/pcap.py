@@ -168,10 +168,6 @@ class _Connection:
         self.count = 0
         self.out: list[tuple[int, int, bytes]] = []
         self.cut_ns = _ns(conv.cut_s) if conv.cut_s is not None else None
-        self.handlers: dict[str, Callable[..., None]] = {
-            "syn": self._on_syn, "send": self._on_send, "bulk": self._on_bulk, "close": self._on_close,
-            "arrive": self._on_arrive, "timer": self._on_timer,
-        }
 
     def push(self, time_s: float, priority: int, kind: str, item: tuple[Any, ...]) -> None:
         ns = _ns(time_s)
@@ -207,7 +203,7 @@ class _Connection:
                 break
             if priority == _SEND:
                 self.sends_at[(item[0], ns)] -= 1
-            self.handlers[kind](time_s, *item)
+            _HANDLERS[kind](self, time_s, *item)
             yield from self.out
             self.out.clear()
 
@@ -268,10 +264,26 @@ class _Connection:
             self.emit(time_s, side, ACK)
 
 
+# what each kind of scheduled event does (functions, not bound methods: no cycle keeps a finished
+# connection's buffers alive until the garbage collector runs)
+_HANDLERS: dict[str, Callable[..., None]] = {
+    "syn": _Connection._on_syn, "send": _Connection._on_send, "bulk": _Connection._on_bulk,
+    "close": _Connection._on_close, "arrive": _Connection._on_arrive, "timer": _Connection._on_timer,
+}
+
+
 def conversation_packets(conv: Conversation, addresses: dict[str, str],
                          ip_ids: dict[bytes, int] | None = None) -> Iterator[tuple[int, int, bytes]]:
     """The frames of one conversation as (timestamp ns, order, Ethernet frame), in time order."""
     return _Connection(conv, addresses, {} if ip_ids is None else ip_ids).packets()
+
+
+def _numbered(packets: Iterator[tuple[int, int, bytes]], connection: int) -> Iterator[tuple[int, int, int, bytes]]:
+    """A connection's packets as (ns, order within the connection, connection, frame): tuples that
+    sort in the capture's order (time, then the order made within a connection, then the order
+    connections started) and never tie."""
+    for ns, order, frame in packets:
+        yield ns, order, connection, frame
 
 
 def write_pcap(path: str | Path, conversations: Sequence[Conversation], scenario: Any = None) -> Path:
@@ -279,10 +291,7 @@ def write_pcap(path: str | Path, conversations: Sequence[Conversation], scenario
     out = Path(path)
     addresses = run_addresses(conversations, scenario)
     ip_ids: dict[bytes, int] = {}
-    streams = [  # (ns, connection, order within it, frame): merged in time order, ties by connection
-        ((ns, i, order, frame) for ns, order, frame in conversation_packets(conv, addresses, ip_ids))
-        for i, conv in enumerate(conversations)
-    ]
+    streams = [_numbered(conversation_packets(conv, addresses, ip_ids), i) for i, conv in enumerate(conversations)]
     record = _RECORD_HEADER.pack
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", PCAP_MAGIC_NS, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET))

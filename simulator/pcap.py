@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,12 @@ LINKTYPE_ETHERNET = 1
 SNAPLEN = 262144
 FIN, SYN, PSH, ACK = 0x01, 0x02, 0x08, 0x10
 _ARRIVE, _SEND, _TIMER = 0, 1, 2  # event priorities at one instant: arrivals first, timers last
+_SYN_OPTIONS = struct.Struct("!BBHBBBB")
+_TCP_HEADER = struct.Struct("!HHIIBBHHH")
+_PSEUDO_HEADER = struct.Struct("!4s4sBBH")
+_IP_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_CHECKSUM = struct.Struct("!H")
+_RECORD_HEADER = struct.Struct("<IIII")
 
 
 def _ns(time_s: float) -> int:
@@ -84,6 +90,7 @@ class _Framer:
     def __init__(self, conv: Conversation, addresses: dict[str, str], ip_ids: dict[bytes, int]) -> None:
         self.ip = {"C": _ip_bytes(addresses[conv.client]), "S": _ip_bytes(addresses[conv.server])}
         self.port = {"C": conv.client_port, "S": conv.port}
+        self.ethernet = {side: _mac(self.ip[_peer(side)]) + _mac(self.ip[side]) + b"\x08\x00" for side in "CS"}
         self.ip_ids = ip_ids
         digest = hashlib.sha256(f"{conv.seq}:{conv.client}:{conv.server}:{conv.start_s!r}".encode()).digest()
         self.isn = {"C": int.from_bytes(digest[:4], "big"), "S": int.from_bytes(digest[4:8], "big")}
@@ -93,20 +100,20 @@ class _Framer:
         src, dst = self.ip[side], self.ip[peer]
         options = b""
         if flags & SYN:
-            options = struct.pack("!BBHBBBB", 2, 4, MSS_BYTES, 1, 3, 3, max(0, wscale))
+            options = _SYN_OPTIONS.pack(2, 4, MSS_BYTES, 1, 3, 3, max(0, wscale))
         offset = (20 + len(options)) // 4
         seq_abs = (self.isn[side] + seq) & 0xFFFFFFFF
         ack_abs = (self.isn[peer] + ack) & 0xFFFFFFFF if flags & ACK else 0
-        header = struct.pack("!HHIIBBHHH", self.port[side], self.port[peer], seq_abs, ack_abs, offset << 4, flags,
-                             WINDOW_FIELD, 0, 0) + options
-        segment = header + payload
-        pseudo = src + dst + struct.pack("!BBH", 0, 6, len(segment))
-        segment = segment[:16] + struct.pack("!H", _checksum(pseudo + segment)) + segment[18:]
+        header = _TCP_HEADER.pack(self.port[side], self.port[peer], seq_abs, ack_abs, offset << 4, flags,
+                                  WINDOW_FIELD, 0, 0) + options
+        length = len(header) + len(payload)
+        checksum = _checksum(_PSEUDO_HEADER.pack(src, dst, 0, 6, length) + header + payload)
+        header = header[:16] + _CHECKSUM.pack(checksum) + header[18:]
         ident = self.ip_ids.get(src, 0)
         self.ip_ids[src] = (ident + 1) & 0xFFFF
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(segment), ident, 0x4000, 64, 6, 0, src, dst)
-        ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
-        return _mac(dst) + _mac(src) + b"\x08\x00" + ip + segment
+        ip = _IP_HEADER.pack(0x45, 0, 20 + length, ident, 0x4000, 64, 6, 0, src, dst)
+        ip = ip[:10] + _CHECKSUM.pack(_checksum(ip)) + ip[12:]
+        return b"".join((self.ethernet[side], ip, header, payload))
 
 
 def _window_scale(burst_bytes: int) -> int:
@@ -196,7 +203,7 @@ class _Connection:
                 break
             if priority == _SEND:
                 self.sends_at[(item[0], ns)] -= 1
-            getattr(self, f"_on_{kind}")(time_s, *item)
+            _HANDLERS[kind](self, time_s, *item)
             yield from self.out
             self.out.clear()
 
@@ -257,10 +264,26 @@ class _Connection:
             self.emit(time_s, side, ACK)
 
 
+# what each kind of scheduled event does (functions, not bound methods: no cycle keeps a finished
+# connection's buffers alive until the garbage collector runs)
+_HANDLERS: dict[str, Callable[..., None]] = {
+    "syn": _Connection._on_syn, "send": _Connection._on_send, "bulk": _Connection._on_bulk,
+    "close": _Connection._on_close, "arrive": _Connection._on_arrive, "timer": _Connection._on_timer,
+}
+
+
 def conversation_packets(conv: Conversation, addresses: dict[str, str],
                          ip_ids: dict[bytes, int] | None = None) -> Iterator[tuple[int, int, bytes]]:
     """The frames of one conversation as (timestamp ns, order, Ethernet frame), in time order."""
     return _Connection(conv, addresses, {} if ip_ids is None else ip_ids).packets()
+
+
+def _numbered(packets: Iterator[tuple[int, int, bytes]], connection: int) -> Iterator[tuple[int, int, int, bytes]]:
+    """A connection's packets as (ns, order within the connection, connection, frame): tuples that
+    sort in the capture's order (time, then the order made within a connection, then the order
+    connections started) and never tie."""
+    for ns, order, frame in packets:
+        yield ns, order, connection, frame
 
 
 def write_pcap(path: str | Path, conversations: Sequence[Conversation], scenario: Any = None) -> Path:
@@ -268,14 +291,11 @@ def write_pcap(path: str | Path, conversations: Sequence[Conversation], scenario
     out = Path(path)
     addresses = run_addresses(conversations, scenario)
     ip_ids: dict[bytes, int] = {}
-    streams = [
-        ((ns, order, i, frame) for ns, order, frame in conversation_packets(conv, addresses, ip_ids))
-        for i, conv in enumerate(conversations)
-    ]
+    streams = [_numbered(conversation_packets(conv, addresses, ip_ids), i) for i, conv in enumerate(conversations)]
+    record = _RECORD_HEADER.pack
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", PCAP_MAGIC_NS, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET))
-        for ns, _, _, frame in heapq.merge(*streams, key=lambda p: (p[0], p[2], p[1])):
+        for ns, _, _, frame in heapq.merge(*streams):
             seconds, nanos = divmod(ns, 1_000_000_000)
-            f.write(struct.pack("<IIII", seconds, nanos, len(frame), len(frame)))
-            f.write(frame)
+            f.write(record(seconds, nanos, len(frame), len(frame)) + frame)
     return out

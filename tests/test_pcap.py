@@ -131,6 +131,29 @@ def test_frames_are_valid_and_in_time_order(packets: list[Packet]) -> None:
     assert {p.dport for p in packets if p.from_client} == {25, 587, 110, 143, 80}
 
 
+def test_packets_at_one_instant_go_in_the_order_made_then_the_order_connections_started(tmp_path: Path) -> None:
+    """Two connections saying the same at the same moments: at each instant the first one's
+    packet leads, though the second's frames sort first as bytes (its client's address is lower)."""
+    convs = []
+    for seq, client in enumerate(("zeta", "alpha")):
+        conv = Conversation(seq=seq, protocol="pop3", client=client, server="mx", port=110, delay_s=0.01,
+                            start_s=1.0, client_port=49152)
+        conv.say(1.03, "S", ["+OK ready"])
+        conv.say(1.04, "C", ["QUIT"])
+        conv.close("S", 1.05)
+        convs.append(conv)
+    path = write_pcap(tmp_path / "tie.pcap", convs)
+    addresses = node_addresses(["alpha", "mx", "zeta"])
+    assert addresses["alpha"] < addresses["zeta"]
+    got = read_pcap(path)
+    assert len(got) > 8
+    first_at: dict[int, str] = {}
+    for packet in got:
+        first_at.setdefault(packet.ns, packet.src if packet.from_client else packet.dst)
+    assert len(first_at) > 4
+    assert set(first_at.values()) == {addresses["zeta"]}  # the first connection, at every instant
+
+
 def test_each_connection_is_real_tcp(packets: list[Packet], capture: Any) -> None:
     convs = capture[2]
     conns = connections(packets)

@@ -12,6 +12,7 @@ shows its headers and a short excerpt of the body (a DSN in full), a capture car
 from __future__ import annotations
 
 import email.utils
+import functools
 import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -62,6 +63,7 @@ class Content:
         return lines[: min(blank + 1 + body_lines, len(lines) - 1)]
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a message's date shows on each of its hops
 def mail_date(time_s: float) -> str:
     """Simulated time ``time_s`` as an RFC 5322 date (time 0 is 1970-01-01 00:00:00 UTC)."""
     return email.utils.format_datetime(datetime.fromtimestamp(time_s, UTC)).replace("-0000", "+0000")

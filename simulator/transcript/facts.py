@@ -6,10 +6,14 @@ its body is 8-bit, its attachments worked out from the size arithmetic of
 each recipient's mailbox (``delivered``), the DSN details (``bounced``, ``bounce_sent``,
 ``warning_sent``), the sessions cut after the server accepted (``session_cut``,
 ``submit_failed``) and which message a list's copy copies (``expanded``) from the log's records.
+A recipient's :class:`Mailbox` answers what a retrieval session asks of it (what it held by a
+time, how many, a message's UID) by bisection, so each session's cost does not grow with the
+mailbox.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +29,7 @@ from ..message import (
 )
 from ..protocols.trace import SessionTrace, SmtpTrace
 
-__all__ = ["Facts", "MessageFacts", "attachments_of"]
+__all__ = ["Facts", "Mailbox", "MessageFacts", "attachments_of"]
 
 
 @dataclass(slots=True)
@@ -76,6 +80,26 @@ def attachments_of(author: str, recipients: tuple[str, ...], size_bytes: int, wi
     return ()
 
 
+class Mailbox:
+    """One recipient's deliveries (``delivered`` records, in the log's simulated-time order),
+    indexed once for the sessions that read them."""
+
+    __slots__ = ("ids", "times", "uid")
+
+    def __init__(self, deliveries: Sequence[tuple[float, str]]) -> None:
+        self.ids = [mid for _, mid in deliveries]
+        self.times = sorted(t for t, _ in deliveries)  # already sorted: the log is in time order
+        self.uid = {mid: i + 1 for i, mid in enumerate(self.ids)}  # IMAP UID: 1-based arrival order
+
+    def count(self, at_s: float) -> int:
+        """How many messages had arrived by ``at_s`` (inclusive)."""
+        return bisect_right(self.times, at_s)
+
+    def until(self, until_s: float) -> list[str]:
+        """Ids delivered by ``until_s``, in order."""
+        return self.ids[: self.count(until_s)]
+
+
 class Facts:
     """Message facts, mailbox contents and DSN details read from the event log once."""
 
@@ -85,6 +109,7 @@ class Facts:
         self.delivered_at: dict[tuple[str, str], float] = {}
         self.tail_cuts: dict[tuple[str, str], list[float]] = {}  # (message, client node) -> 250 lost
         self.copies: dict[str, str] = {}  # a list's copy -> the message it copies
+        self._boxes: dict[str, Mailbox] = {}
         for time_s, event, mid, node, values in records:
             if event == "created":
                 self._created(time_s, mid, node, as_dict(event, values))
@@ -120,12 +145,15 @@ class Facts:
 
     def _scripted_eight_bit(self, scenario: Any) -> None:
         """Scripted messages say whether their body is 8-bit (matched by time, sender, recipients)."""
-        wanted = [(m.at_s, m.from_, tuple(m.to)) for m in getattr(scenario, "messages", ()) or () if m.eight_bit]
+        wanted: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # (sender, recipients) -> times
+        for m in getattr(scenario, "messages", ()) or ():
+            if m.eight_bit:
+                wanted.setdefault((m.from_, tuple(m.to)), []).append(m.at_s)
         if not wanted:
             return
         for facts in self.messages.values():
-            if any(abs(facts.created_s - at) < 1e-6 and facts.author == who and facts.recipients == to
-                   for at, who, to in wanted):
+            times = wanted.get((facts.author, facts.recipients), ())
+            if any(abs(facts.created_s - at) < 1e-6 for at in times):
                 facts.eight_bit = True
 
     def _created(self, time_s: float, mid: str, node: str, f: dict[str, Any]) -> None:
@@ -153,6 +181,13 @@ class Facts:
             facts = self.messages[mid] = MessageFacts(id=mid)
         return facts
 
+    def box(self, rcpt: str) -> Mailbox:
+        """``rcpt``'s mailbox, indexed on first use."""
+        box = self._boxes.get(rcpt)
+        if box is None:
+            box = self._boxes[rcpt] = Mailbox(self.delivered.get(rcpt, ()))
+        return box
+
     def mailbox(self, rcpt: str, until_s: float) -> list[str]:
         """Ids delivered to ``rcpt``'s mailbox by ``until_s``, in order."""
-        return [mid for t, mid in self.delivered.get(rcpt, ()) if t <= until_s]
+        return self.box(rcpt).until(until_s)

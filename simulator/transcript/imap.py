@@ -91,13 +91,13 @@ class _Words:
         self.tags: Iterator[str] = iter(f"a{k}" for k in range(1, 1 << 30))
         self.idle_tag = ""  # the tag of the IDLE in progress
         self.tag = ""  # the tag of the command in progress
-        self.box = facts.delivered.get(conv.user, [])
-        self.uid = {mid: i + 1 for i, (_, mid) in enumerate(self.box)}
+        self.box = facts.box(conv.user)
+        self.uid = self.box.uid
         self.exists_at = 0.0  # the time an EXISTS being worded counts the mailbox at
 
     def exists(self, at_s: float) -> int:
         """How many messages the mailbox holds at ``at_s``."""
-        return sum(1 for t, _ in self.box if t <= at_s)
+        return self.box.count(at_s)
 
     def __call__(self, line: Line) -> list[str]:
         says = line.says

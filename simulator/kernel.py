@@ -95,7 +95,7 @@ def run_events(env: simpy.Environment, count: int) -> tuple[int, bool]:
         if not queue:
             return n, False
         env._now, _, _, event = heappop(queue)
-        callbacks, event.callbacks = event.callbacks, None
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         try:
             for callback in callbacks:
                 callback(event)

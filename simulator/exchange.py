@@ -21,7 +21,6 @@ from typing import Any
 
 import simpy
 
-from . import kernel
 from .message import Message
 from .network import Flow, Network, Path
 from .protocols import smtp
@@ -105,7 +104,8 @@ class SmtpExchange:
         flow.then(self._accepted)
 
     def _wait(self, delay_s: float) -> None:
-        self.timer = kernel.call_later(self.env, delay_s, self._waited)
+        timer = self.timer = self.env.timeout(delay_s)
+        timer.callbacks.append(self._waited)
 
     def _waited(self, timer: simpy.Event) -> None:
         if timer is not self.timer:

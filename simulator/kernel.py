@@ -12,10 +12,8 @@ SimPy's public API costs a property call or a scheduled event for each. What is 
   must run there, or events due at the same instant would come in another order.
 - ``Process._target``: the event a waiting process is hooked to, re-pointed when its waiters
   move to another event, so that an interrupt unhooks it from the right one.
-- ``Environment._queue`` and ``Environment._eid``: the schedule, a heap of ``(time, priority,
-  event id, event)``. :func:`call_later` pushes a timer there as ``Timeout`` would (same time,
-  priority and id, so the same order), without its two Python calls; :func:`run_events` pops and
-  processes events as ``Environment.step`` does, without a call per event.
+- ``Environment._queue``: the schedule, a heap of ``(time, priority, event id, event)``, which
+  :func:`run_events` pops and processes as ``Environment.step`` does, without a call per event.
 
 pyproject.toml bounds SimPy's version; a release that changes any of these fails the test.
 """
@@ -24,13 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from heapq import heappop, heappush
+from heapq import heappop
 from operator import attrgetter
 from typing import Any
 
 import simpy
 from simpy.core import StopSimulation
-from simpy.events import NORMAL, URGENT, EventPriority, Timeout
+from simpy.events import URGENT, EventPriority
 
 Callback = Callable[[Any], None]
 
@@ -68,21 +66,6 @@ def repoint(waiters: list[Any], old: simpy.Event, new: simpy.Event) -> None:
 def clock(env: simpy.Environment) -> Callable[[], float]:
     """A function of no arguments that reads ``env``'s clock (C-level: cheaper than ``env.now``)."""
     return partial(attrgetter("_now"), env)
-
-
-def call_later(env: simpy.Environment, delay_s: float, callback: Callback) -> simpy.Timeout:
-    """``env.timeout(delay_s).callbacks.append(callback)``, made and scheduled in one call: the
-    same ``Timeout`` at the same place in the schedule (time, priority and creation order)."""
-    if delay_s < 0:
-        raise ValueError(f"Negative delay {delay_s}")
-    timer = Timeout.__new__(Timeout)
-    timer.env = env
-    timer.callbacks = [callback]
-    timer._value = None
-    timer._delay = delay_s
-    timer._ok = True
-    heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), timer))
-    return timer
 
 
 def run_events(env: simpy.Environment, count: int) -> tuple[int, bool]:

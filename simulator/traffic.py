@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from . import kernel
 from .context import Context
 from .message import MAIL, Message, quoted_printable_bytes, wire_bytes
 from .profiles import RateProfile
@@ -110,14 +109,14 @@ class PoissonSource:
             self._next()
 
     def _at(self, at_s: float, then: Callable[[Any], None]) -> None:
-        kernel.call_later(self.env, max(0.0, at_s - self.env.now), then)
+        self.env.timeout(max(0.0, at_s - self.env.now)).callbacks.append(then)
 
     def _next(self) -> None:
         wait = self.gap()
         if self.clock() + wait > self.duration_s:
             self._at(self.duration_s, self._end)
         else:
-            kernel.call_later(self.env, wait, self._on_arrival)
+            self.env.timeout(wait).callbacks.append(self._on_arrival)
 
     def _arrive(self, _event: Any) -> None:
         """One arrival: draw the message and send it, then set the next arrival."""

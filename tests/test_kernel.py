@@ -136,24 +136,6 @@ def test_end_of_run_waits_for_a_tail_still_in_flight() -> None:
     assert env.now == pytest.approx(5.0)
 
 
-def test_call_later_takes_the_place_in_the_schedule_a_timeout_would() -> None:
-    env = simpy.Environment()
-    order: list[str] = []
-
-    def starter(_event: simpy.Event) -> None:
-        env.timeout(2).callbacks.append(lambda _e: order.append("timeout A"))
-        timer = kernel.call_later(env, 2, lambda e: order.append(f"call_later B at {env.now} {e.value}"))
-        assert isinstance(timer, simpy.Timeout) and timer.triggered and not timer.processed
-        env.timeout(2).callbacks.append(lambda _e: order.append("timeout C"))
-        kernel.call_later(env, 1.5, lambda _e: order.append("call_later D"))
-
-    env.timeout(1).callbacks.append(starter)
-    env.run()
-    assert order == ["call_later D", "timeout A", "call_later B at 3 None", "timeout C"]
-    with pytest.raises(ValueError, match="Negative delay"):
-        kernel.call_later(env, -1.0, lambda _e: None)
-
-
 def test_run_events_processes_events_as_step_does() -> None:
     def world(log: list[tuple[float, str]]) -> simpy.Environment:
         env = simpy.Environment()

@@ -65,10 +65,8 @@ class Device:
     # ---- what is new ---------------------------------------------------------------------------
 
     def notify(self, message: Message) -> None:
-        """The mailbox got new mail."""
-        if self.imap is not None:
-            self.imap.notify(message)
-        elif self._wake is not None and not self._wake.triggered:
+        """The mailbox got new mail (an IMAP device's client is told by the agent directly)."""
+        if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
 
     def new_messages(self) -> list[Message]:

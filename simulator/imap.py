@@ -105,8 +105,8 @@ CONNECTING, FETCHING, IDLE, WAKING, NOOP = range(5)
 class ImapSession:
     """One connection of an IMAP client, from connect to cut."""
 
-    __slots__ = ("client", "fetches", "flow", "handle", "lead_s", "left", "message", "over", "path", "requested_s",
-                 "round_open", "state", "tick_s", "trace")
+    __slots__ = ("client", "exists_lead_s", "fetches", "flow", "handle", "lead_s", "left", "message", "over", "path",
+                 "requested_s", "round_open", "state", "tick_s", "trace", "wakes_at_once")
 
     def __init__(self, client: ImapClient, path: Path) -> None:
         device = client.device
@@ -123,6 +123,10 @@ class ImapSession:
         self.tick_s = 0.0
         self.round_open = False  # mail announced now joins the round under way
         self.fetches: Fetches = None
+        # Fixed for the session: EXISTS reaching the device (d), DONE and the IDLE's OK (1 RTT) are
+        # the first FETCH's lead-in; with IDLE over a path that takes time, the fetch starts at once.
+        self.exists_lead_s = IMAP_EXISTS.end_d * path.delay_s
+        self.wakes_at_once = device.idle and bool(path.rtt_s or path.limited_links)
         self.handle = ctx.sessions.open(self.cut, path)
         self.trace = trace = device._trace(ImapTrace)
         if trace is not None:
@@ -174,9 +178,8 @@ class ImapSession:
         EXISTS reaching the device (d) and DONE with the IDLE's OK (1 RTT) being its lead-in,
         unless the path is instant (the fetch would end within this step): then, as otherwise,
         the client learns of the mail in a step of its own, now."""
-        path = self.path
-        if self.client.device.idle and (path.rtt_s or path.limited_links):
-            self.lead_s = IMAP_EXISTS.end_d * path.delay_s
+        if self.wakes_at_once:
+            self.lead_s = self.exists_lead_s
             if self.trace is not None:
                 # The round takes in what else arrives before the client would have woken (in a
                 # step of its own, now): a trace records which messages each round fetched.
@@ -199,7 +202,7 @@ class ImapSession:
         if device.idle:
             # EXISTS reaches the device (d), DONE and the IDLE's OK (1 RTT): nothing moves, so
             # they are the first FETCH's lead-in rather than wake-ups.
-            self.lead_s = IMAP_EXISTS.end_d * self.path.delay_s
+            self.lead_s = self.exists_lead_s
             self._round("exists", env.now)
             return
         self.state = NOOP

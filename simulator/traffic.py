@@ -95,6 +95,10 @@ class PoissonSource:
         self.text = buffered(lambda n: spec.size.sample_many(rng, n))
         att = spec.attachments
         self.att_size = buffered(lambda n: att.size.sample_many(rng, n)) if att is not None else None
+        self.att_probability = att.probability if att is not None else 0.0
+        self.eight_bit = spec.eight_bit
+        self.env = ctx.env
+        self.clock = ctx.clock
         self._on_arrival = self._arrive  # bound once, not at every arrival
 
     def start(self) -> None:
@@ -105,28 +109,27 @@ class PoissonSource:
             self._next()
 
     def _at(self, at_s: float, then: Callable[[Any], None]) -> None:
-        env = self.ctx.env
-        env.timeout(max(0.0, at_s - env.now)).callbacks.append(then)
+        self.env.timeout(max(0.0, at_s - self.env.now)).callbacks.append(then)
 
     def _next(self) -> None:
         wait = self.gap()
-        if self.ctx.clock() + wait > self.duration_s:
+        if self.clock() + wait > self.duration_s:
             self._at(self.duration_s, self._end)
         else:
-            self.ctx.env.timeout(wait).callbacks.append(self._on_arrival)
+            self.env.timeout(wait).callbacks.append(self._on_arrival)
 
     def _arrive(self, _event: Any) -> None:
         """One arrival: draw the message and send it, then set the next arrival."""
-        uniform, spec, senders = self.uniform, self.spec, self.senders
+        uniform, senders = self.uniform, self.senders
         sender = senders[int(uniform() * len(senders))]
         recipients = _pick(uniform, self.targets, sender, max(1, round(self.count())))
         if recipients:
             size = max(0, round(self.text()))
             attachments: tuple[int, ...] = ()
             att_size = self.att_size
-            if att_size is not None and uniform() < spec.attachments.probability:
+            if att_size is not None and uniform() < self.att_probability:
                 attachments = (max(1, round(att_size())),)
-            eight_bit = spec.eight_bit > 0 and uniform() < spec.eight_bit
+            eight_bit = self.eight_bit > 0 and uniform() < self.eight_bit
             message = make_message(self.ctx, sender, recipients, size, attachments, self.origin, eight_bit)
             self.ctx.agents[sender].send(message)
         self._next()

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.core import EmptySchedule, StopSimulation
+from simpy.core import StopSimulation
 from simpy.events import EventPriority
 
-from . import campaigns, lists, outages, traffic
+from . import campaigns, kernel, lists, outages, traffic
 from .addresses import domain_of
 from .agents import UserAgent
 from .behaviour import Behaviour
@@ -245,23 +245,18 @@ class World:
             hard_stop._ok, hard_stop._value = True, None
             hard_stop.callbacks.append(StopSimulation.callback)
             env.schedule(hard_stop, _AFTER_EVERYTHING, until_s - env.now)
-        step = env.step
-        batch = range(PROGRESS_EVERY_EVENTS)
-        i = 0
-        try:
-            while True:
-                for i in batch:  # noqa: B007 (i counts the events of a batch cut short)
-                    step()
-                self.events_processed += PROGRESS_EVERY_EVENTS
-                if progress is not None:
-                    progress(self.status)
-                if stop is not None and stop():
-                    self.stopped = True
-                    break
-        except StopSimulation:
-            self.events_processed += i + 1  # the stop itself was taken off the schedule
-        except EmptySchedule:
-            self.events_processed += i
+        # Batches of events processed in one call (kernel.run_events: each event as env.step()
+        # would take it, without a call per event), with the progress and stop checks between.
+        while True:
+            processed, stopped = kernel.run_events(env, PROGRESS_EVERY_EVENTS)
+            self.events_processed += processed
+            if stopped or processed < PROGRESS_EVERY_EVENTS:
+                break  # the run's end, or the schedule ran out
+            if progress is not None:
+                progress(self.status)
+            if stop is not None and stop():
+                self.stopped = True
+                break
         self.ended = True
         if progress is not None:
             progress(self.status)

@@ -134,3 +134,50 @@ def test_end_of_run_waits_for_a_tail_still_in_flight() -> None:
     assert not end.done.triggered
     env.run(until=end.done)
     assert env.now == pytest.approx(5.0)
+
+
+def test_run_events_processes_events_as_step_does() -> None:
+    def world(log: list[tuple[float, str]]) -> simpy.Environment:
+        env = simpy.Environment()
+
+        def ticker(name: str, gap_s: float) -> Any:
+            for _ in range(4):
+                yield env.timeout(gap_s)
+                log.append((env.now, name))
+
+        env.process(ticker("a", 1.0))
+        env.process(ticker("b", 1.5))
+        return env
+
+    stepped: list[tuple[float, str]] = []
+    env = world(stepped)
+    steps = 0
+    while env.peek() != float("inf"):
+        env.step()
+        steps += 1
+    batched: list[tuple[float, str]] = []
+    env = world(batched)
+    assert kernel.run_events(env, 3) == (3, False)
+    assert kernel.run_events(env, 100) == (steps - 3, False)  # the schedule ran out
+    assert kernel.run_events(env, 5) == (0, False)
+    assert batched == stepped and env.now == 6.0
+
+
+def test_run_events_stops_where_a_callback_stops_the_simulation_and_keeps_the_rest() -> None:
+    env = simpy.Environment()
+    seen: list[str] = []
+    event = env.timeout(1)
+    event.callbacks.extend([lambda _e: seen.append("first"), simpy.core.StopSimulation.callback,
+                            lambda _e: seen.append("after the stop")])
+    env.timeout(2).callbacks.append(lambda _e: seen.append("later"))
+    assert kernel.run_events(env, 10) == (1, True)
+    assert seen == ["first"] and env.now == 1
+    assert kernel.run_events(env, 10) == (2, False)  # resumed: the rest of the callbacks, then on
+    assert seen == ["first", "after the stop", "later"]
+
+
+def test_run_events_raises_a_failure_nobody_defused() -> None:
+    env = simpy.Environment()
+    env.event().fail(RuntimeError("boom"))
+    with pytest.raises(RuntimeError, match="boom"):
+        kernel.run_events(env, 10)

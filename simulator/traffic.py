@@ -12,13 +12,13 @@ messages' contents come from the entry's stream as with a constant rate.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
 
 from .message import MAIL, Message, quoted_printable_bytes, wire_bytes
 from .profiles import RateProfile
+from .randomness import buffered
 from .wiring import Composing, TrafficWiring
 
 
@@ -39,18 +39,6 @@ def make_message(
     # after the envelope): half the cost of keywords, once per message.
     return Message(ctx.new_id(), MAIL, sender, sender, recipients, size, wire, ctx.env.now,
                    "", text_bytes, attachments, origin, eight_bit, wire_7bit)
-
-
-BLOCK = 512  # random draws are made this many at a time: one numpy call instead of hundreds
-
-
-def buffered(produce: Callable[[int], np.ndarray]) -> Callable[[], float]:
-    """Draws from ``produce(n)`` handed out one at a time, made ``BLOCK`` at a time when needed.
-
-    The result is the ``__next__`` of a chain of blocks: a draw is one C-level call.
-    """
-    blocks = (produce(BLOCK).tolist() for _ in repeat(None))
-    return chain.from_iterable(blocks).__next__
 
 
 class PoissonSource:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .message import Message
-from .randomness import Distribution
+from .randomness import Distribution, buffered
 
 if TYPE_CHECKING:
     from .server import MailServer
@@ -31,14 +31,14 @@ if TYPE_CHECKING:
 class Workers:
     """The processing stage of one server: its free workers and the messages waiting for one."""
 
-    __slots__ = ("free", "processing", "rng", "server", "waiting")
+    __slots__ = ("free", "processing_s", "server", "waiting")
 
     def __init__(self, server: MailServer, workers: int | None, processing: Distribution,
                  rng: np.random.Generator) -> None:
         self.server = server
         self.free = workers  # None: unlimited
-        self.processing = processing
-        self.rng = rng
+        # Processing times, drawn from the server's own stream in blocks (one per message, in order).
+        self.processing_s = buffered(lambda n: processing.sample_many(rng, n))
         self.waiting: deque[tuple[Message, tuple[str, ...]]] = deque()
 
     def admit(self, message: Message, rcpts: tuple[str, ...]) -> None:
@@ -59,8 +59,7 @@ class Workers:
             return
         ctx = server.ctx
         ctx.append_record((ctx.clock(), "processing", message.id, server.name, (rcpts,)))
-        delay_s = self.processing.sample(self.rng)
-        ctx.env.timeout(delay_s).callbacks.append(partial(self._done, message, rcpts))
+        ctx.env.timeout(self.processing_s()).callbacks.append(partial(self._done, message, rcpts))
 
     def _resume(self, message: Message, rcpts: tuple[str, ...], _event: Any) -> None:
         self._start(message, rcpts)

@@ -296,10 +296,9 @@ class _Builder:
         dst = self.device(rcpt, f.get("device", "?"), protocol)
         delivered = next((tt for tt, ev, _n, ff in m.events if ev == "delivered" and ff.get("rcpt") == rcpt), None)
         waited = "" if delivered is None else f"; {short_duration(t - delivered)} after delivery"
-        start = float(f["start"]) if "start" in f else None
-        took = "" if start is None else f" ({short_duration(t - start)} session)"
-        label = f"{PROTOCOL_EXCHANGE.get(protocol, protocol)}{took}{waited}"
-        self.add(Step(t, src, dst, label, "retrieve", m.mid, None if start is None else t - start))
+        # the log has no record of when the retrieval session started: the step has no duration
+        label = f"{PROTOCOL_EXCHANGE.get(protocol, protocol)}{waited}"
+        self.add(Step(t, src, dst, label, "retrieve", m.mid, None))
 
 
 def _outages(records: Iterable[Record], lanes: Collection[str], first_s: float, last_s: float,

@@ -106,7 +106,6 @@ class Facts:
     def __init__(self, records: Sequence[Record], traces: Sequence[SessionTrace] = (), scenario: Any = None) -> None:
         self.messages: dict[str, MessageFacts] = {}
         self.delivered: dict[str, list[tuple[float, str]]] = {}  # rcpt -> [(time, message id)]
-        self.delivered_at: dict[tuple[str, str], float] = {}
         self.tail_cuts: dict[tuple[str, str], list[float]] = {}  # (message, client node) -> 250 lost
         self.copies: dict[str, str] = {}  # a list's copy -> the message it copies
         self._boxes: dict[str, Mailbox] = {}
@@ -120,7 +119,6 @@ class Facts:
             elif event == "delivered":
                 (rcpt,) = values
                 self.delivered.setdefault(rcpt, []).append((time_s, mid))
-                self.delivered_at.setdefault((mid, rcpt), time_s)
             elif event == "bounced":
                 rcpt, code, reason, dsn_id, host = values
                 dsn = self.messages.get(dsn_id)

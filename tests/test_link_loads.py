@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import simpy
-from test_network_reference import NODES, Transfer, random_case
+from test_network_reference import NODES, Transfer, random_case, reference_done_times
 
 from simulator import loads
 from simulator.binning import LADDER_S, MAX_BINS, Bins, bin_count, default_width_s
@@ -165,20 +165,14 @@ def test_a_bin_width_must_be_positive() -> None:
 
 def reference_bits(transfers: list[Transfer], bandwidth_bps: dict[str, float], bin_s: float,
                    end_s: float) -> dict[tuple[str, int], float]:
-    """Bits per (link, bin) by plain processor sharing, every link of each transfer's path
-    counted (all transfers go from a lower to a higher node: one direction)."""
-    by_name = {t.name: t for t in transfers}
-    remaining = {t.name: t.bits for t in transfers}
-    waiting = {t.name for t in transfers}
-    moving: set[str] = set()
+    """Bits per (link, bin) by the plain processor-sharing reference, every link of each
+    transfer's path counted (all transfers go from a lower to a higher node: one direction)."""
     carried: dict[tuple[str, int], float] = {}
-    now = 0.0
+    last = bin_count(end_s, bin_s) - 1
 
     def path(t: Transfer) -> list[str]:
         i_a, i_b = NODES.index(t.ends[0]), NODES.index(t.ends[1])
         return [f"{a}--{b}" for a, b in itertools.pairwise(NODES[i_a:i_b + 1])]
-
-    last = bin_count(end_s, bin_s) - 1
 
     def add(t: Transfer, start: float, stop: float, bits: float) -> None:
         shares = {min(int(start // bin_s), last): bits} if stop <= start else {}
@@ -191,43 +185,7 @@ def reference_bits(transfers: list[Transfer], bandwidth_bps: dict[str, float], b
             for k, part in shares.items():
                 carried[(link, k)] = carried.get((link, k), 0.0) + part
 
-    def rates() -> dict[str, float]:
-        count: dict[str, int] = {}
-        for name in moving:
-            for link in by_name[name].links:
-                count[link] = count.get(link, 0) + 1
-        return {name: min(bandwidth_bps[link] / count[link] for link in by_name[name].links) for name in moving}
-
-    while waiting or moving:
-        rate = rates()
-        candidates: list[tuple[float, int, str]] = []
-        for name in waiting:
-            t = by_name[name]
-            candidates.append((t.created_s + t.lead_in_s, 1, name))
-        for name in moving:
-            candidates.append((now + remaining[name] / rate[name], 2, name))
-        for name in waiting | moving:
-            cancel = by_name[name].cancel_s
-            if cancel is not None:
-                candidates.append((cancel, 0, name))
-        when, kind, name = min(candidates)
-        for other in moving:
-            moved = min(rate[other] * (when - now), remaining[other])
-            add(by_name[other], now, when, moved)
-            remaining[other] -= moved
-        now = when
-        if kind == 0:
-            waiting.discard(name)
-            moving.discard(name)
-        elif kind == 1:
-            waiting.discard(name)
-            t = by_name[name]
-            if t.links and t.bits > 0:
-                moving.add(name)
-            elif t.bits > 0 and (t.cancel_s is None or t.cancel_s >= now):
-                add(t, now, now, t.bits)  # no limited link: the bits take no time
-        else:
-            moving.discard(name)
+    reference_done_times(transfers, bandwidth_bps, add)
     return carried
 
 

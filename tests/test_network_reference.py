@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -39,8 +40,14 @@ class Transfer:
     ends: tuple[str, str] = ("", "")  # the nodes it goes between (for the network)
 
 
-def reference_done_times(transfers: list[Transfer], bandwidth_bps: dict[str, float]) -> dict[str, float]:
-    """Done time of every transfer that is not cancelled first, by plain processor sharing."""
+Moved = Callable[[Transfer, float, float, float], None]
+
+
+def reference_done_times(transfers: list[Transfer], bandwidth_bps: dict[str, float],
+                         moved: Moved | None = None) -> dict[str, float]:
+    """Done time of every transfer that is not cancelled first, by plain processor sharing;
+    ``moved(transfer, start_s, stop_s, bits)`` is told of the bits each transfer moves between
+    two events (a transfer over no limited link moves all its bits at its start)."""
     remaining = {t.name: t.bits for t in transfers}
     moving: set[str] = set()
     done: dict[str, float] = {}
@@ -69,7 +76,10 @@ def reference_done_times(transfers: list[Transfer], bandwidth_bps: dict[str, flo
                 candidates.append((cancel, 0, name))
         when, kind, name = min(candidates)
         for other in moving:
-            remaining[other] -= rate[other] * (when - now)
+            bits = min(rate[other] * (when - now), remaining[other])
+            if moved is not None:
+                moved(by_name[other], now, when, bits)
+            remaining[other] -= bits
         now = when
         if kind == 0:  # cancelled
             waiting.discard(name)
@@ -80,6 +90,8 @@ def reference_done_times(transfers: list[Transfer], bandwidth_bps: dict[str, flo
                 moving.add(name)
             else:
                 done[name] = now + by_name[name].tail_s
+                if moved is not None and by_name[name].bits > 0:
+                    moved(by_name[name], now, now, by_name[name].bits)  # no limited link: no time
         else:  # its last bit is through
             moving.discard(name)
             done[name] = now + by_name[name].tail_s

@@ -34,6 +34,15 @@ def _end_s(rows: Sequence[Mapping[str, Any]]) -> float:
     return max((r["time"] + r["duration_s"] for r in rows), default=0.0)
 
 
+def _panels(peak: Mapping[str, float]) -> tuple[list[str], Figure, Any]:
+    """The names with the ``MAX_PANELS`` highest peaks (in name order), and a figure with one
+    panel each (at least one), sharing the time axis."""
+    names = sorted(sorted(peak, key=lambda name: (-peak[name], name))[:MAX_PANELS])
+    panels = max(len(names), 1)
+    fig = new_figure(8, 1.2 + 1.45 * panels)
+    return names, fig, fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+
+
 def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
     """Utilisation of each limited link over time, both directions (``a->b`` blue, ``b->a`` orange,
     ``a`` first of its ``between``), one panel per link (the ``MAX_PANELS`` with the highest peaks).
@@ -43,10 +52,7 @@ def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
         if r["utilisation"] is not None:
             by_link.setdefault(r["link"], {}).setdefault(r["direction"], []).append(r)
     peak = {link: max(r["utilisation"] for d in dirs.values() for r in d) for link, dirs in by_link.items()}
-    links = sorted(sorted(by_link, key=lambda name: (-peak[name], name))[:MAX_PANELS])
-    panels = max(len(links), 1)
-    fig = new_figure(8, 1.2 + 1.45 * panels)
-    axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    links, fig, axes = _panels(peak)
     end_s = _end_s(rows)
     scale, unit = time_scale(end_s)
     for ax, link in zip(axes, links, strict=False):
@@ -79,10 +85,7 @@ def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure
     for r in rows:
         by_server.setdefault(r["server"], []).append(r)
     peak = {s: max(max(r["queue_max"], r["sessions_max"]) for r in rs) for s, rs in by_server.items()}
-    servers = sorted(sorted(by_server, key=lambda name: (-peak[name], name))[:MAX_PANELS])
-    panels = max(len(servers), 1)
-    fig = new_figure(8, 1.2 + 1.45 * panels)
-    axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    servers, fig, axes = _panels(peak)
     end_s = _end_s(rows)
     scale, unit = time_scale(end_s)
     for ax, server in zip(axes, servers, strict=False):

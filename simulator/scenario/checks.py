@@ -4,7 +4,7 @@ domains, users, groups, links) does, collected as (key path, message) issues."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import Loc
 from .lists import expansion_issues
@@ -49,11 +49,7 @@ def semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
             if problem:
                 issues.append((("traffic", i, "forward", "to"), problem))
     for i, message in enumerate(s.messages):
-        if not users.is_user(message.from_):
-            issues.append((("messages", i, "from"), f"'{message.from_}' is not the address of any user"))
-        if s.until_s is not None and message.at_s > s.until_s:
-            issues.append((("messages", i, "at"), f"{message.at_s!r} s is after until ({s.until_s!r} s): "
-                           "the message would never be sent"))
+        issues += _sent_issues(s, users, ("messages", i), message, "message")
         for j, recipient in enumerate(message.to):
             domain = recipient.rpartition("@")[2]
             if domain not in holder:
@@ -83,13 +79,19 @@ def semantic_issues(s: Scenario) -> list[tuple[Loc, str]]:
     return issues
 
 
+def _sent_issues(s: Scenario, users: _UserIndex, loc: tuple[str, int], item: Any, what: str) -> list[tuple[Loc, str]]:
+    """A scripted message's or campaign's sender must be a user, and its time within ``until``."""
+    out: list[tuple[Loc, str]] = []
+    if not users.is_user(item.from_):
+        out.append(((*loc, "from"), f"'{item.from_}' is not the address of any user"))
+    if s.until_s is not None and item.at_s > s.until_s:
+        out.append(((*loc, "at"), f"{item.at_s!r} s is after until ({s.until_s!r} s): the {what} would never be sent"))
+    return out
+
+
 def _check_campaigns(s: Scenario, issues: list[tuple[Loc, str]], users: _UserIndex) -> None:
     for i, campaign in enumerate(s.campaigns):
-        if not users.is_user(campaign.from_):
-            issues.append((("campaigns", i, "from"), f"'{campaign.from_}' is not the address of any user"))
-        if s.until_s is not None and campaign.at_s > s.until_s:
-            issues.append((("campaigns", i, "at"), f"{campaign.at_s!r} s is after until ({s.until_s!r} s): "
-                           "the campaign would never be sent"))
+        issues += _sent_issues(s, users, ("campaigns", i), campaign, "campaign")
         problems = [(j, users.endpoint_problem(selector)) for j, selector in enumerate(campaign.to)]
         for j, problem in problems:
             if problem:

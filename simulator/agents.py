@@ -134,7 +134,7 @@ class Submission:
         if path is None or not server.up:
             ctx.trace("submission", agent.node, server.name, message.id, t0=ctx.env.now, connect_failed=True,
                       timeout_s=SUBMIT_CONNECT_TIMEOUT_S, user=agent.address)
-            ctx.env.timeout(SUBMIT_CONNECT_TIMEOUT_S).callbacks.append(self._connect_failed)
+            kernel.timer(ctx.env, SUBMIT_CONNECT_TIMEOUT_S, self._connect_failed)
             return
         exchange = SmtpExchange(ctx.env, ctx.net, path, server, message, self.pending, agent.node, self._refused,
                                 self._ended, True)
@@ -148,7 +148,7 @@ class Submission:
 
     def resubmit(self, _event: Any = None) -> None:
         """Submit again after ``SUBMIT_RETRY_S`` (the 250 of the last submission was lost)."""
-        self.agent.ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+        kernel.timer(self.agent.ctx.env, SUBMIT_RETRY_S, self.again)
 
     def _refused(self, rcpt: str, code: str) -> None:
         self.refusals |= {rcpt}
@@ -158,7 +158,7 @@ class Submission:
         ctx = self.agent.ctx
         ctx.record("submit_failed", self.message.id, self.agent.node,
                    (self.agent.server.name, CONNECT_FAILED, None, ctx.env.now + SUBMIT_RETRY_S))
-        ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+        kernel.timer(ctx.env, SUBMIT_RETRY_S, self.again)
 
     def _ended(self, result: SmtpExchange) -> None:
         agent, message = self.agent, self.message
@@ -182,7 +182,7 @@ class Submission:
         self.pending = tuple(r for r in self.pending if r not in self.refusals)
         ctx.record("submit_failed", message.id, agent.node,
                    (agent.server.name, CUT, None, ctx.env.now + SUBMIT_RETRY_S))
-        ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+        kernel.timer(ctx.env, SUBMIT_RETRY_S, self.again)
 
     def _deferred(self, result: SmtpExchange) -> None:
         """The server refused the session at its greeting or deferred recipients: submit those
@@ -199,7 +199,7 @@ class Submission:
         next_s = ctx.env.now + SUBMIT_RETRY_S
         ctx.record("submit_failed", message.id, agent.node, (agent.server.name, code, None, next_s))
         start_jobs(result.followups)
-        ctx.env.timeout(SUBMIT_RETRY_S).callbacks.append(self.again)
+        kernel.timer(ctx.env, SUBMIT_RETRY_S, self.again)
 
     def again(self, _event: Any = None) -> None:
         """Try a session now if any recipient is still pending; else the submission is over."""

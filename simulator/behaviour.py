@@ -101,7 +101,7 @@ class _ThinkTime:
         self.action = action
 
     def start(self, _event: Any) -> None:
-        self.ctx.env.timeout(self.delay_s).callbacks.append(self._over)
+        kernel.timer(self.ctx.env, self.delay_s, self._over)
 
     def _over(self, _event: Any) -> None:
         self.action()

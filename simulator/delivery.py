@@ -166,7 +166,7 @@ class Job:
             return
         self.code = None
         env = self.server.ctx.env
-        env.timeout(max(0.0, next_s - env.now)).callbacks.append(self._next)
+        kernel.timer(env, max(0.0, next_s - env.now), self._next)
 
     def _end(self) -> None:
         self.server._dequeue(self.message)
@@ -220,8 +220,7 @@ class Job:
                     ctx.trace("smtp", server.name, host, message.id, t0=ctx.env.now, connect_failed=True,
                               timeout_s=server.connect_timeout_s)
                 self.handle = ctx.sessions.open(self._connect_cut, None, endpoints=(server.name,))
-                timer = self.timer = ctx.env.timeout(server.connect_timeout_s)
-                timer.callbacks.append(self._connect_failed)
+                self.timer = kernel.timer(ctx.env, server.connect_timeout_s, self._connect_failed)
                 return
             self.offered = offered
             self.path = path
@@ -260,7 +259,7 @@ class Job:
             batch = self.batch = []
             server = self.server
             server.ctx.end.hold()  # the run waits for the bounce, even if this job ends first
-            server.ctx.env.timeout(0.0).callbacks.append(partial(server._bounce_batch, self.message, batch, self.host))
+            kernel.timer(server.ctx.env, 0.0, partial(server._bounce_batch, self.message, batch, self.host))
         batch.append((rcpt, reply))
 
     def _session_ended(self, result: SmtpExchange) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import simpy
 
+from . import kernel
+
 
 class EndOfRun:
     """Counts outstanding work and traffic sources; ``done`` fires when both reach zero."""
@@ -50,8 +52,7 @@ class EndOfRun:
         until = self._tails_until()
         if until > self.env.now:
             self._waiting_for_tails = True
-            timer = self.env.timeout(until - self.env.now)
-            timer.callbacks.append(self._tails_expired)
+            kernel.timer(self.env, until - self.env.now, self._tails_expired)
             return
         self.done.succeed()
 

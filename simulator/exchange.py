@@ -22,6 +22,7 @@ from typing import Any
 
 import simpy
 
+from . import kernel
 from .message import Message
 from .network import Flow, Network, Path
 from .protocols import smtp
@@ -93,7 +94,7 @@ class SmtpExchange:
         plan = self.plan = smtp.plan(path, server, self.message, self.rcpts, self.client, self.submission,
                                      self.eight_bit_client)
         if not plan.refused:
-            server.inbound.change(self.env.now, 1)  # open until it ends, whichever way
+            server.inbound.change(self.net.clock(), 1)  # open until it ends, whichever way
         if trace is not None and plan.refusal is not None:
             refusal = plan.refusal
             trace.refusal_stage = refusal.stage
@@ -107,8 +108,7 @@ class SmtpExchange:
         flow.then(self._accepted)
 
     def _wait(self, delay_s: float) -> None:
-        timer = self.timer = self.env.timeout(delay_s)
-        timer.callbacks.append(self._waited)
+        self.timer = kernel.timer(self.env, delay_s, self._waited)
 
     def _waited(self, timer: simpy.Event) -> None:
         if timer is not self.timer:

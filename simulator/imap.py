@@ -53,7 +53,7 @@ class ImapClient:
     def _begin(self, _event: Any) -> None:
         offset_s = self.device.offset_s
         if offset_s > 0:
-            self.env.timeout(offset_s).callbacks.append(self.connect)
+            kernel.timer(self.env, offset_s, self.connect)
         else:
             self.connect()
 
@@ -79,7 +79,7 @@ class ImapClient:
         self.session = None
         device = self.device
         device.last_tick_s = device.cut_at_s = self.env.now
-        self.env.timeout(device.poll_s).callbacks.append(self.connect)
+        kernel.timer(self.env, device.poll_s, self.connect)
 
     def _await_server(self) -> None:
         """Wait until a reconnect attempt can succeed: the server back, then the next retry time."""
@@ -87,16 +87,16 @@ class ImapClient:
         if not server.up:
             server.back_up().callbacks.append(self._server_back)
             return
-        self.env.timeout(CONNECT_TIMEOUT_S).callbacks.append(self._connect_timed_out)
+        kernel.timer(self.env, CONNECT_TIMEOUT_S, self._connect_timed_out)
 
     def _server_back(self, _event: Any) -> None:
         env, device = self.env, self.device
         k = math.ceil((env.now - device.cut_at_s) / device.poll_s - TICK_EPSILON)
-        env.timeout(max(0.0, device.cut_at_s + k * device.poll_s - env.now)).callbacks.append(self.connect)
+        kernel.timer(env, max(0.0, device.cut_at_s + k * device.poll_s - env.now), self.connect)
 
     def _connect_timed_out(self, _event: Any) -> None:
         self.device.failed("connect")
-        self.env.timeout(max(0.0, self.device.poll_s - CONNECT_TIMEOUT_S)).callbacks.append(self.connect)
+        kernel.timer(self.env, max(0.0, self.device.poll_s - CONNECT_TIMEOUT_S), self.connect)
 
 
 CONNECTING, FETCHING, IDLE, WAKING, NOOP = range(5)
@@ -132,7 +132,7 @@ class ImapSession:
         if trace is not None:
             trace.start_s, trace.delay_s, trace.idle = float(ctx.env.now), path.delay_s, device.idle
         # TCP, greeting, LOGIN, SELECT
-        ctx.env.timeout(IMAP_CONNECT.end_d * path.delay_s).callbacks.append(self._selected)
+        kernel.timer(ctx.env, IMAP_CONNECT.end_d * path.delay_s, self._selected)
 
     def _selected(self, _event: Any) -> None:
         if not self.over:
@@ -184,11 +184,11 @@ class ImapSession:
                 # The round takes in what else arrives before the client would have woken (in a
                 # step of its own, now): a trace records which messages each round fetched.
                 self.round_open = True
-                self.client.env.timeout(0.0).callbacks.append(self._round_closed)
+                kernel.timer(self.client.env, 0.0, self._round_closed)
             self._round("exists", self.client.net.clock())
             return
         self.state = WAKING
-        self.client.env.timeout(0.0).callbacks.append(self._woken)
+        kernel.timer(self.client.env, 0.0, self._woken)
 
     def _round_closed(self, _event: Any) -> None:
         self.round_open = False
@@ -208,7 +208,7 @@ class ImapSession:
         self.state = NOOP
         tick = self.tick_s = device.next_tick_s(env.now)
         if tick > env.now:
-            env.timeout(tick - env.now).callbacks.append(self._tick)
+            kernel.timer(env, tick - env.now, self._tick)
         else:
             self._tick(None)
 
@@ -219,7 +219,7 @@ class ImapSession:
         env = self.client.env
         self.client.device.last_tick_s = self.tick_s
         self.tick_s = env.now  # the round's time
-        env.timeout(IMAP_NOOP.end_d * self.path.delay_s).callbacks.append(self._noop_done)
+        kernel.timer(env, IMAP_NOOP.end_d * self.path.delay_s, self._noop_done)
 
     def _noop_done(self, _event: Any) -> None:
         if not self.over:

@@ -13,7 +13,10 @@ SimPy's public API costs a property call or a scheduled event for each. What is 
 - ``Process._target``: the event a waiting process is hooked to, re-pointed when its waiters
   move to another event, so that an interrupt unhooks it from the right one.
 - ``Environment._queue``: the schedule, a heap of ``(time, priority, event id, event)``, which
-  :func:`run_events` pops and processes as ``Environment.step`` does, without a call per event.
+  :func:`run_events` pops and processes as ``Environment.step`` does, without a call per event,
+  and into which :func:`timer` pushes a timeout as ``Environment.schedule`` does (taking the next
+  event id from ``Environment._eid``), without the three calls of ``env.timeout``.
+- ``Timeout._delay``: set by :func:`timer` as ``Timeout.__init__`` sets it.
 
 pyproject.toml bounds SimPy's version; a release that changes any of these fails the test.
 """
@@ -22,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from heapq import heappop
+from heapq import heappop, heappush
 from operator import attrgetter
 from typing import Any
 
 import simpy
 from simpy.core import StopSimulation
-from simpy.events import URGENT, EventPriority
+from simpy.events import NORMAL, URGENT, EventPriority, Timeout
 
 Callback = Callable[[Any], None]
 
@@ -43,6 +46,24 @@ def mark_done(event: simpy.Event) -> None:
     event._ok = True
     event._value = None
     event.callbacks = None  # type: ignore[assignment]
+
+
+_new_timeout = Timeout.__new__
+
+
+def timer(env: simpy.Environment, delay_s: float, callback: Callback) -> simpy.Event:
+    """A timeout of ``delay_s`` whose first callback is ``callback``, scheduled exactly as
+    ``env.timeout(delay_s).callbacks.append(callback)`` would (same heap entry, same event id)."""
+    if delay_s < 0:
+        raise ValueError(f"negative delay {delay_s}")
+    event = _new_timeout(Timeout)
+    event.env = env
+    event.callbacks = [callback]
+    event._value = None
+    event._ok = True
+    event._delay = delay_s
+    heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), event))
+    return event
 
 
 def call_soon(env: simpy.Environment, callback: Callback) -> None:

@@ -67,7 +67,7 @@ class Expansions:
         """Take ``message`` for ``rcpts`` as :meth:`MailServer.take` does, lists and aliases expanded."""
         server = self.server
         aliases, lists = self.aliases, self.lists
-        if not any(rcpt in aliases or rcpt in lists for rcpt in rcpts):
+        if aliases.keys().isdisjoint(rcpts) and lists.keys().isdisjoint(rcpts):
             return server.route(message, rcpts, start)
         ctx = server.ctx
         kept: dict[str, None] = {}  # the message's recipients here, aliases rewritten, each once

@@ -288,9 +288,7 @@ class Network:
             flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate)
             for link in links:
                 link.flows.add(flow)
-            timer = env.timeout(end_s + tail_s - now)
-            timer.callbacks.append(flow)
-            flow.timer = flow._done = timer
+            flow.timer = flow._done = kernel.timer(env, end_s + tail_s - now, flow)
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
@@ -374,8 +372,7 @@ class Network:
         assert old is not None and flow._done is old
         flow.rate_bps = rate_bps
         flow.ended_s = ended_s
-        timer = self.env.timeout(ended_s + flow.tail_s - self.clock())
-        timer.callbacks.append(flow)
+        timer = kernel.timer(self.env, ended_s + flow.tail_s - self.clock(), flow)
         waiters = old.callbacks[1:]
         del old.callbacks[1:]
         timer.callbacks.extend(waiters)
@@ -417,15 +414,11 @@ class Network:
         flow.stage = stage
         if stage == FINISHED:
             if flow.timer is None:  # nothing was ever scheduled: finish with one immediate event
-                timer = self.env.timeout(0.0)
-                timer.callbacks.append(flow)
-                flow.timer = timer
+                timer = flow.timer = kernel.timer(self.env, 0.0, flow)
                 _hand_over(flow.done, timer)
                 flow.stage = TAIL
             return
-        timer = self.env.timeout(delay_s)
-        timer.callbacks.append(flow)
-        flow.timer = timer
+        timer = flow.timer = kernel.timer(self.env, delay_s, flow)
         if stage == TAIL:
             if flow._done is None:
                 flow._done = timer  # nobody waits yet: the final timer is the done event itself
@@ -471,8 +464,7 @@ class Network:
         at = heap[0][0]
         if self._clock is not None and self._clock_at_s <= at:
             return
-        clock = self.env.timeout(max(0.0, at - self.env.now))
-        clock.callbacks.append(self._tick)
+        clock = kernel.timer(self.env, max(0.0, at - self.env.now), self._tick)
         self._clock, self._clock_at_s = clock, at
 
     def _drained(self, flow: Flow) -> None:

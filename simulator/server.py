@@ -113,7 +113,10 @@ class MailServer:
         if self.workers is not None:
             self.workers.admit(message, rcpts)  # taken once processed
             return []
-        return self.take(message, rcpts, False)  # the jobs are returned, not started
+        # as take(message, rcpts, False) would: the jobs are returned, not started
+        if self.expansions is not None:
+            return self.expansions.take(message, rcpts, False)
+        return self.route(message, rcpts, False)
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
         """Deliver local recipients now; queue one job per destination for the rest; expand the

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import kernel
 from .message import MAIL, Message, quoted_printable_bytes, wire_bytes
 from .profiles import RateProfile
 from .randomness import buffered
@@ -37,7 +38,7 @@ def make_message(
     wire_7bit = wire - text_bytes + quoted_printable_bytes(text_bytes) if eight_bit else 0
     # Positional, in field order (about, text_bytes, attachments, origin, eight_bit, wire_7bit_bytes
     # after the envelope): half the cost of keywords, once per message.
-    return Message(ctx.new_id(), MAIL, sender, sender, recipients, size, wire, ctx.env.now,
+    return Message(ctx.new_id(), MAIL, sender, sender, recipients, size, wire, ctx.clock(),
                    "", text_bytes, attachments, origin, eight_bit, wire_7bit)
 
 
@@ -97,14 +98,14 @@ class PoissonSource:
             self._next()
 
     def _at(self, at_s: float, then: Callable[[Any], None]) -> None:
-        self.env.timeout(max(0.0, at_s - self.env.now)).callbacks.append(then)
+        kernel.timer(self.env, max(0.0, at_s - self.env.now), then)
 
     def _next(self) -> None:
         wait = self.gap()
         if self.clock() + wait > self.duration_s:
             self._at(self.duration_s, self._end)
         else:
-            self.env.timeout(wait).callbacks.append(self._on_arrival)
+            kernel.timer(self.env, wait, self._on_arrival)
 
     def _arrive(self, _event: Any) -> None:
         """One arrival: draw the message and send it, then set the next arrival."""

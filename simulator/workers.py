@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import kernel
+from .delivery import start_jobs
 from .message import Message
 from .randomness import Distribution, buffered
 
@@ -59,7 +61,7 @@ class Workers:
             return
         ctx = server.ctx
         ctx.append_record((ctx.clock(), "processing", message.id, server.name, (rcpts,)))
-        ctx.env.timeout(self.processing_s()).callbacks.append(partial(self._done, message, rcpts))
+        kernel.timer(ctx.env, self.processing_s(), partial(self._done, message, rcpts))
 
     def _resume(self, message: Message, rcpts: tuple[str, ...], _event: Any) -> None:
         self._start(message, rcpts)
@@ -71,9 +73,10 @@ class Workers:
             return
         ctx = server.ctx
         ctx.append_record((ctx.clock(), "processed", message.id, server.name, (rcpts,)))
-        server.take(message, rcpts)
+        jobs = server.take(message, rcpts, False)
         if self.waiting:
             self._start(*self.waiting.popleft())
         elif self.free is not None:
             self.free += 1
         ctx.end.release()
+        start_jobs(jobs)  # the first as part of this step, as after an SMTP session

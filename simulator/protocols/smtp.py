@@ -149,20 +149,35 @@ def plan(
     if message.eight_bit:
         size_bytes = message.hop_bytes(eight_bit_client and server.eight_bit_mime)
     if server.admission is not None:
-        return _admitted_plan(path, server, message, rcpts, client, submission, size_bytes)
-    return _plan(path, server, message, rcpts, client, submission, size_bytes)
+        refusal = server.admission.session(message.id, client)
+        if refusal is not None:
+            return _refused(path, server, rcpts, size_bytes, refusal)
+    if size_bytes > server.max_message_size_bytes:
+        too_big = [(r, TOO_BIG) for r in rcpts]
+        return Plan(size_bytes, [], (), True, _steps(layout(server.pipelining, len(rcpts), False, False),
+                                                      path.delay_s, too_big), 0.0)
+    sender = message.sender
+    count = len(rcpts)
+    accepted: tuple[str, ...]
+    if count == 1:
+        code = server.rcpt_reply(rcpts[0], submission, client, sender)
+        replies = [(rcpts[0], code)]
+        accepted = rcpts if code == OK else ()
+    else:
+        replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, sender)) for rcpt in rcpts]
+        accepted = tuple([r for r, code in replies if code == OK])
+    if len(accepted) == count:
+        # Nothing to report before the data: the whole dialogue is the lead-in of the one transfer.
+        return Plan(size_bytes, replies, accepted, False, NO_STEPS,
+                    layout(server.pipelining, count).lead_in_d * path.delay_s)
+    steps = _steps(layout(server.pipelining, count, True, bool(accepted)), path.delay_s, replies)
+    return Plan(size_bytes, replies, accepted, False, steps, 0.0)
 
 
-def _admitted_plan(
-    path: Path, server: Receiver, message: Message, rcpts: tuple[str, ...], client: str, submission: bool,
-    size_bytes: int,
-) -> Plan:
-    """The course of a session with a server that has inbound limits: a 421 at the greeting is
+def _refused(path: Path, server: Receiver, rcpts: tuple[str, ...], size_bytes: int, refusal: Any) -> Plan:
+    """The course of a session a server with inbound limits refused: a 421 at the greeting is
     known to the client after 2 RTT (TCP, greeting); a 452 to MAIL FROM after 4 RTT, as a 552;
     450 to each RCPT when they would be answered."""
-    refusal = server.admission.session(message.id, client)
-    if refusal is None:
-        return _plan(path, server, message, rcpts, client, submission, size_bytes)
     d = path.delay_s
     if refusal.stage == "greeting":
         return Plan(size_bytes, [], (), False, _steps(REFUSED_AT_GREETING, d, []), 0.0, refusal.code, refusal)
@@ -171,31 +186,6 @@ def _admitted_plan(
     mail_ok = refusal.stage != "mail"
     return Plan(size_bytes, replies, (), False, _steps(layout(server.pipelining, len(rcpts), mail_ok, False), d,
                                                        replies), 0.0, "", refusal)
-
-
-def _plan(
-    path: Path, server: Receiver, message: Message, rcpts: tuple[str, ...], client: str, submission: bool,
-    size_bytes: int,
-) -> Plan:
-    if size_bytes > server.max_message_size_bytes:
-        too_big = [(r, TOO_BIG) for r in rcpts]
-        return Plan(size_bytes, [], (), True, _steps(layout(server.pipelining, len(rcpts), False, False),
-                                                      path.delay_s, too_big), 0.0)
-    sender = message.sender
-    accepted: tuple[str, ...]
-    if len(rcpts) == 1:
-        code = server.rcpt_reply(rcpts[0], submission, client, sender)
-        replies = [(rcpts[0], code)]
-        accepted = rcpts if code == OK else ()
-    else:
-        replies = [(rcpt, server.rcpt_reply(rcpt, submission, client, sender)) for rcpt in rcpts]
-        accepted = tuple([r for r, code in replies if code == OK])
-    if len(accepted) == len(rcpts):
-        # Nothing to report before the data: the whole dialogue is the lead-in of the one transfer.
-        return Plan(size_bytes, replies, accepted, False, NO_STEPS,
-                    layout(server.pipelining, len(rcpts)).lead_in_d * path.delay_s)
-    steps = _steps(layout(server.pipelining, len(rcpts), True, bool(accepted)), path.delay_s, replies)
-    return Plan(size_bytes, replies, accepted, False, steps, 0.0)
 
 
 def _steps(dialogue: Layout, delay_s: float,

@@ -181,3 +181,27 @@ def test_run_events_raises_a_failure_nobody_defused() -> None:
     env.event().fail(RuntimeError("boom"))
     with pytest.raises(RuntimeError, match="boom"):
         kernel.run_events(env, 10)
+
+
+def test_timer_is_scheduled_as_env_timeout_is_and_fires_its_callback() -> None:
+    env = simpy.Environment()
+    fired: list[tuple[str, float]] = []
+    public = env.timeout(2.0)
+    public.callbacks.append(lambda _e: fired.append(("public", env.now)))
+    ours = kernel.timer(env, 2.0, lambda _e: fired.append(("ours", env.now)))
+    later = env.timeout(2.0)
+    later.callbacks.append(lambda _e: fired.append(("later", env.now)))
+    entries = sorted(env._queue)
+    # the same time and priority as a public timeout, and the next event id: first come, first fired
+    assert [(t, p) for t, p, _, _ in entries] == [(2.0, 1)] * 3
+    assert [e for _, _, _, e in entries] == [public, ours, later]
+    assert isinstance(ours, simpy.Timeout) and ours._delay == 2.0
+    env.run()
+    assert fired == [("public", 2.0), ("ours", 2.0), ("later", 2.0)]
+    assert ours.processed and ours.ok and ours.value is None
+
+
+def test_timer_refuses_a_negative_delay() -> None:
+    env = simpy.Environment()
+    with pytest.raises(ValueError, match="negative delay"):
+        kernel.timer(env, -1.0, lambda _e: None)

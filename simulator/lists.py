@@ -52,23 +52,27 @@ class ListCopy(Message):
 class Expansions:
     """The lists and aliases one server holds, and what it does with a message for them."""
 
-    __slots__ = ("aliases", "lists", "server")
+    __slots__ = ("addresses", "aliases", "lists", "server")
 
     def __init__(self, server: MailServer) -> None:
         self.server = server
         self.aliases: dict[str, tuple[str, ...]] = {}  # alias -> its targets
         self.lists: dict[str, tuple[str, tuple[str, ...]]] = {}  # list -> (owner, members)
+        self.addresses: set[str] = set()  # every list and alias: what RCPT TO accepts, what take expands
 
-    def holds(self, address: str) -> bool:
-        """Whether ``address`` is one of this server's lists or aliases (RCPT TO gets 250)."""
-        return address in self.aliases or address in self.lists
+    def add_list(self, address: str, owner: str, members: tuple[str, ...]) -> None:
+        self.lists[address] = (owner, members)
+        self.addresses.add(address)
+
+    def add_alias(self, address: str, targets: tuple[str, ...]) -> None:
+        self.aliases[address] = targets
+        self.addresses.add(address)
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool) -> list[Job]:
-        """Take ``message`` for ``rcpts`` as :meth:`MailServer.take` does, lists and aliases expanded."""
+        """Take ``message`` for ``rcpts`` as :meth:`MailServer.take` does, lists and aliases expanded
+        (the server calls this when one of ``rcpts`` is among :attr:`addresses`)."""
         server = self.server
         aliases, lists = self.aliases, self.lists
-        if aliases.keys().isdisjoint(rcpts) and lists.keys().isdisjoint(rcpts):
-            return server.route(message, rcpts, start)
         ctx = server.ctx
         kept: dict[str, None] = {}  # the message's recipients here, aliases rewritten, each once
         posts: dict[str, None] = {}  # lists to make a copy for
@@ -114,9 +118,9 @@ def install(servers: dict[str, MailServer], home: dict[str, str], scenario: Any,
     address once, in order."""
     for entry in scenario.lists:
         members = _members(entry.members, select)
-        _expansions(servers, home, entry.address).lists[entry.address] = (entry.bounces_to, members)
+        _expansions(servers, home, entry.address).add_list(entry.address, entry.bounces_to, members)
     for alias in scenario.aliases:
-        _expansions(servers, home, alias.address).aliases[alias.address] = _members(alias.to, select)
+        _expansions(servers, home, alias.address).add_alias(alias.address, _members(alias.to, select))
 
 
 def _expansions(servers: dict[str, MailServer], home: dict[str, str], address: str) -> Expansions:

@@ -94,7 +94,7 @@ class MailServer:
         """The reply to ``RCPT TO:<rcpt>``: 250, 450 (greylisted, temporary) or 550/554 (permanent)."""
         domain = domain_of(rcpt)
         if domain in self.domains:
-            if rcpt not in self.mailboxes and (self.expansions is None or not self.expansions.holds(rcpt)):
+            if rcpt not in self.mailboxes and (self.expansions is None or rcpt not in self.expansions.addresses):
                 return UNKNOWN_USER
         elif not (submission or domain in self.relay_for):
             return RELAY_DENIED
@@ -113,10 +113,7 @@ class MailServer:
         if self.workers is not None:
             self.workers.admit(message, rcpts)  # taken once processed
             return []
-        # as take(message, rcpts, False) would: the jobs are returned, not started
-        if self.expansions is not None:
-            return self.expansions.take(message, rcpts, False)
-        return self.route(message, rcpts, False)
+        return self.take(message, rcpts, False)  # the jobs are returned, not started
 
     def take(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:
         """Deliver local recipients now; queue one job per destination for the rest; expand the
@@ -125,8 +122,9 @@ class MailServer:
         With ``start`` the jobs start in steps of their own; otherwise they are returned for the
         caller to run (see :func:`simulator.delivery.start_jobs`).
         """
-        if self.expansions is not None:
-            return self.expansions.take(message, rcpts, start)
+        expansions = self.expansions
+        if expansions is not None and not expansions.addresses.isdisjoint(rcpts):
+            return expansions.take(message, rcpts, start)
         return self.route(message, rcpts, start)
 
     def route(self, message: Message, rcpts: tuple[str, ...], start: bool = True) -> list[Job]:

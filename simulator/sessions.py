@@ -60,6 +60,7 @@ class Sessions:
 
     def __init__(self, env: simpy.Environment, enabled: bool = True) -> None:
         self.env = env
+        self.clock = kernel.clock(env)
         self.enabled = enabled  # False when nothing can ever cut a session (a scenario without outages)
         self._open: dict[int, Handle] = {}
         self._tails: deque[Handle] = deque()
@@ -84,7 +85,7 @@ class Sessions:
         interrupting a process (the client never learns the exchange succeeded)."""
         if not self.enabled:
             return
-        now = self.env.now
+        now = self.clock()
         tails = self._tails
         while tails and tails[0].expires_s <= now:
             self._open.pop(tails.popleft().seq, None)

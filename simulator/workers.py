@@ -46,10 +46,11 @@ class Workers:
     def admit(self, message: Message, rcpts: tuple[str, ...]) -> None:
         """The server has just accepted ``message`` for ``rcpts``: process it when a worker is free."""
         self.server.ctx.end.hold()  # released when the message has been taken
-        if self.free is None:
+        free = self.free
+        if free is None:
             self._start(message, rcpts)
-        elif self.free > 0 and not self.waiting:
-            self.free -= 1
+        elif free and not self.waiting:
+            self.free = free - 1
             self._start(message, rcpts)
         else:
             self.waiting.append((message, rcpts))
@@ -74,9 +75,11 @@ class Workers:
         ctx = server.ctx
         ctx.append_record((ctx.clock(), "processed", message.id, server.name, (rcpts,)))
         jobs = server.take(message, rcpts, False)
-        if self.waiting:
-            self._start(*self.waiting.popleft())
+        waiting = self.waiting
+        if waiting:
+            self._start(*waiting.popleft())
         elif self.free is not None:
             self.free += 1
         ctx.end.release()
-        start_jobs(jobs)  # the first as part of this step, as after an SMTP session
+        if jobs:
+            start_jobs(jobs)  # the first as part of this step, as after an SMTP session

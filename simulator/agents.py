@@ -170,7 +170,7 @@ class Submission:
         if not result.cut_off:
             if sessions.enabled:
                 sessions.close(self.handle)
-                self.handle = None  # it refers to the exchange, which refers to this submission
+                self.handle = None
                 if result.accepted:
                     assert self.path is not None
                     sessions.tail(self.path, result.ack_at_s, partial(agent._reply_lost, message, result.accepted))

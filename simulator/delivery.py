@@ -268,7 +268,7 @@ class Job:
         sessions = ctx.sessions
         if sessions.enabled:
             sessions.close(self.handle)
-            self.handle = None  # it refers to the exchange, which refers to this job
+            self.handle = None
         if result.cut_off:
             ctx.record("session_cut", message.id, server.name, (host, False))
             self._attempt_over(CUT)

@@ -30,54 +30,37 @@ CUT = "cut"
 OnCut = Callable[[], None]
 
 
-class Handle:
-    """One open session: what to cut (a callback or a process) and its path; a tail expires."""
-
-    __slots__ = ("expires_s", "links", "nodes", "on_cut", "seq", "tail")
-
-    def __init__(
-        self,
-        seq: int,
-        on_cut: OnCut | simpy.Process | None,
-        nodes: tuple[str, ...],
-        links: tuple[Link, ...],
-        tail: bool = False,
-        expires_s: float = 0.0,
-    ) -> None:
-        self.seq = seq
-        self.on_cut = on_cut
-        self.nodes = nodes
-        self.links = links
-        self.tail = tail
-        self.expires_s = expires_s
-
-
-_UNREGISTERED = Handle(0, None, (), ())
+Cuttable = OnCut | simpy.Process | None
+Handle = int  # what ``open`` returns and ``close`` takes: the session's number (0: not registered)
 
 
 class Sessions:
-    """The registry of open sessions, in the order they opened."""
+    """The registry of open sessions, in the order they opened.
+
+    Each open session is one entry ``number -> (what to cut, nodes, links, expires_s)``: a tuple,
+    so that opening and closing, once or twice per message, cost no object of their own;
+    ``expires_s`` is 0 for a session and the expiry of a tail.
+    """
 
     def __init__(self, env: simpy.Environment, enabled: bool = True) -> None:
         self.env = env
         self.clock = kernel.clock(env)
         self.enabled = enabled  # False when nothing can ever cut a session (a scenario without outages)
-        self._open: dict[int, Handle] = {}
-        self._tails: deque[Handle] = deque()
+        self._open: dict[int, tuple[Cuttable, tuple[str, ...], tuple[Link, ...], float]] = {}
+        self._tails: deque[tuple[float, int]] = deque()  # (expires_s, number), in the order they were kept
         self._seq = 0
 
     def open(self, on_cut: OnCut | simpy.Process, path: Path | None, endpoints: Iterable[str] = ()) -> Handle:
         """Register a session over ``path`` (or, while connecting, just its endpoints): ``on_cut()``
         is called if an outage cuts it (a process is interrupted instead)."""
         if not self.enabled:
-            return _UNREGISTERED
-        self._seq += 1
-        nodes = path.nodes if path is not None else ()
-        if endpoints:
-            nodes = (*endpoints, *nodes)
-        handle = Handle(self._seq, on_cut, nodes, path.links if path is not None else ())
-        self._open[self._seq] = handle
-        return handle
+            return 0
+        self._seq = seq = self._seq + 1
+        if path is None:
+            self._open[seq] = (on_cut, tuple(endpoints), (), 0.0)
+        else:
+            self._open[seq] = (on_cut, (*endpoints, *path.nodes) if endpoints else path.nodes, path.links, 0.0)
+        return seq
 
     def tail(self, path: Path, until_s: float, on_cut: OnCut) -> None:
         """Keep a finished exchange cuttable until ``until_s``: the server's final reply is still
@@ -86,46 +69,46 @@ class Sessions:
         if not self.enabled:
             return
         now = self.clock()
-        tails = self._tails
-        while tails and tails[0].expires_s <= now:
-            self._open.pop(tails.popleft().seq, None)
+        self._expire(now)
         if until_s <= now:
             return
-        self._seq += 1
-        handle = Handle(self._seq, on_cut, path.nodes, path.links, True, until_s)
-        self._open[self._seq] = handle
-        tails.append(handle)
+        self._seq = seq = self._seq + 1
+        self._open[seq] = (on_cut, path.nodes, path.links, until_s)
+        self._tails.append((until_s, seq))
+
+    def _expire(self, now: float) -> None:
+        """Forget the tails that have expired by ``now``."""
+        tails, entries = self._tails, self._open
+        while tails and tails[0][0] <= now:
+            entries.pop(tails.popleft()[1], None)
 
     def tails_until(self) -> float:
         """When the last tail still open expires (0 when none is)."""
-        now = self.env.now
-        tails = self._tails
-        while tails and tails[0].expires_s <= now:
-            self._open.pop(tails.popleft().seq, None)
-        return max((h.expires_s for h in tails if h.seq in self._open), default=0.0)
+        self._expire(self.clock())
+        return max((expires_s for expires_s, seq in self._tails if seq in self._open), default=0.0)
 
-    def close(self, handle: Handle) -> None:
-        self._open.pop(handle.seq, None)
+    def close(self, handle: Handle | None) -> None:
+        self._open.pop(handle, None)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self._open)
 
     def cut_node(self, node: str) -> int:
         """Interrupt every session to, from or through ``node``; returns how many."""
-        return self._cut([h for h in self._open.values() if node in h.nodes])
+        return self._cut([seq for seq, entry in self._open.items() if node in entry[1]])
 
     def cut_link(self, link: Link) -> int:
         """Interrupt every session whose path crosses ``link``; returns how many."""
-        return self._cut([h for h in self._open.values() if link in h.links])
+        return self._cut([seq for seq, entry in self._open.items() if link in entry[2]])
 
-    def _cut(self, victims: list[Handle]) -> int:
-        now = self.env.now
+    def _cut(self, victims: list[int]) -> int:
+        now = self.clock()
+        entries = [self._open[seq] for seq in victims]
         cut = 0
-        for handle in victims:
-            self.close(handle)
-            on_cut = handle.on_cut
-            if handle.tail:
-                if handle.expires_s > now and callable(on_cut):
+        for seq, (on_cut, _nodes, _links, expires_s) in zip(victims, entries, strict=True):
+            self.close(seq)
+            if expires_s:  # a tail
+                if expires_s > now and callable(on_cut):
                     on_cut()
                     cut += 1
             elif isinstance(on_cut, simpy.Process):

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -38,6 +39,7 @@ from .wording import counted
 
 __all__ = [
     "DPI",
+    "PNG_COMPRESS_LEVEL",
     "Figure",
     "Outcome",
     "attempt_counts",
@@ -66,6 +68,7 @@ __all__ = [
 ]
 
 DPI = 100
+PNG_COMPRESS_LEVEL = 1  # zlib level of the PNGs written (matplotlib's default is 6); see png_bytes
 PERCENTILE_MARKERS: tuple[tuple[int, str], ...] = ((50, "o"), (90, "s"), (99, "^"))
 MAX_SERIES = 8  # more groups than this are folded into "other"
 MAX_QUEUE_PANELS = 8
@@ -87,6 +90,15 @@ class Figure(_MplFigure):
     def _repr_png_(self) -> bytes:
         return png_bytes(self)
 
+    def tight_layout(self, *args: Any, **kwargs: Any) -> None:
+        """Matplotlib's ``tight_layout``, done once, now, leaving no layout engine behind.
+
+        Matplotlib leaves a placeholder engine that does no layout but makes every ``savefig``
+        walk the whole figure once more (ticks, text extents, legends) before drawing it; without
+        it the PNG is the same, byte for byte, for about a quarter less time."""
+        super().tight_layout(*args, **kwargs)
+        self.set_layout_engine(None)
+
 
 def new_figure(width_in: float, height_in: float) -> Figure:
     """An empty figure of the given size (inches; 100 px each at :data:`DPI`)."""
@@ -97,13 +109,17 @@ def new_figure(width_in: float, height_in: float) -> Figure:
 
 def save(fig: _MplFigure, path: str | PathLike[str]) -> None:
     """Write ``fig`` as a PNG at :data:`DPI`, with no timestamp or software name in its metadata."""
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    Path(path).write_bytes(png_bytes(fig))
 
 
 def png_bytes(fig: _MplFigure) -> bytes:
-    """The PNG ``save`` would write, in memory."""
+    """``fig`` as a PNG at :data:`DPI`, with no timestamp or software name in its metadata, in memory.
+
+    Compressed at zlib level :data:`PNG_COMPRESS_LEVEL`: the same pixels as matplotlib's default
+    (level 6), encoded in less time for slightly larger files."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None},
+                pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return buffer.getvalue()
 
 

@@ -12,7 +12,7 @@ of the tables and the summary.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -33,12 +33,16 @@ def floats(rows: Sequence[Mapping[str, Any]], key: str) -> FloatArray:
     return np.array([r[key] for r in rows], dtype=np.float64)
 
 
-def group_indices(keys: Sequence[str | None]) -> dict[str, IntArray]:
-    """key -> the positions (ascending) holding it, keys in sorted order; positions whose key is
-    None belong to no group. Sorting once, so as cheap for a thousand keys as for two."""
-    names = sorted({k for k in keys if k is not None})
-    number: dict[str | None, int] = dict(zip(names, range(len(names)), strict=True))
-    codes = np.array([number.get(k, len(names)) for k in keys], dtype=np.int64)
+def group_indices(values: Sequence[str], key: Callable[[str], str | None] | None = None) -> dict[str, IntArray]:
+    """group -> the positions (ascending) of the ``values`` in it, groups in sorted order. A value's
+    group is ``key(value)`` (the value itself without ``key``); a value whose group is None is in
+    none. ``key`` is called once per distinct value, and grouping sorts once, so a thousand groups
+    cost about what two do."""
+    group_of = {value: value if key is None else key(value) for value in set(values)}
+    names = sorted({group for group in group_of.values() if group is not None})
+    number = dict(zip(names, range(len(names)), strict=True))
+    code_of = {value: len(names) if group is None else number[group] for value, group in group_of.items()}
+    codes = np.fromiter(map(code_of.__getitem__, values), dtype=np.int64, count=len(values))
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     return {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
@@ -99,8 +103,9 @@ class MailPairs:
     def attempts(self) -> IntArray:
         return np.array([r["attempts"] for r in self._rows], dtype=np.int64)
 
-    def groups(self, keys: Sequence[str | None]) -> dict[str, MailPairs]:
-        """The pairs by ``keys`` (one per pair; None: in no group), keys in sorted order, each
-        group's pairs in table order."""
+    def groups_by_recipient(self, key: Callable[[str], str | None]) -> dict[str, MailPairs]:
+        """The pairs by ``key(recipient)`` (None: in no group), groups in sorted order, each
+        group's pairs in table order (see :func:`group_indices`)."""
         rows = self._rows
-        return {key: MailPairs([rows[i] for i in index.tolist()]) for key, index in group_indices(keys).items()}
+        return {group: MailPairs([rows[i] for i in index.tolist()])
+                for group, index in group_indices(self.recipient, key).items()}

@@ -253,9 +253,11 @@ def _delivery_outcome(pairs: MailPairs) -> Outcome:
 
 def _end_to_end_outcome(pairs: MailPairs) -> Outcome:
     retrieved = ~np.isnan(pairs.retrieved_s)
-    fate = np.where(retrieved, "retrieved", np.where(pairs.status == "delivered", "in mailbox", pairs.status))
-    return Outcome((pairs.retrieved_s[retrieved] - pairs.submitted_s[retrieved]).tolist(),
-                   count_by(fate, RETRIEVAL_STATUSES))
+    delivered = pairs.status == "delivered"
+    counts = {"retrieved": int(np.count_nonzero(retrieved)),
+              "in mailbox": int(np.count_nonzero(delivered & ~retrieved)),
+              **count_by(pairs.status[~delivered & ~retrieved], RETRIEVAL_STATUSES[2:])}
+    return Outcome((pairs.retrieved_s[retrieved] - pairs.submitted_s[retrieved]).tolist(), counts)
 
 
 def _mailbox_wait_outcome(pairs: MailPairs) -> Outcome:
@@ -397,7 +399,7 @@ def latency_by_domain(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, Outc
     """Delivery latency and the fate of every mail pair, per recipient domain (in name order)."""
     pairs = MailPairs.of(deliveries)
     return {domain: _delivery_outcome(group)
-            for domain, group in pairs.groups([a.rpartition("@")[2] for a in pairs.recipient]).items()}
+            for domain, group in pairs.groups_by_recipient(_domain).items()}
 
 
 def latency_cdf_by_domain(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
@@ -419,7 +421,7 @@ def latency_by_protocol(deliveries: Iterable[Mapping[str, Any]],
     all mail pairs to its users) and ``wait`` (mailbox to first device, over the delivered ones)."""
     pairs = MailPairs.of(deliveries)
     return {protocol: {"end_to_end": _end_to_end_outcome(group), "wait": _mailbox_wait_outcome(group)}
-            for protocol, group in pairs.groups([protocols.get(a) for a in pairs.recipient]).items()}
+            for protocol, group in pairs.groups_by_recipient(protocols.get).items()}
 
 
 def latency_cdf_by_protocol(deliveries: Sequence[Mapping[str, Any]], protocols: Mapping[str, str],

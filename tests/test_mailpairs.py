@@ -95,15 +95,19 @@ def test_groups_by_domain_and_protocol_are_those_of_the_rows() -> None:
         assert parts["wait"].values_s == [r["retrieved_at"] - r["delivered_at"] for r in read]
 
 
-def test_group_indices_sorts_keys_keeps_order_within_and_skips_none() -> None:
-    keys = ["b", None, "a", "b", "c", None, "a", "b"]
-    groups = group_indices(keys)
+def test_group_indices_sorts_groups_keeps_order_within_and_skips_none() -> None:
+    values = ["b", "x", "a", "b", "c", "x", "a", "b"]
+    groups = group_indices(values, key=lambda v: None if v == "x" else v)
     assert list(groups) == ["a", "b", "c"]
     assert {k: v.tolist() for k, v in groups.items()} == {"a": [2, 6], "b": [0, 3, 7], "c": [4]}
-    assert group_indices([None, None]) == {} and group_indices([]) == {}
+    assert group_indices(["x", "x"], key=lambda v: None) == {} and group_indices([]) == {}
     many = [f"k{i % 1000:04}" for i in range(20_000)]
     grouped = group_indices(many)
     assert len(grouped) == 1000 and grouped["k0007"].tolist() == list(range(7, 20_000, 1000))
+    calls: list[str] = []
+    by_domain = group_indices(["u1@b", "u2@a", "u1@b", "u3@b"], key=lambda a: calls.append(a) or a[-1])
+    assert {k: v.tolist() for k, v in by_domain.items()} == {"a": [1], "b": [0, 2, 3]}
+    assert sorted(calls) == ["u1@b", "u2@a", "u3@b"]  # once per distinct value
 
 
 def test_count_by_puts_the_given_values_first_then_the_rest() -> None:

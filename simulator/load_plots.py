@@ -2,9 +2,12 @@
 (plots/servers.png) per time bin.
 
 Both are drawn from the rows of links.csv and servers.csv (:mod:`simulator.loads`), so their cost
-grows with the number of bins, never with the number of messages. Each bin is drawn as a step over
-its whole length. Plotted lines carry a ``gid`` (``util:<link>:<direction>``, ``queue:<server>``,
-``sessions:<server>``, ``workers:<server>``) so tests can read back what a figure shows.
+never grows with the number of messages. Each bin is drawn as a step over its whole length; a line
+of more bins than the figure is wide in pixels is drawn as a per-pixel envelope that keeps every
+bin's peak and trough (:func:`simulator.plotdata.step_envelope`), so a long run in short bins costs
+no more to draw than a short one. Plotted lines carry a ``gid`` (``util:<link>:<direction>``,
+``queue:<server>``, ``sessions:<server>``, ``workers:<server>``) so tests can read back what a
+figure shows.
 """
 
 from __future__ import annotations
@@ -12,22 +15,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from .plotdata import FloatArray, step_envelope
 from .plots import Figure, new_figure, time_scale
 
 MAX_PANELS = 8
 """At most this many links or servers are drawn: the most loaded ones."""
 
 
-def _steps(rows: Sequence[Mapping[str, Any]], column: str) -> tuple[list[float], list[float]]:
-    """(times, values) of a step line over the bins: each value held to its bin's end."""
-    xs = [r["time"] for r in rows]
-    ys = [float(r[column]) for r in rows]
-    if rows:
-        xs.append(rows[-1]["time"] + rows[-1]["duration_s"])
-        ys.append(ys[-1])
-    return xs, ys
+def _steps(rows: Sequence[Mapping[str, Any]], column: str, fig: Figure) -> tuple[FloatArray, FloatArray]:
+    """(times, values) of a step line over the bins (at least one): each value held to its bin's
+    end, as an envelope one slice per pixel of ``fig``'s width when there are more bins than that."""
+    times = np.fromiter((r["time"] for r in rows), dtype=np.float64, count=len(rows))
+    values = np.fromiter((r[column] for r in rows), dtype=np.float64, count=len(rows))
+    end_s = rows[-1]["time"] + rows[-1]["duration_s"]
+    return step_envelope(times, values, end_s, slices=round(fig.get_figwidth() * fig.dpi))
 
 
 def _end_s(rows: Sequence[Mapping[str, Any]]) -> float:
@@ -57,8 +61,8 @@ def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
     scale, unit = time_scale(end_s)
     for ax, link in zip(axes, links, strict=False):
         for (direction, series), color in zip(by_link[link].items(), ("tab:blue", "tab:orange"), strict=False):
-            xs, ys = _steps(series, "utilisation")
-            line = ax.step([x / scale for x in xs], [100 * y for y in ys], where="post", color=color,
+            xs, ys = _steps(series, "utilisation", fig)
+            line = ax.step(xs / scale, 100 * ys, where="post", color=color,
                            linewidth=1.2, label=direction)[0]
             line.set_gid(f"util:{link}:{direction}")
         ax.set_ylim(0, 105)
@@ -95,8 +99,8 @@ def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure
         if any(r.get("workers_busy_max") for r in series):
             lines.append(("workers_busy_max", "busy workers (max in bin)", "tab:red", "workers"))
         for column, label, color, gid in lines:
-            xs, ys = _steps(series, column)
-            line = ax.step([x / scale for x in xs], ys, where="post", color=color, linewidth=1.2, label=label)[0]
+            xs, ys = _steps(series, column, fig)
+            line = ax.step(xs / scale, ys, where="post", color=color, linewidth=1.2, label=label)[0]
             line.set_gid(f"{gid}:{server}")
         if ax is axes[0] or len(lines) > 2:  # the legend once, and where the workers line shows
             ax.legend(loc="upper right", fontsize=7, framealpha=0.9)

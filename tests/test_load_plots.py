@@ -50,3 +50,21 @@ def test_a_server_that_processes_shows_its_busy_workers() -> None:
     assert max(r["workers_busy_max"] for r in rows) == 2  # its two workers
     assert list(line(fig, "workers:mx.provider").get_ydata())[:-1] == [r["workers_busy_max"] for r in rows]
     assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "workers:mx.partner"]
+
+
+def test_more_bins_than_pixels_are_drawn_as_an_envelope_with_every_peak() -> None:
+    bins = 50_000  # a month in one-minute bins: more bins than the figure is wide in pixels
+    util = [((i * 7919) % 1000) / 4000 for i in range(bins)]  # 0 .. 0.25, in no order
+    util[31_337] = 0.93
+    rows = [{"time": 60.0 * i, "duration_s": 60.0, "link": "a--b", "direction": "a->b", "bytes": 0.0,
+             "throughput_bps": 0.0, "utilisation": u} for i, u in enumerate(util)]
+    fig = links_figure(rows)
+    drawn = line(fig, "util:a--b:a->b")
+    width_px = round(fig.get_figwidth() * fig.dpi)
+    assert len(drawn.get_xdata()) <= 3 * width_px + 1
+    assert max(drawn.get_ydata()) == 100 * 0.93 and min(drawn.get_ydata()) == 0.0
+    assert drawn.get_xdata()[-1] == bins * 60.0 / 86_400.0  # to the end of the last bin, in days
+    servers = [{"time": 60.0 * i, "duration_s": 60.0, "server": "mx.a", "queue_max": i % 97, "sessions_max": 1}
+               for i in range(bins)]
+    queue = line(servers_figure(servers), "queue:mx.a")
+    assert len(queue.get_xdata()) <= 3 * width_px + 1 and max(queue.get_ydata()) == 96

@@ -95,6 +95,18 @@ def test_percentile_ranks_bracket_the_interpolated_percentile() -> None:
     assert percentile_ranks(1, PERCENTS) == [0]
 
 
+def _points_drawn(fig: Any) -> int:
+    return sum(len(line.get_xdata()) for ax in fig.axes for line in ax.get_lines())
+
+
+def test_the_points_a_cdf_figure_draws_do_not_grow_with_the_number_of_values() -> None:
+    drawn = {n: _points_drawn(plots.cdf_figure({"run": _lognormal(n, seed=n % 97)}))
+             for n in (10_000, 100_000, MILLION)}
+    markers = len(PERCENTS)
+    assert all(MAX_CDF_POINTS - 8 <= points - markers <= MAX_CDF_POINTS for points in drawn.values()), drawn
+    assert drawn[100_000] == drawn[MILLION]
+
+
 # ---- queue curves ------------------------------------------------------------------------------
 
 
@@ -124,6 +136,14 @@ def test_the_envelope_of_a_million_changes_is_bounded_and_keeps_every_slice_extr
         inside = lengths[slice_of == s]
         shown = ys[:-1][drawn_slice == s]
         assert shown.max() == inside.max() and shown.min() == inside.min() and shown[-1] == inside[-1]
+
+
+def test_the_points_an_envelope_draws_do_not_grow_with_the_number_of_changes() -> None:
+    drawn = {}
+    for n in (100_000, MILLION):
+        times, lengths = _random_walk(n, seed=n % 89)
+        drawn[n] = len(step_envelope(times, lengths, 86_400.0, slices=800)[0])
+    assert all(2 * 800 < points <= 3 * 800 + 1 for points in drawn.values()), drawn
 
 
 def test_queue_timeline_of_many_rows_draws_an_envelope_with_the_peak() -> None:

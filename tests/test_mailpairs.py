@@ -1,0 +1,130 @@
+"""The mail pairs a figure reads as columns give exactly what a loop over the rows gives: the same
+groups, counts and durations (the same floats), for final mail pairs only; grouping sorts once.
+The reference here is the row loop the figures used before, written out plainly.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from simulator import plots
+from simulator.mailpairs import MailPairs, count_by, group_indices
+
+STATUSES = ("delivered", "bounced", "pending")
+
+
+def _rows(n: int, seed: int = 3) -> list[dict[str, Any]]:
+    """Deliveries rows of every kind and fate, times with awkward binary fractions."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        submitted = rng.uniform(0, 86_400) / 3
+        status = rng.choice((*STATUSES, "delivered", "expanded"))
+        delivered = submitted + rng.expovariate(0.1) if status == "delivered" else None
+        retrieved = delivered + rng.expovariate(0.01) if delivered is not None and rng.random() < 0.6 else None
+        rows.append({"message_id": f"m{i}", "kind": rng.choice(("mail", "mail", "mail", "dsn")),
+                     "recipient": f"u{rng.randrange(5)}@d{rng.randrange(7)}.example", "status": status,
+                     "submitted_at": submitted, "delivered_at": delivered, "retrieved_at": retrieved,
+                     "latency_s": None if delivered is None else delivered - submitted,
+                     "attempts": rng.randrange(4)})
+    return rows
+
+
+def _final(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["kind"] == "mail" and r["status"] != "expanded"]
+
+
+def test_columns_hold_the_final_mail_pairs_in_table_order() -> None:
+    rows = _rows(500)
+    pairs = MailPairs.of(rows)
+    final = _final(rows)
+    assert 0 < len(pairs) == len(final) < len(rows)
+    assert pairs.recipient == [r["recipient"] for r in final]
+    assert pairs.status.tolist() == [r["status"] for r in final]
+    assert pairs.attempts.tolist() == [r["attempts"] for r in final]
+    for column, key in (("retrieved_s", "retrieved_at"), ("latency_s", "latency_s")):
+        got = getattr(pairs, column).tolist()
+        assert [None if np.isnan(v) else v for v in got] == [r[key] for r in final]
+
+
+def test_outcomes_equal_the_row_loop_float_for_float() -> None:
+    rows = _rows(2_000)
+    final = _final(rows)
+    delivery = plots.delivery_outcome(rows)
+    assert delivery.values_s == [r["latency_s"] for r in final if r["status"] == "delivered"]
+    assert delivery.counts == {s: sum(r["status"] == s for r in final) for s in STATUSES}
+    end_to_end = plots.end_to_end_outcome(rows)
+    read = [r for r in final if r["retrieved_at"] is not None]
+    assert end_to_end.values_s == [r["retrieved_at"] - r["submitted_at"] for r in read]
+    unread = sum(r["status"] == "delivered" and r["retrieved_at"] is None for r in final)
+    assert end_to_end.counts == {"retrieved": len(end_to_end.values_s), "in mailbox": unread,
+                                 "bounced": delivery.counts["bounced"], "pending": delivery.counts["pending"]}
+    wait = plots.mailbox_wait_outcome(rows)
+    assert wait.values_s == [r["retrieved_at"] - r["delivered_at"] for r in read]
+    assert wait.counts == {"retrieved": len(wait.values_s), "in mailbox": unread}
+    attempts = plots.attempt_counts(rows)
+    for status in STATUSES:
+        expected: dict[int, int] = {}
+        for r in final:
+            if r["status"] == status:
+                expected[r["attempts"]] = expected.get(r["attempts"], 0) + 1
+        assert attempts[status] == expected and all(type(k) is int for k in attempts[status])
+
+
+def test_groups_by_domain_and_protocol_are_those_of_the_rows() -> None:
+    rows = _rows(3_000, seed=8)
+    final = _final(rows)
+    by_domain = plots.latency_by_domain(rows)
+    domains = sorted({r["recipient"].partition("@")[2] for r in final})
+    assert list(by_domain) == domains
+    for domain, outcome in by_domain.items():
+        mine = [r for r in final if r["recipient"].endswith("@" + domain)]
+        assert outcome.total == len(mine)
+        assert outcome.values_s == [r["latency_s"] for r in mine if r["status"] == "delivered"]
+    protocols = {f"u{i}@d{j}.example": ("imap", "pop3")[i % 2] for i in range(3) for j in range(7)}  # u3, u4: none
+    by_protocol = plots.latency_by_protocol(rows, protocols)
+    assert list(by_protocol) == ["imap", "pop3"]
+    for protocol, parts in by_protocol.items():
+        mine = [r for r in final if protocols.get(r["recipient"]) == protocol]
+        assert parts["end_to_end"].total == len(mine)
+        read = [r for r in mine if r["retrieved_at"] is not None]
+        assert parts["wait"].values_s == [r["retrieved_at"] - r["delivered_at"] for r in read]
+
+
+def test_group_indices_sorts_groups_keeps_order_within_and_skips_none() -> None:
+    values = ["b", "x", "a", "b", "c", "x", "a", "b"]
+    groups = group_indices(values, key=lambda v: None if v == "x" else v)
+    assert list(groups) == ["a", "b", "c"]
+    assert {k: v.tolist() for k, v in groups.items()} == {"a": [2, 6], "b": [0, 3, 7], "c": [4]}
+    assert group_indices(["x", "x"], key=lambda v: None) == {} and group_indices([]) == {}
+    many = [f"k{i % 1000:04}" for i in range(20_000)]
+    grouped = group_indices(many)
+    assert len(grouped) == 1000 and grouped["k0007"].tolist() == list(range(7, 20_000, 1000))
+    calls: list[str] = []
+    by_domain = group_indices(["u1@b", "u2@a", "u1@b", "u3@b"], key=lambda a: calls.append(a) or a[-1])
+    assert {k: v.tolist() for k, v in by_domain.items()} == {"a": [1], "b": [0, 2, 3]}
+    assert sorted(calls) == ["u1@b", "u2@a", "u3@b"]  # once per distinct value
+
+
+def test_count_by_puts_the_given_values_first_then_the_rest() -> None:
+    values = ["pending", "delivered", "zz", "odd", "delivered"]
+    assert list(count_by(values, STATUSES).items()) == [("delivered", 2), ("bounced", 0), ("pending", 1), ("odd", 1),
+                                                        ("zz", 1)]
+    assert count_by([], ("a",)) == {"a": 0}
+
+
+def test_an_empty_table_gives_empty_outcomes() -> None:
+    assert len(MailPairs.of([])) == 0
+    assert plots.delivery_outcome([]).counts == dict.fromkeys(STATUSES, 0)
+    assert plots.latency_by_domain([]) == {} and plots.attempt_counts([]) == {s: {} for s in STATUSES}
+
+
+@pytest.mark.parametrize("n", [1, 7])
+def test_a_group_of_one_domain_is_all_of_it(n: int) -> None:
+    rows = [{"kind": "mail", "recipient": "x@only.example", "status": "delivered", "submitted_at": 1.0,
+             "delivered_at": 1.5 + i, "retrieved_at": None, "latency_s": 0.5 + i, "attempts": 1} for i in range(n)]
+    assert plots.latency_by_domain(rows)["only.example"].values_s == [0.5 + i for i in range(n)]

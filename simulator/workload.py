@@ -297,7 +297,11 @@ def attempts(retry: RetrySpec) -> tuple[float, str, float]:
         if retry.factor == 1:
             return 1 + give_up_s / retry.initial_s, "initial", retry.initial_s
         growth = math.log(retry.max_s / retry.initial_s) / math.log(retry.factor)
-        return 2 + growth + give_up_s / retry.max_s, "max", retry.max_s
+        count = 2 + growth + give_up_s / retry.max_s
+        ceiling = 1 + give_up_s / retry.initial_s  # no wait is shorter than the first
+        if ceiling < count:  # (a factor so close to 1 that the waits hardly grow before give_up)
+            return ceiling, "initial", retry.initial_s
+        return count, "max", retry.max_s
     if retry.policy == "postfix" and retry.min_backoff_s and retry.max_backoff_s:
         growth = math.log2(retry.max_backoff_s / retry.min_backoff_s)
         return 2 + growth + give_up_s / retry.max_backoff_s, "max_backoff", retry.max_backoff_s

@@ -345,6 +345,20 @@ def test_a_retry_pace_that_would_try_a_message_millions_of_times_is_refused(tmp_
     assert err.count("would be tried") == 1
 
 
+def test_a_backoff_factor_barely_above_one_counts_its_tries_by_the_first_wait(tmp_path: Path) -> None:
+    """The waits hardly grow, so no message is tried more often than every ``initial``: an hour
+    apart over the default give_up is about a hundred tries, not the astronomic count of the
+    growth to ``max`` (a factor of 1 + 2**-52 would take 10**16 steps to double)."""
+    data = scenario()
+    data["defaults"] = {"retry": {"policy": "backoff", "initial": "1h", "factor": 1.0000000000000002, "max": "1d"}}
+    code, _, err = cli("validate", str(write(tmp_path, data)))
+    assert (code, err) == (0, "")
+    data["defaults"]["retry"]["initial"] = "1ms"
+    code, _, err = cli("validate", str(write(tmp_path, data)))
+    assert code == 2
+    assert "defaults.retry.initial: a message nobody takes would be tried about 432,000,001 times" in err
+
+
 def test_ordinary_retry_paces_pass(tmp_path: Path) -> None:
     for retry in ({"interval": "1s"}, {"policy": "backoff", "initial": "1ms", "factor": 2, "max": "1m"},
                   {"policy": "postfix"}, {"policy": "exim"}, {"policy": "exchange"}):

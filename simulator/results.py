@@ -7,17 +7,21 @@ shortest exact float text (sub-microsecond precision), so the same seed gives id
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .eventkinds import detail_text
+from .collector import with_fewer_collections
+from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
+from .csv_columns import columns_of, write_csv
+from .eventkinds import detail_texts
 from .eventlog import Record
+from .logcolumns import LogColumns, log_columns
 
 DELIVERY_COLUMNS = (
     "message_id", "kind", "sender", "recipient", "size_bytes", "wire_bytes", "submitted_at",
@@ -34,33 +38,96 @@ EVENT_COLUMNS = ("time", "event", "message_id", "node", "detail")
 class _Pair:
     """What the log says about one (message, recipient)."""
 
-    attempts: int = 0
     delivered_at: float | None = None
     bounced_at: float | None = None
-    retrieved_at: float | None = None
     code: str = ""
     duplicates: int = 0
     expanded: bool = False  # a list or alias took it (delivered_at is when)
 
 
-@dataclass(slots=True)
+Columns = dict[str, list[Any]]
+"""A table as one list per column, by column name."""
+
+_TABLE_COLUMNS = {"deliveries": DELIVERY_COLUMNS, "retrievals": RETRIEVAL_COLUMNS, "queues": QUEUE_COLUMNS}
+
+
 class Tables:
-    """The derived tables, as lists of rows (dicts keyed by column name)."""
+    """The derived tables (``deliveries``, ``retrievals``, ``queues``), held as columns
+    (:meth:`columns`); each table's rows, dicts keyed by column name, are made when first asked for."""
 
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    retrievals: list[dict[str, Any]] = field(default_factory=list)
-    queues: list[dict[str, Any]] = field(default_factory=list)
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, columns: Mapping[str, Columns] | None = None) -> None:
+        self._columns: dict[str, Columns] = dict(columns or {})
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        for name, names in _TABLE_COLUMNS.items():
+            self._columns.setdefault(name, {column: [] for column in names})
+
+    @classmethod
+    def of_rows(cls, deliveries: Sequence[Mapping[str, Any]], retrievals: Sequence[Mapping[str, Any]],
+                queues: Sequence[Mapping[str, Any]]) -> Tables:
+        """The tables of rows read back (dicts keyed by column name)."""
+        given = {"deliveries": deliveries, "retrievals": retrievals, "queues": queues}
+        return cls({name: {c: [row[c] for row in given[name]] for c in names}
+                    for name, names in _TABLE_COLUMNS.items()})
+
+    def columns(self, name: str) -> Columns:
+        """Table ``name`` as columns (in file order)."""
+        return self._columns[name]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Tables):
+            return NotImplemented
+        return all(self._columns[name] == other._columns[name] for name in _TABLE_COLUMNS)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(self._columns[name][names[0]])} rows" for name, names in _TABLE_COLUMNS.items())
+        return f"Tables({sizes})"
+
+    def _table_rows(self, name: str) -> list[dict[str, Any]]:
+        rows = self._rows.get(name)
+        if rows is None:
+            names = _TABLE_COLUMNS[name]
+            data = self._columns[name]
+            rows = self._rows[name] = [dict(zip(names, values, strict=True))
+                                       for values in zip(*(data[c] for c in names), strict=True)]
+        return rows
+
+    @property
+    def deliveries(self) -> list[dict[str, Any]]:
+        """deliveries.csv's rows: one per (message, recipient)."""
+        return self._table_rows("deliveries")
+
+    @property
+    def retrievals(self) -> list[dict[str, Any]]:
+        """retrievals.csv's rows: one per (message, recipient, device)."""
+        return self._table_rows("retrievals")
+
+    @property
+    def queues(self) -> list[dict[str, Any]]:
+        """queues.csv's rows: each server's queue length whenever it changes."""
+        return self._table_rows("queues")
 
 
-def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
-    """Build deliveries, retrievals and queue tables from the event log."""
+_PAIR_EVENTS = ("created", "delivered", "expanded", "duplicate", "bounced", "deferred")
+"""The records whose order decides a pair's end; ``attempt`` and ``retrieved`` records are counted apart."""
+
+
+@with_fewer_collections
+def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) -> Tables:
+    """Build deliveries, retrievals and queue tables from the event log.
+
+    Only the records that decide how a pair ended (``created``, ``delivered``, ``expanded``,
+    ``duplicate``, ``bounced``, ``deferred``) are walked in order; the attempts and the first
+    retrieval of each pair, the retrievals and the queue changes are read a column at a time.
+    """
+    log = log_columns(records)
+    times, mids, nodes, values = log.times, log.message_ids, log.nodes, log.values
     messages: dict[str, tuple[Any, ...]] = {}
     created_at: dict[str, float] = {}
     pairs: dict[tuple[str, str], _Pair] = {}
     added: dict[str, list[str]] = {}  # message id -> recipients aliases added, in order
     copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
-    tables = Tables()
-    tables.queues = [{"time": 0.0, "server": s, "queue_length": 0} for s in servers]
 
     def pair(mid: str, rcpt: str) -> _Pair:
         p = pairs.get((mid, rcpt))
@@ -68,25 +135,23 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
             p = pairs[(mid, rcpt)] = _Pair()
         return p
 
-    for time_s, event, mid, node, values in records:
-        if event == "created":
-            messages[mid] = values
-            created_at[mid] = created_at[copy_of[mid]] if mid in copy_of else time_s  # a copy: the author's time
-            for rcpt in values[3]:  # to
-                pair(mid, rcpt)
-        elif event == "attempt":
-            for rcpt in values[0]:  # rcpts
-                pair(mid, rcpt).attempts += 1
-        elif event == "delivered":
-            p = pair(mid, values[0])
+    for i in log.where(*_PAIR_EVENTS):
+        event, mid, v = log.events[i], mids[i], values[i]
+        if event == "delivered":
+            p = pair(mid, v[0])
             if p.delivered_at is None:
-                p.delivered_at = time_s
+                p.delivered_at = times[i]
                 p.code = "250"
+        elif event == "created":
+            messages[mid] = v
+            created_at[mid] = created_at[copy_of[mid]] if mid in copy_of else times[i]  # a copy: the author's time
+            for rcpt in v[3]:  # to
+                pair(mid, rcpt)
         elif event == "expanded":
-            address, targets, copy = values[0], values[2], values[3]  # rcpt, via, to, copy
+            address, targets, copy = v[0], v[2], v[3]  # rcpt, via, to, copy
             p = pair(mid, address)
             if p.delivered_at is None:
-                p.delivered_at, p.expanded, p.code = time_s, True, "250"
+                p.delivered_at, p.expanded, p.code = times[i], True, "250"
             elif copy is not None:
                 p.duplicates += 1  # a list got it again: a second copy (an alias's targets log theirs)
             if copy is not None:
@@ -97,60 +162,75 @@ def derive(records: Iterable[Record], servers: Sequence[str] = ()) -> Tables:
                         pair(mid, rcpt)
                         added.setdefault(mid, []).append(rcpt)
         elif event == "duplicate":
-            pair(mid, values[0]).duplicates += 1
+            pair(mid, v[0]).duplicates += 1
         elif event == "bounced":
-            rcpt, code = values[0], values[1]
-            p = pair(mid, rcpt)
+            p = pair(mid, v[0])
             if p.bounced_at is None and p.delivered_at is None:
-                p.bounced_at = time_s
-                p.code = code
-        elif event == "deferred":
-            rcpts, code = values[0], values[1]
-            for rcpt in rcpts:
+                p.bounced_at = times[i]
+                p.code = v[1]
+        else:  # deferred
+            for rcpt in v[0]:
                 p = pair(mid, rcpt)
                 if p.delivered_at is None and p.bounced_at is None:
-                    p.code = code
-        elif event == "retrieved":
-            rcpt, device, protocol = values[0], values[1], values[2]
-            p = pair(mid, rcpt)
-            if p.retrieved_at is None:
-                p.retrieved_at = time_s
-            tables.retrievals.append({
-                "message_id": mid, "recipient": rcpt, "device": device, "protocol": protocol, "retrieved_at": time_s,
-            })
-        elif event in ("enqueued", "dequeued"):
-            tables.queues.append({"time": time_s, "server": node, "queue_length": values[0]})
+                    p.code = v[1]
 
+    attempts = Counter((mids[i], rcpt) for i in log.where("attempt") for rcpt in values[i][0])
+    got = log.where("retrieved")
+    got_mids, got_values, got_times = [mids[i] for i in got], [values[i] for i in got], [times[i] for i in got]
+    got_rcpts = list(map(itemgetter(0), got_values))
+    # the first retrieval of each pair: later ones, set first in the reversed order, are overwritten
+    first_retrieved = dict(zip(zip(reversed(got_mids), reversed(got_rcpts), strict=True), reversed(got_times),
+                               strict=True))
+
+    rows: list[tuple[Any, ...]] = []
     for mid, (kind, author, _sender, to, size, wire, about, _code) in messages.items():
         submitted = created_at[mid]
+        about = about or ""
         for rcpt in (*to, *added[mid]) if mid in added else to:
             p = pairs[(mid, rcpt)]
+            delivered = p.delivered_at
+            tries = attempts.get((mid, rcpt), 0)
             if p.expanded:
                 status = "expanded"
-            elif p.delivered_at is not None:
+            elif delivered is not None:
                 status = "delivered"
             elif p.bounced_at is not None:
                 status = "bounced"
             else:
                 status = "pending"
-            attempts = p.attempts
-            if status in ("delivered", "expanded") and attempts == 0:
-                attempts = 1  # delivered to a mailbox (or taken by a list) on the server it was at
-            tables.deliveries.append({
-                "message_id": mid, "kind": kind, "sender": author, "recipient": rcpt,
-                "size_bytes": size, "wire_bytes": wire, "submitted_at": submitted,
-                "delivered_at": p.delivered_at, "retrieved_at": p.retrieved_at, "attempts": attempts,
-                "status": status, "code": p.code,
-                "latency_s": None if p.delivered_at is None else p.delivered_at - submitted,
-                "duplicates": p.duplicates, "about": about or "",
-            })
-    return tables
+            if delivered is not None and tries == 0:
+                tries = 1  # delivered to a mailbox (or taken by a list) on the server it was at
+            rows.append((mid, kind, author, rcpt, size, wire, submitted, delivered, first_retrieved.get((mid, rcpt)),
+                         tries, status, p.code, None if delivered is None else delivered - submitted, p.duplicates,
+                         about))
+    deliveries = _columns(DELIVERY_COLUMNS, rows)
+    retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
+                           "device": list(map(itemgetter(1), got_values)),
+                           "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
+    changed = log.where("enqueued", "dequeued")
+    queues: Columns = {"time": [0.0] * len(servers) + [times[i] for i in changed],
+                       "server": [*servers, *(nodes[i] for i in changed)],
+                       "queue_length": [0] * len(servers) + [values[i][0] for i in changed]}
+    return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
+
+
+def _columns(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> Columns:
+    """Row tuples (in ``names``' order) as columns."""
+    if not rows:
+        return {name: [] for name in names}
+    return {name: list(map(itemgetter(k), rows)) for k, name in enumerate(names)}  # no iterator per row
 
 
 def final_mail(rows: Iterable[Row]) -> list[Row]:
     """The mail pairs of final recipients: kind ``mail``, without the pairs a list or alias took
     (status ``expanded``: its members' pairs are counted instead)."""
     return [r for r in rows if r["kind"] == "mail" and r["status"] != "expanded"]
+
+
+def final_mail_positions(deliveries: Columns) -> list[int]:
+    """The positions in deliveries' columns of the mail pairs of final recipients (:func:`final_mail`)."""
+    return [i for i, (kind, status) in enumerate(zip(deliveries["kind"], deliveries["status"], strict=True))
+            if kind == "mail" and status != "expanded"]
 
 
 def stats(values: Sequence[float]) -> dict[str, float | None]:
@@ -176,133 +256,131 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def summarize(tables: Tables, records: Sequence[Record], header: dict[str, Any]) -> dict[str, Any]:
+@with_fewer_collections
+def summarize(tables: Tables, records: Sequence[Record] | LogColumns, header: dict[str, Any]) -> dict[str, Any]:
     """The summary: counts of (message, recipient) pairs of kind mail, DSNs apart, latencies.
 
     A pair a list or alias took (status ``expanded``) is counted apart, as ``expanded`` (a key
     present only when there are some): the others count final recipients. ``duplicates`` counts
     every duplicate delivery of mail, to a list or alias too.
     """
-    mail = final_mail(tables.deliveries)
-    expanded = sum(r["kind"] == "mail" and r["status"] == "expanded" for r in tables.deliveries)
+    log = log_columns(records)
+    d = tables.columns("deliveries")
+    mail = final_mail_positions(d)
+    status, kind = d["status"], d["kind"]
+    delivered_at, retrieved_at, submitted_at = d["delivered_at"], d["retrieved_at"], d["submitted_at"]
+    by_status = Counter(status[i] for i in mail)
+    expanded = sum(1 for k, s in zip(kind, status, strict=True) if k == "mail" and s == "expanded")
     counts = {
         "submitted": len(mail),
-        "delivered": sum(r["status"] == "delivered" for r in mail),
-        "bounced": sum(r["status"] == "bounced" for r in mail),
-        "pending": sum(r["status"] == "pending" for r in mail),
-        "duplicates": sum(r["duplicates"] for r in tables.deliveries if r["kind"] == "mail"),  # lists' too
-        "messages": len({r["message_id"] for r in mail}),
-        "bounces_sent": sum(1 for r in records if r[1] == "bounce_sent"),
-        "warnings_sent": sum(1 for r in records if r[1] == "warning_sent"),
+        "delivered": by_status["delivered"],
+        "bounced": by_status["bounced"],
+        "pending": by_status["pending"],
+        "duplicates": sum(n for k, n in zip(kind, d["duplicates"], strict=True) if k == "mail"),  # lists' too
+        "messages": len({d["message_id"][i] for i in mail}),
+        "bounces_sent": log.count("bounce_sent"),
+        "warnings_sent": log.count("warning_sent"),
     }
     if expanded:
         counts["expanded"] = expanded
-    delivered = [r for r in mail if r["status"] == "delivered"]
-    attempts = [r["attempts"] for r in mail]
+    attempts = [d["attempts"][i] for i in mail]
+    q = tables.columns("queues")
     peak: dict[str, int] = {}
-    for row in tables.queues:
-        peak[row["server"]] = max(peak.get(row["server"], 0), row["queue_length"])
-    retrieved = [r for r in mail if r["retrieved_at"] is not None]
+    for server, length in zip(q["server"], q["queue_length"], strict=True):
+        if length >= peak.get(server, 0):
+            peak[server] = length
+    retrieved = [i for i in mail if retrieved_at[i] is not None]
     summary = {
         **header,
         "counts": counts,
-        "latency_s": stats([r["latency_s"] for r in delivered]),
-        "retrieval_latency_s": stats([r["retrieved_at"] - r["delivered_at"] for r in retrieved]),
-        "end_to_end_latency_s": stats([r["retrieved_at"] - r["submitted_at"] for r in retrieved]),
+        "latency_s": stats([d["latency_s"][i] for i in mail if status[i] == "delivered"]),
+        "retrieval_latency_s": stats([retrieved_at[i] - delivered_at[i] for i in retrieved]),
+        "end_to_end_latency_s": stats([retrieved_at[i] - submitted_at[i] for i in retrieved]),
         "attempts": {
             "total": sum(attempts),
             "mean": (sum(attempts) / len(attempts)) if attempts else None,
             "max": max(attempts, default=0),
         },
         "peak_queue": dict(sorted(peak.items())),
-        "retrieval_by_protocol": by_protocol(tables, records),
-        "events": len(records),
+        "retrieval_by_protocol": by_protocol(tables, log),
+        "events": len(log),
     }
-    refused = refusals(records)
+    refused = refusals(log)
     if refused:  # only where a capacity limit refused something, so other summaries stay as they were
         summary["refusals"] = refused
     return summary
 
 
-def refusals(records: Iterable[Record]) -> dict[str, dict[str, int]]:
+def refusals(records: Sequence[Record] | LogColumns) -> dict[str, dict[str, int]]:
     """Per server (in name order), its ``refused`` records counted by reply (``"421 4.7.0"``)."""
+    log = log_columns(records)
     counts: dict[str, dict[str, int]] = {}
-    for _, event, _, node, values in records:
-        if event == "refused":
-            _client, code, status, _why = values
-            by_code = counts.setdefault(node, {})
-            reply = f"{code} {status}"
-            by_code[reply] = by_code.get(reply, 0) + 1
+    for i in log.where("refused"):
+        _client, code, status, _why = log.values[i]
+        by_code = counts.setdefault(log.nodes[i], {})
+        reply = f"{code} {status}"
+        by_code[reply] = by_code.get(reply, 0) + 1
     return {node: dict(sorted(by_code.items())) for node, by_code in sorted(counts.items())}
 
 
-def by_protocol(tables: Tables, records: Sequence[Record]) -> dict[str, dict[str, Any]]:
+def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[str, dict[str, Any]]:
     """Per access protocol: delivered mail pairs, how many reached a device and every device,
     retrieval latency (from delivery) and end-to-end latency (from submission)."""
-    protocol_of = device_protocols(records)
-    devices_of: dict[str, int] = {}
-    for _t, event, _mid, _node, values in records:
-        if event == "device":
-            rcpt = values[0]
-            devices_of[rcpt] = devices_of.get(rcpt, 0) + 1
-    holders: dict[tuple[str, str], int] = {}
-    for row in tables.retrievals:
-        key = (row["message_id"], row["recipient"])
-        holders[key] = holders.get(key, 0) + 1
+    log = log_columns(records)
+    protocol_of = device_protocols(log)
+    devices_of = Counter(log.values[i][0] for i in log.where("device"))
+    r = tables.columns("retrievals")
+    holders = Counter(zip(r["message_id"], r["recipient"], strict=True))
+    d = tables.columns("deliveries")
+    mids, rcpts, delivered_at, retrieved_at, submitted_at = (
+        d["message_id"], d["recipient"], d["delivered_at"], d["retrieved_at"], d["submitted_at"])
+    delivered_by: dict[str, list[int]] = {}
+    for i, (kind, status, rcpt) in enumerate(zip(d["kind"], d["status"], rcpts, strict=True)):
+        if kind == "mail" and status == "delivered" and rcpt in protocol_of:
+            delivered_by.setdefault(protocol_of[rcpt], []).append(i)
     out: dict[str, dict[str, Any]] = {}
     for protocol in sorted(set(protocol_of.values())):
-        rows = [r for r in tables.deliveries
-                if r["kind"] == "mail" and r["status"] == "delivered" and protocol_of.get(r["recipient"]) == protocol]
-        got = [r for r in rows if r["retrieved_at"] is not None]
-        everywhere = sum(holders.get((r["message_id"], r["recipient"]), 0) >= devices_of[r["recipient"]] for r in rows)
+        rows = delivered_by.get(protocol, [])
+        got = [i for i in rows if retrieved_at[i] is not None]
+        copies = [holders.get((mids[i], rcpts[i]), 0) for i in rows]
+        everywhere = sum(n >= devices_of[rcpts[i]] for i, n in zip(rows, copies, strict=True))
         out[protocol] = {
             "users": sum(1 for p in protocol_of.values() if p == protocol),
             "delivered": len(rows),
             "retrieved": len(got),
-            "retrievals": sum(holders.get((r["message_id"], r["recipient"]), 0) for r in rows),
+            "retrievals": sum(copies),
             "every_device_share": (everywhere / len(rows)) if rows else None,
-            "retrieval_latency_s": stats([r["retrieved_at"] - r["delivered_at"] for r in got]),
-            "end_to_end_latency_s": stats([r["retrieved_at"] - r["submitted_at"] for r in got]),
+            "retrieval_latency_s": stats([retrieved_at[i] - delivered_at[i] for i in got]),
+            "end_to_end_latency_s": stats([retrieved_at[i] - submitted_at[i] for i in got]),
         }
     return out
 
 
-def device_protocols(records: Iterable[Record]) -> dict[str, str]:
+def device_protocols(records: Sequence[Record] | LogColumns) -> dict[str, str]:
     """User address -> the access protocol of its devices, from the ``device`` records."""
-    return {r[4][0]: r[4][2] for r in records if r[1] == "device"}  # rcpt -> protocol
+    log = log_columns(records)
+    return {log.values[i][0]: log.values[i][2] for i in log.where("device")}  # rcpt -> protocol
 
 
 # ---- writers ----------------------------------------------------------------------------------
 
 
-def cell(value: Any) -> str:
-    """CSV text of a value: empty for None, exact shortest text for floats."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    """A CSV table; the csv module writes None as an empty cell and floats as their exact
-    shortest text, which is what :func:`cell` would give."""
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(map(itemgetter(*columns), rows))
+    """A CSV table of rows (dicts keyed by column name); see :func:`write_table`."""
+    write_csv(path, columns, columns_of(rows, columns))
 
 
-def event_rows(records: Iterable[Record]) -> Iterator[tuple[float, str, str, str, str]]:
-    """The records in their readable form: each record's typed values as its ``detail`` text."""
-    return ((t, e, m, n, detail_text(e, v)) for t, e, m, n, v in records)
+def write_table(path: Path, columns: Sequence[str], data: Columns) -> None:
+    """A CSV table of columns: None as an empty cell, floats as their exact shortest text
+    (:mod:`simulator.csv_columns`, which writes what the csv module would)."""
+    write_csv(path, columns, [data[name] for name in columns])
 
 
-def write_events(path: Path, records: Iterable[Record]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(EVENT_COLUMNS)
-        writer.writerows(event_rows(records))  # times as repr: the csv module writes floats that way
+def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
+    """events.csv: each record's typed values as its ``detail`` text (:func:`eventkinds.detail_texts`)."""
+    log = log_columns(records)
+    details = detail_texts(log.events, log.values, log.groups)
+    write_csv(path, EVENT_COLUMNS, [log.times, log.events, log.message_ids, log.nodes, details])
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -23,8 +23,8 @@ import pytest
 from test_equivalence import random_world
 
 from simulator import Result, load_scenario, run
+from simulator.breakdown import BREAKDOWN_COLUMNS
 from simulator.results import write_rows
-from simulator.runner import _BREAKDOWN_COLUMNS
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "files"
@@ -43,7 +43,7 @@ def files_of(source: str | Path, folder: Path) -> dict[str, bytes]:
     """Every pinned file of the run of ``source``, saved into ``folder``, by name."""
     result: Result = run(load_scenario(source))
     result.save(folder, with_plots=False)
-    write_rows(folder / "time_breakdown.csv", _BREAKDOWN_COLUMNS, result.breakdown_rows)
+    write_rows(folder / "time_breakdown.csv", BREAKDOWN_COLUMNS, result.breakdown_rows)
     return {name: (folder / name).read_bytes() for name in FILES}
 
 

@@ -11,7 +11,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,17 +32,6 @@ Row = TypeVar("Row", bound=Mapping[str, Any])
 
 QUEUE_COLUMNS = ("time", "server", "queue_length")
 EVENT_COLUMNS = ("time", "event", "message_id", "node", "detail")
-
-
-@dataclass(slots=True)
-class _Pair:
-    """What the log says about one (message, recipient)."""
-
-    delivered_at: float | None = None
-    bounced_at: float | None = None
-    code: str = ""
-    duplicates: int = 0
-    expanded: bool = False  # a list or alias took it (delivered_at is when)
 
 
 Columns = dict[str, list[Any]]
@@ -109,101 +98,107 @@ class Tables:
         return self._table_rows("queues")
 
 
-_PAIR_EVENTS = ("created", "delivered", "expanded", "duplicate", "bounced", "deferred")
-"""The records whose order decides a pair's end; ``attempt`` and ``retrieved`` records are counted apart."""
+def _first(keys: Sequence[Any], items: Sequence[Any]) -> dict[Any, Any]:
+    """Each key's item at its first occurrence (later ones, set first in reversed order, are overwritten)."""
+    return dict(zip(reversed(keys), reversed(items), strict=True))
 
 
 @with_fewer_collections
 def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) -> Tables:
     """Build deliveries, retrievals and queue tables from the event log.
 
-    Only the records that decide how a pair ended (``created``, ``delivered``, ``expanded``,
-    ``duplicate``, ``bounced``, ``deferred``) are walked in order; the attempts and the first
-    retrieval of each pair, the retrievals and the queue changes are read a column at a time.
+    Each kind of record is read a column at a time: a pair is delivered at its first
+    ``delivered`` record, retrieved at its first ``retrieved`` one, tried once per ``attempt``
+    naming it. Only where the order of records decides a pair's end is it looked at:
+
+    - an ``expanded`` record (a list or alias took the pair) counts only if the pair was not
+      delivered before it, by a ``delivered`` record or an earlier ``expanded`` one, and a list's
+      second copy counts as a duplicate only if it was; these records are walked in log order;
+    - a pair never delivered ends ``bounced`` at its first ``bounced`` record, with that
+      record's code, or else carries the code of its last ``deferred`` record (one after a
+      bounce would not change it, and a delivery makes the code 250 whatever came before);
+    - a list's copy is submitted when the message it copies was, up the chain of copies.
     """
     log = log_columns(records)
     times, mids, nodes, values = log.times, log.message_ids, log.nodes, log.values
-    messages: dict[str, tuple[Any, ...]] = {}
-    created_at: dict[str, float] = {}
-    pairs: dict[tuple[str, str], _Pair] = {}
+
+    made = log.where("created")
+    messages: dict[str, tuple[Any, ...]] = dict(zip([mids[i] for i in made], [values[i] for i in made], strict=True))
+    created_at: dict[str, float] = dict(zip([mids[i] for i in made], [times[i] for i in made], strict=True))
+    delivered = log.where("delivered")
+    delivered_keys = [(mids[i], values[i][0]) for i in delivered]
+    first_delivered = _first(delivered_keys, delivered)  # pair -> position of its first delivered record
+
+    taken: dict[tuple[str, str], float] = {}  # pair -> when a list or alias took it (before any delivery)
+    duplicates = Counter((mids[i], values[i][0]) for i in log.where("duplicate"))
     added: dict[str, list[str]] = {}  # message id -> recipients aliases added, in order
     copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
+    known = {(mid, rcpt) for mid, v in messages.items() for rcpt in v[3]}  # pairs of the ``to`` of each message
+    for i in log.where("expanded"):
+        mid, (address, _via, targets, copy) = mids[i], values[i]
+        key = (mid, address)
+        known.add(key)
+        if key not in taken and first_delivered.get(key, i) >= i:
+            taken[key] = times[i]
+        elif copy is not None:
+            duplicates[key] += 1  # a list got it again: a second copy (an alias's targets log theirs)
+        if copy is not None:
+            copy_of[copy] = mid
+        else:
+            for rcpt in targets:
+                if (mid, rcpt) not in known:
+                    known.add((mid, rcpt))
+                    added.setdefault(mid, []).append(rcpt)
+    for mid in messages:  # in the order made: the message a copy copies was made before it
+        if mid in copy_of:
+            created_at[mid] = created_at[copy_of[mid]]
 
-    def pair(mid: str, rcpt: str) -> _Pair:
-        p = pairs.get((mid, rcpt))
-        if p is None:
-            p = pairs[(mid, rcpt)] = _Pair()
-        return p
-
-    for i in log.where(*_PAIR_EVENTS):
-        event, mid, v = log.events[i], mids[i], values[i]
-        if event == "delivered":
-            p = pair(mid, v[0])
-            if p.delivered_at is None:
-                p.delivered_at = times[i]
-                p.code = "250"
-        elif event == "created":
-            messages[mid] = v
-            created_at[mid] = created_at[copy_of[mid]] if mid in copy_of else times[i]  # a copy: the author's time
-            for rcpt in v[3]:  # to
-                pair(mid, rcpt)
-        elif event == "expanded":
-            address, targets, copy = v[0], v[2], v[3]  # rcpt, via, to, copy
-            p = pair(mid, address)
-            if p.delivered_at is None:
-                p.delivered_at, p.expanded, p.code = times[i], True, "250"
-            elif copy is not None:
-                p.duplicates += 1  # a list got it again: a second copy (an alias's targets log theirs)
-            if copy is not None:
-                copy_of[copy] = mid
-            else:
-                for rcpt in targets:
-                    if (mid, rcpt) not in pairs:
-                        pair(mid, rcpt)
-                        added.setdefault(mid, []).append(rcpt)
-        elif event == "duplicate":
-            pair(mid, v[0]).duplicates += 1
-        elif event == "bounced":
-            p = pair(mid, v[0])
-            if p.bounced_at is None and p.delivered_at is None:
-                p.bounced_at = times[i]
-                p.code = v[1]
-        else:  # deferred
-            for rcpt in v[0]:
-                p = pair(mid, rcpt)
-                if p.delivered_at is None and p.bounced_at is None:
-                    p.code = v[1]
-
+    bounced = log.where("bounced")
+    bounce_keys = [(mids[i], values[i][0]) for i in bounced]
+    first_bounce = _first(bounce_keys, [(times[i], values[i][1]) for i in bounced])  # pair -> (when, code)
+    deferred = log.where("deferred")
+    last_deferred = {(mids[i], rcpt): values[i][1] for i in deferred for rcpt in values[i][0]}
     attempts = Counter((mids[i], rcpt) for i in log.where("attempt") for rcpt in values[i][0])
     got = log.where("retrieved")
     got_mids, got_values, got_times = [mids[i] for i in got], [values[i] for i in got], [times[i] for i in got]
     got_rcpts = list(map(itemgetter(0), got_values))
-    # the first retrieval of each pair: later ones, set first in the reversed order, are overwritten
-    first_retrieved = dict(zip(zip(reversed(got_mids), reversed(got_rcpts), strict=True), reversed(got_times),
-                               strict=True))
+    first_retrieved = _first(list(zip(got_mids, got_rcpts, strict=True)), got_times)
 
-    rows: list[tuple[Any, ...]] = []
-    for mid, (kind, author, _sender, to, size, wire, about, _code) in messages.items():
-        submitted = created_at[mid]
-        about = about or ""
-        for rcpt in (*to, *added[mid]) if mid in added else to:
-            p = pairs[(mid, rcpt)]
-            delivered = p.delivered_at
-            tries = attempts.get((mid, rcpt), 0)
-            if p.expanded:
-                status = "expanded"
-            elif delivered is not None:
-                status = "delivered"
-            elif p.bounced_at is not None:
-                status = "bounced"
-            else:
-                status = "pending"
-            if delivered is not None and tries == 0:
-                tries = 1  # delivered to a mailbox (or taken by a list) on the server it was at
-            rows.append((mid, kind, author, rcpt, size, wire, submitted, delivered, first_retrieved.get((mid, rcpt)),
-                         tries, status, p.code, None if delivered is None else delivered - submitted, p.duplicates,
-                         about))
-    deliveries = _columns(DELIVERY_COLUMNS, rows)
+    # one row per pair: the recipients of each message (``to``, then those aliases added), in the order made
+    keys: list[tuple[str, str]] = []
+    owners: list[str] = []
+    for mid, v in messages.items():
+        rcpts = (*v[3], *added[mid]) if mid in added else v[3]
+        keys += [(mid, rcpt) for rcpt in rcpts]
+        owners += [mid] * len(rcpts)
+    made_by = [messages[mid] for mid in owners]
+    submitted = [created_at[mid] for mid in owners]
+    first_time = {key: times[i] for key, i in first_delivered.items()}
+    delivered_at: list[float | None] = list(map(first_time.get, keys))
+    status = ["pending" if t is None else "delivered" for t in delivered_at]
+    code = ["" if t is None else "250" for t in delivered_at]
+    ends = taken.keys() | first_bounce.keys() | last_deferred.keys()
+    for row in ([k for k, key in enumerate(keys) if key in ends] if ends else ()):
+        key = keys[row]
+        if key in taken:
+            delivered_at[row], status[row], code[row] = taken[key], "expanded", "250"
+        elif delivered_at[row] is not None:
+            pass
+        elif key in first_bounce:
+            status[row], code[row] = "bounced", first_bounce[key][1]
+        else:
+            code[row] = last_deferred[key]
+    tries = [n if n or t is None else 1  # delivered to a mailbox (or taken by a list) on the server it was at
+             for n, t in zip(map(attempts.get, keys, repeat(0)), delivered_at, strict=True)]
+    deliveries: Columns = {
+        "message_id": owners, "kind": list(map(itemgetter(0), made_by)), "sender": list(map(itemgetter(1), made_by)),
+        "recipient": list(map(itemgetter(1), keys)), "size_bytes": list(map(itemgetter(4), made_by)),
+        "wire_bytes": list(map(itemgetter(5), made_by)), "submitted_at": submitted, "delivered_at": delivered_at,
+        "retrieved_at": list(map(first_retrieved.get, keys)), "attempts": tries, "status": status, "code": code,
+        "latency_s": [None if t is None else t - s for t, s in zip(delivered_at, submitted, strict=True)],
+        "duplicates": list(map(duplicates.get, keys, repeat(0))),
+        "about": [v[6] or "" for v in made_by],
+    }
     retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
                            "device": list(map(itemgetter(1), got_values)),
                            "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
@@ -212,13 +207,6 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
                        "server": [*servers, *(nodes[i] for i in changed)],
                        "queue_length": [0] * len(servers) + [values[i][0] for i in changed]}
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
-
-
-def _columns(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> Columns:
-    """Row tuples (in ``names``' order) as columns."""
-    if not rows:
-        return {name: [] for name in names}
-    return {name: list(map(itemgetter(k), rows)) for k, name in enumerate(names)}  # no iterator per row
 
 
 def final_mail(rows: Iterable[Row]) -> list[Row]:

@@ -159,7 +159,7 @@ class Result:
         """servers.csv's rows: per time bin, per server, queue, messages, open sessions and refusals."""
         if self._server_rows is None:
             home_of = {d: name for name, spec in self.scenario.servers.items() for d in spec.domains}
-            self._server_rows = loads.server_rows(self.records, self._loads(), self.end_time_s, home_of)
+            self._server_rows = loads.server_rows(self.log, self._loads(), self.end_time_s, home_of)
         return self._server_rows
 
     def _need_log(self, what: str) -> None:

@@ -15,7 +15,7 @@ typed column per field (what the Parquet writer uses: :data:`FIELD_TYPES`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -280,17 +280,17 @@ _COLUMN_WRITERS = {name: _column_writer(kind) for name, kind in KINDS.items()}
 
 
 def detail_texts(events: Sequence[str], values: Sequence[tuple[Any, ...]],
-                 groups: Mapping[str, Sequence[int]] | None = None) -> list[str]:
+                 groups: Iterable[tuple[str, Sequence[int]]] | None = None) -> list[str]:
     """The ``detail`` column of ``events.csv`` for many records at once (``events[i]`` and
     ``values[i]`` are one record's): the records of each kind are written together, a column at a
-    time. ``groups``, if given, are the positions of each kind's records (all of them)."""
+    time. ``groups``, if given, are each kind with the positions of all its records."""
     if groups is None:
         by_kind: dict[str, list[int]] = {}
         for i, event in enumerate(events):
             by_kind.setdefault(event, []).append(i)
-        groups = by_kind
+        groups = by_kind.items()
     out: list[str] = [""] * len(events)
-    for event, positions in groups.items():
+    for event, positions in groups:
         if positions:
             texts = _COLUMN_WRITERS[event]([values[i] for i in positions])
             for i, text in zip(positions, texts, strict=True):

@@ -25,7 +25,10 @@ _NAMES = tuple(KINDS)
 
 @dataclass(slots=True)
 class LogColumns:
-    """The records of a log, ``records[i] == (times[i], events[i], message_ids[i], nodes[i], values[i])``."""
+    """The records of a log, ``records[i] == (times[i], events[i], message_ids[i], nodes[i], values[i])``.
+
+    The positions of each kind's records are kept as one array of integers (8 bytes a record)
+    and handed out as lists when asked for (:meth:`where`)."""
 
     records: Sequence[Record]
     times: list[float]
@@ -33,7 +36,8 @@ class LogColumns:
     message_ids: list[str]
     nodes: list[str]
     values: list[tuple[Any, ...]]
-    _groups: dict[str, list[int]] = field(default_factory=dict)
+    _order: Any = None  # the positions sorted by kind, stably (a numpy array)
+    _spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> its slice of _order
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> LogColumns:
@@ -43,38 +47,43 @@ class LogColumns:
     def __len__(self) -> int:
         return len(self.times)
 
-    @property
-    def groups(self) -> dict[str, list[int]]:
-        """The positions of each kind's records (in log order), by kind; kinds without records left out."""
-        if not self._groups and self.events:
-            import numpy as np
+    def _group(self) -> None:
+        import numpy as np
 
-            codes = np.fromiter(map(_CODE.__getitem__, self.events), dtype=np.int16, count=len(self.events))
-            order = np.argsort(codes, kind="stable")
-            ends = np.cumsum(np.bincount(codes, minlength=len(_NAMES)))
-            start = 0
-            for name, end in zip(_NAMES, ends.tolist(), strict=True):
-                if end > start:
-                    self._groups[name] = order[start:end].tolist()
-                start = end
-        return self._groups
+        codes = np.fromiter(map(_CODE.__getitem__, self.events), dtype=np.int16, count=len(self.events))
+        self._order = np.argsort(codes, kind="stable")
+        start = 0
+        for name, end in zip(_NAMES, np.cumsum(np.bincount(codes, minlength=len(_NAMES))).tolist(), strict=True):
+            if end > start:
+                self._spans[name] = (start, end)
+            start = end
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds the log has records of (in the order of :data:`simulator.eventkinds.KINDS`)."""
+        if self._order is None:
+            self._group()
+        return tuple(self._spans)
 
     def where(self, *kinds: str) -> list[int]:
         """The positions of the records of ``kinds``, in log order."""
-        parts = [self.groups[k] for k in kinds if k in self.groups]
+        if self._order is None:
+            self._group()
+        parts = [self._order[start:end] for start, end in (self._spans[k] for k in kinds if k in self._spans)]
         if not parts:
             return []
+        if len(parts) == 1:
+            return parts[0].tolist()
         import numpy as np
 
-        if len(parts) == 1:
-            return parts[0]
-        positions: list[int] = np.sort(np.concatenate(parts)).tolist()
-        return positions
+        return np.sort(np.concatenate(parts)).tolist()
 
     def count(self, kind: str) -> int:
         """How many records of ``kind`` the log has."""
-        group = self.groups.get(kind)
-        return 0 if group is None else len(group)
+        if self._order is None:
+            self._group()
+        start, end = self._spans.get(kind, (0, 0))
+        return end - start
 
 
 def log_columns(records: Sequence[Record] | LogColumns) -> LogColumns:

@@ -367,7 +367,7 @@ def write_table(path: Path, columns: Sequence[str], data: Columns) -> None:
 def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
     """events.csv: each record's typed values as its ``detail`` text (:func:`eventkinds.detail_texts`)."""
     log = log_columns(records)
-    details = detail_texts(log.events, log.values, log.groups)
+    details = detail_texts(log.events, log.values, ((k, log.where(k)) for k in log.kinds))
     write_csv(path, EVENT_COLUMNS, [log.times, log.events, log.message_ids, log.nodes, details])
 
 

@@ -78,7 +78,7 @@ def test_detail_texts_are_each_records_fields_in_order(varied_log: list[Any]) ->
     expected = [" ".join(f"{k}={v}" for k, v in text_fields(e, values).items()) for e, values in
                 zip(log.events, log.values, strict=True)]
     assert detail_texts(log.events, log.values) == expected
-    assert detail_texts(log.events, log.values, log.groups) == expected
+    assert detail_texts(log.events, log.values, ((k, log.where(k)) for k in log.kinds)) == expected
     optional_absent = [t for e, t in zip(log.events, expected, strict=True) if e == "created" and "about=" not in t]
     assert optional_absent and any("about=" in t for t in expected)  # both shapes of an optional field occur
 
@@ -86,7 +86,8 @@ def test_detail_texts_are_each_records_fields_in_order(varied_log: list[Any]) ->
 def test_the_log_columns_group_every_record_by_kind_in_log_order(varied_log: list[Any]) -> None:
     log = LogColumns.of(varied_log)
     assert len(log) == len(varied_log)
-    assert sum(len(p) for p in log.groups.values()) == len(varied_log)
+    assert sum(len(log.where(k)) for k in log.kinds) == len(varied_log) == len(log)
+    assert set(log.kinds) == {r[1] for r in varied_log}
     for kinds in (("delivered",), ("enqueued", "dequeued"), ("expanded", "bounced", "deferred"), ("no-such",)):
         assert log.where(*kinds) == [i for i, r in enumerate(varied_log) if r[1] in kinds]
     assert log.count("created") == sum(r[1] == "created" for r in varied_log) > 0

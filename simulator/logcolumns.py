@@ -17,7 +17,7 @@ from typing import Any
 from .eventkinds import KINDS
 from .eventlog import Record
 
-__all__ = ["LogColumns", "log_columns"]
+__all__ = ["LogColumns", "log_columns", "take"]
 
 _CODE = {name: code for code, name in enumerate(KINDS)}
 _NAMES = tuple(KINDS)
@@ -84,6 +84,14 @@ class LogColumns:
             self._group()
         start, end = self._spans.get(kind, (0, 0))
         return end - start
+
+
+def take(column: Sequence[Any], positions: Sequence[int]) -> list[Any]:
+    """The values of ``column`` at ``positions``, gathered in one C call (``itemgetter``) rather
+    than a Python step per value."""
+    if len(positions) > 1:
+        return list(itemgetter(*positions)(column))
+    return [column[i] for i in positions]
 
 
 def log_columns(records: Sequence[Record] | LogColumns) -> LogColumns:

@@ -21,7 +21,7 @@ from .csv_columns import cell as cell  # the text of one CSV cell, for readers o
 from .csv_columns import columns_of, write_csv
 from .eventkinds import detail_texts
 from .eventlog import Record
-from .logcolumns import LogColumns, log_columns
+from .logcolumns import LogColumns, log_columns, take
 
 DELIVERY_COLUMNS = (
     "message_id", "kind", "sender", "recipient", "size_bytes", "wire_bytes", "submitted_at",
@@ -123,10 +123,11 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     times, mids, nodes, values = log.times, log.message_ids, log.nodes, log.values
 
     made = log.where("created")
-    messages: dict[str, tuple[Any, ...]] = dict(zip([mids[i] for i in made], [values[i] for i in made], strict=True))
-    created_at: dict[str, float] = dict(zip([mids[i] for i in made], [times[i] for i in made], strict=True))
+    made_ids = take(mids, made)
+    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, take(values, made), strict=True))
+    created_at: dict[str, float] = dict(zip(made_ids, take(times, made), strict=True))
     delivered = log.where("delivered")
-    delivered_keys = [(mids[i], values[i][0]) for i in delivered]
+    delivered_keys = list(zip(take(mids, delivered), map(itemgetter(0), take(values, delivered)), strict=True))
     first_delivered = _first(delivered_keys, delivered)  # pair -> position of its first delivered record
 
     taken: dict[tuple[str, str], float] = {}  # pair -> when a list or alias took it (before any delivery)
@@ -160,7 +161,7 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     last_deferred = {(mids[i], rcpt): values[i][1] for i in deferred for rcpt in values[i][0]}
     attempts = Counter((mids[i], rcpt) for i in log.where("attempt") for rcpt in values[i][0])
     got = log.where("retrieved")
-    got_mids, got_values, got_times = [mids[i] for i in got], [values[i] for i in got], [times[i] for i in got]
+    got_mids, got_values, got_times = take(mids, got), take(values, got), take(times, got)
     got_rcpts = list(map(itemgetter(0), got_values))
     first_retrieved = _first(list(zip(got_mids, got_rcpts, strict=True)), got_times)
 
@@ -173,7 +174,7 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         owners += [mid] * len(rcpts)
     made_by = [messages[mid] for mid in owners]
     submitted = [created_at[mid] for mid in owners]
-    first_time = {key: times[i] for key, i in first_delivered.items()}
+    first_time = dict(zip(first_delivered, take(times, list(first_delivered.values())), strict=True))
     delivered_at: list[float | None] = list(map(first_time.get, keys))
     status = ["pending" if t is None else "delivered" for t in delivered_at]
     code = ["" if t is None else "250" for t in delivered_at]
@@ -203,9 +204,9 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
                            "device": list(map(itemgetter(1), got_values)),
                            "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
     changed = log.where("enqueued", "dequeued")
-    queues: Columns = {"time": [0.0] * len(servers) + [times[i] for i in changed],
-                       "server": [*servers, *(nodes[i] for i in changed)],
-                       "queue_length": [0] * len(servers) + [values[i][0] for i in changed]}
+    queues: Columns = {"time": [0.0] * len(servers) + take(times, changed),
+                       "server": [*servers, *take(nodes, changed)],
+                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), take(values, changed)))}
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
 
 

@@ -101,6 +101,17 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
     return rows
 
 
+def _latest(accepted: list[tuple[float, str, str]], before_s: float,
+            node: str | None = None) -> tuple[float, str, str] | None:
+    """The latest acceptance at ``before_s`` or before (at ``node``, if given); of several at that
+    time, the first."""
+    latest = None
+    for a in accepted:
+        if a[0] <= before_s and (node is None or a[1] == node) and (latest is None or a[0] > latest[0]):
+            latest = a
+    return latest
+
+
 class _Chain:
     """The chain records of each message (positions in the log, in log order), and the walk back
     along one recipient's path through them."""
@@ -132,7 +143,7 @@ class _Chain:
         if made is not None:
             accepted.insert(0, (made[0], made[1], ""))
         servers = {node for _, node, _ in accepted}
-        hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
+        hop = _latest(accepted, delivered_s)
         wait_s = worker_s = processing_s = transfer_s = 0.0
         if hop is not None:
             worker_s, processing_s, left_s = self._stage(positions, hop[1], names, hop[0], delivered_s)
@@ -148,7 +159,7 @@ class _Chain:
                 return wait_s + (start - submitted_s), worker_s, processing_s, transfer_s + (t - start)
             start = self._session_start(positions, client, names, t)
             transfer_s += t - start
-            hop = max((a for a in accepted if a[1] == client and a[0] <= start), default=None, key=lambda a: a[0])
+            hop = _latest(accepted, start, client)
             if hop is not None:
                 waited_s, processed_s, left_s = self._stage(positions, client, names, hop[0], start)
                 worker_s += waited_s

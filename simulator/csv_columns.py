@@ -18,13 +18,14 @@ the csv module itself, whose quoting of ``\\r`` differs between Python versions.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["CHUNK_ROWS", "cell", "cells", "columns_of", "write_csv"]
+__all__ = ["CHUNK_ROWS", "cell", "cells", "columns_of", "csv_file", "write_csv"]
 
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 16_384
 """Lines made into text at a time, so a large table holds one chunk of text beside its columns."""
 _QUOTED = (",", '"', "\n")
 
@@ -72,17 +73,36 @@ def _write_chunk(f: TextIO, columns: Sequence[Sequence[Any]], start: int, stop: 
     f.write("\n")
 
 
-def write_csv(path: Path, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
-    """Write the table whose columns are ``columns`` (all of one length, in ``header``'s order) as ``path``."""
-    if len(header) != len(columns) or len(header) < 2:
-        raise ValueError(f"{path.name}: {len(columns)} columns for a header of {len(header)} (at least 2)")
-    rows = len(columns[0]) if columns else 0
-    if any(len(column) != rows for column in columns):
-        raise ValueError(f"{path.name}: columns of different lengths")
-    with open(path, "w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerow(header)
+@contextmanager
+def csv_file(path: Path, header: Sequence[str]) -> Iterator[Callable[[Sequence[Sequence[Any]]], None]]:
+    """Open ``path`` as a CSV table with ``header`` and give a function that appends rows given as
+    columns (all of one length, in ``header``'s order), so a large table can be written a part at a
+    time. ValueError for columns that do not fit the header."""
+    if len(header) < 2:
+        raise ValueError(f"{path.name}: a header of {len(header)} column(s); at least 2")
+
+    def write(columns: Sequence[Sequence[Any]]) -> None:
+        if len(columns) != len(header):
+            raise ValueError(f"{path.name}: {len(columns)} columns for a header of {len(header)}")
+        rows = len(columns[0])
+        if any(len(column) != rows for column in columns):
+            raise ValueError(f"{path.name}: columns of different lengths")
         for start in range(0, rows, CHUNK_ROWS):
             _write_chunk(f, columns, start, min(start + CHUNK_ROWS, rows))
+
+    with open(path, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerow(header)
+        yield write
+
+
+def write_csv(path: Path, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+    """Write the table whose columns are ``columns`` (all of one length, in ``header``'s order) as ``path``."""
+    if len(header) != len(columns):
+        raise ValueError(f"{path.name}: {len(columns)} columns for a header of {len(header)}")
+    if any(len(column) != len(columns[0]) for column in columns):
+        raise ValueError(f"{path.name}: columns of different lengths")
+    with csv_file(path, header) as write:
+        write(columns)
 
 
 def columns_of(rows: Iterable[dict[str, Any]], header: Sequence[str]) -> list[list[Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from .collector import with_fewer_collections
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
-from .csv_columns import columns_of, write_csv
+from .csv_columns import columns_of, csv_file, write_csv
 from .eventkinds import detail_texts
 from .eventlog import Record
 from .logcolumns import LogColumns, log_columns, take
@@ -98,11 +98,6 @@ class Tables:
         return self._table_rows("queues")
 
 
-def _first(keys: Sequence[Any], items: Sequence[Any]) -> dict[Any, Any]:
-    """Each key's item at its first occurrence (later ones, set first in reversed order, are overwritten)."""
-    return dict(zip(reversed(keys), reversed(items), strict=True))
-
-
 @with_fewer_collections
 def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) -> Tables:
     """Build deliveries, retrievals and queue tables from the event log.
@@ -127,78 +122,110 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, take(values, made), strict=True))
     created_at: dict[str, float] = dict(zip(made_ids, take(times, made), strict=True))
     delivered = log.where("delivered")
-    delivered_keys = list(zip(take(mids, delivered), map(itemgetter(0), take(values, delivered)), strict=True))
-    first_delivered = _first(delivered_keys, delivered)  # pair -> position of its first delivered record
+    delivered_ids, delivered_rcpts = take(mids, delivered), list(map(itemgetter(0), take(values, delivered)))
 
     taken: dict[tuple[str, str], float] = {}  # pair -> when a list or alias took it (before any delivery)
-    duplicates = Counter((mids[i], values[i][0]) for i in log.where("duplicate"))
+    copies: Counter[tuple[str, str]] = Counter()  # pair -> a list's second copies
     added: dict[str, list[str]] = {}  # message id -> recipients aliases added, in order
     copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
-    known = {(mid, rcpt) for mid, v in messages.items() for rcpt in v[3]}  # pairs of the ``to`` of each message
-    for i in log.where("expanded"):
-        mid, (address, _via, targets, copy) = mids[i], values[i]
-        key = (mid, address)
-        known.add(key)
-        if key not in taken and first_delivered.get(key, i) >= i:
-            taken[key] = times[i]
-        elif copy is not None:
-            duplicates[key] += 1  # a list got it again: a second copy (an alias's targets log theirs)
-        if copy is not None:
-            copy_of[copy] = mid
-        else:
-            for rcpt in targets:
-                if (mid, rcpt) not in known:
-                    known.add((mid, rcpt))
-                    added.setdefault(mid, []).append(rcpt)
+    expanded = log.where("expanded")
+    if expanded:
+        named = {(mids[i], values[i][0]) for i in expanded}
+        first_delivered: dict[tuple[str, str], int] = {}  # pair named by an expansion -> its first delivery
+        for key, i in zip(zip(delivered_ids, delivered_rcpts, strict=True), delivered, strict=True):
+            if key in named and key not in first_delivered:
+                first_delivered[key] = i
+        known = {(mid, rcpt) for mid, v in messages.items() for rcpt in v[3]}  # pairs of the ``to`` of each message
+        for i in expanded:
+            mid, (address, _via, targets, copy) = mids[i], values[i]
+            key = (mid, address)
+            known.add(key)
+            if key not in taken and first_delivered.get(key, i) >= i:
+                taken[key] = times[i]
+            elif copy is not None:
+                copies[key] += 1  # a list got it again: a second copy (an alias's targets log theirs)
+            if copy is not None:
+                copy_of[copy] = mid
+            else:
+                for rcpt in targets:
+                    if (mid, rcpt) not in known:
+                        known.add((mid, rcpt))
+                        added.setdefault(mid, []).append(rcpt)
     for mid in messages:  # in the order made: the message a copy copies was made before it
         if mid in copy_of:
             created_at[mid] = created_at[copy_of[mid]]
 
-    bounced = log.where("bounced")
-    bounce_keys = [(mids[i], values[i][0]) for i in bounced]
-    first_bounce = _first(bounce_keys, [(times[i], values[i][1]) for i in bounced])  # pair -> (when, code)
-    deferred = log.where("deferred")
-    last_deferred = {(mids[i], rcpt): values[i][1] for i in deferred for rcpt in values[i][0]}
-    attempts = Counter((mids[i], rcpt) for i in log.where("attempt") for rcpt in values[i][0])
-    got = log.where("retrieved")
-    got_mids, got_values, got_times = take(mids, got), take(values, got), take(times, got)
-    got_rcpts = list(map(itemgetter(0), got_values))
-    first_retrieved = _first(list(zip(got_mids, got_rcpts, strict=True)), got_times)
-
-    # one row per pair: the recipients of each message (``to``, then those aliases added), in the order made
+    # one row per pair: the recipients of each message (``to``, then those aliases added), in the order made;
+    # what the other records say is gathered by pair number (a pair named twice in a ``to`` shares its number)
     keys: list[tuple[str, str]] = []
     owners: list[str] = []
     for mid, v in messages.items():
         rcpts = (*v[3], *added[mid]) if mid in added else v[3]
         keys += [(mid, rcpt) for rcpt in rcpts]
         owners += [mid] * len(rcpts)
-    made_by = [messages[mid] for mid in owners]
-    submitted = [created_at[mid] for mid in owners]
-    first_time = dict(zip(first_delivered, take(times, list(first_delivered.values())), strict=True))
-    delivered_at: list[float | None] = list(map(first_time.get, keys))
+    number = {key: k for k, key in enumerate(keys)}
+    pairs = len(keys)
+
+    def numbers(ids: Iterable[str], rcpts: Iterable[str]) -> Iterator[int | None]:
+        return map(number.get, zip(ids, rcpts))  # noqa: B905 (ids may be an endless repeat of one id)
+
+    delivered_at: list[float | None] = [None] * pairs
+    for k, t in zip(numbers(reversed(delivered_ids), reversed(delivered_rcpts)), reversed(take(times, delivered)),
+                    strict=True):
+        if k is not None:
+            delivered_at[k] = t  # the first delivery is set last
+    got = log.where("retrieved")
+    got_mids, got_values, got_times = take(mids, got), take(values, got), take(times, got)
+    got_rcpts = list(map(itemgetter(0), got_values))
+    retrieved_at: list[float | None] = [None] * pairs
+    for k, t in zip(numbers(reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
+        if k is not None:
+            retrieved_at[k] = t
+    tries = [0] * pairs
+    for i in log.where("attempt"):
+        for k in numbers(repeat(mids[i]), values[i][0]):
+            if k is not None:
+                tries[k] += 1
+    duplicates = [0] * pairs
+    for k in numbers(take(mids, log.where("duplicate")), map(itemgetter(0), take(values, log.where("duplicate")))):
+        if k is not None:
+            duplicates[k] += 1
+    for key, n in copies.items():
+        k = number.get(key)
+        if k is not None:
+            duplicates[k] += n
+
     status = ["pending" if t is None else "delivered" for t in delivered_at]
     code = ["" if t is None else "250" for t in delivered_at]
-    ends = taken.keys() | first_bounce.keys() | last_deferred.keys()
-    for row in ([k for k, key in enumerate(keys) if key in ends] if ends else ()):
-        key = keys[row]
-        if key in taken:
-            delivered_at[row], status[row], code[row] = taken[key], "expanded", "250"
-        elif delivered_at[row] is not None:
-            pass
-        elif key in first_bounce:
-            status[row], code[row] = "bounced", first_bounce[key][1]
-        else:
-            code[row] = last_deferred[key]
+    for key, t in taken.items():
+        k = number.get(key)
+        if k is not None:
+            delivered_at[k], status[k], code[k] = t, "expanded", "250"
+    deferred = log.where("deferred")
+    for i in deferred:  # the last deferral's code, unless a bounce or a delivery has one
+        for k in numbers(repeat(mids[i]), values[i][0]):
+            if k is not None and delivered_at[k] is None:
+                code[k] = values[i][1]
+    bounced = log.where("bounced")
+    for k, i in zip(numbers(take(mids, bounced[::-1]), map(itemgetter(0), take(values, bounced[::-1]))),
+                    bounced[::-1], strict=True):
+        if k is not None and delivered_at[k] is None:
+            status[k], code[k] = "bounced", values[i][1]  # the first bounce is set last
     tries = [n if n or t is None else 1  # delivered to a mailbox (or taken by a list) on the server it was at
-             for n, t in zip(map(attempts.get, keys, repeat(0)), delivered_at, strict=True)]
+             for n, t in zip(tries, delivered_at, strict=True)]
+    if len(number) < pairs:  # a pair named twice: every row of it as its numbered one
+        rows = list(map(number.__getitem__, keys))
+        delivered_at, retrieved_at, tries, status, code, duplicates = (
+            take(column, rows) for column in (delivered_at, retrieved_at, tries, status, code, duplicates))
+    made_by = [messages[mid] for mid in owners]
+    submitted = [created_at[mid] for mid in owners]
     deliveries: Columns = {
         "message_id": owners, "kind": list(map(itemgetter(0), made_by)), "sender": list(map(itemgetter(1), made_by)),
         "recipient": list(map(itemgetter(1), keys)), "size_bytes": list(map(itemgetter(4), made_by)),
         "wire_bytes": list(map(itemgetter(5), made_by)), "submitted_at": submitted, "delivered_at": delivered_at,
-        "retrieved_at": list(map(first_retrieved.get, keys)), "attempts": tries, "status": status, "code": code,
+        "retrieved_at": retrieved_at, "attempts": tries, "status": status, "code": code,
         "latency_s": [None if t is None else t - s for t, s in zip(delivered_at, submitted, strict=True)],
-        "duplicates": list(map(duplicates.get, keys, repeat(0))),
-        "about": [v[6] or "" for v in made_by],
+        "duplicates": duplicates, "about": [v[6] or "" for v in made_by],
     }
     retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
                            "device": list(map(itemgetter(1), got_values)),
@@ -365,11 +392,21 @@ def write_table(path: Path, columns: Sequence[str], data: Columns) -> None:
     write_csv(path, columns, [data[name] for name in columns])
 
 
+EVENT_CHUNK_RECORDS = 16_384
+"""Records of events.csv made into text at a time: the detail texts of a whole log would take
+about as much memory as the log itself."""
+
+
 def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
-    """events.csv: each record's typed values as its ``detail`` text (:func:`eventkinds.detail_texts`)."""
+    """events.csv: each record's typed values as its ``detail`` text (:func:`eventkinds.detail_texts`),
+    written :data:`EVENT_CHUNK_RECORDS` records at a time."""
     log = log_columns(records)
-    details = detail_texts(log.events, log.values, ((k, log.where(k)) for k in log.kinds))
-    write_csv(path, EVENT_COLUMNS, [log.times, log.events, log.message_ids, log.nodes, details])
+    with csv_file(path, EVENT_COLUMNS) as write:
+        for start in range(0, len(log), EVENT_CHUNK_RECORDS):
+            part = slice(start, start + EVENT_CHUNK_RECORDS)
+            events = log.events[part]
+            write([log.times[part], events, log.message_ids[part], log.nodes[part],
+                   detail_texts(events, log.values[part])])
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from conftest import run_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import csv_columns, load_scenario, run
+from simulator import csv_columns, load_scenario, results, run
 from simulator.collector import YOUNG_THRESHOLD, fewer_collections
 from simulator.eventkinds import detail_texts, text_fields
 from simulator.logcolumns import LogColumns
@@ -101,6 +101,15 @@ def test_events_csv_is_the_records_as_the_csv_module_writes_them(varied_log: lis
     assert len(rows) == len(varied_log) + 1
     assert any("," in row[4] for row in rows)  # quoted detail cells read back whole
     assert [(float(r[0]), r[1], r[2], r[3]) for r in rows[1:]] == [r[:4] for r in varied_log]
+
+
+def test_events_csv_written_in_parts_is_the_same_file(varied_log: list[Any], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    write_events(tmp_path / "whole.csv", varied_log)
+    monkeypatch.setattr(results, "EVENT_CHUNK_RECORDS", 1000)
+    write_events(tmp_path / "parts.csv", varied_log)
+    assert len(varied_log) > 3000
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
 
 
 def test_tables_as_columns_and_as_rows_agree() -> None:

@@ -58,11 +58,9 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
     chain = _Chain(log)
     made: dict[str, tuple[str, str, float, str]] = {}  # a list's copy -> (original, list, when, where)
     aliased: dict[tuple[str, str], str] = {}  # (message, target) -> the alias that added it
-    for i in log.where("expanded"):
-        mid = log.message_ids[i]
-        address, _via, targets, copy = log.values[i]
+    for time_s, _event, mid, node, (address, _via, targets, copy) in log.rows("expanded"):
         if copy is not None:
-            made[copy] = (mid, address, log.times[i], log.nodes[i])
+            made[copy] = (mid, address, time_s, node)
         else:
             for target in targets:
                 aliased.setdefault((mid, target), address)
@@ -113,22 +111,19 @@ def _latest(accepted: list[tuple[float, str, str]], before_s: float,
 
 
 class _Chain:
-    """The chain records of each message (positions in the log, in log order), and the walk back
-    along one recipient's path through them."""
+    """The chain records of each message (in log order), and the walk back along one recipient's
+    path through them."""
 
-    __slots__ = ("events", "nodes", "of", "times", "values")
+    __slots__ = ("of",)
 
     def __init__(self, log: LogColumns) -> None:
-        self.times, self.events, self.nodes, self.values = log.times, log.events, log.nodes, log.values
-        self.of: dict[str, list[int]] = {}
-        mids = log.message_ids
-        for i in log.where(*_CHAIN_EVENTS):
-            mid = mids[i]
-            positions = self.of.get(mid)
-            if positions is None:
-                self.of[mid] = [i]
+        self.of: dict[str, list[Record]] = {}
+        for record in log.rows(*_CHAIN_EVENTS):
+            records = self.of.get(record[2])
+            if records is None:
+                self.of[record[2]] = [record]
             else:
-                positions.append(i)
+                records.append(record)
 
     def split(self, mid: str, names: set[str], submitted_s: float, delivered_s: float,
               made: tuple[float, str] | None = None) -> tuple[float, float, float, float]:
@@ -136,73 +131,68 @@ class _Chain:
         ``mid``, walking back hop by hop; ``names`` are the recipient's address and those of the
         aliases that led to it. ``made``: (when, where) a list made this copy, an acceptance there
         from nowhere before the message's own records."""
-        times, events, nodes, values = self.times, self.events, self.nodes, self.values
-        positions = self.of.get(mid, [])
-        accepted = [(times[i], nodes[i], values[i][_FROM]) for i in positions
-                    if events[i] == "accepted" and not names.isdisjoint(values[i][_RCPTS["accepted"]])]
+        records = self.of.get(mid, [])
+        accepted = [(t, node, v[_FROM]) for t, event, _m, node, v in records
+                    if event == "accepted" and not names.isdisjoint(v[_RCPTS["accepted"]])]
         if made is not None:
             accepted.insert(0, (made[0], made[1], ""))
         servers = {node for _, node, _ in accepted}
         hop = _latest(accepted, delivered_s)
         wait_s = worker_s = processing_s = transfer_s = 0.0
         if hop is not None:
-            worker_s, processing_s, left_s = self._stage(positions, hop[1], names, hop[0], delivered_s)
+            worker_s, processing_s, left_s = _stage(records, hop[1], names, hop[0], delivered_s)
             wait_s = delivered_s - left_s
         for _ in range(len(accepted) + 1):
             if hop is None:
                 break
             t, _node, client = hop
             if client not in servers:  # the submission session from the user's node
-                starts = [float(values[i][_NEXT]) for i in positions
-                          if events[i] == "submit_failed" and nodes[i] == client and times[i] <= t]
+                starts = [float(v[_NEXT]) for tt, event, _m, node, v in records
+                          if event == "submit_failed" and node == client and tt <= t]
                 start = max([submitted_s, *(s for s in starts if s <= t)])
                 return wait_s + (start - submitted_s), worker_s, processing_s, transfer_s + (t - start)
-            start = self._session_start(positions, client, names, t)
+            start = _session_start(records, client, names, t)
             transfer_s += t - start
             hop = _latest(accepted, start, client)
             if hop is not None:
-                waited_s, processed_s, left_s = self._stage(positions, client, names, hop[0], start)
+                waited_s, processed_s, left_s = _stage(records, client, names, hop[0], start)
                 worker_s += waited_s
                 processing_s += processed_s
                 wait_s += start - left_s
         # an inconsistent chain: what is not accounted for as transfer or processing counts as waiting
         return (delivered_s - submitted_s) - transfer_s - worker_s - processing_s, worker_s, processing_s, transfer_s
 
-    def _stage(self, positions: list[int], node: str, names: set[str], accepted_s: float,
-               before_s: float) -> tuple[float, float, float]:
-        """(worker wait, processing, when it left the stage) of the recipient (one of ``names``)
-        accepted at ``node`` at ``accepted_s`` and gone on by ``before_s``; (0, 0, accepted_s) without
-        a processing stage."""
-        times, events, nodes, values = self.times, self.events, self.nodes, self.values
-        started_s = None
-        for i in positions:
-            t = times[i]
-            if t > before_s:
-                break
-            event = events[i]
-            if event not in ("processing", "processed") or nodes[i] != node or t < accepted_s \
-                    or names.isdisjoint(values[i][_RCPTS[event]]):
-                continue
-            if event == "processing" and started_s is None:
-                started_s = t
-            elif event == "processed" and started_s is not None:
-                return started_s - accepted_s, t - started_s, t
-        return 0.0, 0.0, accepted_s
 
-    def _session_start(self, positions: list[int], client: str, names: set[str], accepted_s: float) -> float:
-        """When the session that got the recipient (one of ``names``) accepted at ``accepted_s`` started
-        at ``client``."""
-        times, events, nodes, values = self.times, self.events, self.nodes, self.values
-        start = None
-        for i in positions:
-            t = times[i]
-            if t > accepted_s:
-                break
-            if nodes[i] != client:
-                continue
-            event = events[i]
-            if event == "attempt" and not names.isdisjoint(values[i][_RCPTS["attempt"]]):
-                start = t
-            elif event == "connect_failed" and start is not None:
-                start = t  # the next MX is tried at once
-        return accepted_s if start is None else start
+def _stage(records: list[Record], node: str, names: set[str], accepted_s: float,
+           before_s: float) -> tuple[float, float, float]:
+    """(worker wait, processing, when it left the stage) of the recipient (one of ``names``)
+    accepted at ``node`` at ``accepted_s`` and gone on by ``before_s``; (0, 0, accepted_s) without
+    a processing stage."""
+    started_s = None
+    for t, event, _m, where, v in records:
+        if t > before_s:
+            break
+        if event not in ("processing", "processed") or where != node or t < accepted_s \
+                or names.isdisjoint(v[_RCPTS[event]]):
+            continue
+        if event == "processing" and started_s is None:
+            started_s = t
+        elif event == "processed" and started_s is not None:
+            return started_s - accepted_s, t - started_s, t
+    return 0.0, 0.0, accepted_s
+
+
+def _session_start(records: list[Record], client: str, names: set[str], accepted_s: float) -> float:
+    """When the session that got the recipient (one of ``names``) accepted at ``accepted_s`` started
+    at ``client``."""
+    start = None
+    for t, event, _m, node, v in records:
+        if t > accepted_s:
+            break
+        if node != client:
+            continue
+        if event == "attempt" and not names.isdisjoint(v[_RCPTS["attempt"]]):
+            start = t
+        elif event == "connect_failed" and start is not None:
+            start = t  # the next MX is tried at once
+    return accepted_s if start is None else start

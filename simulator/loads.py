@@ -21,7 +21,7 @@ from .binning import bin_count
 from .collector import with_fewer_collections
 from .eventkinds import index
 from .eventlog import Record
-from .logcolumns import LogColumns, log_columns
+from .logcolumns import MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns
 
 if TYPE_CHECKING:
     from .network import Network
@@ -91,7 +91,6 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
     counted per (server, bin) at once; the queue and worker changes and the refusals are walked
     in log order (the level at the end of a bin is the last one in it)."""
     log = log_columns(records)
-    times, nodes, values = log.times, log.nodes, log.values
     bin_s = run.bin_s
     edges = _bin_edges(end_s, bin_s)
     count = len(edges)
@@ -104,22 +103,21 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
     busy = dict.fromkeys(names, 0)
 
     for event in ("accepted", "delivered", "sent"):
-        counted = Counter((nodes[i], min(int(times[i] // bin_s), last)) for i in log.where(event))
+        counted = Counter((r[NODE], min(int(r[TIME] // bin_s), last)) for r in log.rows(event))
         for (node, k), n in counted.items():
             rows = table.get(node)
             if rows is not None:
                 rows[k][event] += n
-    authors = {log.message_ids[i]: values[i][1] for i in log.where("created")}
-    for i in log.where(*_LEVELS, *_REFUSALS):
-        event, node, time_s = log.events[i], nodes[i], times[i]
+    authors = {r[MESSAGE_ID]: r[VALUES][1] for r in log.rows("created")}
+    for time_s, event, mid, node, values in log.rows(*_LEVELS, *_REFUSALS):
         if event in _LEVELS:
             rows = table.get(node)
             if rows is None:
                 continue
             k = min(int(time_s // bin_s), last)
             if event in ("enqueued", "dequeued"):
-                ends["queue"][node][k] = values[i][0]
-                rows[k]["queue_max"] = max(rows[k]["queue_max"], values[i][0])
+                ends["queue"][node][k] = values[0]
+                rows[k]["queue_max"] = max(rows[k]["queue_max"], values[0])
             else:
                 now_busy = busy[node] = busy[node] + (1 if event == "processing" else -1)
                 ends["busy"][node][k] = now_busy
@@ -127,9 +125,9 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
         elif event == "refused":
             rows = table.get(node)
             if rows is not None:
-                rows[min(int(time_s // bin_s), last)][f"refused_{values[i][_WHY]}"] += 1
+                rows[min(int(time_s // bin_s), last)][f"refused_{values[_WHY]}"] += 1
         else:
-            refuser = _refuser(event, values[i], authors.get(log.message_ids[i], ""), home_of)
+            refuser = _refuser(event, values, authors.get(mid, ""), home_of)
             if refuser is not None:
                 rows = table.get(refuser[0])
                 if rows is not None and refuser[1] in REFUSAL_CODES:

@@ -1,10 +1,12 @@
-"""The event log as columns: one list per record field, and where each kind's records are.
+"""The event log read by kind: where each kind's records are, and their fields a column at a time.
 
 Derivation, the summary, the time breakdown and the writers each want a few kinds of record out
-of the whole log (the deliveries table never looks at ``accepted`` or ``sent``). Splitting the
-log into columns once and grouping the record positions by kind (a stable sort of small integer
-codes, in numpy) lets each of them read only its kinds, a column at a time, instead of testing
-every record's kind in a Python loop of its own. Built once per result and shared.
+of the whole log (the deliveries table never looks at ``accepted`` or ``sent``). The positions of
+each kind's records are found once (a stable sort of small integer codes, in numpy, 8 bytes a
+record), so each of them reads only its kinds, gathering a field of those records with one C call
+(``itemgetter``) instead of testing every record's kind in a Python loop of its own. Nothing is
+copied per record: a column is made when asked for, of the records asked for. Built once per
+result and shared.
 """
 
 from __future__ import annotations
@@ -12,45 +14,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 from .eventkinds import KINDS
 from .eventlog import Record
 
-__all__ = ["LogColumns", "log_columns", "take"]
+__all__ = ["EVENT", "MESSAGE_ID", "NODE", "TIME", "VALUES", "LogColumns", "log_columns", "take"]
 
 _CODE = {name: code for code, name in enumerate(KINDS)}
 _NAMES = tuple(KINDS)
+# Where each field sits in a record.
+TIME: Final = 0
+EVENT: Final = 1
+MESSAGE_ID: Final = 2
+NODE: Final = 3
+VALUES: Final = 4
 
 
 @dataclass(slots=True)
 class LogColumns:
-    """The records of a log, ``records[i] == (times[i], events[i], message_ids[i], nodes[i], values[i])``.
-
-    The positions of each kind's records are kept as one array of integers (8 bytes a record)
-    and handed out as lists when asked for (:meth:`where`)."""
+    """The records of a log with the positions of each kind's records (one integer array, the
+    positions sorted by kind, found when first asked for)."""
 
     records: Sequence[Record]
-    times: list[float]
-    events: list[str]
-    message_ids: list[str]
-    nodes: list[str]
-    values: list[tuple[Any, ...]]
     _order: Any = None  # the positions sorted by kind, stably (a numpy array)
     _spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> its slice of _order
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> LogColumns:
-        times, events, message_ids, nodes, values = (list(map(itemgetter(k), records)) for k in range(5))
-        return cls(records, times, events, message_ids, nodes, values)
+        return cls(records)
 
     def __len__(self) -> int:
-        return len(self.times)
+        return len(self.records)
 
     def _group(self) -> None:
         import numpy as np
 
-        codes = np.fromiter(map(_CODE.__getitem__, self.events), dtype=np.int16, count=len(self.events))
+        events = map(itemgetter(EVENT), self.records)
+        codes = np.fromiter(map(_CODE.__getitem__, events), dtype=np.int16, count=len(self.records))
         self._order = np.argsort(codes, kind="stable")
         start = 0
         for name, end in zip(_NAMES, np.cumsum(np.bincount(codes, minlength=len(_NAMES))).tolist(), strict=True):
@@ -73,10 +74,12 @@ class LogColumns:
         if not parts:
             return []
         if len(parts) == 1:
-            return parts[0].tolist()
+            positions: list[int] = parts[0].tolist()
+            return positions
         import numpy as np
 
-        return np.sort(np.concatenate(parts)).tolist()
+        positions = np.sort(np.concatenate(parts)).tolist()
+        return positions
 
     def count(self, kind: str) -> int:
         """How many records of ``kind`` the log has."""
@@ -84,6 +87,14 @@ class LogColumns:
             self._group()
         start, end = self._spans.get(kind, (0, 0))
         return end - start
+
+    def rows(self, *kinds: str) -> list[Record]:
+        """The records of ``kinds``, in log order."""
+        return take(self.records, self.where(*kinds))
+
+    def column(self, index: int, rows: Sequence[Record] | None = None) -> list[Any]:
+        """Field ``index`` (:data:`TIME`, ..., :data:`VALUES`) of ``rows`` (by default every record)."""
+        return list(map(itemgetter(index), self.records if rows is None else rows))
 
 
 def take(column: Sequence[Any], positions: Sequence[int]) -> list[Any]:

@@ -21,7 +21,7 @@ from .csv_columns import cell as cell  # the text of one CSV cell, for readers o
 from .csv_columns import columns_of, csv_file, write_csv
 from .eventkinds import detail_texts
 from .eventlog import Record
-from .logcolumns import LogColumns, log_columns, take
+from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns, take
 
 DELIVERY_COLUMNS = (
     "message_id", "kind", "sender", "recipient", "size_bytes", "wire_bytes", "submitted_at",
@@ -115,14 +115,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     - a list's copy is submitted when the message it copies was, up the chain of copies.
     """
     log = log_columns(records)
-    times, mids, nodes, values = log.times, log.message_ids, log.nodes, log.values
-
-    made = log.where("created")
-    made_ids = take(mids, made)
-    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, take(values, made), strict=True))
-    created_at: dict[str, float] = dict(zip(made_ids, take(times, made), strict=True))
+    made = log.rows("created")
+    made_ids = log.column(MESSAGE_ID, made)
+    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, log.column(VALUES, made), strict=True))
+    created_at: dict[str, float] = dict(zip(made_ids, log.column(TIME, made), strict=True))
     delivered = log.where("delivered")
-    delivered_ids, delivered_rcpts = take(mids, delivered), list(map(itemgetter(0), take(values, delivered)))
+    delivered_rows = take(log.records, delivered)
+    delivered_ids = log.column(MESSAGE_ID, delivered_rows)
+    delivered_rcpts = list(map(itemgetter(0), log.column(VALUES, delivered_rows)))
 
     taken: dict[tuple[str, str], float] = {}  # pair -> when a list or alias took it (before any delivery)
     copies: Counter[tuple[str, str]] = Counter()  # pair -> a list's second copies
@@ -130,18 +130,18 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
     expanded = log.where("expanded")
     if expanded:
-        named = {(mids[i], values[i][0]) for i in expanded}
+        named = {(log.records[i][MESSAGE_ID], log.records[i][VALUES][0]) for i in expanded}
         first_delivered: dict[tuple[str, str], int] = {}  # pair named by an expansion -> its first delivery
         for key, i in zip(zip(delivered_ids, delivered_rcpts, strict=True), delivered, strict=True):
             if key in named and key not in first_delivered:
                 first_delivered[key] = i
         known = {(mid, rcpt) for mid, v in messages.items() for rcpt in v[3]}  # pairs of the ``to`` of each message
         for i in expanded:
-            mid, (address, _via, targets, copy) = mids[i], values[i]
+            time_s, _event, mid, _node, (address, _via, targets, copy) = log.records[i]
             key = (mid, address)
             known.add(key)
             if key not in taken and first_delivered.get(key, i) >= i:
-                taken[key] = times[i]
+                taken[key] = time_s
             elif copy is not None:
                 copies[key] += 1  # a list got it again: a second copy (an alias's targets log theirs)
             if copy is not None:
@@ -170,24 +170,25 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         return map(number.get, zip(ids, rcpts))  # noqa: B905 (ids may be an endless repeat of one id)
 
     delivered_at: list[float | None] = [None] * pairs
-    for k, t in zip(numbers(reversed(delivered_ids), reversed(delivered_rcpts)), reversed(take(times, delivered)),
-                    strict=True):
+    for k, t in zip(numbers(reversed(delivered_ids), reversed(delivered_rcpts)),
+                    reversed(log.column(TIME, delivered_rows)), strict=True):
         if k is not None:
             delivered_at[k] = t  # the first delivery is set last
-    got = log.where("retrieved")
-    got_mids, got_values, got_times = take(mids, got), take(values, got), take(times, got)
+    got = log.rows("retrieved")
+    got_mids, got_values, got_times = log.column(MESSAGE_ID, got), log.column(VALUES, got), log.column(TIME, got)
     got_rcpts = list(map(itemgetter(0), got_values))
     retrieved_at: list[float | None] = [None] * pairs
     for k, t in zip(numbers(reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
         if k is not None:
             retrieved_at[k] = t
     tries = [0] * pairs
-    for i in log.where("attempt"):
-        for k in numbers(repeat(mids[i]), values[i][0]):
+    for _t, _e, mid, _n, (rcpts, _hosts) in log.rows("attempt"):
+        for k in numbers(repeat(mid), rcpts):
             if k is not None:
                 tries[k] += 1
     duplicates = [0] * pairs
-    for k in numbers(take(mids, log.where("duplicate")), map(itemgetter(0), take(values, log.where("duplicate")))):
+    again = log.rows("duplicate")
+    for k in numbers(log.column(MESSAGE_ID, again), map(itemgetter(0), log.column(VALUES, again))):
         if k is not None:
             duplicates[k] += 1
     for key, n in copies.items():
@@ -201,16 +202,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         k = number.get(key)
         if k is not None:
             delivered_at[k], status[k], code[k] = t, "expanded", "250"
-    deferred = log.where("deferred")
-    for i in deferred:  # the last deferral's code, unless a bounce or a delivery has one
-        for k in numbers(repeat(mids[i]), values[i][0]):
+    for _t, _e, mid, _n, (rcpts, failed, _next) in log.rows("deferred"):  # the last deferral's code, unless a
+        for k in numbers(repeat(mid), rcpts):                              # bounce or a delivery has one
             if k is not None and delivered_at[k] is None:
-                code[k] = values[i][1]
-    bounced = log.where("bounced")
-    for k, i in zip(numbers(take(mids, bounced[::-1]), map(itemgetter(0), take(values, bounced[::-1]))),
-                    bounced[::-1], strict=True):
+                code[k] = failed
+    for _t, _e, mid, _n, (rcpt, failed, *_) in reversed(log.rows("bounced")):
+        k = number.get((mid, rcpt))
         if k is not None and delivered_at[k] is None:
-            status[k], code[k] = "bounced", values[i][1]  # the first bounce is set last
+            status[k], code[k] = "bounced", failed  # the first bounce is set last
     tries = [n if n or t is None else 1  # delivered to a mailbox (or taken by a list) on the server it was at
              for n, t in zip(tries, delivered_at, strict=True)]
     if len(number) < pairs:  # a pair named twice: every row of it as its numbered one
@@ -230,10 +229,10 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
                            "device": list(map(itemgetter(1), got_values)),
                            "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
-    changed = log.where("enqueued", "dequeued")
-    queues: Columns = {"time": [0.0] * len(servers) + take(times, changed),
-                       "server": [*servers, *take(nodes, changed)],
-                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), take(values, changed)))}
+    changed = log.rows("enqueued", "dequeued")
+    queues: Columns = {"time": [0.0] * len(servers) + log.column(TIME, changed),
+                       "server": [*servers, *log.column(NODE, changed)],
+                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.column(VALUES, changed)))}
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
 
 
@@ -331,9 +330,8 @@ def refusals(records: Sequence[Record] | LogColumns) -> dict[str, dict[str, int]
     """Per server (in name order), its ``refused`` records counted by reply (``"421 4.7.0"``)."""
     log = log_columns(records)
     counts: dict[str, dict[str, int]] = {}
-    for i in log.where("refused"):
-        _client, code, status, _why = log.values[i]
-        by_code = counts.setdefault(log.nodes[i], {})
+    for _t, _e, _m, node, (_client, code, status, _why) in log.rows("refused"):
+        by_code = counts.setdefault(node, {})
         reply = f"{code} {status}"
         by_code[reply] = by_code.get(reply, 0) + 1
     return {node: dict(sorted(by_code.items())) for node, by_code in sorted(counts.items())}
@@ -344,7 +342,7 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[
     retrieval latency (from delivery) and end-to-end latency (from submission)."""
     log = log_columns(records)
     protocol_of = device_protocols(log)
-    devices_of = Counter(log.values[i][0] for i in log.where("device"))
+    devices_of = Counter(values[0] for values in log.column(VALUES, log.rows("device")))
     r = tables.columns("retrievals")
     holders = Counter(zip(r["message_id"], r["recipient"], strict=True))
     d = tables.columns("deliveries")
@@ -375,7 +373,7 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[
 def device_protocols(records: Sequence[Record] | LogColumns) -> dict[str, str]:
     """User address -> the access protocol of its devices, from the ``device`` records."""
     log = log_columns(records)
-    return {log.values[i][0]: log.values[i][2] for i in log.where("device")}  # rcpt -> protocol
+    return {values[0]: values[2] for values in log.column(VALUES, log.rows("device"))}  # rcpt -> protocol
 
 
 # ---- writers ----------------------------------------------------------------------------------
@@ -403,10 +401,10 @@ def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
     log = log_columns(records)
     with csv_file(path, EVENT_COLUMNS) as write:
         for start in range(0, len(log), EVENT_CHUNK_RECORDS):
-            part = slice(start, start + EVENT_CHUNK_RECORDS)
-            events = log.events[part]
-            write([log.times[part], events, log.message_ids[part], log.nodes[part],
-                   detail_texts(events, log.values[part])])
+            part = log.records[start:start + EVENT_CHUNK_RECORDS]
+            events, values = log.column(EVENT, part), log.column(VALUES, part)
+            write([log.column(TIME, part), events, log.column(MESSAGE_ID, part), log.column(NODE, part),
+                   detail_texts(events, values)])
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

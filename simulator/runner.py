@@ -21,7 +21,7 @@ from .breakdown import BREAKDOWN_COLUMNS
 from .eventkinds import detail_texts
 from .eventlog import Record
 from .events_filter import FULL, EventsChoice, parse_events
-from .logcolumns import LogColumns
+from .logcolumns import VALUES, LogColumns
 from .table_schema import dtypes
 from .workload import check_workload
 
@@ -214,7 +214,7 @@ class Result:
         pandas = _pandas()
         log = self.log
         wide = eventkinds.columns(log.records)
-        wide["detail"] = detail_texts(log.events, log.values, ((k, log.where(k)) for k in log.kinds))
+        wide["detail"] = detail_texts(wide["event"], log.column(VALUES), ((k, log.where(k)) for k in log.kinds))
         names = [*results.EVENT_COLUMNS, *eventkinds.FIELD_TYPES]
         typed = {name: _FIELD_DTYPES[type_] for name, type_ in eventkinds.FIELD_TYPES.items() if type_ in _FIELD_DTYPES}
         return pandas.DataFrame({name: wide[name] for name in names}).astype({**_DTYPES["events"], **typed})

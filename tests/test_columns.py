@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from simulator import csv_columns, load_scenario, results, run
 from simulator.collector import YOUNG_THRESHOLD, fewer_collections
 from simulator.eventkinds import detail_texts, text_fields
-from simulator.logcolumns import LogColumns
+from simulator.logcolumns import EVENT, TIME, VALUES, LogColumns
 from simulator.results import DELIVERY_COLUMNS, Tables, derive, write_events
 
 ROOT = Path(__file__).parent.parent
@@ -75,11 +75,11 @@ def varied_log() -> list[Any]:
 
 def test_detail_texts_are_each_records_fields_in_order(varied_log: list[Any]) -> None:
     log = LogColumns.of(varied_log)
-    expected = [" ".join(f"{k}={v}" for k, v in text_fields(e, values).items()) for e, values in
-                zip(log.events, log.values, strict=True)]
-    assert detail_texts(log.events, log.values) == expected
-    assert detail_texts(log.events, log.values, ((k, log.where(k)) for k in log.kinds)) == expected
-    optional_absent = [t for e, t in zip(log.events, expected, strict=True) if e == "created" and "about=" not in t]
+    events, values = log.column(EVENT), log.column(VALUES)
+    expected = [" ".join(f"{k}={v}" for k, v in text_fields(e, v).items()) for e, v in zip(events, values, strict=True)]
+    assert detail_texts(events, values) == expected
+    assert detail_texts(events, values, ((k, log.where(k)) for k in log.kinds)) == expected
+    optional_absent = [t for e, t in zip(events, expected, strict=True) if e == "created" and "about=" not in t]
     assert optional_absent and any("about=" in t for t in expected)  # both shapes of an optional field occur
 
 
@@ -91,6 +91,8 @@ def test_the_log_columns_group_every_record_by_kind_in_log_order(varied_log: lis
     for kinds in (("delivered",), ("enqueued", "dequeued"), ("expanded", "bounced", "deferred"), ("no-such",)):
         assert log.where(*kinds) == [i for i, r in enumerate(varied_log) if r[1] in kinds]
     assert log.count("created") == sum(r[1] == "created" for r in varied_log) > 0
+    assert log.rows("bounced", "deferred") == [r for r in varied_log if r[1] in ("bounced", "deferred")]
+    assert log.column(TIME, log.rows("delivered")) == [r[0] for r in varied_log if r[1] == "delivered"]
     assert LogColumns.of([]).where("created") == []
 
 

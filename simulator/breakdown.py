@@ -6,8 +6,8 @@ Computed in one pass over the log: the positions of the records that make up a m
 (acceptances, attempts, failed connections and submissions, cut sessions, processing) are
 grouped by message once, and each pair's path is walked back over its own message's records,
 reading their typed values in place (no ``key=value`` text, no dict per record). Measured on the
-100k-message benchmark this takes a fifth of the time of the per-message lists of dicts it
-replaces, with the same floats to the last bit (the same additions, in the same order).
+100k-message benchmark this takes about 1.0 s against 2.6 s for the per-message lists of dicts
+it replaces, with the same floats to the last bit (the same additions, in the same order).
 """
 
 from __future__ import annotations

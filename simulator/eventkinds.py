@@ -15,7 +15,8 @@ typed column per field (what the Parquet writer uses: :data:`FIELD_TYPES`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 TEXT, INT, FLOAT, LIST, FLAG = "text", "int", "float", "list", "flag"
@@ -231,25 +232,75 @@ _READ: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _writer(kind: Kind) -> Callable[[tuple[Any, ...]], str]:
-    """The fastest exact text of a kind's values: one format string when no field is optional."""
-    keys = [f.name for f in kind.fields]
-    conv = [_WRITE[f.type] for f in kind.fields]
-    if not any(f.optional for f in kind.fields):
-        template = " ".join(f"{k}={{}}" for k in keys)
-        if all(c is _text for c in conv):
-            return lambda values: template.format(*values)
-        return lambda values: template.format(*[c(v) for c, v in zip(conv, values, strict=True)])
-    pairs = list(zip(keys, conv, strict=True))
-    return lambda values: " ".join(f"{k}={c(v)}" for (k, c), v in zip(pairs, values, strict=True) if v is not None)
+def _flag(values: Sequence[Any]) -> list[str]:
+    return ["yes" if v else "no" for v in values]
 
 
-_WRITERS = {name: _writer(kind) for name, kind in KINDS.items()}
+# How a column of one field's values becomes its text: one C-level map per column where it can be.
+_WRITE_COLUMN: dict[str, Callable[[Sequence[Any]], Sequence[str]]] = {
+    TEXT: lambda col: list(map(str, col)), INT: lambda col: list(map(str, col)),
+    FLOAT: lambda col: list(map(repr, col)), LIST: lambda col: list(map(",".join, col)), FLAG: _flag,
+}
+
+
+def _column_writer(kind: Kind) -> Callable[[Sequence[tuple[Any, ...]]], list[str]]:
+    """The detail texts of many records of one kind at once (see :func:`detail_texts`).
+
+    Each field's values are turned into text a column at a time, then one format string joins
+    them; an optional field is rendered as ``" key=value"`` or, when absent, as nothing. The
+    template gives every field a leading space, dropped from the template itself when the first
+    field is always there, and from each text otherwise."""
+    fields = kind.fields
+    if not fields:
+        return lambda rows: [""] * len(rows)
+    template = "".join("{}" if f.optional else f" {f.name}={{}}" for f in fields)
+    strip = fields[0].optional
+    if not strip:
+        template = template[1:]
+    fmt = template.format
+    writers = [(_WRITE_COLUMN[f.type], f" {f.name}=" if f.optional else None) for f in fields]
+
+    def write(rows: Sequence[tuple[Any, ...]]) -> list[str]:
+        texts: list[Sequence[str]] = []
+        for k, (column_text, optional) in enumerate(writers):
+            column = list(map(itemgetter(k), rows))  # not zip(*rows): an iterator per row wakes the collector
+            if optional is None:
+                texts.append(column_text(column))
+            else:
+                present = [v for v in column if v is not None]
+                it = iter(column_text(present))
+                texts.append([optional + next(it) if v is not None else "" for v in column])
+        out = list(map(fmt, *texts))
+        return [t[1:] for t in out] if strip else out
+
+    return write
+
+
+_COLUMN_WRITERS = {name: _column_writer(kind) for name, kind in KINDS.items()}
+
+
+def detail_texts(events: Sequence[str], values: Sequence[tuple[Any, ...]],
+                 groups: Iterable[tuple[str, Sequence[int]]] | None = None) -> list[str]:
+    """The ``detail`` column of ``events.csv`` for many records at once (``events[i]`` and
+    ``values[i]`` are one record's): the records of each kind are written together, a column at a
+    time. ``groups``, if given, are each kind with the positions of all its records."""
+    if groups is None:
+        by_kind: dict[str, list[int]] = {}
+        for i, event in enumerate(events):
+            by_kind.setdefault(event, []).append(i)
+        groups = by_kind.items()
+    out: list[str] = [""] * len(events)
+    for event, positions in groups:
+        if positions:
+            texts = _COLUMN_WRITERS[event]([values[i] for i in positions])
+            for i, text in zip(positions, texts, strict=True):
+                out[i] = text
+    return out
 
 
 def detail_text(event: str, values: tuple[Any, ...]) -> str:
     """The ``detail`` column of ``events.csv``: ``key=value`` pairs, absent optional fields left out."""
-    return _WRITERS[event](values) if values else ""
+    return _COLUMN_WRITERS[event]([values])[0] if values else ""
 
 
 def parse_detail(event: str, detail: str) -> tuple[Any, ...]:

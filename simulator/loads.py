@@ -11,14 +11,17 @@ Both are O(bins) in size, whatever the number of messages. See docs/events.md, "
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .addresses import domain_of
 from .binning import bin_count
-from .eventkinds import as_dict
+from .collector import with_fewer_collections
+from .eventkinds import index
 from .eventlog import Record
+from .logcolumns import MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns
 
 if TYPE_CHECKING:
     from .network import Network
@@ -78,53 +81,57 @@ def from_run(net: Network, servers: Mapping[str, Any], end_s: float) -> RunLoads
     return RunLoads(bin_s, rows, sessions)
 
 
-def server_rows(records: Iterable[Record], run: RunLoads, end_s: float,
+@with_fewer_collections
+def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: float,
                 home_of: Mapping[str, str]) -> list[dict[str, Any]]:
     """servers.csv: per bin, per server (in name order). ``home_of`` maps a domain to its server
-    (a submission refusal is counted at the sender's own server)."""
+    (a submission refusal is counted at the sender's own server).
+
+    Only the kinds of record that count are read: ``accepted``, ``delivered`` and ``sent`` are
+    counted per (server, bin) at once; the queue and worker changes and the refusals are walked
+    in log order (the level at the end of a bin is the last one in it)."""
+    log = log_columns(records)
     bin_s = run.bin_s
     edges = _bin_edges(end_s, bin_s)
     count = len(edges)
+    last = count - 1
     names = sorted(run.sessions)
     table = {name: [dict.fromkeys(_INT_COLUMNS, 0) for _ in range(count)] for name in names}
     # the queue length and the busy workers at the end of each bin in which they changed
     ends: dict[str, dict[str, list[int | None]]] = {
         level: {name: [None] * count for name in names} for level in ("queue", "busy")}
     busy = dict.fromkeys(names, 0)
-    authors: dict[str, str] = {}
 
-    def row(node: str, time_s: float) -> dict[str, int] | None:
-        rows = table.get(node)
-        return None if rows is None else rows[min(int(time_s // bin_s), count - 1)]
-
-    for time_s, event, mid, node, values in records:
-        if event in ("enqueued", "dequeued"):
-            r = row(node, time_s)
-            if r is not None:
-                ends["queue"][node][min(int(time_s // bin_s), count - 1)] = values[0]
-                r["queue_max"] = max(r["queue_max"], values[0])
-        elif event in ("processing", "processed"):
-            r = row(node, time_s)
-            if r is not None:
+    for event in ("accepted", "delivered", "sent"):
+        counted = Counter((r[NODE], min(int(r[TIME] // bin_s), last)) for r in log.rows(event))
+        for (node, k), n in counted.items():
+            rows = table.get(node)
+            if rows is not None:
+                rows[k][event] += n
+    authors = {r[MESSAGE_ID]: r[VALUES][1] for r in log.rows("created")}
+    for time_s, event, mid, node, values in log.rows(*_LEVELS, *_REFUSALS):
+        if event in _LEVELS:
+            rows = table.get(node)
+            if rows is None:
+                continue
+            k = min(int(time_s // bin_s), last)
+            if event in ("enqueued", "dequeued"):
+                ends["queue"][node][k] = values[0]
+                rows[k]["queue_max"] = max(rows[k]["queue_max"], values[0])
+            else:
                 now_busy = busy[node] = busy[node] + (1 if event == "processing" else -1)
-                ends["busy"][node][min(int(time_s // bin_s), count - 1)] = now_busy
-                r["workers_busy_max"] = max(r["workers_busy_max"], now_busy)
+                ends["busy"][node][k] = now_busy
+                rows[k]["workers_busy_max"] = max(rows[k]["workers_busy_max"], now_busy)
         elif event == "refused":
-            r = row(node, time_s)
-            if r is not None:
-                r[f"refused_{as_dict(event, values)['why']}"] += 1
-        elif event in ("accepted", "delivered", "sent"):
-            r = row(node, time_s)
-            if r is not None:
-                r[event] += 1
-        elif event == "created":
-            authors[mid] = values[1]
+            rows = table.get(node)
+            if rows is not None:
+                rows[min(int(time_s // bin_s), last)][f"refused_{values[_WHY]}"] += 1
         else:
             refuser = _refuser(event, values, authors.get(mid, ""), home_of)
             if refuser is not None:
-                r = row(refuser[0], time_s)
-                if r is not None and refuser[1] in REFUSAL_CODES:
-                    r[f"refused_{refuser[1]}"] += 1
+                rows = table.get(refuser[0])
+                if rows is not None and refuser[1] in REFUSAL_CODES:
+                    rows[min(int(time_s // bin_s), last)][f"refused_{refuser[1]}"] += 1
     out: list[dict[str, Any]] = []
     queue, busy = dict.fromkeys(names, 0), dict.fromkeys(names, 0)  # at the start of the bin
     for k, (start_s, length_s) in enumerate(edges):
@@ -140,6 +147,13 @@ def server_rows(records: Iterable[Record], run: RunLoads, end_s: float,
             row_out["queue_end"] = queue[name]
             out.append(row_out)
     return out
+
+
+_LEVELS = ("enqueued", "dequeued", "processing", "processed")
+"""The records that change a server's queue length or its busy workers."""
+_REFUSALS = ("refused", "connect_failed", "rcpt_deferred", "submit_failed", "bounced")
+"""The records that may count as a refusal (see :func:`_refuser`)."""
+_WHY = index("refused", "why")
 
 
 def _refuser(event: str, values: tuple[Any, ...], author: str, home_of: Mapping[str, str]) -> tuple[str, str] | None:

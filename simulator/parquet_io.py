@@ -13,7 +13,7 @@ pandas metadata, so the same run gives byte-identical files under the same pyarr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from . import eventkinds
 from .eventlog import Record
 from .table_schema import FLOAT64, INT64, STRING, TABLES
 
-__all__ = ["PYARROW_HINT", "arrow_schema", "events_schema", "read_records", "read_rows", "write_records",
-           "write_rows"]
+__all__ = ["PYARROW_HINT", "arrow_schema", "events_schema", "read_records", "read_rows", "write_columns",
+           "write_records"]
 
 EVENT_COLUMNS = ("time", "event", "message_id", "node")
 """The columns of events.parquet before one column per field."""
@@ -72,10 +72,15 @@ def _write(path: Path, schema: Any, rows: Sequence[Any], columns: Callable[[Sequ
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
 
 
-def write_rows(path: Path, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Write the rows (dicts keyed by column name) of a derived table as ``path``."""
+def write_columns(path: Path, table: str, data: Mapping[str, Sequence[Any]]) -> None:
+    """Write a derived table given as columns (lists by column name) as ``path``."""
     names = [c.name for c in TABLES[table]]
-    _write(path, arrow_schema(table), rows, lambda batch: [[row[name] for row in batch] for name in names])
+
+    def columns(batch: Sequence[int]) -> list[list[Any]]:  # a range of row numbers
+        start = batch[0] if len(batch) else 0
+        return [list(data[name][start:start + len(batch)]) for name in names]
+
+    _write(path, arrow_schema(table), range(len(data[names[0]])), columns)
 
 
 def write_records(path: Path, records: Sequence[Record]) -> None:
@@ -101,7 +106,7 @@ def _read(path: Path, schema: Any, what: str) -> Any:
 
 
 def read_rows(path: Path, table: str) -> list[dict[str, Any]]:
-    """The rows of a table written by :func:`write_rows`, as the derivation makes them."""
+    """The rows of a table written by :func:`write_columns`, as the derivation makes them."""
     rows: list[dict[str, Any]] = _read(path, arrow_schema(table), f"a {table} table").to_pylist()
     return rows
 

@@ -31,7 +31,6 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 from .cutoffs import link_cutoffs
-from .eventkinds import as_dict
 from .eventlog import Record
 from .mailpairs import MailPairs, count_by, floats, group_indices
 from .plotdata import FloatArray, cdf_steps, step_envelope
@@ -64,7 +63,6 @@ __all__ = [
     "queue_timeline",
     "save",
     "short_duration",
-    "time_breakdown",
     "time_scale",
 ]
 
@@ -575,139 +573,6 @@ def attempts_histogram(deliveries: Sequence[Mapping[str, Any]], title: str = "")
     ax.set_title(title or "Delivery attempts per mail (message, recipient) pair")
     fig.tight_layout()
     return fig
-
-
-_CHAIN_EVENTS = frozenset({"accepted", "attempt", "connect_failed", "session_cut", "submit_failed", "processing",
-                           "processed"})
-
-
-def time_breakdown(records: Iterable[Record], deliveries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Where each delivered mail pair's time went, from the event log.
-
-    Walking back from the acceptance that delivered it, each hop's SMTP session (from the
-    session's start: the attempt, or the connect to the next MX after a failed one, or the
-    submission) counts as ``transfer_s``; the time between a server accepting the message and
-    the start of the session that moved it on (queue, failed attempts, retry intervals) is
-    ``queue_wait_s``, except the time in a server's processing stage (``workers``): waiting for a
-    worker is ``worker_wait_s``, being processed ``processing_s``.
-    ``queue_wait_s + worker_wait_s + processing_s + transfer_s == latency_s``. ``retrieval_s`` is
-    mailbox to first device (None if not retrieved).
-
-    A recipient an alias added is followed back through the alias's address. A list's copy is
-    split from its making (a pseudo-acceptance at the list's server) to the member, and the
-    message it copies from the author to the list, and so on up to the author's message.
-    """
-    by_message: dict[str, list[tuple[float, str, str, dict[str, str]]]] = defaultdict(list)
-    made: dict[str, tuple[str, str, float, str]] = {}  # a list's copy -> (original, list, when, where)
-    aliased: dict[tuple[str, str], str] = {}  # (message, target) -> the alias that added it
-    for time_s, event, mid, node, values in records:
-        if event in _CHAIN_EVENTS:
-            by_message[mid].append((time_s, event, node, as_dict(event, values)))
-        elif event == "expanded":
-            address, _via, targets, copy = values
-            if copy is not None:
-                made[copy] = (mid, address, time_s, node)
-            else:
-                for target in targets:
-                    aliased.setdefault((mid, target), address)
-    rows: list[dict[str, Any]] = []
-    for r in _mail(deliveries):
-        if r["status"] != "delivered" or r["delivered_at"] is None:
-            continue
-        mid, rcpt, delivered_s = r["message_id"], r["recipient"], r["delivered_at"]
-        wait_s = worker_s = processing_s = transfer_s = 0.0
-        while True:  # the member's leg, then the leg of each message a list copied, up to the author's
-            names = {rcpt}
-            while (mid, rcpt) in aliased:
-                rcpt = aliased[(mid, rcpt)]
-                names.add(rcpt)
-            events = by_message.get(mid, [])
-            if mid not in made:
-                leg = _split_latency(events, names, r["submitted_at"], delivered_s)
-            else:
-                original, rcpt, made_s, where = made[mid]
-                leg = _split_latency([(made_s, "accepted", where, {"from": "", "rcpts": tuple(names)}), *events],
-                                     names, made_s, delivered_s)
-            wait_s, worker_s, processing_s, transfer_s = (
-                wait_s + leg[0], worker_s + leg[1], processing_s + leg[2], transfer_s + leg[3])
-            if mid not in made:
-                break
-            mid, delivered_s = original, made_s
-        rows.append({
-            "message_id": r["message_id"], "recipient": r["recipient"], "domain": _domain(r["recipient"]),
-            "latency_s": r["latency_s"], "queue_wait_s": wait_s, "worker_wait_s": worker_s,
-            "processing_s": processing_s, "transfer_s": transfer_s,
-            "retrieval_s": None if r["retrieved_at"] is None else r["retrieved_at"] - r["delivered_at"],
-        })
-    return rows
-
-
-def _split_latency(events: Sequence[tuple[float, str, str, dict[str, Any]]], names: set[str],
-                   submitted_s: float, delivered_s: float) -> tuple[float, float, float, float]:
-    """(queue wait, worker wait, processing, transfer) of one recipient's path, walking back hop
-    by hop; ``names`` are the recipient's address and those of the aliases that led to it."""
-    accepted = [(t, node, f["from"]) for t, ev, node, f in events
-                if ev == "accepted" and not names.isdisjoint(f["rcpts"])]
-    servers = {node for _, node, _ in accepted}
-    hop = max((a for a in accepted if a[0] <= delivered_s), default=None, key=lambda a: a[0])
-    wait_s = worker_s = processing_s = transfer_s = 0.0
-    if hop is not None:
-        worker_s, processing_s, left_s = _stage(events, hop[1], names, hop[0], delivered_s)
-        wait_s = delivered_s - left_s
-    for _ in range(len(accepted) + 1):
-        if hop is None:
-            break
-        t, _node, client = hop
-        if client not in servers:  # the submission session from the user's node
-            starts = [float(f["next"]) for tt, ev, node, f in events
-                      if ev == "submit_failed" and node == client and tt <= t and "next" in f]
-            start = max([submitted_s, *(s for s in starts if s <= t)])
-            return wait_s + (start - submitted_s), worker_s, processing_s, transfer_s + (t - start)
-        start = _session_start(events, client, names, t)
-        transfer_s += t - start
-        hop = max((a for a in accepted if a[1] == client and a[0] <= start), default=None, key=lambda a: a[0])
-        if hop is not None:
-            waited_s, processed_s, left_s = _stage(events, client, names, hop[0], start)
-            worker_s += waited_s
-            processing_s += processed_s
-            wait_s += start - left_s
-    # an inconsistent chain: what is not accounted for as transfer or processing counts as waiting
-    return (delivered_s - submitted_s) - transfer_s - worker_s - processing_s, worker_s, processing_s, transfer_s
-
-
-def _stage(events: Sequence[tuple[float, str, str, dict[str, Any]]], node: str, names: set[str], accepted_s: float,
-           before_s: float) -> tuple[float, float, float]:
-    """(worker wait, processing, when it left the stage) of the recipient (one of ``names``)
-    accepted at ``node`` at ``accepted_s`` and gone on by ``before_s``; (0, 0, accepted_s) without
-    a processing stage."""
-    started_s = None
-    for t, ev, where, f in events:
-        if t > before_s:
-            break
-        if where != node or t < accepted_s or names.isdisjoint(f.get("rcpts", ())):
-            continue
-        if ev == "processing" and started_s is None:
-            started_s = t
-        elif ev == "processed" and started_s is not None:
-            return started_s - accepted_s, t - started_s, t
-    return 0.0, 0.0, accepted_s
-
-
-def _session_start(events: Sequence[tuple[float, str, str, dict[str, str]]], client: str, names: set[str],
-                   accepted_s: float) -> float:
-    """When the session that got the recipient (one of ``names``) accepted at ``accepted_s`` started
-    at ``client``."""
-    start = None
-    for t, ev, node, f in events:
-        if t > accepted_s:
-            break
-        if node != client:
-            continue
-        if ev == "attempt" and not names.isdisjoint(f["rcpts"]):
-            start = t
-        elif ev == "connect_failed" and start is not None:
-            start = t  # the next MX is tried at once
-    return accepted_s if start is None else start
 
 
 BREAKDOWN_PARTS: tuple[tuple[str, str, str], ...] = (

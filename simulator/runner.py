@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import eventkinds, loads, resultdir, results, table_files
-from .eventkinds import detail_text
+from .breakdown import BREAKDOWN_COLUMNS
+from .eventkinds import detail_texts
 from .eventlog import Record
 from .events_filter import FULL, EventsChoice, parse_events
+from .logcolumns import VALUES, LogColumns
 from .table_schema import dtypes
 from .workload import check_workload
 
@@ -55,8 +57,6 @@ _DTYPES: dict[str, dict[str, str]] = {
 }
 # Event fields whose column needs a nullable dtype (pandas would make an int column with gaps float).
 _FIELD_DTYPES = {eventkinds.INT: "Int64", eventkinds.FLAG: "boolean", eventkinds.FLOAT: "float64"}
-_BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
-                      "transfer_s", "retrieval_s")
 
 
 def _pandas() -> Any:
@@ -92,6 +92,7 @@ class Result:
     events_kept: str = FULL  # what ``records`` holds of the log: all of it, or (loaded) what the folder kept
     _run_loads: loads.RunLoads | None = field(default=None, repr=False)  # what the run counted per time bin
     _server_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _log: LogColumns | None = field(default=None, repr=False)
 
     @classmethod
     def of_world(cls, world: World, end_time_s: float, seed: int | None = None,
@@ -124,10 +125,17 @@ class Result:
     # ---- rows and summary ------------------------------------------------------------------
 
     @property
+    def log(self) -> LogColumns:
+        """``records`` as columns, grouped by kind (what the tables, summary and writers read)."""
+        if self._log is None or self._log.records is not self.records:
+            self._log = LogColumns.of(self.records)
+        return self._log
+
+    @property
     def tables(self) -> results.Tables:
         """deliveries, retrievals and queues as lists of dicts (the CSV files' rows)."""
         if self._tables is None:
-            self._tables = results.derive(self.records, sorted(self.scenario.servers))
+            self._tables = results.derive(self.log, sorted(self.scenario.servers))
         return self._tables
 
     @property
@@ -136,7 +144,7 @@ class Result:
         if self._summary is None:
             header = {"name": self.scenario.name, "seed": self.seed, "run_id": self.run_id,
                       "end_time_s": self.end_time_s, **({"partial": True} if self.partial else {})}
-            self._summary = results.summarize(self.tables, self.records, header)
+            self._summary = results.summarize(self.tables, self.log, header)
             if self._run_loads is not None:
                 self._summary["loads"] = {"bin_s": self.bin_s, **loads.most_loaded(self.link_rows, self.server_rows)}
         return self._summary
@@ -151,7 +159,7 @@ class Result:
         """servers.csv's rows: per time bin, per server, queue, messages, open sessions and refusals."""
         if self._server_rows is None:
             home_of = {d: name for name, spec in self.scenario.servers.items() for d in spec.domains}
-            self._server_rows = loads.server_rows(self.records, self._loads(), self.end_time_s, home_of)
+            self._server_rows = loads.server_rows(self.log, self._loads(), self.end_time_s, home_of)
         return self._server_rows
 
     def _need_log(self, what: str) -> None:
@@ -164,12 +172,12 @@ class Result:
     @property
     def breakdown_rows(self) -> list[dict[str, Any]]:
         """Per delivered mail pair: queue wait, worker wait, processing, SMTP transfer and mailbox wait
-        (see plots.time_breakdown)."""
-        from . import plots
+        (see breakdown.time_breakdown)."""
+        from .breakdown import time_breakdown
 
         self._need_log("the time breakdown")
         if self._breakdown is None:
-            self._breakdown = plots.time_breakdown(self.records, self.tables.deliveries)
+            self._breakdown = time_breakdown(self.log, self.tables.columns("deliveries"))
         return self._breakdown
 
     # ---- DataFrames (pandas imported here only) ---------------------------------------------
@@ -204,9 +212,9 @@ class Result:
         """The event log as a DataFrame: events.csv's columns (time, event, message_id, node, detail),
         then one typed column per field (docs/events.md), empty where a record's kind lacks it."""
         pandas = _pandas()
-        records = self.records
-        wide = eventkinds.columns(records)
-        wide["detail"] = [detail_text(e, v) for _t, e, _m, _n, v in records]
+        log = self.log
+        wide = eventkinds.columns(log.records)
+        wide["detail"] = detail_texts(wide["event"], log.column(VALUES), ((k, log.where(k)) for k in log.kinds))
         names = [*results.EVENT_COLUMNS, *eventkinds.FIELD_TYPES]
         typed = {name: _FIELD_DTYPES[type_] for name, type_ in eventkinds.FIELD_TYPES.items() if type_ in _FIELD_DTYPES}
         return pandas.DataFrame({name: wide[name] for name in names}).astype({**_DTYPES["events"], **typed})
@@ -214,7 +222,7 @@ class Result:
     @property
     def breakdown(self) -> pd.DataFrame:
         """Where each delivered mail pair's time went (queue_wait_s + transfer_s == latency_s)."""
-        return _frame(self.breakdown_rows, _BREAKDOWN_COLUMNS, _DTYPES["breakdown"])
+        return _frame(self.breakdown_rows, BREAKDOWN_COLUMNS, _DTYPES["breakdown"])
 
     # ---- figures ---------------------------------------------------------------------------
 
@@ -370,7 +378,7 @@ class Result:
         if format != table_files.DEFAULT_FORMAT:
             marks["table_format"] = format
         with resultdir.replacing(folder, self.run_id, marks) as out:
-            table_files.write_tables(out, t, self.records, kept, format, step, load_tables)
+            table_files.write_tables(out, t, self.log, kept, format, step, load_tables)
             step("write", "summary.json")
             results.write_json(out / "summary.json", summary)
             (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
@@ -467,7 +475,8 @@ class Result:
         result = cls(scenario, saved["seed"], float(saved["end_time_s"]), records, _run_id=run_id,
                      partial=bool(saved.get("partial", False)), events_kept=kept)
         if kept != FULL:
-            result._tables = results.Tables(*(table_files.read_table(root, name) for name in table_files.TABLE_NAMES))
+            result._tables = results.Tables.of_rows(*(table_files.read_table(root, name)
+                                                      for name in table_files.TABLE_NAMES))
             result._summary = saved
         if "loads" in saved and all(table_files.has_table(root, name) for name in table_files.LOAD_TABLE_NAMES):
             link_rows, server_rows = (table_files.read_table(root, name) for name in table_files.LOAD_TABLE_NAMES)

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from . import results
+from .collector import with_fewer_collections
 from .eventkinds import parse_detail
 from .eventlog import Record
 from .events_filter import EventsChoice
 from .loads import LINK_COLUMNS, SERVER_COLUMNS
+from .logcolumns import LogColumns, log_columns
 from .table_schema import typed
 
 __all__ = ["DEFAULT_FORMAT", "FORMATS", "LOAD_TABLE_NAMES", "TABLE_NAMES", "extensions", "has_table", "read_events",
@@ -39,25 +41,29 @@ def extensions(fmt: str) -> tuple[str, ...]:
         raise ValueError(f"unknown format {fmt!r}: give one of {', '.join(FORMATS)}") from None
 
 
-def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record], events: EventsChoice,
+@with_fewer_collections
+def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record] | LogColumns, events: EventsChoice,
                  fmt: str, step: Callable[[str, str], None],
                  load_tables: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> None:
     """Write the derived tables, the load tables (``load_tables``, by name) and the event log (as
     ``events`` keeps it) in ``fmt`` into ``folder``."""
     exts = extensions(fmt)
-    named = [(name, getattr(tables, name)) for name in TABLE_NAMES]
-    for name, rows in [*named, *(load_tables or {}).items()]:
+    named: list[tuple[str, results.Columns]] = [(name, tables.columns(name)) for name in TABLE_NAMES]
+    named += [(name, {c: [row[c] for row in rows] for c in _COLUMNS[name]})
+              for name, rows in (load_tables or {}).items()]
+    for name, data in named:
         for ext in exts:
             step("write", f"{name}.{ext}")
             if ext == "csv":
-                results.write_rows(folder / f"{name}.csv", _COLUMNS[name], rows)
+                results.write_table(folder / f"{name}.csv", _COLUMNS[name], data)
             else:
-                from .parquet_io import write_rows
+                from .parquet_io import write_columns
 
-                write_rows(folder / f"{name}.parquet", name, rows)
+                write_columns(folder / f"{name}.parquet", name, data)
     if not events.writes_file:
         return
-    kept = records if events.full else list(events.select(records))
+    log = log_columns(records)
+    kept = log if events.full else log_columns(list(events.select(log.records)))
     for ext in exts:
         step("write", f"events.{ext}")
         if ext == "csv":
@@ -65,7 +71,7 @@ def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record]
         else:
             from .parquet_io import write_records
 
-            write_records(folder / "events.parquet", kept)
+            write_records(folder / "events.parquet", kept.records)
 
 
 def _file(folder: Path, name: str) -> Path | None:

@@ -1,0 +1,152 @@
+"""The columnar pieces behind the result files: the CSV writer against the csv module, the
+detail texts of many records against each record's fields, the log's columns and groups by
+kind, the derived tables as columns and as rows, and the collector's thresholds put back.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator import csv_columns, load_scenario, results, run
+from simulator.collector import YOUNG_THRESHOLD, fewer_collections
+from simulator.eventkinds import detail_texts, text_fields
+from simulator.logcolumns import EVENT, TIME, VALUES, LogColumns
+from simulator.results import DELIVERY_COLUMNS, Tables, derive, write_events
+
+ROOT = Path(__file__).parent.parent
+
+cells = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet=st.sampled_from(list("ab ,\"\n\r=@.-é0")), max_size=8),
+)
+
+
+def csv_module_text(header: list[str], columns: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*columns, strict=True))
+    return out.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(min_value=2, max_value=5).flatmap(
+    lambda width: st.lists(st.lists(cells, min_size=width, max_size=width), max_size=12)), chunk_rows=st.integers(1, 4))
+def test_the_columnar_writer_writes_what_the_csv_module_writes(rows: list[list[Any]], chunk_rows: int,
+                                                               tmp_path_factory: pytest.TempPathFactory) -> None:
+    width = len(rows[0]) if rows else 3
+    header = [f"c{k}" for k in range(width)]
+    columns = [[row[k] for row in rows] for k in range(width)]
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    original = csv_columns.CHUNK_ROWS
+    csv_columns.CHUNK_ROWS = chunk_rows  # several chunks, some with a carriage return and some without
+    try:
+        csv_columns.write_csv(path, header, columns)
+    finally:
+        csv_columns.CHUNK_ROWS = original
+    assert path.read_bytes().decode() == csv_module_text(header, columns)
+
+
+def test_columns_of_uneven_length_or_a_wrong_count_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="different lengths"):
+        csv_columns.write_csv(tmp_path / "t.csv", ["a", "b"], [[1, 2], [1]])
+    with pytest.raises(ValueError, match="2 columns for a header of 3"):
+        csv_columns.write_csv(tmp_path / "t.csv", ["a", "b", "c"], [[1], [2]])
+    assert not (tmp_path / "t.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def varied_log() -> list[Any]:
+    """Records of every kind the scenarios make between them: lists and aliases, outages, bounces."""
+    records: list[Any] = []
+    for name in ("mailing-list", "outage-retry", "capacity", "conversations"):
+        records += run(load_scenario(ROOT / "scenarios" / f"{name}.yaml")).records
+    return records
+
+
+def test_detail_texts_are_each_records_fields_in_order(varied_log: list[Any]) -> None:
+    log = LogColumns.of(varied_log)
+    events, values = log.column(EVENT), log.column(VALUES)
+    expected = [" ".join(f"{k}={v}" for k, v in text_fields(e, v).items()) for e, v in zip(events, values, strict=True)]
+    assert detail_texts(events, values) == expected
+    assert detail_texts(events, values, ((k, log.where(k)) for k in log.kinds)) == expected
+    optional_absent = [t for e, t in zip(events, expected, strict=True) if e == "created" and "about=" not in t]
+    assert optional_absent and any("about=" in t for t in expected)  # both shapes of an optional field occur
+
+
+def test_the_log_columns_group_every_record_by_kind_in_log_order(varied_log: list[Any]) -> None:
+    log = LogColumns.of(varied_log)
+    assert len(log) == len(varied_log)
+    assert sum(len(log.where(k)) for k in log.kinds) == len(varied_log) == len(log)
+    assert set(log.kinds) == {r[1] for r in varied_log}
+    for kinds in (("delivered",), ("enqueued", "dequeued"), ("expanded", "bounced", "deferred"), ("no-such",)):
+        assert log.where(*kinds) == [i for i, r in enumerate(varied_log) if r[1] in kinds]
+    assert log.count("created") == sum(r[1] == "created" for r in varied_log) > 0
+    assert log.rows("bounced", "deferred") == [r for r in varied_log if r[1] in ("bounced", "deferred")]
+    assert log.column(TIME, log.rows("delivered")) == [r[0] for r in varied_log if r[1] == "delivered"]
+    assert LogColumns.of([]).where("created") == []
+
+
+def test_events_csv_is_the_records_as_the_csv_module_writes_them(varied_log: list[Any], tmp_path: Path) -> None:
+    write_events(tmp_path / "events.csv", varied_log)
+    rows = list(csv.reader(io.StringIO((tmp_path / "events.csv").read_text())))
+    assert rows[0] == ["time", "event", "message_id", "node", "detail"]
+    assert len(rows) == len(varied_log) + 1
+    assert any("," in row[4] for row in rows)  # quoted detail cells read back whole
+    assert [(float(r[0]), r[1], r[2], r[3]) for r in rows[1:]] == [r[:4] for r in varied_log]
+
+
+def test_events_csv_written_in_parts_is_the_same_file(varied_log: list[Any], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    write_events(tmp_path / "whole.csv", varied_log)
+    monkeypatch.setattr(results, "EVENT_CHUNK_RECORDS", 1000)
+    write_events(tmp_path / "parts.csv", varied_log)
+    assert len(varied_log) > 3000
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_tables_as_columns_and_as_rows_agree() -> None:
+    result = run(load_scenario(ROOT / "scenarios" / "mailing-list.yaml"))
+    tables = derive(result.records, sorted(result.scenario.servers))
+    assert tables == derive(LogColumns.of(result.records), sorted(result.scenario.servers))
+    deliveries = tables.columns("deliveries")
+    assert tables.deliveries[0] == {name: deliveries[name][0] for name in DELIVERY_COLUMNS}
+    assert len(tables.deliveries) == len(deliveries["message_id"]) > 0
+    again = Tables.of_rows(tables.deliveries, tables.retrievals, tables.queues)
+    assert again == tables and again is not tables
+    assert again != Tables.of_rows(tables.deliveries[1:], tables.retrievals, tables.queues)
+    assert "deliveries=" in repr(tables)
+
+
+def test_an_empty_log_derives_empty_tables_with_every_column() -> None:
+    tables = derive([], ["mx.a"])
+    assert tables.deliveries == [] and tables.retrievals == []
+    assert tables.queues == [{"time": 0.0, "server": "mx.a", "queue_length": 0}]
+    assert tuple(tables.columns("deliveries")) == DELIVERY_COLUMNS
+
+
+def test_fewer_collections_puts_the_thresholds_back_even_after_an_error() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), fewer_collections():
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD != before[0]
+        raise RuntimeError("stop")
+    assert gc.get_threshold() == before
+
+
+def test_a_small_run_saves_the_same_files_through_rows_and_columns(tmp_path: Path) -> None:
+    """The writer of rows (used for the load tables) and of columns give the same text."""
+    result = run_yaml(ROOT.joinpath("scenarios", "quickstart.yaml").read_text())
+    folder = result.save(tmp_path / "out", with_plots=False)
+    from simulator.results import write_rows
+
+    write_rows(tmp_path / "again.csv", DELIVERY_COLUMNS, result.tables.deliveries)
+    assert (tmp_path / "again.csv").read_bytes() == (folder / "deliveries.csv").read_bytes()

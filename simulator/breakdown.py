@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .addresses import domain_of
-from .collector import with_fewer_collections
+from .collector import while_paused
 from .eventkinds import index
 from .eventlog import Record
 from .logcolumns import LogColumns, log_columns
@@ -36,7 +36,7 @@ _FROM = index("accepted", "from")
 _NEXT = index("submit_failed", "next")
 
 
-@with_fewer_collections
+@while_paused
 def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) -> list[dict[str, Any]]:
     """Where each delivered mail pair's time went, from the event log and the deliveries table
     (as columns, :meth:`simulator.results.Tables.columns`).

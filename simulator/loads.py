@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .addresses import domain_of
 from .binning import bin_count
-from .collector import with_fewer_collections
+from .collector import while_paused
 from .eventkinds import index
 from .eventlog import Record
 from .logcolumns import MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns
@@ -81,7 +81,7 @@ def from_run(net: Network, servers: Mapping[str, Any], end_s: float) -> RunLoads
     return RunLoads(bin_s, rows, sessions)
 
 
-@with_fewer_collections
+@while_paused
 def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: float,
                 home_of: Mapping[str, str]) -> list[dict[str, Any]]:
     """servers.csv: per bin, per server (in name order). ``home_of`` maps a domain to its server

@@ -26,7 +26,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .collector import with_fewer_collections
+from .collector import while_paused
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
 from .csv_columns import columns_of, csv_file, write_csv
 from .eventkinds import detail_texts
@@ -108,7 +108,7 @@ class Tables:
         return self._table_rows("queues")
 
 
-@with_fewer_collections
+@while_paused
 def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) -> Tables:
     """Build deliveries, retrievals and queue tables from the event log.
 
@@ -281,7 +281,7 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-@with_fewer_collections
+@while_paused
 def summarize(tables: Tables, records: Sequence[Record] | LogColumns, header: dict[str, Any]) -> dict[str, Any]:
     """The summary: counts of (message, recipient) pairs of kind mail, DSNs apart, latencies.
 

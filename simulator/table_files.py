@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import results
-from .collector import with_fewer_collections
+from .collector import while_paused
 from .eventkinds import parse_detail
 from .eventlog import Record
 from .events_filter import EventsChoice
@@ -41,7 +41,7 @@ def extensions(fmt: str) -> tuple[str, ...]:
         raise ValueError(f"unknown format {fmt!r}: give one of {', '.join(FORMATS)}") from None
 
 
-@with_fewer_collections
+@while_paused
 def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record] | LogColumns, events: EventsChoice,
                  fmt: str, step: Callable[[str, str], None],
                  load_tables: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> None:

@@ -1,6 +1,6 @@
 """The columnar pieces behind the result files: the CSV writer against the csv module, the
 detail texts of many records against each record's fields, the log's columns and groups by
-kind, the derived tables as columns and as rows, and the collector's thresholds put back.
+kind, the derived tables as columns and as rows, and the collector paused and resumed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import csv_columns, load_scenario, results, run
-from simulator.collector import YOUNG_THRESHOLD, fewer_collections
+from simulator.collector import paused
 from simulator.eventkinds import detail_texts, text_fields
 from simulator.logcolumns import EVENT, TIME, VALUES, LogColumns
 from simulator.results import DELIVERY_COLUMNS, Tables, derive, write_events
@@ -134,12 +134,15 @@ def test_an_empty_log_derives_empty_tables_with_every_column() -> None:
     assert tuple(tables.columns("deliveries")) == DELIVERY_COLUMNS
 
 
-def test_fewer_collections_puts_the_thresholds_back_even_after_an_error() -> None:
-    before = gc.get_threshold()
-    with pytest.raises(RuntimeError), fewer_collections():
-        assert gc.get_threshold()[0] == YOUNG_THRESHOLD != before[0]
+def test_the_collector_pauses_in_the_block_and_resumes_even_after_an_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused():
+        assert not gc.isenabled()
+        with paused():  # nested: still paused after the inner block
+            pass
+        assert not gc.isenabled()
         raise RuntimeError("stop")
-    assert gc.get_threshold() == before
+    assert gc.isenabled()
 
 
 def test_a_small_run_saves_the_same_files_through_rows_and_columns(tmp_path: Path) -> None:

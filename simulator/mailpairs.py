@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .results import final_mail
+from .results import final_mail, final_mail_positions
 
-__all__ = ["MailPairs", "count_by", "floats", "group_indices"]
+__all__ = ["Deliveries", "MailPairs", "count_by", "floats", "group_indices"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -55,57 +55,82 @@ def count_by(values: Iterable[str], first: Sequence[str]) -> dict[str, int]:
     return {**{name: found.pop(name, 0) for name in first}, **dict(sorted(found.items()))}
 
 
+Deliveries = Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+"""A deliveries table as its rows (dicts) or as its columns (column name -> values, in row order)."""
+
+
 class MailPairs:
     """Final mail (message, recipient) pairs, column by column, in table order. A column is read
-    from the rows the first time it is asked for, so a figure reads only the columns it uses."""
+    the first time it is asked for, so a figure reads only the columns it uses: from the table's
+    own columns when it has them (no row is made), else from its rows."""
 
-    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """``rows``: final mail pairs only (use :meth:`of` for a whole deliveries table)."""
+    def __init__(self, rows: Sequence[Mapping[str, Any]] | None = None,
+                 columns: Mapping[str, Sequence[Any]] | None = None, positions: Sequence[int] = ()) -> None:
+        """``rows``: final mail pairs only; or ``columns`` of a whole table and the ``positions``
+        of its final mail pairs (use :meth:`of` for either form of a whole deliveries table)."""
         self._rows = rows
+        self._columns = columns
+        self._positions = list(positions)
 
     @classmethod
-    def of(cls, deliveries: Iterable[Mapping[str, Any]]) -> MailPairs:
-        """The final mail pairs among ``deliveries`` (rows of deliveries.csv)."""
+    def of(cls, deliveries: Deliveries) -> MailPairs:
+        """The final mail pairs among ``deliveries`` (deliveries.csv's rows, or its columns)."""
+        if isinstance(deliveries, Mapping):
+            return cls(columns=deliveries, positions=final_mail_positions(deliveries))
         return cls(final_mail(deliveries))
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._rows) if self._rows is not None else len(self._positions)
+
+    def _column(self, key: str) -> list[Any]:
+        if self._rows is not None:
+            return [r[key] for r in self._rows]
+        assert self._columns is not None
+        return list(map(self._columns[key].__getitem__, self._positions))
+
+    def _floats(self, key: str) -> FloatArray:
+        """The column ``key`` as floats; None becomes NaN."""
+        return np.array(self._column(key), dtype=np.float64)
 
     @cached_property
     def recipient(self) -> list[str]:
-        return [r["recipient"] for r in self._rows]
+        return self._column("recipient")
 
     @cached_property
     def status(self) -> ObjectArray:
         """"delivered", "bounced" or "pending"."""
-        return np.array([r["status"] for r in self._rows], dtype=object)
+        return np.array(self._column("status"), dtype=object)
 
     @cached_property
     def submitted_s(self) -> FloatArray:
-        return floats(self._rows, "submitted_at")
+        return self._floats("submitted_at")
 
     @cached_property
     def delivered_s(self) -> FloatArray:
         """NaN: not delivered."""
-        return floats(self._rows, "delivered_at")
+        return self._floats("delivered_at")
 
     @cached_property
     def retrieved_s(self) -> FloatArray:
         """NaN: not retrieved by any device."""
-        return floats(self._rows, "retrieved_at")
+        return self._floats("retrieved_at")
 
     @cached_property
     def latency_s(self) -> FloatArray:
         """Submitted to delivered; NaN: not delivered."""
-        return floats(self._rows, "latency_s")
+        return self._floats("latency_s")
 
     @cached_property
     def attempts(self) -> IntArray:
-        return np.array([r["attempts"] for r in self._rows], dtype=np.int64)
+        return np.array(self._column("attempts"), dtype=np.int64)
 
     def groups_by_recipient(self, key: Callable[[str], str | None]) -> dict[str, MailPairs]:
         """The pairs by ``key(recipient)`` (None: in no group), groups in sorted order, each
         group's pairs in table order (see :func:`group_indices`)."""
-        rows = self._rows
-        return {group: MailPairs([rows[i] for i in index.tolist()])
-                for group, index in group_indices(self.recipient, key).items()}
+        groups = group_indices(self.recipient, key)
+        if self._rows is not None:
+            rows = self._rows
+            return {group: MailPairs([rows[i] for i in index.tolist()]) for group, index in groups.items()}
+        positions = self._positions
+        return {group: MailPairs(columns=self._columns, positions=[positions[i] for i in index.tolist()])
+                for group, index in groups.items()}

@@ -1,10 +1,11 @@
 """Matplotlib figures drawn from result tables, and the small series they plot.
 
 Every figure function takes rows (dicts, as produced by :mod:`simulator.results` or read back
-from a result folder) or event-log records, and returns a :class:`Figure`: no simulation state,
-no display. Figures are built with matplotlib's object API on the Agg canvas (pyplot is never
-imported, so a notebook's own backend is left alone) and show themselves in Jupyter through
-``_repr_png_``. Every axis is labelled with its unit; figures are sized to read at 100 dpi.
+from a result folder; a deliveries table may also be given as its columns) or event-log records,
+and returns a :class:`Figure`: no simulation state, no display. Figures are built with
+matplotlib's object API on the Agg canvas (pyplot is never imported, so a notebook's own backend
+is left alone) and show themselves in Jupyter through ``_repr_png_``. Every axis is labelled
+with its unit; figures are sized to read at 100 dpi.
 
 Plotted data carry a ``gid`` (``cdf:<series>``, ``p50:<series>``, ``queue:<server>``, ...) so
 tests can read back what a figure shows and compare it with the tables.
@@ -31,7 +32,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullForm
 
 from .cutoffs import link_cutoffs
 from .eventlog import Record
-from .mailpairs import MailPairs, count_by, floats, group_indices
+from .mailpairs import Deliveries, MailPairs, count_by, floats, group_indices
 from .plotdata import FloatArray, cdf_steps, step_envelope
 from .results import final_mail, percentile
 from .wording import counted
@@ -227,18 +228,18 @@ DELIVERY_STATUSES = ("delivered", "bounced", "pending")
 RETRIEVAL_STATUSES = ("retrieved", "in mailbox", "bounced", "pending")
 
 
-def delivery_outcome(rows: Iterable[Mapping[str, Any]]) -> Outcome:
+def delivery_outcome(rows: Deliveries) -> Outcome:
     """Delivery latency of the delivered mail pairs among ``rows``; every pair counted by status."""
     return _delivery_outcome(MailPairs.of(rows))
 
 
-def end_to_end_outcome(rows: Iterable[Mapping[str, Any]]) -> Outcome:
+def end_to_end_outcome(rows: Deliveries) -> Outcome:
     """Submission to the first device of the retrieved mail pairs among ``rows``; every pair
     counted as retrieved, in mailbox (delivered, not retrieved), bounced or pending."""
     return _end_to_end_outcome(MailPairs.of(rows))
 
 
-def mailbox_wait_outcome(rows: Iterable[Mapping[str, Any]]) -> Outcome:
+def mailbox_wait_outcome(rows: Deliveries) -> Outcome:
     """Mailbox to the first device of the retrieved mail pairs among the delivered ``rows``."""
     return _mailbox_wait_outcome(MailPairs.of(rows))
 
@@ -341,7 +342,7 @@ def _cdf_height_in(entries: int) -> float:
     return 4.4 + 0.36 * max(entries, 1)
 
 
-def latency_cdf(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+def latency_cdf(deliveries: Deliveries, title: str = "") -> Figure:
     """CDFs of delivery latency (submitted to mailbox) and end-to-end latency (to the first device),
     each over all mail pairs: bounced, pending and unread pairs keep the curves below 1."""
     fig = new_figure(8, _cdf_height_in(2))
@@ -392,14 +393,14 @@ def _fold(groups: dict[str, Outcome]) -> dict[str, Outcome]:
     return kept
 
 
-def latency_by_domain(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, Outcome]:
+def latency_by_domain(deliveries: Deliveries) -> dict[str, Outcome]:
     """Delivery latency and the fate of every mail pair, per recipient domain (in name order)."""
     pairs = MailPairs.of(deliveries)
     return {domain: _delivery_outcome(group)
             for domain, group in pairs.groups_by_recipient(_domain).items()}
 
 
-def latency_cdf_by_domain(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+def latency_cdf_by_domain(deliveries: Deliveries, title: str = "") -> Figure:
     """Delivery latency CDF per destination (recipient) domain, over all its mail pairs."""
     groups = _fold(latency_by_domain(deliveries))
     fig = new_figure(8, _cdf_height_in(len(groups)))
@@ -411,7 +412,7 @@ def latency_cdf_by_domain(deliveries: Sequence[Mapping[str, Any]], title: str = 
     return fig
 
 
-def latency_by_protocol(deliveries: Iterable[Mapping[str, Any]],
+def latency_by_protocol(deliveries: Deliveries,
                         protocols: Mapping[str, str]) -> dict[str, dict[str, Outcome]]:
     """Per access protocol (``protocols``: recipient address -> protocol, see
     :func:`simulator.results.device_protocols`): ``end_to_end`` (submitted to first device, over
@@ -421,7 +422,7 @@ def latency_by_protocol(deliveries: Iterable[Mapping[str, Any]],
             for protocol, group in pairs.groups_by_recipient(protocols.get).items()}
 
 
-def latency_cdf_by_protocol(deliveries: Sequence[Mapping[str, Any]], protocols: Mapping[str, str],
+def latency_cdf_by_protocol(deliveries: Deliveries, protocols: Mapping[str, str],
                             title: str = "") -> Figure:
     """Per retrieval protocol: end-to-end latency CDF (solid) and the wait in the mailbox (dashed),
     over all mail pairs to users of that protocol (the wait over those delivered)."""
@@ -531,7 +532,7 @@ def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
 STATUSES: tuple[tuple[str, str], ...] = (("delivered", "tab:green"), ("bounced", "tab:red"), ("pending", "tab:orange"))
 
 
-def attempt_counts(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, int]]:
+def attempt_counts(deliveries: Deliveries) -> dict[str, dict[int, int]]:
     """status -> {attempts: number of mail pairs}."""
     pairs = MailPairs.of(deliveries)
     out: dict[str, dict[int, int]] = {status: {} for status, _ in STATUSES}
@@ -541,7 +542,7 @@ def attempt_counts(deliveries: Iterable[Mapping[str, Any]]) -> dict[str, dict[in
     return out
 
 
-def attempts_histogram(deliveries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+def attempts_histogram(deliveries: Deliveries, title: str = "") -> Figure:
     """How many delivery attempts each mail (message, recipient) pair took, stacked by final status."""
     counts = attempt_counts(deliveries)
     top = max((a for c in counts.values() for a in c), default=1)

@@ -252,7 +252,7 @@ def final_mail(rows: Iterable[Row]) -> list[Row]:
     return [r for r in rows if r["kind"] == "mail" and r["status"] != "expanded"]
 
 
-def final_mail_positions(deliveries: Columns) -> list[int]:
+def final_mail_positions(deliveries: Mapping[str, Sequence[Any]]) -> list[int]:
     """The positions in deliveries' columns of the mail pairs of final recipients (:func:`final_mail`)."""
     return [i for i, (kind, status) in enumerate(zip(deliveries["kind"], deliveries["status"], strict=True))
             if kind == "mail" and status != "expanded"]

@@ -230,14 +230,14 @@ class Result:
         """Latency CDFs: overall (``by=None``), per destination ``"domain"`` or per retrieval ``"protocol"``."""
         from . import plots
 
-        t, name = self.tables, self.scenario.name
+        deliveries, name = self.tables.columns("deliveries"), self.scenario.name
         if by is None:
-            return plots.latency_cdf(t.deliveries, f"{name}: latency of mail (message, recipient) pairs")
+            return plots.latency_cdf(deliveries, f"{name}: latency of mail (message, recipient) pairs")
         if by == "domain":
-            return plots.latency_cdf_by_domain(t.deliveries, f"{name}: delivery latency by destination domain")
+            return plots.latency_cdf_by_domain(deliveries, f"{name}: delivery latency by destination domain")
         if by == "protocol":
             self._need_log("the latency plot by protocol")
-            return plots.latency_cdf_by_protocol(t.deliveries, results.device_protocols(self.records),
+            return plots.latency_cdf_by_protocol(deliveries, results.device_protocols(self.records),
                                                  f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
         raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
 
@@ -259,7 +259,7 @@ class Result:
         """Delivery attempts per mail (message, recipient) pair, by final status."""
         from . import plots
 
-        return plots.attempts_histogram(self.tables.deliveries,
+        return plots.attempts_histogram(self.tables.columns("deliveries"),
                                         f"{self.scenario.name}: delivery attempts per (message, recipient)")
 
     def plot_time_breakdown(self) -> Figure:

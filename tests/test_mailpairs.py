@@ -128,3 +128,26 @@ def test_a_group_of_one_domain_is_all_of_it(n: int) -> None:
     rows = [{"kind": "mail", "recipient": "x@only.example", "status": "delivered", "submitted_at": 1.0,
              "delivered_at": 1.5 + i, "retrieved_at": None, "latency_s": 0.5 + i, "attempts": 1} for i in range(n)]
     assert plots.latency_by_domain(rows)["only.example"].values_s == [0.5 + i for i in range(n)]
+
+
+def _as_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {key: [r[key] for r in rows] for key in rows[0]}
+
+
+def test_a_table_given_as_columns_gives_the_same_pairs_groups_and_outcomes_as_its_rows() -> None:
+    rows = _rows(400)
+    by_rows, by_columns = MailPairs.of(rows), MailPairs.of(_as_columns(rows))
+    assert len(by_columns) == len(by_rows) == len(_final(rows))
+    assert by_columns.recipient == by_rows.recipient
+    assert by_columns.status.tolist() == by_rows.status.tolist()
+    for name in ("submitted_s", "delivered_s", "retrieved_s", "latency_s"):
+        np.testing.assert_array_equal(getattr(by_columns, name), getattr(by_rows, name))
+    np.testing.assert_array_equal(by_columns.attempts, by_rows.attempts)
+    domain = lambda address: address.rpartition("@")[2]  # noqa: E731
+    groups_rows, groups_columns = by_rows.groups_by_recipient(domain), by_columns.groups_by_recipient(domain)
+    assert list(groups_columns) == list(groups_rows)
+    for name, group in groups_columns.items():
+        assert group.recipient == groups_rows[name].recipient
+        np.testing.assert_array_equal(group.latency_s, groups_rows[name].latency_s)
+    assert plots.latency_by_domain(_as_columns(rows)) == plots.latency_by_domain(rows)
+    assert plots.attempt_counts(_as_columns(rows)) == plots.attempt_counts(rows)

@@ -1,7 +1,7 @@
 """The mail pairs of a deliveries table as columns, for the figures that count, group and plot them.
 
 A figure reads the columns it needs once (one pass over the rows per column, final mail pairs
-only: :func:`simulator.results.final_mail`); every group, count and series after that is array
+only: :func:`simulator.results.is_final_mail`); every group, count and series after that is array
 work, never another loop over rows. It is the one place the figures read deliveries rows.
 
 Times are the table's own floats (a missing one is NaN), and a difference of two of them is the
@@ -12,14 +12,14 @@ of the tables and the summary.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .results import final_mail, final_mail_positions
+from .results import final_mail_positions
 
 __all__ = ["Deliveries", "MailPairs", "count_by", "floats", "group_indices"]
 
@@ -59,33 +59,45 @@ Deliveries = Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
 """A deliveries table as its rows (dicts) or as its columns (column name -> values, in row order)."""
 
 
-class MailPairs:
-    """Final mail (message, recipient) pairs, column by column, in table order. A column is read
-    the first time it is asked for, so a figure reads only the columns it uses: from the table's
-    own columns when it has them (no row is made), else from its rows."""
+class RowColumns(Mapping[str, list[Any]]):
+    """Rows read as columns: a column is gathered from the rows the first time it is asked for."""
 
-    def __init__(self, rows: Sequence[Mapping[str, Any]] | None = None,
-                 columns: Mapping[str, Sequence[Any]] | None = None, positions: Sequence[int] = ()) -> None:
-        """``rows``: final mail pairs only; or ``columns`` of a whole table and the ``positions``
-        of its final mail pairs (use :meth:`of` for either form of a whole deliveries table)."""
+    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
         self._rows = rows
+        self._gathered: dict[str, list[Any]] = {}
+
+    def __getitem__(self, key: str) -> list[Any]:
+        column = self._gathered.get(key)
+        if column is None:
+            column = self._gathered[key] = [r[key] for r in self._rows]
+        return column
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows[0] if self._rows else ())
+
+    def __len__(self) -> int:
+        return len(self._rows[0]) if self._rows else 0
+
+
+class MailPairs:
+    """Final mail (message, recipient) pairs, column by column, in table order: the ``positions``
+    of those pairs in a deliveries table's ``columns``. A column is read the first time it is
+    asked for, so a figure reads only the columns it uses."""
+
+    def __init__(self, columns: Mapping[str, Sequence[Any]], positions: Sequence[int]) -> None:
         self._columns = columns
-        self._positions = list(positions)
+        self._positions = positions
 
     @classmethod
     def of(cls, deliveries: Deliveries) -> MailPairs:
-        """The final mail pairs among ``deliveries`` (deliveries.csv's rows, or its columns)."""
-        if isinstance(deliveries, Mapping):
-            return cls(columns=deliveries, positions=final_mail_positions(deliveries))
-        return cls(final_mail(deliveries))
+        """The final mail pairs among ``deliveries`` (deliveries.csv's columns, or its rows)."""
+        columns = deliveries if isinstance(deliveries, Mapping) else RowColumns(list(deliveries))
+        return cls(columns, final_mail_positions(columns))
 
     def __len__(self) -> int:
-        return len(self._rows) if self._rows is not None else len(self._positions)
+        return len(self._positions)
 
     def _column(self, key: str) -> list[Any]:
-        if self._rows is not None:
-            return [r[key] for r in self._rows]
-        assert self._columns is not None
         return list(map(self._columns[key].__getitem__, self._positions))
 
     def _floats(self, key: str) -> FloatArray:
@@ -127,10 +139,6 @@ class MailPairs:
     def groups_by_recipient(self, key: Callable[[str], str | None]) -> dict[str, MailPairs]:
         """The pairs by ``key(recipient)`` (None: in no group), groups in sorted order, each
         group's pairs in table order (see :func:`group_indices`)."""
-        groups = group_indices(self.recipient, key)
-        if self._rows is not None:
-            rows = self._rows
-            return {group: MailPairs([rows[i] for i in index.tolist()]) for group, index in groups.items()}
         positions = self._positions
-        return {group: MailPairs(columns=self._columns, positions=[positions[i] for i in index.tolist()])
-                for group, index in groups.items()}
+        return {group: MailPairs(self._columns, [positions[i] for i in index.tolist()])
+                for group, index in group_indices(self.recipient, key).items()}

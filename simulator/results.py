@@ -246,16 +246,20 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
 
 
+def is_final_mail(kind: str, status: str) -> bool:
+    """Whether a deliveries pair is mail to a final recipient: kind ``mail``, not a pair a list or
+    alias took (status ``expanded``: its members' pairs are counted instead)."""
+    return kind == "mail" and status != "expanded"
+
+
 def final_mail(rows: Iterable[Row]) -> list[Row]:
-    """The mail pairs of final recipients: kind ``mail``, without the pairs a list or alias took
-    (status ``expanded``: its members' pairs are counted instead)."""
-    return [r for r in rows if r["kind"] == "mail" and r["status"] != "expanded"]
+    """The rows of the mail pairs of final recipients (:func:`is_final_mail`)."""
+    return [r for r in rows if is_final_mail(r["kind"], r["status"])]
 
 
 def final_mail_positions(deliveries: Mapping[str, Sequence[Any]]) -> list[int]:
-    """The positions in deliveries' columns of the mail pairs of final recipients (:func:`final_mail`)."""
-    return [i for i, (kind, status) in enumerate(zip(deliveries["kind"], deliveries["status"], strict=True))
-            if kind == "mail" and status != "expanded"]
+    """The positions in deliveries' columns of the mail pairs of final recipients (:func:`is_final_mail`)."""
+    return [i for i, final in enumerate(map(is_final_mail, deliveries["kind"], deliveries["status"])) if final]
 
 
 def stats(values: Sequence[float]) -> dict[str, float | None]:

@@ -88,7 +88,9 @@ class Sessions:
         return max((expires_s for expires_s, seq in self._tails if seq in self._open), default=0.0)
 
     def close(self, handle: Handle | None) -> None:
-        self._open.pop(handle, None)  # type: ignore[arg-type]
+        """Forget a session (None or 0: one never registered, or already closed)."""
+        if handle:
+            self._open.pop(handle, None)
 
     def __len__(self) -> int:
         return len(self._open)

@@ -348,7 +348,6 @@ def start_jobs(jobs: list[Job]) -> None:
     """Start delivery jobs handed over by a session that has just ended: the first one at once,
     as part of the current step, the others each in a step of its own."""
     if jobs:
-        if len(jobs) > 1:
-            for job in jobs[1:]:
-                job.start_soon()
+        for job in jobs[1:]:
+            job.start_soon()
         jobs[0].start()

@@ -81,5 +81,4 @@ class Workers:
         elif self.free is not None:
             self.free += 1
         ctx.end.release()
-        if jobs:
-            start_jobs(jobs)  # the first as part of this step, as after an SMTP session
+        start_jobs(jobs)  # the first as part of this step, as after an SMTP session

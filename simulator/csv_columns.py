@@ -83,11 +83,8 @@ def csv_file(path: Path, header: Sequence[str]) -> Iterator[Callable[[Sequence[S
         raise ValueError(f"{path.name}: a header of {len(header)} column(s); at least 2")
 
     def write(columns: Sequence[Sequence[Any]]) -> None:
-        if len(columns) != len(header):
-            raise ValueError(f"{path.name}: {len(columns)} columns for a header of {len(header)}")
+        _check(path, header, columns)
         rows = len(columns[0])
-        if any(len(column) != rows for column in columns):
-            raise ValueError(f"{path.name}: columns of different lengths")
         for start in range(0, rows, CHUNK_ROWS):
             _write_chunk(f, columns, start, min(start + CHUNK_ROWS, rows))
 
@@ -97,13 +94,18 @@ def csv_file(path: Path, header: Sequence[str]) -> Iterator[Callable[[Sequence[S
 
 
 def write_csv(path: Path, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
-    """Write the table whose columns are ``columns`` (all of one length, in ``header``'s order) as ``path``."""
-    if len(header) != len(columns):
+    """Write the table whose columns are ``columns`` (all of one length, in ``header``'s order) as
+    ``path``; ValueError for columns that do not fit the header (and no file is written)."""
+    _check(path, header, columns)
+    with csv_file(path, header) as write:
+        write(columns)
+
+
+def _check(path: Path, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+    if len(columns) != len(header):
         raise ValueError(f"{path.name}: {len(columns)} columns for a header of {len(header)}")
     if any(len(column) != len(columns[0]) for column in columns):
         raise ValueError(f"{path.name}: columns of different lengths")
-    with csv_file(path, header) as write:
-        write(columns)
 
 
 def columns_of(rows: Iterable[dict[str, Any]], header: Sequence[str]) -> list[list[Any]]:

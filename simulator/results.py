@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from .collector import while_paused
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
-from .csv_columns import columns_of, csv_file, write_csv
+from .csv_columns import csv_file, write_csv
 from .eventkinds import detail_texts
 from .eventlog import Record
 from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns, take
@@ -391,11 +391,6 @@ def device_protocols(records: Sequence[Record] | LogColumns) -> dict[str, str]:
 
 
 # ---- writers ----------------------------------------------------------------------------------
-
-
-def write_rows(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    """A CSV table of rows (dicts keyed by column name); see :func:`write_table`."""
-    write_csv(path, columns, columns_of(rows, columns))
 
 
 def write_table(path: Path, columns: Sequence[str], data: Columns) -> None:

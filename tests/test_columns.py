@@ -146,10 +146,9 @@ def test_the_collector_pauses_in_the_block_and_resumes_even_after_an_error() -> 
 
 
 def test_a_small_run_saves_the_same_files_through_rows_and_columns(tmp_path: Path) -> None:
-    """The writer of rows (used for the load tables) and of columns give the same text."""
+    """The table's rows, gathered into columns again (as the load tables are), give the same text."""
     result = run_yaml(ROOT.joinpath("scenarios", "quickstart.yaml").read_text())
     folder = result.save(tmp_path / "out", with_plots=False)
-    from simulator.results import write_rows
-
-    write_rows(tmp_path / "again.csv", DELIVERY_COLUMNS, result.tables.deliveries)
+    again = csv_columns.columns_of(result.tables.deliveries, DELIVERY_COLUMNS)
+    csv_columns.write_csv(tmp_path / "again.csv", DELIVERY_COLUMNS, again)
     assert (tmp_path / "again.csv").read_bytes() == (folder / "deliveries.csv").read_bytes()

@@ -24,7 +24,7 @@ from test_equivalence import random_world
 
 from simulator import Result, load_scenario, run
 from simulator.breakdown import BREAKDOWN_COLUMNS
-from simulator.results import write_rows
+from simulator.csv_columns import columns_of, write_csv
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "files"
@@ -43,7 +43,7 @@ def files_of(source: str | Path, folder: Path) -> dict[str, bytes]:
     """Every pinned file of the run of ``source``, saved into ``folder``, by name."""
     result: Result = run(load_scenario(source))
     result.save(folder, with_plots=False)
-    write_rows(folder / "time_breakdown.csv", BREAKDOWN_COLUMNS, result.breakdown_rows)
+    write_csv(folder / "time_breakdown.csv", BREAKDOWN_COLUMNS, columns_of(result.breakdown_rows, BREAKDOWN_COLUMNS))
     return {name: (folder / name).read_bytes() for name in FILES}
 
 

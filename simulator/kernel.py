@@ -16,7 +16,8 @@ SimPy's public API costs a property call or a scheduled event for each. What is 
   :func:`run_events` pops and processes as ``Environment.step`` does, without a call per event,
   and into which :func:`timer` pushes a timeout as ``Environment.schedule`` does (taking the next
   event id from ``Environment._eid``), without the three calls of ``env.timeout``.
-- ``Timeout._delay``: set by :func:`timer` as ``Timeout.__init__`` sets it.
+- ``Timeout._delay``: set by :func:`timer` as ``Timeout.__init__`` sets it; ``_ok`` and ``_value``
+  read from the class (:class:`Timer`), as ``Timeout.__init__`` would set them on each instance.
 
 pyproject.toml bounds SimPy's version; a release that changes any of these fails the test.
 """
@@ -48,7 +49,15 @@ def mark_done(event: simpy.Event) -> None:
     event.callbacks = None  # type: ignore[assignment]
 
 
-_new_timeout = Timeout.__new__
+class Timer(Timeout):
+    """A :class:`simpy.Timeout` made by :func:`timer`: it is triggered (ok, value None) from the
+    start, as a timeout is, and says so from the class rather than from two fields per instance."""
+
+    _ok = True
+    _value = None
+
+
+_new_timer = Timer.__new__
 
 
 def timer(env: simpy.Environment, delay_s: float, callback: Callback) -> simpy.Event:
@@ -56,11 +65,9 @@ def timer(env: simpy.Environment, delay_s: float, callback: Callback) -> simpy.E
     ``env.timeout(delay_s).callbacks.append(callback)`` would (same heap entry, same event id)."""
     if delay_s < 0:
         raise ValueError(f"negative delay {delay_s}")
-    event = _new_timeout(Timeout)
+    event = _new_timer(Timer)
     event.env = env
     event.callbacks = [callback]
-    event._value = None
-    event._ok = True
     event._delay = delay_s
     heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), event))
     return event

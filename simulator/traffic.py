@@ -78,7 +78,8 @@ class PoissonSource:
             if arrivals_rng is None:
                 raise ValueError("a rate that changes over time draws its arrivals from arrivals_rng: give one")
             self.total_rate_per_s = profile.max_rate_per_s * len(senders)
-            self.gap = Arrivals(profile.scaled(len(senders)), buffered(arrivals_rng.standard_exponential), ctx.clock).gap
+            unit = buffered(arrivals_rng.standard_exponential)
+            self.gap = Arrivals(profile.scaled(len(senders)), unit, ctx.clock).gap
         self.uniform = buffered(lambda n: rng.random(size=n))
         self.count = buffered(lambda n: spec.recipients.sample_many(rng, n))
         self.text = buffered(lambda n: spec.size.sample_many(rng, n))

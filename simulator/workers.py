@@ -55,7 +55,7 @@ class Workers:
     A message waits only while no worker is idle (a worker that finishes takes the next one
     waiting at once). Without a limit, a worker is added whenever none is idle. The hot path (a
     worker idle, the server up) runs once or twice per message, so the stage keeps what it
-    reads there as its own attributes (the server's log, clock, timer and end of run) instead of
+    reads there as its own attributes (the server's log, clock, environment and end of run) instead of
     reaching through the server and its context each time.
     """
 

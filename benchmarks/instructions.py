@@ -1,11 +1,12 @@
 """Instructions executed by ``World.run`` in the benchmark's delivery phase, counted by valgrind.
 
 Wall and CPU times on a shared or virtual machine vary by 20 % or more from run to run; the
-number of machine instructions a run executes does not (with ``PYTHONHASHSEED`` fixed). This
-script counts them with valgrind's cachegrind for a benchmark scenario, as the difference between
-a child that builds the world and runs it to the end of the delivery phase (the POP3 batch's
-start; with ``--retrieval``, the whole run) and one that only builds it. It needs valgrind; it
-is about 40 times slower than a plain run, so use a few thousand messages.
+number of machine instructions a run executes does not (with ``PYTHONHASHSEED`` fixed and
+OpenBLAS kept to one thread). This script counts them with valgrind's cachegrind for a benchmark
+scenario, as the difference between a child that builds the world and runs it to the end of the
+delivery phase (the POP3 batch's start; with ``--retrieval``, the whole run) and one that only
+builds it. It needs valgrind; it is about 40 times slower than a plain run, so use a few
+thousand messages.
 
     python benchmarks/instructions.py --messages 10000 [--retrieval] [--outages] [--capacity]
 """
@@ -44,7 +45,10 @@ def instructions(scenario: Path, mode: str, split_at_s: float | None) -> tuple[i
     done = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
          sys.executable, "-c", CHILD, str(scenario), mode, "none" if split_at_s is None else repr(split_at_s)],
-        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True, text=True, check=True,
+        # OpenBLAS's idle threads (numpy starts them on import) spin for a varying while: with
+        # them, the same run counted 3,000 instructions a message more or less at 30,000 messages.
+        env={**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"},
     )
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if found is None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["DAY_S", "HOUR_S", "RateProfile"]
+__all__ = ["DAY_S", "HOUR_S", "Arrivals", "RateProfile"]
 
 HOUR_S = 3600.0
 DAY_S = 86400.0
@@ -83,20 +83,30 @@ class RateProfile:
                 parts.append(rate * (min(end, local_s) - start))
         return math.fsum(parts)
 
+    def locate(self, now_s: float) -> tuple[float, float, int]:
+        """Where ``now_s`` falls: ``(base_s, local_s, i)``, the start of its period (0 without a
+        period), its time since then, and the segment ``i`` that time lies in."""
+        base_s = 0.0
+        local_s = now_s
+        period_s = self.period_s
+        if period_s is not None:
+            base_s = math.floor(now_s / period_s) * period_s
+            local_s = now_s - base_s
+        return base_s, local_s, bisect_right(self.starts_s, local_s) - 1
+
     def time_after(self, now_s: float, amount: float) -> float:
         """The time ``t >= now_s`` with ``Λ(t) - Λ(now_s) = amount`` (``math.inf`` if the rate
         never accumulates that much): the next arrival after ``now_s`` for a unit exponential ``amount``."""
-        period_s = self.period_s
-        base_s = 0.0
-        local_s = now_s
-        if period_s is not None:
-            per_period = self.period_amount
-            if per_period <= 0:
-                return math.inf
-            base_s = math.floor(now_s / period_s) * period_s
-            local_s = now_s - base_s
+        if self.period_s is not None and self.period_amount <= 0:
+            return math.inf
+        base_s, local_s, i = self.locate(now_s)
+        return self.walk(base_s, local_s, i, amount)
+
+    def walk(self, base_s: float, local_s: float, i: int, amount: float) -> float:
+        """:meth:`time_after` from where :meth:`locate` found the present: segment by segment
+        (whole periods at once) until ``amount`` has accumulated."""
+        period_s, per_period = self.period_s, self.period_amount
         starts, rates, ends = self.starts_s, self.rates_per_s, self.ends_s
-        i = bisect_right(starts, local_s) - 1
         while True:
             rate, end = rates[i], ends[i]
             if rate > 0:
@@ -119,3 +129,75 @@ class RateProfile:
                 if whole > 0:  # skip whole periods at once, leaving an amount in (0, per_period]
                     base_s += whole * period_s
                     amount -= whole * per_period
+
+
+class Arrivals:
+    """The arrivals of a profile's Poisson process one after another, as gaps from the present.
+
+    :meth:`gap` is ``profile.time_after(now_s, amount) - now_s`` for the time ``clock()`` reads
+    (which never goes back) and the next unit exponential ``amount`` from ``unit``, bit for bit.
+    Arrivals come in time order, so most of them fall in the segment of the one before, away
+    from its end (there are many arrivals an hour): that segment is kept, with how long
+    :meth:`RateProfile.locate` keeps finding it, and such an arrival costs the first step of
+    :meth:`RateProfile.walk` alone, without the search for the segment.
+    """
+
+    __slots__ = ("_base_s", "_clock", "_end_s", "_i", "_profile", "_rate_per_s", "_to_s", "_unit")
+
+    _NARROWING_STEPS = 4  # floats below a segment's end tried before giving up keeping it
+
+    def __init__(self, profile: RateProfile, unit: Callable[[], float], clock: Callable[[], float]) -> None:
+        self._profile = profile
+        self._unit = unit
+        self._clock = clock
+        # The segment kept: from the time it was found until _to_s (none at first), ``locate``
+        # finds segment _i of the period starting at _base_s, of rate _rate_per_s (> 0), ending at _end_s.
+        self._to_s = 0.0
+        self._base_s = self._end_s = 0.0
+        self._rate_per_s = 1.0
+        self._i = 0
+
+    def gap(self) -> float:
+        """The time from now to the next arrival (``math.inf`` if there is none)."""
+        now_s = self._clock()
+        amount = self._unit()
+        if now_s < self._to_s:
+            # walk's first step, the same operations in the same order
+            base_s = self._base_s
+            local_s = now_s - base_s
+            need_s = amount / self._rate_per_s
+            if local_s + need_s < self._end_s:
+                return base_s + local_s + need_s - now_s
+            return self._profile.walk(base_s, local_s, self._i, amount) - now_s
+        profile = self._profile
+        if profile.period_s is not None and profile.period_amount <= 0:
+            return math.inf
+        base_s, local_s, i = profile.locate(now_s)
+        self._keep(now_s, base_s, local_s, i)
+        return profile.walk(base_s, local_s, i, amount) - now_s
+
+    def _keep(self, now_s: float, base_s: float, local_s: float, i: int) -> None:
+        """Keep segment ``i``, where ``locate`` found ``now_s``, until as near its end as can be shown.
+
+        ``locate`` is monotone in the time (neither the period's start nor the segment index
+        decreases as the time grows), so a segment found both at ``now_s`` and at the last float
+        before the kept end is found at every time between. Rounding can put the last floats
+        before a period's end into the next period: the end is then narrowed by a float or two.
+        """
+        profile = self._profile
+        self._to_s = now_s  # nothing kept unless shown below
+        rate_per_s = profile.rates_per_s[i]
+        if local_s < 0 or rate_per_s <= 0:
+            return
+        end_s = profile.ends_s[i]
+        to_s = base_s + end_s
+        for _ in range(self._NARROWING_STEPS):
+            last_s = math.nextafter(to_s, -math.inf)
+            if last_s < now_s:
+                return
+            last_base_s, _, last_i = profile.locate(last_s)
+            if last_base_s == base_s and last_i == i:
+                self._to_s = to_s
+                self._base_s, self._end_s, self._rate_per_s, self._i = base_s, end_s, rate_per_s, i
+                return
+            to_s = last_s

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import kernel
 from .message import MAIL, Message, quoted_printable_bytes, wire_bytes
-from .profiles import RateProfile
+from .profiles import Arrivals
 from .randomness import buffered
 from .wiring import Composing, TrafficWiring
 
@@ -78,7 +78,8 @@ class PoissonSource:
             if arrivals_rng is None:
                 raise ValueError("a rate that changes over time draws its arrivals from arrivals_rng: give one")
             self.total_rate_per_s = profile.max_rate_per_s * len(senders)
-            self.gap = _inverted(profile.scaled(len(senders)), arrivals_rng, ctx.clock)
+            unit = buffered(arrivals_rng.standard_exponential)
+            self.gap = Arrivals(profile.scaled(len(senders)), unit, ctx.clock).gap
         self.uniform = buffered(lambda n: rng.random(size=n))
         self.count = buffered(lambda n: spec.recipients.sample_many(rng, n))
         self.text = buffered(lambda n: spec.size.sample_many(rng, n))
@@ -125,17 +126,6 @@ class PoissonSource:
 
     def _end(self, _event: Any) -> None:
         self.ctx.end.source_ended()
-
-
-def _inverted(profile: RateProfile, rng: np.random.Generator, clock: Callable[[], float]) -> Callable[[], float]:
-    """Gaps to the next arrivals of ``profile``'s Poisson process, from the time ``clock`` reads."""
-    unit = buffered(rng.standard_exponential)
-
-    def gap() -> float:
-        now_s = clock()
-        return profile.time_after(now_s, unit()) - now_s
-
-    return gap
 
 
 def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ processed at once (as many workers as messages). While the server is down no pro
 a message being processed when it goes down finishes, and is taken when the server is up again.
 
 Each processing is logged: ``processing`` when a worker starts on a message, ``processed`` when it
-is done (at that moment the message is delivered or enqueued). The stage holds the run open.
+is done (at that moment the message is delivered or enqueued). The stage holds the run open while
+it has a message: it counts them itself (:meth:`simulator.end_of_run.EndOfRun.add_stage`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import kernel
 from .delivery import start_jobs
+from .kernel import timer
 from .message import Message
 from .randomness import Distribution, buffered
 
@@ -30,55 +31,97 @@ if TYPE_CHECKING:
     from .server import MailServer
 
 
-class Workers:
-    """The processing stage of one server: its free workers and the messages waiting for one."""
+Job = tuple[Message, tuple[str, ...]]  # a message and the recipients it was accepted for
 
-    __slots__ = ("free", "processing_s", "server", "waiting")
+
+class Worker:
+    """One worker of a stage: the job it is processing (unset while idle) and the callback that ends it.
+
+    The callback (the stage's ``_done`` for this worker) is made once, with the worker, so a
+    processing costs no new callable: it is the timer's callback, and also what waits for the
+    server to come back if a processing ends while it is down.
+    """
+
+    __slots__ = ("job", "on_done")
+
+    def __init__(self, stage: Workers) -> None:
+        self.job: Job  # unset while idle
+        self.on_done = partial(stage._done, self)
+
+
+class Workers:
+    """The processing stage of one server: its idle workers and the messages waiting for one.
+
+    A message waits only while no worker is idle (a worker that finishes takes the next one
+    waiting at once). Without a limit, a worker is added whenever none is idle. The hot path (a
+    worker idle, the server up) runs once or twice per message, so the stage keeps what it
+    reads there as its own attributes (the server's log, clock, environment and end of run) instead of
+    reaching through the server and its context each time.
+    """
+
+    __slots__ = ("append_record", "clock", "end", "env", "idle", "limited", "messages", "name", "processing_s",
+                 "server", "waiting")
 
     def __init__(self, server: MailServer, workers: int | None, processing: Distribution,
                  rng: np.random.Generator) -> None:
+        ctx = server.ctx
         self.server = server
-        self.free = workers  # None: unlimited
+        self.name = server.name
+        self.env = ctx.env
+        self.clock = ctx.clock
+        self.append_record = ctx.append_record
+        self.end = ctx.end
+        self.messages = 0  # being processed or waiting: they hold the run open (see add_stage)
+        ctx.end.add_stage(self)
+        self.limited = workers is not None
+        self.idle = [Worker(self) for _ in range(workers or 0)]
         # Processing times, drawn from the server's own stream in blocks (one per message, in order).
         self.processing_s = buffered(lambda n: processing.sample_many(rng, n))
-        self.waiting: deque[tuple[Message, tuple[str, ...]]] = deque()
+        self.waiting: deque[Job] = deque()
 
     def admit(self, message: Message, rcpts: tuple[str, ...]) -> None:
         """The server has just accepted ``message`` for ``rcpts``: process it when a worker is free."""
-        self.server.ctx.end.hold()  # released when the message has been taken
-        free = self.free
-        if free is None:
-            self._start(message, rcpts)
-        elif free and not self.waiting:
-            self.free = free - 1
-            self._start(message, rcpts)
-        else:
+        self.messages += 1  # until the message has been taken
+        idle = self.idle
+        if idle:
+            worker = idle.pop()
+        elif self.limited:
             self.waiting.append((message, rcpts))
-
-    def _start(self, message: Message, rcpts: tuple[str, ...]) -> None:
-        server = self.server
-        if not server.up:  # the worker waits for the server to come back (holding its place)
-            server.back_up().callbacks.append(partial(self._resume, message, rcpts))
             return
-        ctx = server.ctx
-        ctx.append_record((ctx.clock(), "processing", message.id, server.name, (rcpts,)))
-        kernel.timer(ctx.env, self.processing_s(), partial(self._done, message, rcpts))
+        else:
+            worker = Worker(self)
+        worker.job = (message, rcpts)
+        self._start(worker)
 
-    def _resume(self, message: Message, rcpts: tuple[str, ...], _event: Any) -> None:
-        self._start(message, rcpts)
-
-    def _done(self, message: Message, rcpts: tuple[str, ...], _event: Any) -> None:
+    def _start(self, worker: Worker, _event: Any = None) -> None:
+        """``worker`` starts on its job (once the server is up: until then it waits, busy)."""
         server = self.server
         if not server.up:
-            server.back_up().callbacks.append(partial(self._done, message, rcpts))
+            server.back_up().callbacks.append(partial(self._start, worker))
             return
-        ctx = server.ctx
-        ctx.append_record((ctx.clock(), "processed", message.id, server.name, (rcpts,)))
+        message, rcpts = worker.job
+        self.append_record((self.clock(), "processing", message.id, self.name, (rcpts,)))
+        timer(self.env, self.processing_s(), worker.on_done)
+
+    def _done(self, worker: Worker, _event: Any) -> None:
+        """``worker`` has processed its job: the server takes it (once up), and the worker goes on
+        to the next message waiting, if any."""
+        server = self.server
+        if not server.up:
+            server.back_up().callbacks.append(worker.on_done)
+            return
+        message, rcpts = worker.job
+        self.append_record((self.clock(), "processed", message.id, self.name, (rcpts,)))
         jobs = server.take(message, rcpts, False)
         waiting = self.waiting
         if waiting:
-            self._start(*waiting.popleft())
-        elif self.free is not None:
-            self.free += 1
-        ctx.end.release()
+            worker.job = waiting.popleft()
+            self._start(worker)
+        else:
+            del worker.job  # (not to keep the message alive)
+            self.idle.append(worker)
+        messages = self.messages - 1
+        self.messages = messages
+        if not messages and not self.end.held:  # the stage's last message: the run may be over
+            self.end.check()
         start_jobs(jobs)  # the first as part of this step, as after an SMTP session

@@ -128,6 +128,38 @@ def test_processing_without_workers_is_a_pure_delay_and_keeps_the_run_counter_ba
         assert 1.0 <= ends[mid] - starts[0][0] <= 3.0
 
 
+def test_messages_in_a_stage_keep_the_run_open_and_workers_are_made_once() -> None:
+    """While m1 is processed and m2 waits for the one worker, both count as outstanding work;
+    without a limit, a stage has as many workers as it ever had messages at once."""
+    text = world(mx_b="{workers: 1, processing: 2s}", messages="""
+        - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
+        - {at: 0.1, from: x002@a.example, to: z002@b.example, size: 1KB}
+        """)
+    w = World(load_scenario(text))
+    workers = w.ctx.servers["mx.b"].workers
+    assert workers is not None
+    stage = workers  # (its narrowed type, for the callback)
+    seen: list[tuple[int, int]] = []
+    w.env.timeout(0.1 + SUB * 4.5 + RTT * 4.5 + 0.5).callbacks.append(
+        lambda _event: seen.append((stage.messages, w.ctx.busy)))
+    w.run()
+    (messages, busy), = seen
+    assert messages == 2 and busy >= 2
+    assert stage.messages == 0 and len(stage.idle) == 1 and not stage.waiting
+
+    unlimited = world(mx_b="{processing: 2s}", messages="""
+        - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
+        - {at: 0, from: x002@a.example, to: z002@b.example, size: 1KB}
+        - {at: 0, from: x003@a.example, to: z003@b.example, size: 1KB}
+        - {at: 100, from: x004@a.example, to: z004@b.example, size: 1KB}
+        """)
+    w = finished_world(unlimited)
+    workers = w.ctx.servers["mx.b"].workers
+    assert workers is not None
+    assert len(workers.idle) == 3  # the fourth message found one idle
+    assert len([r for r in w.log.records if r[1] == "processed"]) == 4
+
+
 def test_a_server_down_starts_no_processing_until_it_is_back() -> None:
     text = world(mx_b="{workers: 1, processing: 2s}", messages="""
         - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from simulator import load_scenario, run
 from simulator.cli import main
-from simulator.profiles import DAY_S, HOUR_S, RateProfile
+from simulator.profiles import DAY_S, HOUR_S, Arrivals, RateProfile
 from simulator.randomness import Streams
 from simulator.scenario import ScenarioError, scenario_json_schema
 from simulator.workload import estimate
@@ -83,6 +83,59 @@ def test_time_after_inverts_the_cumulative_rate(hourly: list[float], now_s: floa
     assert profile.expected(then_s) - profile.expected(now_s) == pytest.approx(amount, rel=1e-9, abs=1e-6)
     hour = int((then_s % DAY_S) // HOUR_S) % 24
     assert hourly[hour] > 0 or then_s % HOUR_S == 0  # an arrival never falls inside a zero-rate hour
+
+
+def arrivals_against_time_after(profile: RateProfile, start_s: float, amounts: list[float]) -> tuple[int, int]:
+    """Walk ``Arrivals`` from ``start_s`` through ``amounts``, each gap against ``time_after``'s,
+    bit for bit; returns how many gaps were finite and how many fell in the segment of the one before."""
+    clock = [start_s]
+    draws = iter(amounts)
+    arrivals = Arrivals(profile, lambda: next(draws), lambda: clock[0])
+    finite = same_segment = 0
+    for amount in amounts:
+        now_s = clock[0]
+        expected = profile.time_after(now_s, amount) - now_s
+        kept_before = now_s < arrivals._to_s
+        gap = arrivals.gap()
+        assert gap == expected or (math.isnan(gap) and math.isnan(expected)), (now_s, amount, gap, expected)
+        if not math.isfinite(gap):
+            break
+        finite += 1
+        same_segment += kept_before
+        clock[0] = now_s + gap
+    return finite, same_segment
+
+
+def test_arrivals_give_time_afters_gaps_and_mostly_skip_the_search() -> None:
+    rng = np.random.default_rng(3)
+    hourly = [0.0, 0.0, 0.5, 2.0, 4.0, 1.0] * 4  # zero-rate hours to skip, busy hours to stay in
+    finite, same = arrivals_against_time_after(RateProfile.daily(hourly), 0.0,
+                                               list(rng.standard_exponential(20_000)))
+    assert finite == 20_000
+    assert same > 0.9 * finite  # about 2 arrivals a minute: most stay in their hour
+    steps = RateProfile((0.0, 100.0, 200.0), (0.5, 0.0, 2.0))  # the last step lasts for ever
+    finite, same = arrivals_against_time_after(steps, 0.0, list(rng.standard_exponential(500)))
+    assert finite == 500
+    assert same >= finite - 3  # found again only at the start and after the zero-rate step
+
+
+def test_arrivals_at_the_last_floats_of_a_day_and_with_no_rate_at_all() -> None:
+    profile = RateProfile.daily([1.0] * 24)
+    for start_s in (np.nextafter(DAY_S, 0.0), np.nextafter(3 * DAY_S, 0.0), 23 * HOUR_S, DAY_S):
+        amounts = [1e-9, 0.5, 1e-12, 2.0, 3600.0 * 30, 1e-3]
+        assert arrivals_against_time_after(profile, float(start_s), amounts)[0] == len(amounts)
+    zero = Arrivals(RateProfile.daily([0.0] * 24), lambda: 1.0, lambda: 5.0)
+    assert zero.gap() == math.inf
+    never = Arrivals(RateProfile((0.0, 10.0), (1.0, 0.0)), lambda: 6.0, lambda: 5.0)
+    assert never.gap() == math.inf
+
+
+@settings(max_examples=100, deadline=None)
+@given(hourly=st.lists(rates, min_size=24, max_size=24).filter(lambda r: sum(r) > 0),
+       start_s=st.floats(min_value=0, max_value=3 * DAY_S),
+       amounts=st.lists(st.floats(min_value=1e-9, max_value=1e5), min_size=1, max_size=40))
+def test_arrivals_are_time_after_bit_for_bit(hourly: list[float], start_s: float, amounts: list[float]) -> None:
+    assert arrivals_against_time_after(RateProfile.daily(hourly), start_s, amounts)[0] == len(amounts)
 
 
 # ---------------------------------------------------------------------------- arrivals in a run

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .addresses import domain_of
@@ -103,12 +104,16 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
     busy = dict.fromkeys(names, 0)
 
     for event in ("accepted", "delivered", "sent"):
-        counted = Counter((r[NODE], min(int(r[TIME] // bin_s), last)) for r in log.rows(event))
+        positions = log.where(event)
+        counted = Counter(zip(log.at(NODE, positions), (min(int(t // bin_s), last) for t in log.at(TIME, positions)),
+                              strict=True))
         for (node, k), n in counted.items():
             rows = table.get(node)
             if rows is not None:
                 rows[k][event] += n
-    authors = {r[MESSAGE_ID]: r[VALUES][1] for r in log.rows("created")}
+    made = log.where("created")
+    authors = dict(zip(log.at(MESSAGE_ID, made), map(itemgetter(1), log.at(VALUES, made)), strict=True))
+    del made
     for time_s, event, mid, node, values in log.rows(*_LEVELS, *_REFUSALS):
         if event in _LEVELS:
             rows = table.get(node)

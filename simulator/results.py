@@ -125,14 +125,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     - a list's copy is submitted when the message it copies was, up the chain of copies.
     """
     log = log_columns(records)
-    made = log.rows("created")
-    made_ids = log.column(MESSAGE_ID, made)
-    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, log.column(VALUES, made), strict=True))
-    created_at: dict[str, float] = dict(zip(made_ids, log.column(TIME, made), strict=True))
+    made = log.where("created")
+    made_ids = log.at(MESSAGE_ID, made)
+    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, log.at(VALUES, made), strict=True))
+    created_at: dict[str, float] = dict(zip(made_ids, log.at(TIME, made), strict=True))
+    del made, made_ids
     delivered = log.where("delivered")
-    delivered_rows = take(log.records, delivered)
-    delivered_ids = log.column(MESSAGE_ID, delivered_rows)
-    delivered_rcpts = list(map(itemgetter(0), log.column(VALUES, delivered_rows)))
+    delivered_ids = log.at(MESSAGE_ID, delivered)
+    delivered_rcpts = list(map(itemgetter(0), log.at(VALUES, delivered)))
 
     taken: dict[tuple[str, str], float] = {}  # pair -> when a list or alias took it (before any delivery)
     copies: Counter[tuple[str, str]] = Counter()  # pair -> a list's second copies
@@ -140,14 +140,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
     expanded = log.where("expanded")
     if expanded:
-        named = {(log.records[i][MESSAGE_ID], log.records[i][VALUES][0]) for i in expanded}
+        expansions = log.rows("expanded")
+        named = {(mid, values[0]) for _t, _e, mid, _n, values in expansions}
         first_delivered: dict[tuple[str, str], int] = {}  # pair named by an expansion -> its first delivery
         for key, i in zip(zip(delivered_ids, delivered_rcpts, strict=True), delivered, strict=True):
             if key in named and key not in first_delivered:
                 first_delivered[key] = i
         known = {(mid, rcpt) for mid, v in messages.items() for rcpt in v[3]}  # pairs of the ``to`` of each message
-        for i in expanded:
-            time_s, _event, mid, _node, (address, _via, targets, copy) = log.records[i]
+        for i, (time_s, _event, mid, _node, (address, _via, targets, copy)) in zip(expanded, expansions, strict=True):
             key = (mid, address)
             known.add(key)
             if key not in taken and first_delivered.get(key, i) >= i:
@@ -181,24 +181,28 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
 
     delivered_at: list[float | None] = [None] * pairs
     for k, t in zip(numbers(reversed(delivered_ids), reversed(delivered_rcpts)),
-                    reversed(log.column(TIME, delivered_rows)), strict=True):
+                    reversed(log.at(TIME, delivered)), strict=True):
         if k is not None:
             delivered_at[k] = t  # the first delivery is set last
-    got = log.rows("retrieved")
-    got_mids, got_values, got_times = log.column(MESSAGE_ID, got), log.column(VALUES, got), log.column(TIME, got)
+    del delivered, delivered_ids, delivered_rcpts
+    got = log.where("retrieved")
+    got_mids, got_values, got_times = log.at(MESSAGE_ID, got), log.at(VALUES, got), log.at(TIME, got)
+    del got
     got_rcpts = list(map(itemgetter(0), got_values))
     retrieved_at: list[float | None] = [None] * pairs
     for k, t in zip(numbers(reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
         if k is not None:
             retrieved_at[k] = t
     tries = [0] * pairs
-    for _t, _e, mid, _n, (rcpts, _hosts) in log.rows("attempt"):
+    tried = log.where("attempt")
+    for mid, (rcpts, _hosts) in zip(log.at(MESSAGE_ID, tried), log.at(VALUES, tried), strict=True):
         for k in numbers(repeat(mid), rcpts):
             if k is not None:
                 tries[k] += 1
+    del tried
     duplicates = [0] * pairs
-    again = log.rows("duplicate")
-    for k in numbers(log.column(MESSAGE_ID, again), map(itemgetter(0), log.column(VALUES, again))):
+    again = log.where("duplicate")
+    for k in numbers(log.at(MESSAGE_ID, again), map(itemgetter(0), log.at(VALUES, again))):
         if k is not None:
             duplicates[k] += 1
     for key, n in copies.items():
@@ -212,8 +216,9 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         k = number.get(key)
         if k is not None:
             delivered_at[k], status[k], code[k] = t, "expanded", "250"
-    for _t, _e, mid, _n, (rcpts, failed, _next) in log.rows("deferred"):  # the last deferral's code, unless a
-        for k in numbers(repeat(mid), rcpts):                              # bounce or a delivery has one
+    deferred = log.where("deferred")  # the last deferral's code, unless a bounce or a delivery has one
+    for mid, (rcpts, failed, _next) in zip(log.at(MESSAGE_ID, deferred), log.at(VALUES, deferred), strict=True):
+        for k in numbers(repeat(mid), rcpts):
             if k is not None and delivered_at[k] is None:
                 code[k] = failed
     for _t, _e, mid, _n, (rcpt, failed, *_) in reversed(log.rows("bounced")):
@@ -239,10 +244,10 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
                            "device": list(map(itemgetter(1), got_values)),
                            "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
-    changed = log.rows("enqueued", "dequeued")
-    queues: Columns = {"time": [0.0] * len(servers) + log.column(TIME, changed),
-                       "server": [*servers, *log.column(NODE, changed)],
-                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.column(VALUES, changed)))}
+    changed = log.where("enqueued", "dequeued")
+    queues: Columns = {"time": [0.0] * len(servers) + log.at(TIME, changed),
+                       "server": [*servers, *log.at(NODE, changed)],
+                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.at(VALUES, changed)))}
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
 
 
@@ -410,9 +415,9 @@ def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
     log = log_columns(records)
     with csv_file(path, EVENT_COLUMNS) as write:
         for start in range(0, len(log), EVENT_CHUNK_RECORDS):
-            part = log.records[start:start + EVENT_CHUNK_RECORDS]
-            events, values = log.column(EVENT, part), log.column(VALUES, part)
-            write([log.column(TIME, part), events, log.column(MESSAGE_ID, part), log.column(NODE, part),
+            stop = start + EVENT_CHUNK_RECORDS
+            events, values = log.span(EVENT, start, stop), log.span(VALUES, start, stop)
+            write([log.span(TIME, start, stop), events, log.span(MESSAGE_ID, start, stop), log.span(NODE, start, stop),
                    detail_texts(events, values)])
 
 

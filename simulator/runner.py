@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PLOT_FILES", "Result", "run"]
 
+OUTAGE_EVENTS = ("server_down", "server_up", "link_down", "link_up")
+"""The records the queue plot's outage shading is read from."""
+
 PANDAS_HINT = "pandas is needed for DataFrames; install it with: pip install 'mailsim[notebooks]'"
 
 PLOT_FILES: tuple[str, ...] = (
@@ -81,10 +84,10 @@ class Result:
     scenario: Any
     seed: int
     end_time_s: float
-    records: list[Record]
+    records: Sequence[Record]  # a run's log is read as tuples made when read (eventlog.FlatRecords)
     _tables: results.Tables | None = field(default=None, repr=False)
     _summary: dict[str, Any] | None = field(default=None, repr=False)
-    _breakdown: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _breakdown: results.Columns | None = field(default=None, repr=False)
     traces: list[SessionTrace] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
     _run_id: str | None = field(default=None, repr=False)
@@ -170,15 +173,22 @@ class Result:
                              "(events='full', mailsim run --events full, keeps it)")
 
     @property
-    def breakdown_rows(self) -> list[dict[str, Any]]:
+    def breakdown_columns(self) -> results.Columns:
         """Per delivered mail pair: queue wait, worker wait, processing, SMTP transfer and mailbox wait
-        (see breakdown.time_breakdown)."""
+        (see breakdown.time_breakdown), as columns."""
         from .breakdown import time_breakdown
 
         self._need_log("the time breakdown")
         if self._breakdown is None:
             self._breakdown = time_breakdown(self.log, self.tables.columns("deliveries"))
         return self._breakdown
+
+    @property
+    def breakdown_rows(self) -> list[dict[str, Any]]:
+        """:attr:`breakdown_columns` as rows, dicts keyed by column name."""
+        from .breakdown import breakdown_rows
+
+        return breakdown_rows(self.breakdown_columns)
 
     # ---- DataFrames (pandas imported here only) ---------------------------------------------
 
@@ -237,7 +247,7 @@ class Result:
             return plots.latency_cdf_by_domain(deliveries, f"{name}: delivery latency by destination domain")
         if by == "protocol":
             self._need_log("the latency plot by protocol")
-            return plots.latency_cdf_by_protocol(deliveries, results.device_protocols(self.records),
+            return plots.latency_cdf_by_protocol(deliveries, results.device_protocols(self.log),
                                                  f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
         raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
 
@@ -247,12 +257,13 @@ class Result:
         from .cutoffs import destinations
 
         self._need_log("the queue plot")
-        spans = plots.outage_spans(self.records, self.end_time_s)
+        spans = plots.outage_spans(self.log.rows(*OUTAGE_EVENTS), self.end_time_s)
         links = [(link.a, link.b) for link in self.scenario.links]
         link_names = {f"{a}--{b}" for a, b in links}
         # where each server relays to matters only for link outages; reading it parses every attempt record
-        relays_to = destinations(self.records) if any(target in link_names for target, _, _ in spans) else None
-        return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
+        relays_to = (destinations(self.log.rows("attempt")) if any(target in link_names for target, _, _ in spans)
+                     else None)
+        return plots.queue_timeline(self.tables.columns("queues"), self.end_time_s, spans,
                                     f"{self.scenario.name}: outgoing queue length per server", links, relays_to)
 
     def plot_attempts(self) -> Figure:
@@ -266,7 +277,7 @@ class Result:
         """Where the time went: queue wait, SMTP sessions, waiting in the mailbox."""
         from . import plots
 
-        return plots.breakdown_figure(self.breakdown_rows, f"{self.scenario.name}: where the time went")
+        return plots.breakdown_figure(self.breakdown_columns, f"{self.scenario.name}: where the time went")
 
     def plot_journey(self, message_id: str) -> Figure:
         """One message's sequence chart (raises journey.UnknownMessageError for an unknown id)."""

@@ -168,7 +168,8 @@ def _child(marks_path: str, argv: list[str]) -> int:
     cli.RunProgress = MarkedProgress  # type: ignore[misc]
     status = cli.main(argv)
     rss_kib, peak_kib = _memory_kib()
-    Path(marks_path).write_text(json.dumps({"marks": marks, "peak_rss_kib": peak_kib, "end_rss_kib": [rss_kib, peak_kib]}))
+    Path(marks_path).write_text(json.dumps({"marks": marks, "peak_rss_kib": peak_kib,
+                                            "end_rss_kib": [rss_kib, peak_kib]}))
     return status
 
 

@@ -24,13 +24,15 @@ from .eventlog import Record
 from .logcolumns import LogColumns, log_columns
 from .results import Columns, final_mail_positions
 
-__all__ = ["BREAKDOWN_COLUMNS", "breakdown_rows", "time_breakdown"]
+__all__ = ["BREAKDOWN_COLUMNS", "EVENTS_READ", "breakdown_rows", "time_breakdown"]
 
 BREAKDOWN_COLUMNS = ("message_id", "recipient", "domain", "latency_s", "queue_wait_s", "worker_wait_s", "processing_s",
                      "transfer_s", "retrieval_s")
 """The breakdown's columns, in order."""
 
 _CHAIN_EVENTS = ("accepted", "attempt", "connect_failed", "session_cut", "submit_failed", "processing", "processed")
+EVENTS_READ = ("expanded", *_CHAIN_EVENTS)
+"""The kinds of record the breakdown reads (a log of only these gives the same breakdown)."""
 _RCPTS = {"accepted": index("accepted", "rcpts"), "attempt": index("attempt", "rcpts"),
           "processing": index("processing", "rcpts"), "processed": index("processed", "rcpts")}
 """Where each chain record with recipients holds them."""

@@ -104,6 +104,15 @@ class LogColumns:
             return take(self.records, positions)
         return list(zip(*(self.at(index, positions) for index in range(FIELDS)), strict=True))
 
+    def subset(self, *kinds: str) -> LogColumns:
+        """A log of the records of ``kinds`` only, in log order, flat (a copy of their fields, so the
+        rest of this log can be let go)."""
+        positions = self.where(*kinds)
+        flat: list[Any] = [None] * (FIELDS * len(positions))
+        for index in range(FIELDS):
+            flat[index::FIELDS] = self.at(index, positions)
+        return LogColumns(FlatRecords(flat))
+
     def column(self, index: int, rows: Sequence[Record] | None = None) -> list[Any]:
         """Field ``index`` (:data:`TIME`, ..., :data:`VALUES`) of ``rows`` (by default every record)."""
         if rows is None and self._flat is not None:

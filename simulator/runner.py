@@ -288,9 +288,14 @@ class Result:
 
     def _release_log(self, for_plots: bool) -> None:
         """Let the log go, so that drawing does not need memory beside it; ``for_plots``: first read
-        what the standard plots need of it (the breakdown, the devices' protocols, the outages)."""
+        what the standard plots need of it (the breakdown, the devices' protocols, the outages), from
+        a copy of only the records they read, the rest let go before."""
+        from .breakdown import EVENTS_READ
+
         if for_plots:
             self._need_log("the plots")
+            self._log = self.log.subset(*EVENTS_READ, "device", "attempt", *OUTAGE_EVENTS)
+            self.records = self._log.records
             _ = self.breakdown_columns
             self._protocols = results.device_protocols(self.log)
             self._queue_outages()

@@ -81,3 +81,15 @@ def test_mailsim_run_writes_the_folder_the_library_writes(tmp_path: Path) -> Non
     assert main(["run", str(SCENARIO), "-o", str(tmp_path / "cli"), "-q"]) == 0
     Result.save(run(load_scenario(SCENARIO)), tmp_path / "library")
     assert _files(tmp_path / "cli") == _files(tmp_path / "library")
+
+
+def test_a_subset_of_kinds_reads_as_those_records_and_gives_the_same_breakdown() -> None:
+    from simulator.breakdown import EVENTS_READ, time_breakdown
+
+    result = run(load_scenario(ROOT / "scenarios" / "mailing-list.yaml"))
+    subset = result.log.subset(*EVENTS_READ)
+    assert list(subset.records) == [r for r in result.records if r[1] in EVENTS_READ]
+    assert 0 < len(subset) < len(result.log)
+    deliveries = result.tables.columns("deliveries")
+    assert time_breakdown(subset, deliveries) == time_breakdown(result.log, deliveries)
+    assert len(result.breakdown_columns["latency_s"]) > 0

@@ -578,7 +578,14 @@ def run(
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted, bin_s=bin_s)
-    end = world.run(progress, stop)
+    log = world.log
+
+    def between_batches() -> bool:
+        log.share_values()  # equal values made one tuple as the run goes (memory only; see eventlog)
+        return stop is not None and stop()
+
+    end = world.run(progress, between_batches)
+    log.share_values()
     result = Result.of_world(world, end, seed, wanted)
     del world
     gc.collect()  # the world, held in reference cycles (processes, their environment), is garbage now

@@ -93,3 +93,29 @@ def test_a_subset_of_kinds_reads_as_those_records_and_gives_the_same_breakdown()
     deliveries = result.tables.columns("deliveries")
     assert time_breakdown(subset, deliveries) == time_breakdown(result.log, deliveries)
     assert len(result.breakdown_columns["latency_s"]) > 0
+
+
+def test_equal_values_become_one_tuple_but_those_of_kinds_with_a_float_field() -> None:
+    log = EventLog()
+    written = [(0.0, "delivered", "m1", "mx.a", tuple(["u@a"])),
+               (0.5, "deferred", "m1", "mx.a", (tuple(["u@a"]), "421", 60)),
+               (1.0, "delivered", "m2", "mx.a", tuple(["u@a"])),  # equal values, another tuple
+               (1.5, "deferred", "m2", "mx.a", (tuple(["u@a"]), "421", 60.0))]
+    assert written[0][4] is not written[2][4]
+    for record in written[:2]:
+        log.append(*record)
+    log.share_values()  # what came so far
+    for record in written[2:]:
+        log.append(*record)
+    log.share_values()  # only what came since
+    delivered = [r[4] for r in log.records if r[1] == "delivered"]
+    deferred = [r[4] for r in log.records if r[1] == "deferred"]
+    assert delivered[0] is delivered[1]
+    assert [type(values[2]) for values in deferred] == [int, float]  # 60 == 60.0, but "60" != "60.0" in events.csv
+    assert log.records == written
+
+
+def test_a_runs_repeated_values_are_shared() -> None:
+    result = run(load_scenario(SCENARIO))
+    delivered = [v for _t, e, _m, _n, v in result.records if e == "delivered"]
+    assert len({id(v) for v in delivered}) == len(set(delivered)) < len(delivered)

@@ -21,7 +21,7 @@ from .addresses import domain_of
 from .binning import bin_count
 from .collector import while_paused
 from .eventkinds import index
-from .eventlog import Record
+from .eventlog import FIELDS, Record
 from .logcolumns import MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns
 
 if TYPE_CHECKING:
@@ -114,7 +114,8 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
     made = log.where("created")
     authors = dict(zip(log.at(MESSAGE_ID, made), map(itemgetter(1), log.at(VALUES, made)), strict=True))
     del made
-    for time_s, event, mid, node, values in log.rows(*_LEVELS, *_REFUSALS):
+    changes = log.where(*_LEVELS, *_REFUSALS)  # read a field at a time: no tuple kept per record
+    for time_s, event, mid, node, values in zip(*(log.at(f, changes) for f in range(FIELDS)), strict=True):
         if event in _LEVELS:
             rows = table.get(node)
             if rows is None:

@@ -161,6 +161,7 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
                     if (mid, rcpt) not in known:
                         known.add((mid, rcpt))
                         added.setdefault(mid, []).append(rcpt)
+        del expansions, named, first_delivered, known
     for mid in messages:  # in the order made: the message a copy copies was made before it
         if mid in copy_of:
             created_at[mid] = created_at[copy_of[mid]]
@@ -176,11 +177,8 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     number = {key: k for k, key in enumerate(keys)}
     pairs = len(keys)
 
-    def numbers(ids: Iterable[str], rcpts: Iterable[str]) -> Iterator[int | None]:
-        return map(number.get, zip(ids, rcpts))  # noqa: B905 (ids may be an endless repeat of one id)
-
     delivered_at: list[float | None] = [None] * pairs
-    for k, t in zip(numbers(reversed(delivered_ids), reversed(delivered_rcpts)),
+    for k, t in zip(_numbers(number, reversed(delivered_ids), reversed(delivered_rcpts)),
                     reversed(log.at(TIME, delivered)), strict=True):
         if k is not None:
             delivered_at[k] = t  # the first delivery is set last
@@ -190,19 +188,19 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     del got
     got_rcpts = list(map(itemgetter(0), got_values))
     retrieved_at: list[float | None] = [None] * pairs
-    for k, t in zip(numbers(reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
+    for k, t in zip(_numbers(number, reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
         if k is not None:
             retrieved_at[k] = t
     tries = [0] * pairs
     tried = log.where("attempt")
     for mid, (rcpts, _hosts) in zip(log.at(MESSAGE_ID, tried), log.at(VALUES, tried), strict=True):
-        for k in numbers(repeat(mid), rcpts):
+        for k in _numbers(number, repeat(mid), rcpts):
             if k is not None:
                 tries[k] += 1
     del tried
     duplicates = [0] * pairs
     again = log.where("duplicate")
-    for k in numbers(log.at(MESSAGE_ID, again), map(itemgetter(0), log.at(VALUES, again))):
+    for k in _numbers(number, log.at(MESSAGE_ID, again), map(itemgetter(0), log.at(VALUES, again))):
         if k is not None:
             duplicates[k] += 1
     for key, n in copies.items():
@@ -218,7 +216,7 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
             delivered_at[k], status[k], code[k] = t, "expanded", "250"
     deferred = log.where("deferred")  # the last deferral's code, unless a bounce or a delivery has one
     for mid, (rcpts, failed, _next) in zip(log.at(MESSAGE_ID, deferred), log.at(VALUES, deferred), strict=True):
-        for k in numbers(repeat(mid), rcpts):
+        for k in _numbers(number, repeat(mid), rcpts):
             if k is not None and delivered_at[k] is None:
                 code[k] = failed
     for _t, _e, mid, _n, (rcpt, failed, *_) in reversed(log.rows("bounced")):
@@ -231,11 +229,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         rows = list(map(number.__getitem__, keys))
         delivered_at, retrieved_at, tries, status, code, duplicates = (
             take(column, rows) for column in (delivered_at, retrieved_at, tries, status, code, duplicates))
+    recipients = list(map(itemgetter(1), keys))
+    del number, keys  # the biggest of what is made only to derive: freed before the table's columns are made
     made_by = [messages[mid] for mid in owners]
     submitted = [created_at[mid] for mid in owners]
+    del messages, created_at
     deliveries: Columns = {
         "message_id": owners, "kind": list(map(itemgetter(0), made_by)), "sender": list(map(itemgetter(1), made_by)),
-        "recipient": list(map(itemgetter(1), keys)), "size_bytes": list(map(itemgetter(4), made_by)),
+        "recipient": recipients, "size_bytes": list(map(itemgetter(4), made_by)),
         "wire_bytes": list(map(itemgetter(5), made_by)), "submitted_at": submitted, "delivered_at": delivered_at,
         "retrieved_at": retrieved_at, "attempts": tries, "status": status, "code": code,
         "latency_s": [None if t is None else t - s for t, s in zip(delivered_at, submitted, strict=True)],
@@ -249,6 +250,11 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
                        "server": [*servers, *log.at(NODE, changed)],
                        "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.at(VALUES, changed)))}
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
+
+
+def _numbers(number: Mapping[tuple[str, str], int], ids: Iterable[str], rcpts: Iterable[str]) -> Iterator[int | None]:
+    """The pair number of each (id, recipient), None for a pair not numbered."""
+    return map(number.get, zip(ids, rcpts))  # noqa: B905 (ids may be an endless repeat of one id)
 
 
 def is_final_mail(kind: str, status: str) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress, islice
 from operator import itemgetter
 from typing import Any, Final
 
@@ -40,6 +41,7 @@ class LogColumns:
 
     records: Sequence[Record]
     _order: Any = None  # the positions sorted by kind, stably (a numpy array)
+    _codes: Any = None  # each record's kind as its number in KINDS (a numpy array)
     _spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> its slice of _order
     _flat: list[Any] | None = field(init=False)  # the flat list of ``records``, when they are FlatRecords
     _size: int = field(init=False)  # the records there were when the columns were made
@@ -59,7 +61,7 @@ class LogColumns:
         import numpy as np
 
         events = self.column(EVENT)
-        codes = np.fromiter(map(_CODE.__getitem__, events), dtype=np.int16, count=len(events))
+        codes = self._codes = np.fromiter(map(_CODE.__getitem__, events), dtype=np.int16, count=len(events))
         del events
         self._order = np.argsort(codes, kind="stable")
         start = 0
@@ -106,11 +108,20 @@ class LogColumns:
 
     def subset(self, *kinds: str) -> LogColumns:
         """A log of the records of ``kinds`` only, in log order, flat (a copy of their fields, so the
-        rest of this log can be let go)."""
-        positions = self.where(*kinds)
-        flat: list[Any] = [None] * (FIELDS * len(positions))
+        rest of this log can be let go). Each field is picked by a mask of a byte per record (no
+        list of positions, which takes 36 bytes per record picked)."""
+        import numpy as np
+
+        if self._order is None:
+            self._group()
+        kinds = tuple(set(kinds))
+        wanted = np.zeros(len(_NAMES), dtype=np.bool_)
+        wanted[[_CODE[kind] for kind in kinds]] = True
+        mask = wanted[self._codes].tobytes()
+        flat: list[Any] = [None] * (FIELDS * sum(map(self.count, kinds)))
+        source = self._flat if self._flat is not None else [f for record in self.records for f in record]
         for index in range(FIELDS):
-            flat[index::FIELDS] = self.at(index, positions)
+            flat[index::FIELDS] = list(compress(islice(source, index, self._size * FIELDS, FIELDS), mask))
         return LogColumns(FlatRecords(flat))
 
     def column(self, index: int, rows: Sequence[Record] | None = None) -> list[Any]:

@@ -369,7 +369,13 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[
     protocol_of = device_protocols(log)
     devices_of = Counter(values[0] for values in log.column(VALUES, log.rows("device")))
     r = tables.columns("retrievals")
-    holders = Counter(zip(r["message_id"], r["recipient"], strict=True))
+    held: dict[str, dict[str, int]] = {}  # recipient -> message id -> retrievals (no tuple per pair)
+    for mid, rcpt in zip(r["message_id"], r["recipient"], strict=True):
+        of_rcpt = held.get(rcpt)
+        if of_rcpt is None:
+            held[rcpt] = {mid: 1}
+        else:
+            of_rcpt[mid] = of_rcpt.get(mid, 0) + 1
     d = tables.columns("deliveries")
     mids, rcpts, delivered_at, retrieved_at, submitted_at = (
         d["message_id"], d["recipient"], d["delivered_at"], d["retrieved_at"], d["submitted_at"])
@@ -381,7 +387,7 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[
     for protocol in sorted(set(protocol_of.values())):
         rows = delivered_by.get(protocol, [])
         got = [i for i in rows if retrieved_at[i] is not None]
-        copies = [holders.get((mids[i], rcpts[i]), 0) for i in rows]
+        copies = [held.get(rcpts[i], {}).get(mids[i], 0) for i in rows]
         everywhere = sum(n >= devices_of[rcpts[i]] for i, n in zip(rows, copies, strict=True))
         out[protocol] = {
             "users": sum(1 for p in protocol_of.values() if p == protocol),

@@ -34,7 +34,7 @@ PHASE_LABELS: dict[str, str] = {
     "import": "start Python, import simulator.cli",
     "load": "parse arguments, read + validate scenario",
     "simulate": "simulate (import the core, build World, World.run)",
-    "derive": "derive tables + summary",
+    "derive": "derive tables + summary (+ time breakdown)",
     "write": "write CSVs, summary.json, scenario.yaml",
     "plots": "draw plots (import matplotlib) + write them",
     "teardown": "print summary, free the heap, exit",

@@ -438,6 +438,8 @@ class Result:
             results.write_json(out / "summary.json", summary)
             (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
             if not keep_log and not (transcripts or pcap):
+                if with_plots or report:
+                    step("derive", "time breakdown")  # read of the log before it goes (else, as the plot is drawn)
                 self._release_log(for_plots=with_plots or report)
             images = self.render_plots(step) if (with_plots or report) else None
             if with_plots and images is not None:

@@ -11,7 +11,9 @@ Whatever follows the last step of ``Result.save`` (the printed summary, freeing 
 interpreter shutdown) is counted as teardown.
 
 Peak memory is the child's high-water mark (Linux ``VmHWM`` just before it exits, which a
-fresh process image starts afresh) and, as a cross-check, ``ru_maxrss`` from ``os.wait4``.
+fresh process image starts afresh) and, as a cross-check, ``ru_maxrss`` from ``os.wait4``. Where
+it is reached shows in the memory at each phase's end (``phases_rss_kib``): the resident memory
+then (``VmRSS``) and the high-water mark so far, which grows in the phase that set it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ PHASE_LABELS: dict[str, str] = {
     "import": "start Python, import simulator.cli",
     "load": "parse arguments, read + validate scenario",
     "simulate": "simulate (import the core, build World, World.run)",
-    "derive": "derive tables + summary",
+    "derive": "derive tables + summary (+ time breakdown)",
     "write": "write CSVs, summary.json, scenario.yaml",
     "plots": "draw plots (import matplotlib) + write them",
     "teardown": "print summary, free the heap, exit",
@@ -53,6 +55,7 @@ class WholeRun:
     delivered_pairs: int
     delivered_messages: int
     files: list[str] = field(default_factory=list)
+    phases_rss_kib: dict[str, tuple[int, int]] = field(default_factory=dict)  # phase -> (VmRSS, VmHWM) at its end
 
     def pairs_per_s(self) -> float:
         return self.delivered_pairs / self.wall_s
@@ -81,10 +84,11 @@ def measure(scenario_path: Path, extra_args: Sequence[str] = ()) -> WholeRun:
         delivered_messages = _delivered_messages(folder / "deliveries.csv")
         files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     phases_s, plots_s = _phases(marks["marks"], start_s, end_s)
+    phases_rss = _phases_rss(marks["marks"], marks.get("end_rss_kib", [0, 0]))
     return WholeRun(wall_s=end_s - start_s, cpu_s=usage.ru_utime + usage.ru_stime, phases_s=phases_s, plots_s=plots_s,
                     peak_rss_kib=marks["peak_rss_kib"] or usage.ru_maxrss, ru_maxrss_kib=usage.ru_maxrss,
                     delivered_pairs=summary["counts"]["delivered"], delivered_messages=delivered_messages,
-                    files=files)
+                    files=files, phases_rss_kib=phases_rss)
 
 
 def _delivered_messages(path: Path) -> int:
@@ -100,7 +104,7 @@ def _phases(marks: list[list[Any]], start_s: float, end_s: float) -> tuple[dict[
     """Seconds per phase from the marks ``[phase, detail, monotonic time]`` (each starts a phase)."""
     phases = dict.fromkeys(PHASE_LABELS, 0.0)
     plots: dict[str, float] = {}
-    points = [("import", "", start_s), *((p, d, t) for p, d, t in marks), ("end", "", end_s)]
+    points = [("import", "", start_s), *((p, d, t) for p, d, t, *_memory in marks), ("end", "", end_s)]
     for (phase, detail, t0), (_next, _detail, t1) in itertools.pairwise(points):
         phases[phase] = phases.get(phase, 0.0) + (t1 - t0)
         if phase == "plots":
@@ -110,45 +114,62 @@ def _phases(marks: list[list[Any]], start_s: float, end_s: float) -> tuple[dict[
     return phases, plots
 
 
+def _phases_rss(marks: list[list[Any]], end_rss_kib: list[int]) -> dict[str, tuple[int, int]]:
+    """Per phase, (VmRSS, VmHWM) in KiB when it ended: at the next phase's first mark, or at exit."""
+    ends: dict[str, tuple[int, int]] = {}
+    for (phase, *_rest), (_next, _detail, _t, rss, hwm) in itertools.pairwise([["import"], *marks]):
+        ends[phase] = (rss, hwm)
+    ends[marks[-1][0] if marks else "import"] = (end_rss_kib[0], end_rss_kib[1])
+    return ends
+
+
 # ---- the child: mailsim's CLI with time marks -------------------------------------------------
 
 
-def _peak_rss_kib() -> int:
+def _memory_kib() -> tuple[int, int]:
+    """This process's resident memory now and its high-water mark (``VmRSS``, ``VmHWM``), 0 where unknown."""
+    found = {"VmRSS:": 0, "VmHWM:": 0}
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
+            key = line.split(":")[0] + ":"
+            if key in found:
+                found[key] = int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
-    return 0
+    return found["VmRSS:"], found["VmHWM:"]
 
 
 def _child(marks_path: str, argv: list[str]) -> int:
-    marks: list[tuple[str, str, float]] = []
+    marks: list[tuple[str, str, float, int, int]] = []
     import simulator.cli as cli
 
-    marks.append(("load", "", time.monotonic()))
+    def mark(phase: str, detail: str) -> None:
+        marks.append((phase, detail, time.monotonic(), *_memory_kib()))
+
+    mark("load", "")
     plain_run, progress_class = cli.run, cli.RunProgress
 
     def timed_run(*args: Any, **kwargs: Any) -> Any:
-        marks.append(("simulate", "", time.monotonic()))
+        mark("simulate", "")
         return plain_run(*args, **kwargs)
 
     class MarkedProgress(progress_class):  # type: ignore[misc, valid-type]
         def step(self, phase: str, detail: str) -> None:
             if not marks or marks[-1][0] != phase or phase == "plots":
-                marks.append((phase, detail, time.monotonic()))
+                mark(phase, detail)
             super().step(phase, detail)
 
         def close(self, completed: bool = True) -> None:
             super().close(completed)
             if marks[-1][0] != "teardown":
-                marks.append(("teardown", "", time.monotonic()))
+                mark("teardown", "")
 
     cli.run = timed_run
     cli.RunProgress = MarkedProgress  # type: ignore[misc]
     status = cli.main(argv)
-    Path(marks_path).write_text(json.dumps({"marks": marks, "peak_rss_kib": _peak_rss_kib()}))
+    rss_kib, peak_kib = _memory_kib()
+    Path(marks_path).write_text(json.dumps({"marks": marks, "peak_rss_kib": peak_kib,
+                                            "end_rss_kib": [rss_kib, peak_kib]}))
     return status
 
 

@@ -211,7 +211,7 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
                                f"(it created {describe_ids(result.records)}); nothing was written")
         result.save(folder, with_plots=not args.no_plots, report=args.report,
                     transcripts=args.transcripts, pcap=args.pcap, progress=progress.step, events=args.events,
-                    format=args.format)
+                    format=args.format, keep_log=False)  # only the summary is read after this
     if not args.quiet:
         out.write(report(result, folder))
     return EXIT_INTERRUPTED if result.partial else EXIT_OK

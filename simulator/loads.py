@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .addresses import domain_of
 from .binning import bin_count
 from .collector import while_paused
 from .eventkinds import index
-from .eventlog import Record
+from .eventlog import FIELDS, Record
 from .logcolumns import MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns
 
 if TYPE_CHECKING:
@@ -103,13 +104,18 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
     busy = dict.fromkeys(names, 0)
 
     for event in ("accepted", "delivered", "sent"):
-        counted = Counter((r[NODE], min(int(r[TIME] // bin_s), last)) for r in log.rows(event))
+        positions = log.where(event)
+        counted = Counter(zip(log.at(NODE, positions), (min(int(t // bin_s), last) for t in log.at(TIME, positions)),
+                              strict=True))
         for (node, k), n in counted.items():
             rows = table.get(node)
             if rows is not None:
                 rows[k][event] += n
-    authors = {r[MESSAGE_ID]: r[VALUES][1] for r in log.rows("created")}
-    for time_s, event, mid, node, values in log.rows(*_LEVELS, *_REFUSALS):
+    made = log.where("created")
+    authors = dict(zip(log.at(MESSAGE_ID, made), map(itemgetter(1), log.at(VALUES, made)), strict=True))
+    del made
+    changes = log.where(*_LEVELS, *_REFUSALS)  # read a field at a time: no tuple kept per record
+    for time_s, event, mid, node, values in zip(*(log.at(f, changes) for f in range(FIELDS)), strict=True):
         if event in _LEVELS:
             rows = table.get(node)
             if rows is None:

@@ -79,6 +79,15 @@ class RowColumns(Mapping[str, list[Any]]):
         return len(self._rows[0]) if self._rows else 0
 
 
+Table = Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+"""A table as its rows (dicts) or as its columns (column name -> values, in row order)."""
+
+
+def as_columns(table: Table) -> Mapping[str, Sequence[Any]]:
+    """``table`` as columns: itself if it is columns, else its rows read as columns (:class:`RowColumns`)."""
+    return table if isinstance(table, Mapping) else RowColumns(list(table))
+
+
 class MailPairs:
     """Final mail (message, recipient) pairs, column by column, in table order: the ``positions``
     of those pairs in a deliveries table's ``columns``. A column is read the first time it is
@@ -91,7 +100,7 @@ class MailPairs:
     @classmethod
     def of(cls, deliveries: Deliveries) -> MailPairs:
         """The final mail pairs among ``deliveries`` (deliveries.csv's columns, or its rows)."""
-        columns = deliveries if isinstance(deliveries, Mapping) else RowColumns(list(deliveries))
+        columns = as_columns(deliveries)
         return cls(columns, final_mail_positions(columns))
 
     def __len__(self) -> int:

@@ -32,7 +32,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullForm
 
 from .cutoffs import link_cutoffs
 from .eventlog import Record
-from .mailpairs import Deliveries, MailPairs, count_by, floats, group_indices
+from .mailpairs import Deliveries, MailPairs, Table, as_columns, count_by, group_indices
 from .plotdata import FloatArray, cdf_steps, step_envelope
 from .results import final_mail, percentile
 from .wording import counted
@@ -460,17 +460,18 @@ def outage_spans(records: Iterable[Record], end_s: float) -> list[tuple[str, flo
     return spans
 
 
-def queue_series(queues: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[float], list[int]]]:
-    """server -> (times, queue lengths), in table order."""
+def queue_series(queues: Table) -> dict[str, tuple[list[float], list[int]]]:
+    """server -> (times, queue lengths), in table order (``queues`` as rows or as columns)."""
+    q = as_columns(queues)
     out: dict[str, tuple[list[float], list[int]]] = {}
-    for r in queues:
-        times, lengths = out.setdefault(r["server"], ([], []))
-        times.append(r["time"])
-        lengths.append(r["queue_length"])
+    for server, time_s, length in zip(q["server"], q["time"], q["queue_length"], strict=True):
+        times, lengths = out.setdefault(server, ([], []))
+        times.append(time_s)
+        lengths.append(length)
     return out
 
 
-def queue_timeline(queues: Sequence[Mapping[str, Any]], end_s: float,
+def queue_timeline(queues: Table, end_s: float,
                    outages: Sequence[tuple[str, float, float]] = (), title: str = "",
                    links: Sequence[tuple[str, str]] = (), relays_to: Mapping[str, Iterable[str]] | None = None
                    ) -> Figure:
@@ -587,18 +588,21 @@ BREAKDOWN_PARTS: tuple[tuple[str, str, str], ...] = (
 _STAGE_PARTS = frozenset({"worker_wait_s", "processing_s"})
 
 
-def breakdown_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
-    """Where the time went: mean per part by destination domain (left), each part's CDF (right).
+def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
+    """Where the time went: mean per part by destination domain (left), each part's CDF (right),
+    from the breakdown's rows or columns (:func:`simulator.breakdown.time_breakdown`).
 
     The processing parts are drawn only when some server has a processing stage."""
-    columns = {key: floats(rows, key) for key, _, _ in BREAKDOWN_PARTS}  # None: NaN
+    table = as_columns(breakdown)
+    domains = table["domain"]
+    columns = {key: np.array(table[key], dtype=np.float64) for key, _, _ in BREAKDOWN_PARTS}  # None: NaN
     present = {key: column[~np.isnan(column)] for key, column in columns.items()}
     parts = [p for p in BREAKDOWN_PARTS if p[0] not in _STAGE_PARTS or np.any(present[p[0]] != 0)]
     fig = new_figure(12, 5.6)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
-    groups = group_indices([r["domain"] for r in rows])
-    names = ["all", *list(groups)[: MAX_SERIES]] if rows else []
-    groups["all"] = np.arange(len(rows))
+    groups = group_indices(domains)
+    names = ["all", *list(groups)[: MAX_SERIES]] if domains else []
+    groups["all"] = np.arange(len(domains))
     means = {name: {key: _mean(columns[key][groups[name]]) for key, _, _ in parts} for name in names}
     biggest = max((sum(m.values()) for m in means.values()), default=0.0)
     scale, unit = _linear_unit(biggest)

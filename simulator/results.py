@@ -125,14 +125,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     - a list's copy is submitted when the message it copies was, up the chain of copies.
     """
     log = log_columns(records)
-    made = log.rows("created")
-    made_ids = log.column(MESSAGE_ID, made)
-    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, log.column(VALUES, made), strict=True))
-    created_at: dict[str, float] = dict(zip(made_ids, log.column(TIME, made), strict=True))
+    made = log.where("created")
+    made_ids = log.at(MESSAGE_ID, made)
+    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, log.at(VALUES, made), strict=True))
+    created_at: dict[str, float] = dict(zip(made_ids, log.at(TIME, made), strict=True))
+    del made, made_ids
     delivered = log.where("delivered")
-    delivered_rows = take(log.records, delivered)
-    delivered_ids = log.column(MESSAGE_ID, delivered_rows)
-    delivered_rcpts = list(map(itemgetter(0), log.column(VALUES, delivered_rows)))
+    delivered_ids = log.at(MESSAGE_ID, delivered)
+    delivered_rcpts = list(map(itemgetter(0), log.at(VALUES, delivered)))
 
     taken: dict[tuple[str, str], float] = {}  # pair -> when a list or alias took it (before any delivery)
     copies: Counter[tuple[str, str]] = Counter()  # pair -> a list's second copies
@@ -140,14 +140,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
     expanded = log.where("expanded")
     if expanded:
-        named = {(log.records[i][MESSAGE_ID], log.records[i][VALUES][0]) for i in expanded}
+        expansions = log.rows("expanded")
+        named = {(mid, values[0]) for _t, _e, mid, _n, values in expansions}
         first_delivered: dict[tuple[str, str], int] = {}  # pair named by an expansion -> its first delivery
         for key, i in zip(zip(delivered_ids, delivered_rcpts, strict=True), delivered, strict=True):
             if key in named and key not in first_delivered:
                 first_delivered[key] = i
         known = {(mid, rcpt) for mid, v in messages.items() for rcpt in v[3]}  # pairs of the ``to`` of each message
-        for i in expanded:
-            time_s, _event, mid, _node, (address, _via, targets, copy) = log.records[i]
+        for i, (time_s, _event, mid, _node, (address, _via, targets, copy)) in zip(expanded, expansions, strict=True):
             key = (mid, address)
             known.add(key)
             if key not in taken and first_delivered.get(key, i) >= i:
@@ -161,6 +161,7 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
                     if (mid, rcpt) not in known:
                         known.add((mid, rcpt))
                         added.setdefault(mid, []).append(rcpt)
+        del expansions, named, first_delivered, known
     for mid in messages:  # in the order made: the message a copy copies was made before it
         if mid in copy_of:
             created_at[mid] = created_at[copy_of[mid]]
@@ -176,29 +177,30 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     number = {key: k for k, key in enumerate(keys)}
     pairs = len(keys)
 
-    def numbers(ids: Iterable[str], rcpts: Iterable[str]) -> Iterator[int | None]:
-        return map(number.get, zip(ids, rcpts))  # noqa: B905 (ids may be an endless repeat of one id)
-
     delivered_at: list[float | None] = [None] * pairs
-    for k, t in zip(numbers(reversed(delivered_ids), reversed(delivered_rcpts)),
-                    reversed(log.column(TIME, delivered_rows)), strict=True):
+    for k, t in zip(_numbers(number, reversed(delivered_ids), reversed(delivered_rcpts)),
+                    reversed(log.at(TIME, delivered)), strict=True):
         if k is not None:
             delivered_at[k] = t  # the first delivery is set last
-    got = log.rows("retrieved")
-    got_mids, got_values, got_times = log.column(MESSAGE_ID, got), log.column(VALUES, got), log.column(TIME, got)
+    del delivered, delivered_ids, delivered_rcpts
+    got = log.where("retrieved")
+    got_mids, got_values, got_times = log.at(MESSAGE_ID, got), log.at(VALUES, got), log.at(TIME, got)
+    del got
     got_rcpts = list(map(itemgetter(0), got_values))
     retrieved_at: list[float | None] = [None] * pairs
-    for k, t in zip(numbers(reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
+    for k, t in zip(_numbers(number, reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
         if k is not None:
             retrieved_at[k] = t
     tries = [0] * pairs
-    for _t, _e, mid, _n, (rcpts, _hosts) in log.rows("attempt"):
-        for k in numbers(repeat(mid), rcpts):
+    tried = log.where("attempt")
+    for mid, (rcpts, _hosts) in zip(log.at(MESSAGE_ID, tried), log.at(VALUES, tried), strict=True):
+        for k in _numbers(number, repeat(mid), rcpts):
             if k is not None:
                 tries[k] += 1
+    del tried
     duplicates = [0] * pairs
-    again = log.rows("duplicate")
-    for k in numbers(log.column(MESSAGE_ID, again), map(itemgetter(0), log.column(VALUES, again))):
+    again = log.where("duplicate")
+    for k in _numbers(number, log.at(MESSAGE_ID, again), map(itemgetter(0), log.at(VALUES, again))):
         if k is not None:
             duplicates[k] += 1
     for key, n in copies.items():
@@ -212,8 +214,9 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         k = number.get(key)
         if k is not None:
             delivered_at[k], status[k], code[k] = t, "expanded", "250"
-    for _t, _e, mid, _n, (rcpts, failed, _next) in log.rows("deferred"):  # the last deferral's code, unless a
-        for k in numbers(repeat(mid), rcpts):                              # bounce or a delivery has one
+    deferred = log.where("deferred")  # the last deferral's code, unless a bounce or a delivery has one
+    for mid, (rcpts, failed, _next) in zip(log.at(MESSAGE_ID, deferred), log.at(VALUES, deferred), strict=True):
+        for k in _numbers(number, repeat(mid), rcpts):
             if k is not None and delivered_at[k] is None:
                 code[k] = failed
     for _t, _e, mid, _n, (rcpt, failed, *_) in reversed(log.rows("bounced")):
@@ -226,11 +229,14 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         rows = list(map(number.__getitem__, keys))
         delivered_at, retrieved_at, tries, status, code, duplicates = (
             take(column, rows) for column in (delivered_at, retrieved_at, tries, status, code, duplicates))
+    recipients = list(map(itemgetter(1), keys))
+    del number, keys  # the biggest of what is made only to derive: freed before the table's columns are made
     made_by = [messages[mid] for mid in owners]
     submitted = [created_at[mid] for mid in owners]
+    del messages, created_at
     deliveries: Columns = {
         "message_id": owners, "kind": list(map(itemgetter(0), made_by)), "sender": list(map(itemgetter(1), made_by)),
-        "recipient": list(map(itemgetter(1), keys)), "size_bytes": list(map(itemgetter(4), made_by)),
+        "recipient": recipients, "size_bytes": list(map(itemgetter(4), made_by)),
         "wire_bytes": list(map(itemgetter(5), made_by)), "submitted_at": submitted, "delivered_at": delivered_at,
         "retrieved_at": retrieved_at, "attempts": tries, "status": status, "code": code,
         "latency_s": [None if t is None else t - s for t, s in zip(delivered_at, submitted, strict=True)],
@@ -239,11 +245,16 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
                            "device": list(map(itemgetter(1), got_values)),
                            "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
-    changed = log.rows("enqueued", "dequeued")
-    queues: Columns = {"time": [0.0] * len(servers) + log.column(TIME, changed),
-                       "server": [*servers, *log.column(NODE, changed)],
-                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.column(VALUES, changed)))}
+    changed = log.where("enqueued", "dequeued")
+    queues: Columns = {"time": [0.0] * len(servers) + log.at(TIME, changed),
+                       "server": [*servers, *log.at(NODE, changed)],
+                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.at(VALUES, changed)))}
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
+
+
+def _numbers(number: Mapping[tuple[str, str], int], ids: Iterable[str], rcpts: Iterable[str]) -> Iterator[int | None]:
+    """The pair number of each (id, recipient), None for a pair not numbered."""
+    return map(number.get, zip(ids, rcpts))  # noqa: B905 (ids may be an endless repeat of one id)
 
 
 def is_final_mail(kind: str, status: str) -> bool:
@@ -358,7 +369,13 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[
     protocol_of = device_protocols(log)
     devices_of = Counter(values[0] for values in log.column(VALUES, log.rows("device")))
     r = tables.columns("retrievals")
-    holders = Counter(zip(r["message_id"], r["recipient"], strict=True))
+    held: dict[str, dict[str, int]] = {}  # recipient -> message id -> retrievals (no tuple per pair)
+    for mid, rcpt in zip(r["message_id"], r["recipient"], strict=True):
+        of_rcpt = held.get(rcpt)
+        if of_rcpt is None:
+            held[rcpt] = {mid: 1}
+        else:
+            of_rcpt[mid] = of_rcpt.get(mid, 0) + 1
     d = tables.columns("deliveries")
     mids, rcpts, delivered_at, retrieved_at, submitted_at = (
         d["message_id"], d["recipient"], d["delivered_at"], d["retrieved_at"], d["submitted_at"])
@@ -370,7 +387,7 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[
     for protocol in sorted(set(protocol_of.values())):
         rows = delivered_by.get(protocol, [])
         got = [i for i in rows if retrieved_at[i] is not None]
-        copies = [holders.get((mids[i], rcpts[i]), 0) for i in rows]
+        copies = [held.get(rcpts[i], {}).get(mids[i], 0) for i in rows]
         everywhere = sum(n >= devices_of[rcpts[i]] for i, n in zip(rows, copies, strict=True))
         out[protocol] = {
             "users": sum(1 for p in protocol_of.values() if p == protocol),
@@ -410,9 +427,9 @@ def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
     log = log_columns(records)
     with csv_file(path, EVENT_COLUMNS) as write:
         for start in range(0, len(log), EVENT_CHUNK_RECORDS):
-            part = log.records[start:start + EVENT_CHUNK_RECORDS]
-            events, values = log.column(EVENT, part), log.column(VALUES, part)
-            write([log.column(TIME, part), events, log.column(MESSAGE_ID, part), log.column(NODE, part),
+            stop = start + EVENT_CHUNK_RECORDS
+            events, values = log.span(EVENT, start, stop), log.span(VALUES, start, stop)
+            write([log.span(TIME, start, stop), events, log.span(MESSAGE_ID, start, stop), log.span(NODE, start, stop),
                    detail_texts(events, values)])
 
 

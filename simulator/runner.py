@@ -10,6 +10,7 @@ so a command that neither simulates nor draws (``mailsim validate``) does not lo
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from .world import Progress, World
 
 __all__ = ["PLOT_FILES", "Result", "run"]
+
+OUTAGE_EVENTS = ("server_down", "server_up", "link_down", "link_up")
+"""The records the queue plot's outage shading is read from."""
 
 PANDAS_HINT = "pandas is needed for DataFrames; install it with: pip install 'mailsim[notebooks]'"
 
@@ -81,10 +85,10 @@ class Result:
     scenario: Any
     seed: int
     end_time_s: float
-    records: list[Record]
+    records: Sequence[Record]  # a run's log is read as tuples made when read (eventlog.FlatRecords)
     _tables: results.Tables | None = field(default=None, repr=False)
     _summary: dict[str, Any] | None = field(default=None, repr=False)
-    _breakdown: list[dict[str, Any]] | None = field(default=None, repr=False)
+    _breakdown: results.Columns | None = field(default=None, repr=False)
     traces: list[SessionTrace] | None = field(default=None, repr=False)  # session traces (run with trace=True)
     trace_messages: frozenset[str] | None = field(default=None, repr=False)  # the messages traced (None: all)
     _run_id: str | None = field(default=None, repr=False)
@@ -93,6 +97,9 @@ class Result:
     _run_loads: loads.RunLoads | None = field(default=None, repr=False)  # what the run counted per time bin
     _server_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
     _log: LogColumns | None = field(default=None, repr=False)
+    _log_released: bool = field(default=False, repr=False)  # save(keep_log=False) let the log go
+    _protocols: dict[str, str] | None = field(default=None, repr=False)  # user -> its devices' protocol
+    _outages: tuple[list[tuple[str, float, float]], dict[str, set[str]] | None] | None = field(default=None, repr=False)
 
     @classmethod
     def of_world(cls, world: World, end_time_s: float, seed: int | None = None,
@@ -127,6 +134,8 @@ class Result:
     @property
     def log(self) -> LogColumns:
         """``records`` as columns, grouped by kind (what the tables, summary and writers read)."""
+        if self._log_released:
+            self._need_log("reading the event log")
         if self._log is None or self._log.records is not self.records:
             self._log = LogColumns.of(self.records)
         return self._log
@@ -164,21 +173,31 @@ class Result:
 
     def _need_log(self, what: str) -> None:
         """ValueError unless ``records`` is the whole event log (a folder saved with ``events`` other
-        than full has only its tables)."""
+        than full has only its tables, a result saved with ``keep_log=False`` no log)."""
+        if self._log_released:
+            raise ValueError(f"{what} needs the event log, and this result let it go when it was saved "
+                             "(save(..., keep_log=False))")
         if self.events_kept != FULL:
             raise ValueError(f"{what} needs the whole event log, and this result kept {self.events_kept!r} of it "
                              "(events='full', mailsim run --events full, keeps it)")
 
     @property
-    def breakdown_rows(self) -> list[dict[str, Any]]:
+    def breakdown_columns(self) -> results.Columns:
         """Per delivered mail pair: queue wait, worker wait, processing, SMTP transfer and mailbox wait
-        (see breakdown.time_breakdown)."""
+        (see breakdown.time_breakdown), as columns."""
         from .breakdown import time_breakdown
 
-        self._need_log("the time breakdown")
         if self._breakdown is None:
+            self._need_log("the time breakdown")
             self._breakdown = time_breakdown(self.log, self.tables.columns("deliveries"))
         return self._breakdown
+
+    @property
+    def breakdown_rows(self) -> list[dict[str, Any]]:
+        """:attr:`breakdown_columns` as rows, dicts keyed by column name."""
+        from .breakdown import breakdown_rows
+
+        return breakdown_rows(self.breakdown_columns)
 
     # ---- DataFrames (pandas imported here only) ---------------------------------------------
 
@@ -236,24 +255,53 @@ class Result:
         if by == "domain":
             return plots.latency_cdf_by_domain(deliveries, f"{name}: delivery latency by destination domain")
         if by == "protocol":
-            self._need_log("the latency plot by protocol")
-            return plots.latency_cdf_by_protocol(deliveries, results.device_protocols(self.records),
+            if self._protocols is None:
+                self._need_log("the latency plot by protocol")
+                self._protocols = results.device_protocols(self.log)
+            return plots.latency_cdf_by_protocol(deliveries, self._protocols,
                                                  f"{name}: end to end (solid) and mailbox wait (dashed) by protocol")
         raise ValueError(f"by must be None, 'domain' or 'protocol', not {by!r}")
 
     def plot_queues(self) -> Figure:
         """Outgoing queue length of each server over time, outages shaded."""
         from . import plots
-        from .cutoffs import destinations
 
-        self._need_log("the queue plot")
-        spans = plots.outage_spans(self.records, self.end_time_s)
+        spans, relays_to = self._queue_outages()
         links = [(link.a, link.b) for link in self.scenario.links]
-        link_names = {f"{a}--{b}" for a, b in links}
-        # where each server relays to matters only for link outages; reading it parses every attempt record
-        relays_to = destinations(self.records) if any(target in link_names for target, _, _ in spans) else None
-        return plots.queue_timeline(self.tables.queues, self.end_time_s, spans,
+        return plots.queue_timeline(self.tables.columns("queues"), self.end_time_s, spans,
                                     f"{self.scenario.name}: outgoing queue length per server", links, relays_to)
+
+    def _queue_outages(self) -> tuple[list[tuple[str, float, float]], dict[str, set[str]] | None]:
+        """What the queue plot reads of the log: the outage spans, and where each server relays to
+        (only when a link went down; None otherwise)."""
+        if self._outages is None:
+            from .cutoffs import destinations
+            from .plots import outage_spans
+
+            self._need_log("the queue plot")
+            spans = outage_spans(self.log.rows(*OUTAGE_EVENTS), self.end_time_s)
+            link_names = {f"{link.a}--{link.b}" for link in self.scenario.links}
+            # where each server relays to matters only for link outages; reading it reads every attempt record
+            relays_to = destinations(self.log.rows("attempt")) if any(t in link_names for t, _, _ in spans) else None
+            self._outages = (spans, relays_to)
+        return self._outages
+
+    def _release_log(self, for_plots: bool) -> None:
+        """Let the log go, so that drawing does not need memory beside it; ``for_plots``: first read
+        what the standard plots need of it (the breakdown, the devices' protocols, the outages), from
+        a copy of only the records they read, the rest let go before."""
+        from .breakdown import EVENTS_READ
+
+        if for_plots:
+            self._need_log("the plots")
+            self._log = self.log.subset(*EVENTS_READ, "device", "attempt", *OUTAGE_EVENTS)
+            self.records = self._log.records
+            _ = self.breakdown_columns
+            self._protocols = results.device_protocols(self.log)
+            self._queue_outages()
+        self.records = []
+        self._log = None
+        self._log_released = True
 
     def plot_attempts(self) -> Figure:
         """Delivery attempts per mail (message, recipient) pair, by final status."""
@@ -266,7 +314,7 @@ class Result:
         """Where the time went: queue wait, SMTP sessions, waiting in the mailbox."""
         from . import plots
 
-        return plots.breakdown_figure(self.breakdown_rows, f"{self.scenario.name}: where the time went")
+        return plots.breakdown_figure(self.breakdown_columns, f"{self.scenario.name}: where the time went")
 
     def plot_journey(self, message_id: str) -> Figure:
         """One message's sequence chart (raises journey.UnknownMessageError for an unknown id)."""
@@ -307,7 +355,7 @@ class Result:
             "links": self.plot_links,
             "servers": self.plot_servers,
         }
-        if not self.tables.retrievals:
+        if not self.tables.columns("retrievals")["message_id"]:
             del drawers["latency_by_protocol"]
         if self._run_loads is None:  # a folder of an older mailsim
             del drawers["links"], drawers["servers"]
@@ -316,7 +364,8 @@ class Result:
     def render_plots(self, progress: Step | None = None) -> dict[str, bytes]:
         """Every standard plot as PNG bytes, by name (``progress`` told of each)."""
         step = progress or _no_step
-        self._need_log("the plots")
+        if not self._log_released:
+            self._need_log("the plots")
         drawers = self.figures()
         images = {}
         for number, (name, draw) in enumerate(drawers.items(), start=1):
@@ -342,7 +391,8 @@ class Result:
 
     def save(self, folder: str | Path, with_plots: bool = True, report: bool = False,
              transcripts: bool = False, pcap: bool = False, progress: Step | None = None,
-             events: str | EventsChoice = FULL, format: str = table_files.DEFAULT_FORMAT) -> Path:
+             events: str | EventsChoice = FULL, format: str = table_files.DEFAULT_FORMAT,
+             keep_log: bool = True) -> Path:
         """Write every result file into ``folder``, replacing whatever result it held; returns the folder.
 
         The files are written into a new folder beside ``folder`` that replaces it only when
@@ -360,6 +410,11 @@ class Result:
         derived from the whole log either way. ``format``: the tables as ``"csv"``, ``"parquet"`` or
         ``"both"``. Both choices, when not the default, are recorded in the manifest. ValueError
         for an unknown choice, before anything is written.
+
+        ``keep_log=False`` is for a caller that uses the result no further than its summary and tables
+        (``mailsim run``): once the files made of the log are written, and what the plots read of it is
+        read, the result lets the log go (``records`` is empty afterwards; journeys and the DataFrame of
+        events raise ValueError), so the plots are drawn without it in memory. The files are the same.
         """
         step = progress or _no_step
         kept = parse_events(events)
@@ -382,6 +437,10 @@ class Result:
             step("write", "summary.json")
             results.write_json(out / "summary.json", summary)
             (out / "scenario.yaml").write_text(self.scenario.to_effective_yaml())
+            if not keep_log and not (transcripts or pcap):
+                if with_plots or report:
+                    step("derive", "time breakdown")  # read of the log before it goes (else, as the plot is drawn)
+                self._release_log(for_plots=with_plots or report)
             images = self.render_plots(step) if (with_plots or report) else None
             if with_plots and images is not None:
                 self.save_plots(out / "plots", images)
@@ -521,5 +580,15 @@ def run(
         check_workload(scenario, max_messages)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted, bin_s=bin_s)
-    end = world.run(progress, stop)
-    return Result.of_world(world, end, seed, wanted)
+    log = world.log
+
+    def between_batches() -> bool:
+        log.share_values()  # equal values made one tuple as the run goes (memory only; see eventlog)
+        return stop is not None and stop()
+
+    end = world.run(progress, between_batches)
+    log.share_values()
+    result = Result.of_world(world, end, seed, wanted)
+    del world
+    gc.collect()  # the world, held in reference cycles (processes, their environment), is garbage now
+    return result

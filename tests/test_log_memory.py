@@ -1,0 +1,121 @@
+"""What a run's result holds in memory: the log flat (no tuple per record), the world gone once
+``run`` returns, and a result saved with ``keep_log=False`` (as ``mailsim run`` saves it) without
+its log, writing the same files."""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import pytest
+
+from simulator import load_scenario, run
+from simulator.eventkinds import KINDS
+from simulator.eventlog import EventLog, FlatRecords
+from simulator.runner import Result
+from simulator.world import World
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "outage-retry.yaml"
+
+
+def test_a_runs_log_keeps_no_tuple_per_record() -> None:
+    result = run(load_scenario(SCENARIO))
+    gc.collect()
+    records = [o for o in gc.get_objects()
+               if type(o) is tuple and len(o) == 5 and isinstance(o[1], str) and o[1] in KINDS]
+    assert len(result.records) > 1000
+    assert records == []
+    assert all(type(r) is tuple and len(r) == 5 for r in result.records)  # read as tuples all the same
+
+
+def test_flat_records_read_as_the_tuples_appended() -> None:
+    log = EventLog()
+    written = [(float(i), "delivered", f"m{i}", "mx.a", (f"u{i}@a",)) for i in range(7)]
+    for record in written:
+        log.append(*record)
+    records = log.records
+    assert isinstance(records, FlatRecords)
+    assert records[3] == written[3] and records[-1] == written[-1]
+    assert records[2:5] == written[2:5] and records[::3] == written[::3]
+    assert records == written and written == records
+    assert records != written[:-1]
+    with pytest.raises(IndexError):
+        records[7]
+
+
+def test_the_world_is_freed_when_run_returns_even_with_the_collector_off() -> None:
+    gc.disable()
+    try:
+        result = run(load_scenario(SCENARIO))
+        assert not any(isinstance(o, World) for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert result.summary["counts"]["submitted"] > 0
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return json.loads((folder / "manifest.json").read_text())["files"]
+
+
+def test_saving_without_keeping_the_log_writes_the_same_files_and_lets_the_log_go(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIO)
+    kept, released = run(scenario), run(scenario)
+    kept.save(tmp_path / "kept")
+    released.save(tmp_path / "released", keep_log=False)
+    assert _files(tmp_path / "kept") == _files(tmp_path / "released")  # every file's sha256, plots included
+    assert released.records == []
+    assert released.summary == kept.summary
+    assert released.tables == kept.tables
+    with pytest.raises(ValueError, match="let it go when it was saved"):
+        released.plot_journey(kept.records[0][2])
+    with pytest.raises(ValueError, match="let it go when it was saved"):
+        _ = released.events
+    assert released.render_plots().keys() == kept.render_plots().keys()  # what the plots read was kept
+
+
+def test_mailsim_run_writes_the_folder_the_library_writes(tmp_path: Path) -> None:
+    from simulator.cli import main
+
+    assert main(["run", str(SCENARIO), "-o", str(tmp_path / "cli"), "-q"]) == 0
+    Result.save(run(load_scenario(SCENARIO)), tmp_path / "library")
+    assert _files(tmp_path / "cli") == _files(tmp_path / "library")
+
+
+def test_a_subset_of_kinds_reads_as_those_records_and_gives_the_same_breakdown() -> None:
+    from simulator.breakdown import EVENTS_READ, time_breakdown
+
+    result = run(load_scenario(ROOT / "scenarios" / "mailing-list.yaml"))
+    subset = result.log.subset(*EVENTS_READ)
+    assert list(subset.records) == [r for r in result.records if r[1] in EVENTS_READ]
+    assert 0 < len(subset) < len(result.log)
+    deliveries = result.tables.columns("deliveries")
+    assert time_breakdown(subset, deliveries) == time_breakdown(result.log, deliveries)
+    assert len(result.breakdown_columns["latency_s"]) > 0
+
+
+def test_equal_values_become_one_tuple_but_those_of_kinds_with_a_float_field() -> None:
+    log = EventLog()
+    written = [(0.0, "delivered", "m1", "mx.a", tuple(["u@a"])),
+               (0.5, "deferred", "m1", "mx.a", (tuple(["u@a"]), "421", 60)),
+               (1.0, "delivered", "m2", "mx.a", tuple(["u@a"])),  # equal values, another tuple
+               (1.5, "deferred", "m2", "mx.a", (tuple(["u@a"]), "421", 60.0))]
+    assert written[0][4] is not written[2][4]
+    for record in written[:2]:
+        log.append(*record)
+    log.share_values()  # what came so far
+    for record in written[2:]:
+        log.append(*record)
+    log.share_values()  # only what came since
+    delivered = [r[4] for r in log.records if r[1] == "delivered"]
+    deferred = [r[4] for r in log.records if r[1] == "deferred"]
+    assert delivered[0] is delivered[1]
+    assert [type(values[2]) for values in deferred] == [int, float]  # 60 == 60.0, but "60" != "60.0" in events.csv
+    assert log.records == written
+
+
+def test_a_runs_repeated_values_are_shared() -> None:
+    result = run(load_scenario(SCENARIO))
+    delivered = [v for _t, e, _m, _n, v in result.records if e == "delivered"]
+    assert len({id(v) for v in delivered}) == len(set(delivered)) < len(delivered)

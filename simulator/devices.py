@@ -71,14 +71,15 @@ class Device:
 
     def new_messages(self) -> list[Message]:
         """Messages in the mailbox this device does not hold (and POP3 has not deleted)."""
-        messages = self.mailbox.messages
-        end, i = len(messages), self.cursor
+        box = self.mailbox
+        messages, base = box.messages, box.base
+        end, i = len(messages), max(0, self.cursor - base)
         if i >= end:
             return []
-        held, deleted = self.held, self.mailbox.deleted
+        held, deleted = self.held, box.deleted
         while i < end and (messages[i].id in held or messages[i].id in deleted):
             i += 1
-        self.cursor = i
+        self.cursor = base + i
         return [m for m in messages[i:] if m.id not in held and m.id not in deleted]
 
     def got(self, message: Message) -> None:
@@ -188,18 +189,24 @@ class Device:
             if box.lock is not None:
                 return None
             box.lock = token
-            present = box.present(self.cursor)
-            owed.extend(m for m in present if m.id in self.held)  # held after a cut, not yet deleted
-            wanted = [m for m in present if m.id not in self.held]
+            held = self.held
+            wanted = [m for m in box.present(self.cursor) if m.id not in held]
+            if self.keep:
+                return wanted, 0
+            # What it downloaded in a session cut before QUIT (held, still in the maildrop, wherever
+            # its cursor is) is deleted now too, with what is new.
+            owed.extend(m for m in box.present() if m.id in held)
             owed.extend(wanted)
-            return wanted, 0 if self.keep else len(owed)
+            return wanted, len(owed)
 
         try:
             ok = yield from retrieval.pop3_session(self.ctx.env, self.ctx.net, path, select, self.keep, self.got, trace)
             if not ok:
                 self.failed("locked")
             elif not self.keep:
-                box.deleted.update(m.id for m in owed)  # UPDATE state: QUIT has reached the server
+                # UPDATE state: QUIT has reached the server. What left the mailbox for good is not
+                # kept here either (it cannot come back: a duplicate is a delivery of its own).
+                self.held.difference_update(box.delete(owed))
         finally:
             if box.lock is token:
                 box.lock = None

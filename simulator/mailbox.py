@@ -9,7 +9,7 @@ are told of each new message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .message import Message
 
@@ -17,13 +17,16 @@ from .message import Message
 class Mailbox:
     """Messages delivered to one address."""
 
-    __slots__ = ("address", "deleted", "folders", "ids", "listeners", "lock", "messages", "seen")
+    __slots__ = ("address", "base", "deleted", "folders", "ids", "listeners", "lock", "messages", "seen")
 
     def __init__(self, address: str) -> None:
         self.address = address
+        # In delivery order, from position ``base`` on: the messages before it were deleted (POP3)
+        # and are forgotten, so that a maildrop emptied as it is read holds no message for ever.
         self.messages: list[Message] = []
-        self.ids: set[str] = set()
-        self.deleted: set[str] = set()
+        self.base = 0
+        self.ids: set[str] = set()  # every message ever delivered here (a second delivery is a duplicate)
+        self.deleted: set[str] = set()  # deleted, but still behind a message that is not
         self.seen: set[str] = set()
         self.folders: dict[str, str] = {}
         self.lock: object | None = None  # the POP3 session holding the maildrop
@@ -39,4 +42,18 @@ class Mailbox:
     def present(self, start: int = 0) -> list[Message]:
         """Messages from position ``start`` on that are still in the mailbox (not deleted)."""
         deleted = self.deleted
-        return [m for m in self.messages[start:] if m.id not in deleted]
+        return [m for m in self.messages[max(0, start - self.base):] if m.id not in deleted]
+
+    def delete(self, messages: Iterable[Message]) -> list[str]:
+        """POP3's UPDATE state: ``messages`` leave the mailbox. The deleted messages at its front are
+        forgotten (``base`` moves past them); returns their ids."""
+        deleted, kept = self.deleted, self.messages
+        deleted.update(m.id for m in messages)
+        front = 0
+        while front < len(kept) and kept[front].id in deleted:
+            front += 1
+        gone = [m.id for m in kept[:front]]
+        del kept[:front]
+        self.base += front
+        deleted.difference_update(gone)
+        return gone

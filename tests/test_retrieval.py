@@ -31,6 +31,7 @@ import yaml
 from conftest import events, exact, run_yaml
 
 from simulator import load_scenario
+from simulator.protocols.trace import Pop3Trace
 from simulator.results import derive
 from simulator.world import World
 
@@ -266,11 +267,17 @@ def test_pop3_without_keep_deletes_at_quit_and_keep_leaves_mail_on_the_server() 
     """The first session's QUIT deletes m1 and m2 (not with keep). The run ends when the last message
     is held, before that session's QUIT reaches the server, so m3's deletion is not asserted."""
     for access in (POP3, POP3_KEEP):
-        w, _ = run_world(world({**access, "devices": 2}, [50, 60, 800]))
+        w, tables = run_world(world({**access, "devices": 2}, [50, 60, 800]))
         box = w.ctx.servers["mx.alpha"].mailboxes[BOB]
-        m1, m2, m3 = (m.id for m in box.messages)
-        assert box.deleted >= ({m1, m2} if access is POP3 else set())
-        assert box.deleted <= ({m1, m2, m3} if access is POP3 else set())
+        m1, m2, m3 = sorted({r["message_id"] for r in tables.retrievals}, key=lambda mid: int(mid[1:]))
+        on_server = {m.id for m in box.present()}
+        if access is POP3:
+            assert on_server <= {m3}
+            assert box.base >= 2  # deleted at the front of the maildrop: forgotten, not kept in memory
+            assert not box.deleted & {m1, m2}
+        else:
+            assert on_server == {m1, m2, m3} and box.base == 0 and not box.deleted
+        assert box.ids == {m1, m2, m3}  # a later delivery of any of them is still a duplicate
 
 
 # ---- IMAP -------------------------------------------------------------------------------------
@@ -508,6 +515,31 @@ def test_cut_after_first_download_fetches_only_the_rest(protocol: str, first_rtt
     assert times[m2] == exact(700 + first_rtts * RTT_S + xfer_s(w2))
     box = w.ctx.servers["mx.alpha"].mailboxes[BOB]
     assert not box.deleted  # POP3 deletes at QUIT; neither session reached it before the run ended
+
+
+def test_pop3_deletes_at_its_next_quit_what_a_cut_session_downloaded() -> None:
+    """RFC 1939 §6: a session cut before QUIT deletes nothing; m1, held by then, stays on the server
+    until the next session's QUIT, which deletes it with m2 (DELE for each: 1 RTT each before QUIT),
+    though that session downloads m2 alone. m3's session finds only m3."""
+    sc = world(POP3, [50, 60, 1000], [3000, 4000, 5000], attachment=BIG)
+    (m1, _, w1), (m2, _, w2), (m3, _, w3) = mails_to(run_yaml(sc))
+    t1 = 100 + 6 * RTT_S + xfer_s(w1)
+    cut = t1 + RTT_S + xfer_s(w2) / 2
+    w, tables = run_world(outage(sc, "mx.alpha", cut, cut + 60))
+    times = {r["message_id"]: r["retrieved_at"] for r in tables.retrievals}
+    assert times == {m1: exact(t1), m2: exact(700 + 6 * RTT_S + xfer_s(w2)),
+                     m3: exact(1300 + 6 * RTT_S + xfer_s(w3))}
+    box = w.ctx.servers["mx.alpha"].mailboxes[BOB]
+    assert [m.id for m in box.present()] == [m3]  # the last session's QUIT comes after the run's end
+    assert box.base == 2 and not box.deleted
+    device = w.ctx.agents[BOB].devices[0]
+    assert device.held == {m3}  # what left the server is not remembered either
+    traced = World(load_scenario(yaml.safe_dump(sc, sort_keys=False)), trace=True)
+    traced.run()
+    second = next(t for t in traced.ctx.traces if isinstance(t, Pop3Trace) and t.start_s == 700)
+    assert (second.fetched_ids(), second.dele) == ([m2], 2)
+    # m2 held, then a DELE round trip for each of m1 and m2, then QUIT's trip to the server
+    assert second.quit_s == exact(times[m2] + 2 * RTT_S + D_S)
 
 
 def test_pop3_cut_before_quit_leaves_the_mail_for_the_other_device() -> None:

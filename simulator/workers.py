@@ -10,8 +10,7 @@ processed at once (as many workers as messages). While the server is down no pro
 a message being processed when it goes down finishes, and is taken when the server is up again.
 
 Each processing is logged: ``processing`` when a worker starts on a message, ``processed`` when it
-is done (at that moment the message is delivered or enqueued). The stage holds the run open while
-it has a message: it counts them itself (:meth:`simulator.end_of_run.EndOfRun.add_stage`).
+is done (at that moment the message is delivered or enqueued). The stage holds the run open.
 """
 
 from __future__ import annotations
@@ -59,8 +58,8 @@ class Workers:
     reaching through the server and its context each time.
     """
 
-    __slots__ = ("append_record", "clock", "end", "env", "idle", "limited", "messages", "name", "processing_s",
-                 "server", "waiting")
+    __slots__ = ("append_record", "clock", "end", "env", "idle", "limited", "name", "processing_s", "server",
+                 "waiting")
 
     def __init__(self, server: MailServer, workers: int | None, processing: Distribution,
                  rng: np.random.Generator) -> None:
@@ -71,8 +70,6 @@ class Workers:
         self.clock = ctx.clock
         self.append_record = ctx.append_record
         self.end = ctx.end
-        self.messages = 0  # being processed or waiting: they hold the run open (see add_stage)
-        ctx.end.add_stage(self)
         self.limited = workers is not None
         self.idle = [Worker(self) for _ in range(workers or 0)]
         # Processing times, drawn from the server's own stream in blocks (one per message, in order).
@@ -81,7 +78,7 @@ class Workers:
 
     def admit(self, message: Message, rcpts: tuple[str, ...]) -> None:
         """The server has just accepted ``message`` for ``rcpts``: process it when a worker is free."""
-        self.messages += 1  # until the message has been taken
+        self.end.hold()  # released when the message has been taken
         idle = self.idle
         if idle:
             worker = idle.pop()
@@ -120,8 +117,5 @@ class Workers:
         else:
             del worker.job  # (not to keep the message alive)
             self.idle.append(worker)
-        messages = self.messages - 1
-        self.messages = messages
-        if not messages and not self.end.held:  # the stage's last message: the run may be over
-            self.end.check()
+        self.end.release()
         start_jobs(jobs)  # the first as part of this step, as after an SMTP session

@@ -129,8 +129,8 @@ def test_processing_without_workers_is_a_pure_delay_and_keeps_the_run_counter_ba
 
 
 def test_messages_in_a_stage_keep_the_run_open_and_workers_are_made_once() -> None:
-    """While m1 is processed and m2 waits for the one worker, both count as outstanding work;
-    without a limit, a stage has as many workers as it ever had messages at once."""
+    """While m1 is processed and m2 waits for the one worker, both are outstanding work (held by
+    the stage); without a limit, a stage has as many workers as it ever had messages at once."""
     text = world(mx_b="{workers: 1, processing: 2s}", messages="""
         - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
         - {at: 0.1, from: x002@a.example, to: z002@b.example, size: 1KB}
@@ -139,13 +139,13 @@ def test_messages_in_a_stage_keep_the_run_open_and_workers_are_made_once() -> No
     workers = w.ctx.servers["mx.b"].workers
     assert workers is not None
     stage = workers  # (its narrowed type, for the callback)
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[int, bool, int]] = []
     w.env.timeout(0.1 + SUB * 4.5 + RTT * 4.5 + 0.5).callbacks.append(
-        lambda _event: seen.append((stage.messages, w.ctx.busy)))
+        lambda _event: seen.append((len(stage.waiting), not stage.idle, w.ctx.busy)))
     w.run()
-    (messages, busy), = seen
-    assert messages == 2 and busy >= 2
-    assert stage.messages == 0 and len(stage.idle) == 1 and not stage.waiting
+    (waiting, working, busy), = seen
+    assert waiting == 1 and working and busy >= 2
+    assert len(stage.idle) == 1 and not stage.waiting
 
     unlimited = world(mx_b="{processing: 2s}", messages="""
         - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}

@@ -126,23 +126,6 @@ def test_end_of_run_fires_when_work_and_sources_are_spent() -> None:
     assert end.done.triggered and end.count == 0
 
 
-def test_end_of_run_waits_for_a_stage_that_counts_its_own_messages() -> None:
-    class Stage:
-        messages = 0
-
-    env = simpy.Environment()
-    end = EndOfRun(env, lambda: 0.0)
-    stage = Stage()
-    end.add_stage(stage)
-    end.hold()
-    stage.messages = 2
-    end.release()  # nothing held, but the stage has messages
-    assert not end.done.triggered and end.count == 2
-    stage.messages = 0
-    end.check()  # what the stage calls when it empties with nothing held
-    assert end.done.triggered and end.count == 0
-
-
 def test_end_of_run_waits_for_a_tail_still_in_flight() -> None:
     env = simpy.Environment()
     end = EndOfRun(env, lambda: 5.0)

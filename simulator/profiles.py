@@ -136,13 +136,13 @@ class Arrivals:
 
     :meth:`gap` is ``profile.time_after(now_s, amount) - now_s`` for the time ``clock()`` reads
     (which never goes back) and the next unit exponential ``amount`` from ``unit``, bit for bit.
-    Arrivals come in time order, so most of them fall in the segment of the one before, away
-    from its end (there are many arrivals an hour): that segment is kept, with how long
-    :meth:`RateProfile.locate` keeps finding it, and such an arrival costs the first step of
-    :meth:`RateProfile.walk` alone, without the search for the segment.
+    Arrivals come in time order, so most of them fall in the segment of the one before (there
+    are many arrivals an hour): what :meth:`RateProfile.locate` found is kept for as long as it
+    would find it again, and such an arrival goes straight to :meth:`RateProfile.walk`, without
+    the search for its segment.
     """
 
-    __slots__ = ("_base_s", "_clock", "_end_s", "_i", "_profile", "_rate_per_s", "_to_s", "_unit")
+    __slots__ = ("_base_s", "_clock", "_i", "_profile", "_to_s", "_unit")
 
     _NARROWING_STEPS = 4  # floats below a segment's end tried before giving up keeping it
 
@@ -150,26 +150,19 @@ class Arrivals:
         self._profile = profile
         self._unit = unit
         self._clock = clock
-        # The segment kept: from the time it was found until _to_s (none at first), ``locate``
-        # finds segment _i of the period starting at _base_s, of rate _rate_per_s (> 0), ending at _end_s.
+        # Until _to_s (nothing at first), ``locate`` finds segment _i of the period starting at _base_s.
         self._to_s = 0.0
-        self._base_s = self._end_s = 0.0
-        self._rate_per_s = 1.0
+        self._base_s = 0.0
         self._i = 0
 
     def gap(self) -> float:
         """The time from now to the next arrival (``math.inf`` if there is none)."""
         now_s = self._clock()
         amount = self._unit()
-        if now_s < self._to_s:
-            # walk's first step, the same operations in the same order
-            base_s = self._base_s
-            local_s = now_s - base_s
-            need_s = amount / self._rate_per_s
-            if local_s + need_s < self._end_s:
-                return base_s + local_s + need_s - now_s
-            return self._profile.walk(base_s, local_s, self._i, amount) - now_s
         profile = self._profile
+        if now_s < self._to_s:
+            base_s, i = self._base_s, self._i
+            return profile.walk(base_s, now_s - base_s, i, amount) - now_s  # (locate's local time, as it makes it)
         if profile.period_s is not None and profile.period_amount <= 0:
             return math.inf
         base_s, local_s, i = profile.locate(now_s)
@@ -186,11 +179,9 @@ class Arrivals:
         """
         profile = self._profile
         self._to_s = now_s  # nothing kept unless shown below
-        rate_per_s = profile.rates_per_s[i]
-        if local_s < 0 or rate_per_s <= 0:
+        if local_s < 0:
             return
-        end_s = profile.ends_s[i]
-        to_s = base_s + end_s
+        to_s = base_s + profile.ends_s[i]
         for _ in range(self._NARROWING_STEPS):
             last_s = math.nextafter(to_s, -math.inf)
             if last_s < now_s:
@@ -198,6 +189,6 @@ class Arrivals:
             last_base_s, _, last_i = profile.locate(last_s)
             if last_base_s == base_s and last_i == i:
                 self._to_s = to_s
-                self._base_s, self._end_s, self._rate_per_s, self._i = base_s, end_s, rate_per_s, i
+                self._base_s, self._i = base_s, i
                 return
             to_s = last_s

@@ -6,9 +6,10 @@ each kind's records are found once (a stable sort of small integer codes, in num
 record), so each of them reads only its kinds, gathering a field of those records with one C call
 (``itemgetter``) instead of testing every record's kind in a Python loop of its own. Nothing is
 copied per record: a column is made when asked for, of the records asked for (:meth:`LogColumns.at`).
-A run's log (:class:`simulator.eventlog.FlatRecords`) is read straight from its flat list, a field
-being every fifth item, so no tuple is made per record; :meth:`LogColumns.rows` makes tuples of
-the records asked for only. Built once per result and shared.
+Every read is of one flat list, a field being every fifth item: a run's own
+(:class:`simulator.eventlog.FlatRecords`), so no tuple is made per record, or, for a log read
+back from a folder as tuples, a flat copy made once. :meth:`LogColumns.rows` makes tuples of the
+records asked for only. Built once per result and shared.
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ class LogColumns:
     _order: Any = None  # the positions sorted by kind, stably (a numpy array)
     _codes: Any = None  # each record's kind as its number in KINDS (a numpy array)
     _spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> its slice of _order
-    _flat: list[Any] | None = field(init=False)  # the flat list of ``records``, when they are FlatRecords
+    _flat: list[Any] = field(init=False)  # the records' fields, flat (a run's own list; a copy for others)
     _size: int = field(init=False)  # the records there were when the columns were made
 
     def __post_init__(self) -> None:
-        self._flat = self.records.flat if isinstance(self.records, FlatRecords) else None
-        self._size = len(self.records)
+        records = self.records
+        # A log read back from a folder is a list of tuples: it is made flat once, so that every
+        # reader below has one form to read.
+        self._flat = records.flat if isinstance(records, FlatRecords) else [f for record in records for f in record]
+        self._size = len(records)
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> LogColumns:
@@ -102,8 +106,6 @@ class LogColumns:
     def rows(self, *kinds: str) -> list[Record]:
         """The records of ``kinds``, in log order (tuples made for them only)."""
         positions = self.where(*kinds)
-        if self._flat is None:
-            return take(self.records, positions)
         return list(zip(*(self.at(index, positions) for index in range(FIELDS)), strict=True))
 
     def subset(self, *kinds: str) -> LogColumns:
@@ -119,27 +121,22 @@ class LogColumns:
         wanted[[_CODE[kind] for kind in kinds]] = True
         mask = wanted[self._codes].tobytes()
         flat: list[Any] = [None] * (FIELDS * sum(map(self.count, kinds)))
-        source = self._flat if self._flat is not None else [f for record in self.records for f in record]
         for index in range(FIELDS):
-            flat[index::FIELDS] = list(compress(islice(source, index, self._size * FIELDS, FIELDS), mask))
+            flat[index::FIELDS] = list(compress(islice(self._flat, index, self._size * FIELDS, FIELDS), mask))
         return LogColumns(FlatRecords(flat))
 
     def column(self, index: int, rows: Sequence[Record] | None = None) -> list[Any]:
         """Field ``index`` (:data:`TIME`, ..., :data:`VALUES`) of ``rows`` (by default every record)."""
-        if rows is None and self._flat is not None:
+        if rows is None:
             return self._flat[index:self._size * FIELDS:FIELDS]
-        return list(map(itemgetter(index), self.records if rows is None else rows))
+        return list(map(itemgetter(index), rows))
 
     def at(self, index: int, positions: Sequence[int]) -> list[Any]:
         """Field ``index`` of the records at ``positions`` (from :meth:`where`)."""
-        if self._flat is None:
-            return list(map(itemgetter(index), take(self.records, positions)))
         return take(self._flat, [FIELDS * p + index for p in positions])
 
     def span(self, index: int, start: int, stop: int) -> list[Any]:
         """Field ``index`` of records ``start`` to ``stop``."""
-        if self._flat is None:
-            return list(map(itemgetter(index), self.records[start:stop]))
         return self._flat[start * FIELDS + index:min(stop, self._size) * FIELDS:FIELDS]
 
 

@@ -18,6 +18,9 @@ SimPy's public API costs a property call or a scheduled event for each. What is 
   event id from ``Environment._eid``), without the three calls of ``env.timeout``.
 - ``Timeout._delay``: set by :func:`timer` as ``Timeout.__init__`` sets it; ``_ok`` and ``_value``
   read from the class (:class:`Timer`), as ``Timeout.__init__`` would set them on each instance.
+- What ``Environment.step`` (and :func:`run_events`) reads of a scheduled event: ``callbacks``,
+  then ``_ok`` (and ``_value`` on failure). An :class:`Alarm` is no SimPy event, only that much of
+  one, so a timer that nothing waits on costs no new object each time it is set.
 
 pyproject.toml bounds SimPy's version; a release that changes any of these fails the test.
 """
@@ -71,6 +74,36 @@ def timer(env: simpy.Environment, delay_s: float, callback: Callback) -> simpy.E
     event._delay = delay_s
     heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), event))
     return event
+
+
+class Alarm:
+    """A timer set again and again, one firing at a time, for a callback that nothing waits on.
+
+    :meth:`set` schedules the alarm itself exactly where ``timer(env, delay_s, callback)`` would
+    schedule its timeout (same heap entry, same event id), and the schedule processes it as it does
+    an event: it calls ``callback(alarm)``. Unlike :func:`timer`, setting it makes no object (no
+    timeout, no callbacks list, no bound method), which matters for a timer set once per message;
+    but it cannot be yielded, cancelled or given more callbacks, and it must not be set again before it
+    has fired (its callback may set it again). Subclasses add their own state in ``__slots__``.
+    """
+
+    __slots__ = ("_armed", "callbacks", "env")
+
+    _ok = True  # as a triggered event reads (step checks it after the callbacks)
+    _value = None
+
+    def __init__(self, env: simpy.Environment, callback: Callable[[Any], None]) -> None:
+        self.env = env
+        self._armed = [callback]  # what callbacks becomes when set (the schedule sets it to None when it fires)
+        self.callbacks: list[Callable[[Any], None]] | None = None
+
+    def set(self, delay_s: float) -> None:
+        """Fire ``delay_s`` from now."""
+        if delay_s < 0 or self.callbacks is not None:
+            raise ValueError(f"negative delay {delay_s}" if delay_s < 0 else "an alarm set again before it fired")
+        env = self.env
+        self.callbacks = self._armed
+        heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), self))  # type: ignore[misc]
 
 
 def call_soon(env: simpy.Environment, callback: Callback) -> None:

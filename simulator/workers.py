@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .delivery import start_jobs
-from .kernel import timer
+from .kernel import Alarm
 from .message import Message
 from .randomness import Distribution, buffered
 
@@ -33,19 +33,18 @@ if TYPE_CHECKING:
 Job = tuple[Message, tuple[str, ...]]  # a message and the recipients it was accepted for
 
 
-class Worker:
-    """One worker of a stage: the job it is processing (unset while idle) and the callback that ends it.
+class Worker(Alarm):
+    """One worker of a stage: the job it is processing (unset while idle).
 
-    The callback (the stage's ``_done`` for this worker) is made once, with the worker, so a
-    processing costs no new callable: it is the timer's callback, and also what waits for the
-    server to come back if a processing ends while it is down.
+    A worker is its processing's timer (an :class:`~simulator.kernel.Alarm` whose callback is
+    the stage's ``_done``, called with the worker), so a processing makes no timer and no callable.
     """
 
-    __slots__ = ("job", "on_done")
+    __slots__ = ("job",)
 
     def __init__(self, stage: Workers) -> None:
+        super().__init__(stage.env, stage._done)
         self.job: Job  # unset while idle
-        self.on_done = partial(stage._done, self)
 
 
 class Workers:
@@ -98,14 +97,14 @@ class Workers:
             return
         message, rcpts = worker.job
         self.append_record((self.clock(), "processing", message.id, self.name, (rcpts,)))
-        timer(self.env, self.processing_s(), worker.on_done)
+        worker.set(self.processing_s())
 
-    def _done(self, worker: Worker, _event: Any) -> None:
+    def _done(self, worker: Worker, _event: Any = None) -> None:
         """``worker`` has processed its job: the server takes it (once up), and the worker goes on
         to the next message waiting, if any."""
         server = self.server
         if not server.up:
-            server.back_up().callbacks.append(worker.on_done)
+            server.back_up().callbacks.append(partial(self._done, worker))
             return
         message, rcpts = worker.job
         self.append_record((self.clock(), "processed", message.id, self.name, (rcpts,)))
@@ -118,4 +117,5 @@ class Workers:
             del worker.job  # (not to keep the message alive)
             self.idle.append(worker)
         self.end.release()
-        start_jobs(jobs)  # the first as part of this step, as after an SMTP session
+        if jobs:  # (none when the message went to mailboxes here)
+            start_jobs(jobs)  # the first as part of this step, as after an SMTP session

@@ -205,3 +205,36 @@ def test_timer_refuses_a_negative_delay() -> None:
     env = simpy.Environment()
     with pytest.raises(ValueError, match="negative delay"):
         kernel.timer(env, -1.0, lambda _e: None)
+
+
+def test_alarm_is_scheduled_as_a_timer_is_fires_with_itself_and_can_be_set_again() -> None:
+    env = simpy.Environment()
+    fired: list[tuple[str, float]] = []
+
+    def rang(alarm: Any) -> None:
+        fired.append(("alarm", env.now))
+        if env.now < 3.0:
+            alarm.set(1.0)  # set again from its own callback
+
+    alarm = kernel.Alarm(env, rang)
+    kernel.timer(env, 2.0, lambda _e: fired.append(("before", env.now)))
+    alarm.set(2.0)
+    kernel.timer(env, 2.0, lambda _e: fired.append(("after", env.now)))
+    entries = sorted(env._queue)
+    assert [e for _, _, _, e in entries][1] is alarm
+    assert [(t, p) for t, p, _, _ in entries] == [(2.0, 1)] * 3
+    env.run()
+    assert fired == [("before", 2.0), ("alarm", 2.0), ("after", 2.0), ("alarm", 3.0)]
+
+
+def test_alarm_refuses_a_negative_delay_and_a_second_setting_before_it_fired() -> None:
+    env = simpy.Environment()
+    alarm = kernel.Alarm(env, lambda _a: None)
+    with pytest.raises(ValueError, match="negative delay"):
+        alarm.set(-1.0)
+    alarm.set(1.0)
+    with pytest.raises(ValueError, match="before it fired"):
+        alarm.set(2.0)
+    env.run()
+    alarm.set(2.0)  # fired: it can be set again
+    assert env.peek() == 3.0

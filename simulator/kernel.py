@@ -15,7 +15,9 @@ SimPy's public API costs a property call or a scheduled event for each. What is 
 - ``Environment._queue``: the schedule, a heap of ``(time, priority, event id, event)``, which
   :func:`run_events` pops and processes as ``Environment.step`` does, without a call per event,
   and into which :func:`timer` pushes a timeout as ``Environment.schedule`` does (taking the next
-  event id from ``Environment._eid``), without the three calls of ``env.timeout``.
+  event id from ``Environment._eid``), without the three calls of ``env.timeout``. This module's
+  :class:`Environment` keeps the events due much later in a second heap of its own (and
+  overrides ``step`` and ``peek`` to match), so that the first stays small.
 - ``Timeout._delay``: set by :func:`timer` as ``Timeout.__init__`` sets it; ``_ok`` and ``_value``
   read from the class (:class:`Timer`), as ``Timeout.__init__`` would set them on each instance.
 - What ``Environment.step`` (and :func:`run_events`) reads of a scheduled event: ``callbacks``,
@@ -27,9 +29,10 @@ pyproject.toml bounds SimPy's version; a release that changes any of these fails
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from operator import attrgetter
 from typing import Any
 
@@ -129,16 +132,77 @@ def clock(env: simpy.Environment) -> Callable[[], float]:
     return partial(attrgetter("_now"), env)
 
 
+LATER_THAN_S = 3600.0  # events due this long after the first pending one wait in Environment's second heap
+
+
+class Environment(simpy.Environment):
+    """SimPy's environment with the events due later than :data:`LATER_THAN_S` after the first
+    pending one kept apart, in a second heap, so that the heap every event goes through stays small.
+
+    A heap's push and pop cost about one comparison per level, and most of what a run schedules
+    is due within seconds (transfers, timers, arrivals), while events due days ahead (a process
+    waiting for a daily poll) can outnumber them a hundred to one. Events are scheduled into
+    ``_queue`` as in SimPy; :meth:`_settle` moves those due at or after ``_horizon_s`` into
+    ``_later`` and brings back those due before it, so that every event in ``_later`` is due at or
+    after ``_horizon_s``. An event of ``_queue`` due before ``_horizon_s`` therefore comes first of
+    all, and events are processed in exactly SimPy's order: by (time, priority, event id).
+    """
+
+    def __init__(self, initial_time: float = 0.0) -> None:
+        super().__init__(initial_time)
+        self._later: list[Any] = []  # a heap of schedule entries, each due at or after _horizon_s
+        self._horizon_s = -math.inf
+
+    def _settle(self) -> float:
+        """Split the schedule again at :data:`LATER_THAN_S` after its first event; returns the new
+        horizon (every event of ``_queue`` is due before it, every one of ``_later`` at or after it)."""
+        queue, later = self._queue, self._later
+        first_s = min(queue[0][0] if queue else math.inf, later[0][0] if later else math.inf)
+        horizon_s = first_s + LATER_THAN_S
+        if any(entry[0] >= horizon_s for entry in queue):
+            for entry in queue:
+                if entry[0] >= horizon_s:
+                    heappush(later, entry)
+            queue[:] = [entry for entry in queue if entry[0] < horizon_s]  # (the same list: run_events holds it)
+            heapify(queue)
+        while later and later[0][0] < horizon_s:
+            heappush(queue, heappop(later))
+        self._horizon_s = horizon_s
+        return horizon_s
+
+    def peek(self) -> float:
+        """The time of the next event (``math.inf`` if none)."""
+        queue, later = self._queue, self._later
+        return min(queue[0][0] if queue else math.inf, later[0][0] if later else math.inf)
+
+    def step(self) -> None:
+        """Process the next event, as SimPy's ``step`` does."""
+        queue = self._queue
+        if self._later and (not queue or queue[0][0] >= self._horizon_s):
+            self._settle()
+        super().step()
+
+
 def run_events(env: simpy.Environment, count: int) -> tuple[int, bool]:
     """Process up to ``count`` events, each exactly as ``env.step()`` would; returns how many
     were processed and whether a callback stopped the simulation (``StopSimulation``, after the
     event that raised it, which counts). Fewer than ``count`` and not stopped: the schedule ran
     out. A failed event nobody defused raises, as in ``step``."""
     queue = env._queue
+    later: list[Any] | None = getattr(env, "_later", None)  # an Environment's second heap
+    # Events scheduled since the last call and due late leave the heap (an Environment's _settle).
+    horizon_s = env._settle() if later is not None else math.inf  # type: ignore[attr-defined]
     for n in range(count):
         if not queue:
-            return n, False
-        env._now, _, _, event = heappop(queue)
+            if not later:
+                return n, False
+            horizon_s = env._settle()  # type: ignore[attr-defined]
+        at_s, priority, eid, event = heappop(queue)
+        if at_s >= horizon_s:  # an event of the second heap may be due first: split again
+            heappush(queue, (at_s, priority, eid, event))
+            horizon_s = env._settle()  # type: ignore[attr-defined]
+            at_s, priority, eid, event = heappop(queue)
+        env._now = at_s
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         try:
             for callback in callbacks:

@@ -120,7 +120,7 @@ class World:
         Link and session loads are counted in time bins of ``bin_s`` (default: see simulator.binning)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
-        self.env = simpy.Environment(initial_time=0.0)
+        self.env = kernel.Environment(initial_time=0.0)
         self.log = EventLog()
         self.streams = Streams(self.seed)
         self.ctx = ctx = Context(self.env, Network(self.env, scenario.links, Bins(bin_s)), self.log)

@@ -238,3 +238,67 @@ def test_alarm_refuses_a_negative_delay_and_a_second_setting_before_it_fired() -
     env.run()
     alarm.set(2.0)  # fired: it can be set again
     assert env.peek() == 3.0
+
+
+def _schedule_mix(env: simpy.Environment, seen: list[tuple[float, int]]) -> None:
+    """Events near and far (days ahead), some at equal times, some scheduled by callbacks."""
+    def note(tag: int) -> Any:
+        return lambda _e: seen.append((env.now, tag))
+
+    def chain(tag: int, gaps_s: list[float]) -> Any:
+        def fire(_e: Any) -> None:
+            seen.append((env.now, tag))
+            if gaps_s:
+                kernel.timer(env, gaps_s.pop(0), fire)
+        return fire
+
+    def sleeper(tag: int, wait_s: float) -> Any:
+        yield env.timeout(wait_s)
+        seen.append((env.now, tag))
+        yield env.timeout(0)
+        seen.append((env.now, tag + 1000))
+
+    for k in range(40):
+        env.process(sleeper(k, 7 * 86400.0 + (k % 3)))  # waiting days, three to an instant
+    for k in range(30):
+        kernel.timer(env, 0.5 * (k % 7), note(100 + k))
+    kernel.timer(env, 0.1, chain(200, [1.0, 5000.0, 0.0, 90000.0, 3599.0, 3600.0, 3601.0]))
+    kernel.timer(env, 3600.0, chain(300, [0.0, 7200.0, 1.5]))
+    env.timeout(86400.0).callbacks.append(note(400))
+
+
+def test_environment_processes_events_in_simpys_order_with_far_events_kept_apart() -> None:
+    reference: list[tuple[float, int]] = []
+    plain = simpy.Environment()
+    _schedule_mix(plain, reference)
+    plain.run()
+
+    batched: list[tuple[float, int]] = []
+    env = kernel.Environment()
+    _schedule_mix(env, batched)
+    total = 0
+    while True:
+        processed, stopped = kernel.run_events(env, 7)  # small batches: settling between them
+        assert not stopped
+        total += processed
+        if processed < 7:
+            break
+        if 0 < env.now < 7 * 86400.0:  # the sleepers have started and wait in the second heap
+            assert len(env._later) >= 40 and len(env._queue) < 40
+    assert batched == reference and env.now == plain.now == 7 * 86400.0 + 2
+
+    stepped: list[tuple[float, int]] = []
+    env = kernel.Environment()
+    _schedule_mix(env, stepped)
+    peeks = []
+    while env.peek() != float("inf"):
+        peeks.append(env.peek())
+        env.step()
+    assert stepped == reference and len(peeks) == total
+    assert peeks == sorted(peeks)
+
+    until: list[tuple[float, int]] = []
+    env = kernel.Environment()
+    _schedule_mix(env, until)
+    env.run(until=90000.0)  # SimPy's run, on the environment's step
+    assert until == [entry for entry in reference if entry[0] < 90000.0]

@@ -105,8 +105,7 @@ class RateProfile:
     def walk(self, base_s: float, local_s: float, i: int, amount: float) -> float:
         """:meth:`time_after` from where :meth:`locate` found the present: segment by segment
         (whole periods at once) until ``amount`` has accumulated."""
-        period_s, per_period = self.period_s, self.period_amount
-        starts, rates, ends = self.starts_s, self.rates_per_s, self.ends_s
+        rates, ends = self.rates_per_s, self.ends_s  # (most walks end in their first segment: the rest is read later)
         while True:
             rate, end = rates[i], ends[i]
             if rate > 0:
@@ -118,7 +117,8 @@ class RateProfile:
                 return math.inf
             i += 1
             local_s = end
-            if i == len(starts):  # only periodic profiles get here: on to the next period
+            if i == len(rates):  # only periodic profiles get here: on to the next period
+                period_s, per_period = self.period_s, self.period_amount
                 assert period_s is not None
                 i, local_s = 0, 0.0
                 base_s += period_s
@@ -161,8 +161,9 @@ class Arrivals:
         amount = self._unit()
         profile = self._profile
         if now_s < self._to_s:
-            base_s, i = self._base_s, self._i
-            return profile.walk(base_s, now_s - base_s, i, amount) - now_s  # (locate's local time, as it makes it)
+            base_s = self._base_s
+            # (now_s - base_s: locate's local time, made as it makes it)
+            return profile.walk(base_s, now_s - base_s, self._i, amount) - now_s
         if profile.period_s is not None and profile.period_amount <= 0:
             return math.inf
         base_s, local_s, i = profile.locate(now_s)

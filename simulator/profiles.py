@@ -157,8 +157,9 @@ class Arrivals:
 
     def gap(self) -> float:
         """The time from now to the next arrival (``math.inf`` if there is none)."""
-        now_s = self._clock()
-        amount = self._unit()
+        clock, unit = self._clock, self._unit  # (read, then called: ``self._clock()`` looks it up as a method)
+        now_s = clock()
+        amount = unit()
         profile = self._profile
         if now_s < self._to_s:
             base_s = self._base_s

@@ -160,6 +160,32 @@ def test_messages_in_a_stage_keep_the_run_open_and_workers_are_made_once() -> No
     assert len([r for r in w.log.records if r[1] == "processed"]) == 4
 
 
+def test_a_worker_is_its_own_processing_timer_and_is_set_again_for_the_next_message() -> None:
+    """While m1 is processed the schedule holds the worker itself (no timeout made for it); when
+    it is done it is set again at once for m2, which waited: m2's processing starts as m1's ends."""
+    text = world(mx_b="{workers: 1, processing: 2s}", messages="""
+        - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
+        - {at: 0.1, from: x002@a.example, to: z002@b.example, size: 1KB}
+        """)
+    w = World(load_scenario(text))
+    stage = w.ctx.servers["mx.b"].workers
+    assert stage is not None
+    (worker,) = stage.idle
+    scheduled: list[list[float]] = []
+
+    def look(_event: Any) -> None:
+        scheduled.append([entry[0] for entry in w.env._queue if entry[3] is worker])
+
+    first_start = 4.5 * SUB + 4.5 * RTT
+    for at_s in (first_start + 1.0, first_start + 3.0):
+        w.env.timeout(at_s).callbacks.append(look)
+    w.run()
+    assert scheduled == [[exact(first_start + 2.0)], [exact(first_start + 4.0)]]
+    times = {(r[1], r[2]): r[0] for r in w.log.records if r[1] in ("processing", "processed")}
+    assert times[("processing", "m2")] == times[("processed", "m1")] == exact(first_start + 2.0)
+    assert stage.idle == [worker] and not hasattr(worker, "job")
+
+
 def test_a_server_down_starts_no_processing_until_it_is_back() -> None:
     text = world(mx_b="{workers: 1, processing: 2s}", messages="""
         - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}

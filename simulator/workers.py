@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from .server import MailServer
 
 
-Job = tuple[Message, tuple[str, ...]]  # a message and the recipients it was accepted for
+# A message, the recipients it was accepted for, and those as the fields of its two records (one
+# tuple for both: the log keeps them).
+Job = tuple[Message, tuple[str, ...], tuple[tuple[str, ...]]]
 
 
 class Worker(Alarm):
@@ -84,11 +86,11 @@ class Workers:
         if idle:
             worker = idle.pop()
         elif self.limited:
-            self.waiting.append((message, rcpts))
+            self.waiting.append((message, rcpts, (rcpts,)))
             return
         else:
             worker = Worker(self)
-        worker.job = (message, rcpts)
+        worker.job = (message, rcpts, (rcpts,))
         self._start(worker)
 
     def _start(self, worker: Worker, _event: Any = None) -> None:
@@ -97,9 +99,9 @@ class Workers:
         if not server.up:
             server.back_up().callbacks.append(partial(self._start, worker))
             return
-        message, rcpts = worker.job
+        message, _, fields = worker.job
         append_record, clock, processing_s = self.append_record, self.clock, self.processing_s  # (see the class)
-        append_record((clock(), "processing", message.id, self.name, (rcpts,)))
+        append_record((clock(), "processing", message.id, self.name, fields))
         worker.set(processing_s())
 
     def _done(self, worker: Worker, _event: Any = None) -> None:
@@ -109,9 +111,9 @@ class Workers:
         if not server.up:
             server.back_up().callbacks.append(partial(self._done, worker))
             return
-        message, rcpts = worker.job
+        message, rcpts, fields = worker.job
         append_record, clock = self.append_record, self.clock  # (see the class)
-        append_record((clock(), "processed", message.id, self.name, (rcpts,)))
+        append_record((clock(), "processed", message.id, self.name, fields))
         jobs = server.take(message, rcpts, False)
         waiting = self.waiting
         if waiting:

@@ -55,6 +55,9 @@ class UserAgent:
     def add_devices(self, rngs: list[np.random.Generator]) -> None:
         """Create the user's devices (one random stream each) and listen to the mailbox."""
         self.devices = [Device(self, i + 1, rng) for i, rng in enumerate(rngs)]
+        if len(self.devices) > 1:
+            for device in self.devices:
+                device.share_seen()
         # Who to tell of new mail: an IMAP device's client directly (one call less per delivery).
         self._listeners = [device.imap.notify if device.imap is not None else device.notify
                            for device in self.devices]

@@ -55,6 +55,9 @@ class UserAgent:
     def add_devices(self, rngs: list[np.random.Generator]) -> None:
         """Create the user's devices (one random stream each) and listen to the mailbox."""
         self.devices = [Device(self, i + 1, rng) for i, rng in enumerate(rngs)]
+        if len(self.devices) > 1:
+            for device in self.devices:
+                device.share_seen()
         # Who to tell of new mail: an IMAP device's client directly (one call less per delivery).
         self._listeners = [device.imap.notify if device.imap is not None else device.notify
                            for device in self.devices]
@@ -136,8 +139,7 @@ class Submission:
                       timeout_s=SUBMIT_CONNECT_TIMEOUT_S, user=agent.address)
             kernel.timer(ctx.env, SUBMIT_CONNECT_TIMEOUT_S, self._connect_failed)
             return
-        exchange = SmtpExchange(ctx.env, ctx.net, path, server, message, self.pending, agent.node, self._refused,
-                                self._ended, True)
+        exchange = SmtpExchange(ctx.env, ctx.net, path, server, message, self.pending, agent.node, self, True)
         sessions = ctx.sessions
         if sessions.enabled:
             self.handle = sessions.open(exchange.cut, path)
@@ -150,7 +152,7 @@ class Submission:
         """Submit again after ``SUBMIT_RETRY_S`` (the 250 of the last submission was lost)."""
         kernel.timer(self.agent.ctx.env, SUBMIT_RETRY_S, self.again)
 
-    def _refused(self, rcpt: str, code: str) -> None:
+    def session_refused(self, rcpt: str, code: str) -> None:
         self.refusals |= {rcpt}
         self.agent.ctx.record("bounced", self.message.id, self.agent.node, (rcpt, code, "submission", "-", None))
 
@@ -160,7 +162,7 @@ class Submission:
                    (self.agent.server.name, CONNECT_FAILED, None, ctx.env.now + SUBMIT_RETRY_S))
         kernel.timer(ctx.env, SUBMIT_RETRY_S, self.again)
 
-    def _ended(self, result: SmtpExchange) -> None:
+    def session_ended(self, result: SmtpExchange) -> None:
         agent, message = self.agent, self.message
         ctx = agent.ctx
         sessions = ctx.sessions

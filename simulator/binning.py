@@ -44,9 +44,16 @@ def _next_width(width_s: float) -> float:
 
 
 class Bins:
-    """The bin width of one run and the series binned with it."""
+    """The bin width of one run and the series binned with it.
 
-    __slots__ = ("_limit_s", "fixed", "series", "width_s")
+    It remembers the bin of the last time looked up (``lo_s`` to ``hi_s``, bin ``current``): most
+    times asked for fall in it (a transfer's start and end, a session's open and close), and two
+    comparisons cost much less than a float floor division and an ``int`` call. It is kept only
+    for a whole-number width, for which every time in ``[k * width, (k + 1) * width)`` floor-divides
+    to exactly ``k`` (``k * width`` is exact), so a remembered bin is the one ``//`` gives.
+    """
+
+    __slots__ = ("_exact", "_limit_s", "current", "fixed", "hi_s", "lo_s", "series", "width_s")
 
     def __init__(self, width_s: float | None = None) -> None:
         if width_s is not None and not (width_s > 0 and math.isfinite(width_s)):
@@ -55,6 +62,9 @@ class Bins:
         self.width_s = LADDER_S[0] if width_s is None else float(width_s)
         self._limit_s = math.inf if self.fixed else MAX_BINS * self.width_s  # a time here needs wider bins
         self.series: list[SumSeries | LevelSeries] = []
+        self._exact = self.width_s.is_integer()  # whether the last bin looked up is remembered
+        self.lo_s = self.hi_s = 0.0  # the bin remembered: none yet
+        self.current = 0
 
     def sums(self) -> SumSeries:
         """A new series of amounts added per bin (bits carried)."""
@@ -75,9 +85,15 @@ class Bins:
 
     def index(self, time_s: float) -> int:
         """The bin holding ``time_s`` (the width grows first if the time is beyond the last bin)."""
+        if self.lo_s <= time_s < self.hi_s:
+            return self.current
         if time_s >= self._limit_s:
             self._grow(time_s)
-        return int(time_s // self.width_s)
+        width = self.width_s
+        k = int(time_s // width)
+        if self._exact and time_s >= 0.0:
+            self.lo_s, self.hi_s, self.current = k * width, (k + 1) * width, k
+        return k
 
     def _grow(self, time_s: float) -> None:
         width = self.width_s
@@ -88,6 +104,8 @@ class Bins:
             series.merge(factor)
         self.width_s = width
         self._limit_s = MAX_BINS * width
+        self._exact = width.is_integer()
+        self.lo_s = self.hi_s = 0.0  # the bins changed: nothing remembered
 
 
 class SumSeries:
@@ -103,11 +121,18 @@ class SumSeries:
     def spread(self, start_s: float, end_s: float, amount: float) -> None:
         """Add ``amount`` moved evenly over ``[start_s, end_s]`` (at ``start_s`` if the interval is empty)."""
         bins = self.bins
-        if end_s >= bins._limit_s:  # (Bins.index, inlined: this runs at the end of every transfer)
+        if bins.lo_s <= start_s and end_s < bins.hi_s:  # within the bin last looked up (most transfers)
+            k = bins.current
+            values = self.values
+            if k >= len(values):
+                values.extend([0.0] * (k + 1 - len(values)))
+            values[k] += amount
+            return
+        if end_s >= bins._limit_s:  # widen first (the series merge): both ends are binned at the new width
             bins._grow(end_s)
+        first = bins.index(start_s)
+        last = bins.index(end_s)
         width = bins.width_s
-        first = int(start_s // width)
-        last = int(end_s // width)
         values = self.values
         if last >= len(values):
             values.extend([0.0] * (last + 1 - len(values)))
@@ -150,9 +175,7 @@ class LevelSeries:
     def close(self, time_s: float) -> None:
         """The level goes down by one at ``time_s``: no new maximum, only the bins it leaves behind."""
         bins = self.bins
-        if time_s >= bins._limit_s:
-            bins._grow(time_s)
-        k = int(time_s // bins.width_s)
+        k = bins.current if bins.lo_s <= time_s < bins.hi_s else bins.index(time_s)  # (index's first test, inlined)
         maxima = self.maxima
         if k >= len(maxima):
             maxima.extend([self.level] * (k + 1 - len(maxima)))
@@ -161,9 +184,7 @@ class LevelSeries:
     def change(self, time_s: float, delta: int) -> None:
         """The level moves by ``delta`` at ``time_s`` (times never go back)."""
         bins = self.bins
-        if time_s >= bins._limit_s:  # (Bins.index, inlined: this runs at every session's start and end)
-            bins._grow(time_s)
-        k = int(time_s // bins.width_s)
+        k = bins.current if bins.lo_s <= time_s < bins.hi_s else bins.index(time_s)  # (as in close)
         maxima = self.maxima
         level = self.level
         if k >= len(maxima):

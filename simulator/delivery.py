@@ -224,8 +224,8 @@ class Job:
                 return
             self.offered = offered
             self.path = path
-            exchange = SmtpExchange(ctx.env, ctx.net, path, remote, message, offered, server.name, self._refused,
-                                    self._session_ended, False, server.eight_bit_mime)
+            exchange = SmtpExchange(ctx.env, ctx.net, path, remote, message, offered, server.name, self, False,
+                                    server.eight_bit_mime)
             if ctx.sessions.enabled:
                 self.handle = ctx.sessions.open(exchange.cut, path)
             exchange.start(None if ctx.traces is None else ctx.trace("smtp", server.name, host, message.id))
@@ -251,7 +251,7 @@ class Job:
         self.handle = None
         self._attempt_over(CUT)
 
-    def _refused(self, rcpt: str, reply: str) -> None:
+    def session_refused(self, rcpt: str, reply: str) -> None:
         """Refusals learned at one moment make one bounce, sent at that moment."""
         self.settled.add(rcpt)
         batch = self.batch
@@ -262,7 +262,7 @@ class Job:
             kernel.timer(server.ctx.env, 0.0, partial(server._bounce_batch, self.message, batch, self.host))
         batch.append((rcpt, reply))
 
-    def _session_ended(self, result: SmtpExchange) -> None:
+    def session_ended(self, result: SmtpExchange) -> None:
         server, message, host = self.server, self.message, self.host
         ctx = server.ctx
         sessions = ctx.sessions

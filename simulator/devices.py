@@ -50,6 +50,9 @@ class Device:
         else:
             self.offset_s = float(rng.uniform(0.0, self.poll_s)) if polls else 0.0
         self.mailbox: Mailbox = agent.server.mailboxes[agent.address]
+        # The mailbox's \Seen flags, read and set when the user has several devices (see
+        # ``share_seen``); a user's only device gets each message once, never seen before.
+        self.seen: set[str] | None = None
         # What a POP3 or webmail device holds (an IMAP device keeps no such set: it fetches each
         # message it is told of exactly once).
         self.held: set[str] = set()
@@ -93,14 +96,22 @@ class Device:
         """The device now holds ``message`` for the first time (an IMAP session calls this
         directly: each new message is announced to it, and fetched, exactly once)."""
         mid = message.id
-        seen = self.mailbox.seen
-        values = self._retrieved_values[mid in seen]
-        if self.protocol != "pop3":
-            seen.add(mid)
+        seen = self.seen
+        if seen is None:
+            values = self._retrieved_values[0]
+        else:
+            values = self._retrieved_values[mid in seen]
+            if self.protocol != "pop3":
+                seen.add(mid)
         agent = self.agent
         ctx = self.ctx
         ctx.append_record((ctx.clock(), "retrieved", mid, agent.node, values))
         agent.retrieved(self, message)
+
+    def share_seen(self) -> None:
+        """The user has other devices: the first to get a message sees it unseen, the others seen
+        (unless it came by POP3, which sets no flag)."""
+        self.seen = self.mailbox.seen
 
     # ---- time ----------------------------------------------------------------------------------
 

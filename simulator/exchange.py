@@ -1,10 +1,11 @@
 """The executor of SMTP sessions: it runs a :class:`simulator.protocols.smtp.Plan` over the network.
 
 A session is timers and at most one transfer, each ending in a callback; no process waits for
-it. The client gives the callbacks: ``on_refused(rcpt, code)`` at the moment it learns of each
-permanent refusal, and ``on_end(exchange)`` once, when the server has accepted (or the client
-knows every refusal), or when an outage cut the session; the exchange then says how it
-ended.
+it. Its owner (a :class:`Client`: a user agent's submission, a delivery job) is told
+``session_refused(rcpt, code)`` at the moment the client learns of each permanent refusal, and
+``session_ended(exchange)`` once, when the server has accepted (or the client knows every
+refusal), or when an outage cut the session; the exchange then says how it ended. (The owner
+itself, not two bound methods of it: every hop makes an exchange.)
 The client registers :meth:`cut` with the session registry for the path; a cut
 abandons the transfer, and what would have come next is ignored. With a trace
 (:class:`~simulator.protocols.trace.SmtpTrace`, from ``ctx.trace``), the session records there
@@ -17,8 +18,7 @@ session open (``server.inbound``: what ``max_inbound`` limits, and ``servers.csv
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 
@@ -32,12 +32,22 @@ from .protocols.trace import SmtpTrace
 NO_FOLLOWUPS: list[Any] = []  # an exchange's follow-ups until the server accepts: shared, so never changed
 
 
+class Client(Protocol):
+    """Who runs an exchange, and is told how it goes."""
+
+    def session_refused(self, rcpt: str, code: str) -> None:
+        """The client has just learned that the server refuses ``rcpt`` for good."""
+
+    def session_ended(self, exchange: SmtpExchange) -> None:
+        """The session is over: ``exchange`` says how it ended."""
+
+
 class SmtpExchange:
     """One SMTP transaction between a client node and a receiving server, over a fixed path;
-    when it ends, it is also how it ended, as the client knows it (``on_end(self)``)."""
+    when it ends, it is also how it ended, as the client knows it (``owner.session_ended(self)``)."""
 
     __slots__ = ("accepted", "ack_at_s", "client", "cut_off", "deferred", "eight_bit_client", "env", "flow",
-                 "followups", "message", "net", "on_end", "on_refused", "over", "path", "plan", "rcpts", "server",
+                 "followups", "message", "net", "over", "owner", "path", "plan", "rcpts", "server",
                  "step", "submission", "timer", "trace")
 
     def __init__(
@@ -49,8 +59,7 @@ class SmtpExchange:
         message: Message,
         rcpts: tuple[str, ...],
         client: str,
-        on_refused: Callable[[str, str], None],
-        on_end: Callable[[SmtpExchange], None],
+        owner: Client,
         submission: bool = False,
         eight_bit_client: bool = True,
     ) -> None:
@@ -61,8 +70,7 @@ class SmtpExchange:
         self.message = message
         self.rcpts = rcpts
         self.client = client
-        self.on_refused = on_refused
-        self.on_end = on_end
+        self.owner = owner
         self.submission = submission  # a user agent submitting to its own server (relays anywhere)
         self.eight_bit_client = eight_bit_client
         self.flow: Flow | None = None
@@ -123,7 +131,7 @@ class SmtpExchange:
                     self.deferred = []
                 self.deferred.append((rcpt, code))
                 continue
-            self.on_refused(rcpt, code)
+            self.owner.session_refused(rcpt, code)
         self.step += 1
         if self.step < len(plan.steps):
             self._wait(plan.steps[self.step][0])
@@ -154,7 +162,7 @@ class SmtpExchange:
             trace.replies = list(plan.replies)
             trace.end_s = self.ack_at_s
         self.over = True
-        self.on_end(self)
+        self.owner.session_ended(self)
 
     def _end(self, replies: list[tuple[str, str]]) -> None:
         if not self.plan.refused:  # a session refused at the greeting never opened
@@ -164,7 +172,7 @@ class SmtpExchange:
             trace.replies = list(replies)
             trace.end_s = float(self.env.now)
         self.over = True
-        self.on_end(self)
+        self.owner.session_ended(self)
 
     def cut(self) -> None:
         """An outage cut the session before the server accepted: the transfer is abandoned."""

@@ -59,8 +59,12 @@ class ImapClient:
 
     def notify(self, message: Message) -> None:
         """The mailbox got new mail."""
-        self.announced.append(message)
         session = self.session
+        if session is not None and session.state == IDLE and session.fetches_at_once:
+            # The round of this one message (nothing else is new while idle): see ``wake``.
+            session.fetch(message, session.exists_lead_s)
+            return
+        self.announced.append(message)
         if session is not None:
             if session.state == IDLE:
                 session.wake()
@@ -105,8 +109,8 @@ CONNECTING, FETCHING, IDLE, WAKING, NOOP = range(5)
 class ImapSession:
     """One connection of an IMAP client, from connect to cut."""
 
-    __slots__ = ("client", "exists_lead_s", "fetches", "flow", "handle", "lead_s", "left", "message", "over", "path",
-                 "requested_s", "round_open", "state", "tick_s", "trace", "wakes_at_once")
+    __slots__ = ("client", "exists_lead_s", "fetches", "fetches_at_once", "flow", "handle", "lead_s", "left", "message",
+                 "over", "path", "requested_s", "round_open", "state", "tick_s", "trace", "wakes_at_once")
 
     def __init__(self, client: ImapClient, path: Path) -> None:
         device = client.device
@@ -129,6 +133,9 @@ class ImapSession:
         self.wakes_at_once = device.idle and bool(path.rtt_s or path.limited_links)
         self.handle = ctx.sessions.open(self.cut, path)
         self.trace = trace = device._trace(ImapTrace)
+        # New mail while idle is fetched straight away, as a round of its own (without a trace,
+        # which would record the round and what else joins it within the step).
+        self.fetches_at_once = self.wakes_at_once and trace is None
         if trace is not None:
             trace.start_s, trace.delay_s, trace.idle = float(ctx.env.now), path.delay_s, device.idle
         # TCP, greeting, LOGIN, SELECT
@@ -150,17 +157,22 @@ class ImapSession:
         client = self.client
         if self.left:
             self.left -= 1
-            self.state = FETCHING
-            message = self.message = client.announced.popleft()
             lead_s, self.lead_s = self.lead_s, 0.0
-            if self.fetches is not None:
-                self.requested_s = client.env.now + lead_s
-            flow = self.flow = start_fetch(client.net, self.path, message, lead_s)
-            flow.then(self._fetched)
+            self.fetch(client.announced.popleft(), lead_s)
         elif client.announced:  # more arrived meanwhile: the server said so in the last response
             self._round("more", client.env.now)
         else:
             self.state = IDLE
+
+    def fetch(self, message: Message, lead_s: float) -> None:
+        """FETCH ``message`` after ``lead_s`` (the exchanges before it that carry nothing)."""
+        self.state = FETCHING
+        self.message = message
+        client = self.client
+        if self.fetches is not None:
+            self.requested_s = client.env.now + lead_s
+        flow = self.flow = start_fetch(client.net, self.path, message, lead_s)
+        flow.then(self._fetched)
 
     def _fetched(self, _event: Any) -> None:
         if self.over:

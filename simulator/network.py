@@ -63,6 +63,7 @@ class Path:
 
 
 SOLO, WAITING, MOVING, TAIL, FINISHED, CANCELLED = range(6)
+_UNKNOWN: Any = object()  # a route not worked out yet (None is a route that does not exist)
 
 
 class Flow:
@@ -191,9 +192,10 @@ class Network:
     def path(self, a: str, b: str) -> Path | None:
         """The lowest-latency path from ``a`` to ``b`` over links and hosts that are up."""
         key = (a, b)
-        if key not in self._routes:
-            self._routes[key] = self._route(a, b)
-        return self._routes[key]
+        path = self._routes.get(key, _UNKNOWN)  # (one lookup: this runs on every hop)
+        if path is _UNKNOWN:
+            path = self._routes[key] = self._route(a, b)
+        return path
 
     def _route(self, a: str, b: str) -> Path | None:
         if a in self.down_nodes or b in self.down_nodes:

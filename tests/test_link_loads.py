@@ -8,6 +8,7 @@ plain processor-sharing reference on randomized transfers, bin by bin.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from types import SimpleNamespace
 from typing import Any
@@ -255,3 +256,39 @@ def test_a_level_series_keeps_each_bins_maximum() -> None:
     level.close(4.5)
     assert level.finish(6) == [1, 2, 1, 1, 1, 0]
     assert level.level == 0
+
+
+def test_the_bin_a_time_falls_in_is_its_floor_division_whatever_was_asked_before() -> None:
+    """Bins remembers the last bin looked up; every answer is still ``int(time // width)``, for
+    whole and fractional widths, times on and next to bin edges, in any order."""
+    rng = random.Random(11)
+    for width_s in (1.0, 30.0, 300.0, 0.1, 0.3, 2.5e-3):
+        bins = Bins(width_s)
+        edges = [k * width_s for k in range(1, 40)]
+        times = [t for e in edges for t in (e, math.nextafter(e, 0.0), math.nextafter(e, math.inf))]
+        times += [rng.uniform(0.0, 40 * width_s) for _ in range(300)]
+        rng.shuffle(times)
+        for t in times + sorted(times):
+            assert bins.index(t) == int(t // width_s), (width_s, t)
+
+
+def test_a_spread_within_the_remembered_bin_lands_where_floor_division_puts_it() -> None:
+    """Spreads of short intervals (most of them within the bin last looked up) sum per bin as
+    amounts placed by ``//`` do, also in a series that had no bin that far yet."""
+    rng = random.Random(3)
+    bins = Bins(10.0)
+    busy, quiet = bins.sums(), bins.sums()
+    expected: dict[int, float] = {}
+    t = 0.0
+    for i in range(2000):
+        t += rng.expovariate(2.0)
+        length = rng.choice((0.0, 1e-3, 0.5))
+        k = int(t // 10.0)
+        if i % 50 == 0 and k == int((t + length) // 10.0):  # one bin, in a series seldom used
+            quiet.spread(t, t + length, 8.0)
+            expected[k] = expected.get(k, 0.0) + 8.0
+        else:
+            busy.spread(t, t + length, 8.0)
+    assert len(expected) > 10
+    assert quiet.values == [expected.get(k, 0.0) for k in range(len(quiet.values))]
+    assert sum(busy.values) + sum(quiet.values) == pytest.approx(2000 * 8.0)

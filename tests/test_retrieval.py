@@ -357,6 +357,20 @@ def test_seen_flag_is_shared_with_the_devices_that_read_later(access: dict[str, 
     assert checked == 24
 
 
+
+@pytest.mark.parametrize("access", [{"protocol": "imap"}, {"protocol": "imap", "idle": False, "poll": 300},
+                                    {"protocol": "http"}, POP3_KEEP])
+def test_a_users_only_device_reads_every_message_unseen_and_no_flags_are_kept(access: dict[str, Any]) -> None:
+    """With one device nobody else can have flagged a message: each is fetched once, ``seen=0``,
+    and the mailbox keeps no Seen flags for it."""
+    times, sizes = many(6, 173.0)
+    w, tables = run_world(world({**access, "devices": 1}, times, sizes, seed=11))
+    rows = [r for r in tables.retrievals if r["recipient"] == BOB]
+    assert len(rows) == 6 and len({r["message_id"] for r in rows}) == 6
+    seen = [r[4][3] for r in w.log.records if r[1] == "retrieved" and r[4][0] == BOB]
+    assert seen == [0] * 6
+    assert not w.ctx.servers["mx.alpha"].mailboxes[BOB].seen
+
 # ---- HTTP webmail -----------------------------------------------------------------------------
 
 

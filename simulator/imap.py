@@ -60,16 +60,12 @@ class ImapClient:
     def notify(self, message: Message) -> None:
         """The mailbox got new mail."""
         session = self.session
-        if session is not None and session.state == IDLE and session.fetches_at_once:
-            # The round of this one message (nothing else is new while idle): see ``wake``.
-            session.fetch(message, session.exists_lead_s)
+        if session is not None and session.state == IDLE:
+            session.wake(message)
             return
         self.announced.append(message)
-        if session is not None:
-            if session.state == IDLE:
-                session.wake()
-            elif session.round_open:
-                session.left += 1  # fetched in the round under way
+        if session is not None and session.round_open:
+            session.left += 1  # fetched in the round under way
 
     def connect(self, _event: Any = None) -> None:
         path = self.device.reachable()
@@ -109,8 +105,8 @@ CONNECTING, FETCHING, IDLE, WAKING, NOOP = range(5)
 class ImapSession:
     """One connection of an IMAP client, from connect to cut."""
 
-    __slots__ = ("client", "exists_lead_s", "fetches", "fetches_at_once", "flow", "handle", "lead_s", "left", "message",
-                 "over", "path", "requested_s", "round_open", "state", "tick_s", "trace", "wakes_at_once")
+    __slots__ = ("client", "exists_lead_s", "fetches", "flow", "handle", "lead_s", "left", "message", "over", "path",
+                 "requested_s", "round_open", "state", "tick_s", "trace", "wakes_at_once")
 
     def __init__(self, client: ImapClient, path: Path) -> None:
         device = client.device
@@ -133,9 +129,6 @@ class ImapSession:
         self.wakes_at_once = device.idle and bool(path.rtt_s or path.limited_links)
         self.handle = ctx.sessions.open(self.cut, path)
         self.trace = trace = device._trace(ImapTrace)
-        # New mail while idle is fetched straight away, as a round of its own (without a trace,
-        # which would record the round and what else joins it within the step).
-        self.fetches_at_once = self.wakes_at_once and trace is None
         if trace is not None:
             trace.start_s, trace.delay_s, trace.idle = float(ctx.env.now), path.delay_s, device.idle
         # TCP, greeting, LOGIN, SELECT
@@ -147,11 +140,15 @@ class ImapSession:
 
     def _round(self, trigger: str, at_s: float) -> None:
         """A round of fetches: every message new now, in order."""
+        self._record_round(trigger, at_s)
+        self.left = len(self.client.announced)
+        self._fetch_next()
+
+    def _record_round(self, trigger: str, at_s: float) -> None:
+        """With a trace, a round starts now: the fetches from here on are its own."""
         if self.trace is not None:
             self.fetches = []
             self.trace.rounds.append(ImapRound(trigger, float(at_s), self.fetches))
-        self.left = len(self.client.announced)
-        self._fetch_next()
 
     def _fetch_next(self) -> None:
         client = self.client
@@ -185,20 +182,22 @@ class ImapSession:
         self.client.device._retrieved(message)
         self._fetch_next()
 
-    def wake(self) -> None:
-        """New mail while idle. With IDLE the server's EXISTS is on its way: the fetch starts now,
-        EXISTS reaching the device (d) and DONE with the IDLE's OK (1 RTT) being its lead-in,
-        unless the path is instant (the fetch would end within this step): then, as otherwise,
-        the client learns of the mail in a step of its own, now."""
+    def wake(self, message: Message) -> None:
+        """New mail while idle. With IDLE the server's EXISTS is on its way: the fetch of this
+        one message starts now (the round of it alone: nothing else is new while idle), EXISTS
+        reaching the device (d) and DONE with the IDLE's OK (1 RTT) being its lead-in, unless the
+        path is instant (the fetch would end within this step): then, as otherwise, the client
+        learns of the mail in a step of its own, now."""
         if self.wakes_at_once:
-            self.lead_s = self.exists_lead_s
+            self._record_round("exists", self.client.env.now)
             if self.trace is not None:
                 # The round takes in what else arrives before the client would have woken (in a
                 # step of its own, now): a trace records which messages each round fetched.
                 self.round_open = True
                 kernel.timer(self.client.env, 0.0, self._round_closed)
-            self._round("exists", self.client.net.clock())
+            self.fetch(message, self.exists_lead_s)
             return
+        self.client.announced.append(message)
         self.state = WAKING
         kernel.timer(self.client.env, 0.0, self._woken)
 

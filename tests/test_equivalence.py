@@ -120,3 +120,14 @@ def test_random_worlds_have_outages_and_retrievals() -> None:
         rows = list(csv.DictReader(io.StringIO(text)))
         assert any(r["attempts"] not in ("", "1") for r in rows)  # some pair needed a retry
         assert sum(1 for r in rows if r["device"]) > 50
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_tracing_changes_no_record(name: str) -> None:
+    """A traced run (what ``trace`` and ``capture`` read) is the same run: every record of its log,
+    in order, equals the untraced run's. Sessions keep one path whether they record or not."""
+    source = WORLDS[name][0]
+    plain = run(load_scenario(source))
+    traced = run(load_scenario(source), trace=True)
+    assert traced.traces, "the traced run recorded no session"
+    assert list(traced.records) == list(plain.records)

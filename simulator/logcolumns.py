@@ -94,7 +94,10 @@ class LogColumns:
 
     def rows(self, *kinds: str) -> list[Record]:
         """The records of ``kinds``, in log order (tuples made for them only)."""
-        positions = self.where(*kinds)
+        return self.rows_at(self.where(*kinds))
+
+    def rows_at(self, positions: Sequence[int]) -> list[Record]:
+        """The records at ``positions`` as tuples."""
         return list(zip(*(self.at(index, positions) for index in range(FIELDS)), strict=True))
 
     def subset(self, *kinds: str) -> LogColumns:

@@ -197,3 +197,20 @@ def test_a_subset_of_a_log_keeps_its_records_of_those_kinds_only() -> None:
     log.compact()
     mask = bytes(r[1] != "enqueued" for r in written)
     assert log.subset(mask).records == [r for r in written if r[1] != "enqueued"]
+
+
+def test_the_time_breakdown_keeps_each_messages_records_as_positions_not_tuples() -> None:
+    from simulator.breakdown import _Chain
+
+    result = run(load_scenario(ROOT / "scenarios" / "mailing-list.yaml"))
+    chain = _Chain(result.log)
+    held = list(chain.of.values())
+    assert held and all(isinstance(positions, array) and positions.itemsize == 4 for positions in held)
+    mid = next(iter(chain.of))
+    assert chain.records(mid) == [r for r in result.records if r[2] == mid and r[1] in chain_kinds(result)]
+
+
+def chain_kinds(result: Result) -> set[str]:
+    from simulator.breakdown import EVENTS_READ
+
+    return set(EVENTS_READ) - {"expanded"}

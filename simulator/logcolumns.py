@@ -2,37 +2,27 @@
 
 Derivation, the summary, the time breakdown and the writers each want a few kinds of record out
 of the whole log (the deliveries table never looks at ``accepted`` or ``sent``). The positions of
-each kind's records are found once (a stable sort of small integer codes, in numpy, 8 bytes a
-record), so each of them reads only its kinds, gathering a field of those records with one C call
-(``itemgetter``) instead of testing every record's kind in a Python loop of its own. Nothing is
-copied per record: a column is made when asked for, of the records asked for (:meth:`LogColumns.at`).
-Every read is of one flat list, a field being every fifth item: a run's own
-(:class:`simulator.eventlog.FlatRecords`), so no tuple is made per record, or, for a log read
-back from a folder as tuples, a flat copy made once. :meth:`LogColumns.rows` makes tuples of the
-records asked for only. Built once per result and shared.
+each kind's records are found once, from the log's kind codes (:class:`simulator.coded.CodedColumn`,
+a byte a record, read by numpy without a string per record): a stable sort of the codes, 8 bytes
+a record. Each reader then reads only its kinds, gathering a field of those records with one C
+call (``itemgetter``) instead of testing every record's kind in a Python loop of its own. Nothing
+is copied per record: a column is made when asked for, of the records asked for
+(:meth:`LogColumns.at`), from the log's columns (:class:`simulator.eventlog.EventLog`): a run's
+own, or, for a log read back from a folder as tuples, columns made of them once.
+:meth:`LogColumns.rows` makes tuples of the records asked for only. Built once per result and shared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress, islice
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any
 
-from .eventkinds import KINDS
-from .eventlog import FIELDS, FlatRecords, Record
+from .coded import take
+from .eventlog import EVENT, FIELDS, MESSAGE_ID, NODE, TIME, VALUES, EventLog, Record, Records
 
 __all__ = ["EVENT", "MESSAGE_ID", "NODE", "TIME", "VALUES", "LogColumns", "log_columns", "take"]
-
-_CODE = {name: code for code, name in enumerate(KINDS)}
-_NAMES = tuple(KINDS)
-# Where each field sits in a record.
-TIME: Final = 0
-EVENT: Final = 1
-MESSAGE_ID: Final = 2
-NODE: Final = 3
-VALUES: Final = 4
 
 
 @dataclass(slots=True)
@@ -42,17 +32,16 @@ class LogColumns:
 
     records: Sequence[Record]
     _order: Any = None  # the positions sorted by kind, stably (a numpy array)
-    _codes: Any = None  # each record's kind as its number in KINDS (a numpy array)
+    _codes: Any = None  # each record's kind as its number in the log's table of kinds (a numpy array)
     _spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> its slice of _order
-    _flat: list[Any] = field(init=False)  # the records' fields, flat (a run's own list; a copy for others)
+    _log: EventLog = field(init=False)  # the records in columns (a run's own log; made of tuples for others)
     _size: int = field(init=False)  # the records there were when the columns were made
 
     def __post_init__(self) -> None:
         records = self.records
-        # A log read back from a folder is a list of tuples: it is made flat once, so that every
-        # reader below has one form to read.
-        self._flat = records.flat if isinstance(records, FlatRecords) else [f for record in records for f in record]
-        self._size = len(records)
+        self._log = records.log if isinstance(records, Records) else EventLog.of(records)
+        self._log.compact()
+        self._size = len(self._log)
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> LogColumns:
@@ -64,12 +53,12 @@ class LogColumns:
     def _group(self) -> None:
         import numpy as np
 
-        events = self.column(EVENT)
-        codes = self._codes = np.fromiter(map(_CODE.__getitem__, events), dtype=np.int16, count=len(events))
-        del events
+        kinds = self._log.kinds
+        codes = self._codes = np.array(kinds.codes[:self._size])
         self._order = np.argsort(codes, kind="stable")
         start = 0
-        for name, end in zip(_NAMES, np.cumsum(np.bincount(codes, minlength=len(_NAMES))).tolist(), strict=True):
+        for name, end in zip(kinds.names, np.cumsum(np.bincount(codes, minlength=len(kinds.names))).tolist(),
+                             strict=True):
             if end > start:
                 self._spans[name] = (start, end)
             start = end
@@ -105,47 +94,36 @@ class LogColumns:
 
     def rows(self, *kinds: str) -> list[Record]:
         """The records of ``kinds``, in log order (tuples made for them only)."""
-        positions = self.where(*kinds)
+        return self.rows_at(self.where(*kinds))
+
+    def rows_at(self, positions: Sequence[int]) -> list[Record]:
+        """The records at ``positions`` as tuples."""
         return list(zip(*(self.at(index, positions) for index in range(FIELDS)), strict=True))
 
     def subset(self, *kinds: str) -> LogColumns:
-        """A log of the records of ``kinds`` only, in log order, flat (a copy of their fields, so the
-        rest of this log can be let go). Each field is picked by a mask of a byte per record (no
-        list of positions, which takes 36 bytes per record picked)."""
+        """A log of the records of ``kinds`` only, in log order (a copy of their fields, so the rest
+        of this log can be let go). Each field is picked by a mask of a byte per record (no list of
+        positions, which takes 36 bytes per record picked)."""
         import numpy as np
 
         if self._order is None:
             self._group()
-        kinds = tuple(set(kinds))
-        wanted = np.zeros(len(_NAMES), dtype=np.bool_)
-        wanted[[_CODE[kind] for kind in kinds]] = True
-        mask = wanted[self._codes].tobytes()
-        flat: list[Any] = [None] * (FIELDS * sum(map(self.count, kinds)))
-        for index in range(FIELDS):
-            flat[index::FIELDS] = list(compress(islice(self._flat, index, self._size * FIELDS, FIELDS), mask))
-        return LogColumns(FlatRecords(flat))
+        wanted = np.array([name in kinds for name in self._log.kinds.names], dtype=np.bool_)
+        return LogColumns(self._log.subset(wanted[self._codes].tobytes()).records)
 
     def column(self, index: int, rows: Sequence[Record] | None = None) -> list[Any]:
         """Field ``index`` (:data:`TIME`, ..., :data:`VALUES`) of ``rows`` (by default every record)."""
         if rows is None:
-            return self._flat[index:self._size * FIELDS:FIELDS]
+            return self._log.column(index, 0, self._size)
         return list(map(itemgetter(index), rows))
 
     def at(self, index: int, positions: Sequence[int]) -> list[Any]:
         """Field ``index`` of the records at ``positions`` (from :meth:`where`)."""
-        return take(self._flat, [FIELDS * p + index for p in positions])
+        return self._log.at(index, positions)
 
     def span(self, index: int, start: int, stop: int) -> list[Any]:
         """Field ``index`` of records ``start`` to ``stop``."""
-        return self._flat[start * FIELDS + index:min(stop, self._size) * FIELDS:FIELDS]
-
-
-def take(column: Sequence[Any], positions: Sequence[int]) -> list[Any]:
-    """The values of ``column`` at ``positions``, gathered in one C call (``itemgetter``) rather
-    than a Python step per value."""
-    if len(positions) > 1:
-        return list(itemgetter(*positions)(column))
-    return [column[i] for i in positions]
+        return self._log.column(index, start, min(stop, self._size))
 
 
 def log_columns(records: Sequence[Record] | LogColumns) -> LogColumns:

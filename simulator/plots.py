@@ -266,7 +266,8 @@ def _mailbox_wait_outcome(pairs: MailPairs) -> Outcome:
                    {"retrieved": n_retrieved, "in mailbox": int(np.count_nonzero(delivered)) - n_retrieved})
 
 
-def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | Outcome], styles: Mapping[str, str] | None = None,
+def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | FloatArray | Outcome],
+               styles: Mapping[str, str] | None = None,
                colors: Mapping[str, str] | None = None) -> bool:
     """One empirical CDF per series (step at each value), percentiles marked; False if nothing drawn.
 
@@ -278,11 +279,13 @@ def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | Outcome], styles
     dotted to the right edge, at the share that did; its legend counts every way the pairs ended.
     The percentiles marked are of the values (the pairs that got there), placed on the curve.
     """
-    groups = {label: raw if isinstance(raw, Outcome) else Outcome(list(raw), {"n": len(raw)})
+    groups = {label: raw if isinstance(raw, Outcome) else Outcome(counts={"n": len(raw)})
               for label, raw in series.items()}
     if not any(g.total for g in groups.values()):
         return False
-    ordered = {label: np.sort(np.asarray(g.values_s, dtype=np.float64)) for label, g in groups.items()}
+    # (a plain sequence is sorted as it is: no list of it is made, so an array costs 8 bytes a value)
+    ordered = {label: np.sort(np.asarray(raw.values_s if isinstance(raw, Outcome) else raw, dtype=np.float64))
+               for label, raw in series.items()}
     _log_time_axis(ax, [max(float(v), _LOG_FLOOR_S) for o in ordered.values() if len(o) for v in (o[0], o[-1])])
     right_s = ax.get_xlim()[1]
     for label, group in groups.items():
@@ -630,7 +633,7 @@ def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
         values = present[key]
         zero = int(np.count_nonzero(values <= 0))
         name = label.split(" (")[0] + (f", {zero} zero" if zero else "")
-        series[name] = values.tolist()
+        series[name] = values
         colors[name] = color
     drawn = _draw_cdfs(right, series, colors=colors)
     _cdf_frame(right, drawn, "time in each part", "no delivered mail")

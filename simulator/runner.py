@@ -85,7 +85,7 @@ class Result:
     scenario: Any
     seed: int
     end_time_s: float
-    records: Sequence[Record]  # a run's log is read as tuples made when read (eventlog.FlatRecords)
+    records: Sequence[Record]  # a run's log is read as tuples made when read (eventlog.Records)
     _tables: results.Tables | None = field(default=None, repr=False)
     _summary: dict[str, Any] | None = field(default=None, repr=False)
     _breakdown: results.Columns | None = field(default=None, repr=False)
@@ -583,11 +583,11 @@ def run(
     log = world.log
 
     def between_batches() -> bool:
-        log.share_values()  # equal values made one tuple as the run goes (memory only; see eventlog)
+        log.compact()  # the records so far into compact columns (memory only; see eventlog)
         return stop is not None and stop()
 
     end = world.run(progress, between_batches)
-    log.share_values()
+    log.compact()
     result = Result.of_world(world, end, seed, wanted)
     del world
     gc.collect()  # the world, held in reference cycles (processes, their environment), is garbage now

@@ -16,17 +16,21 @@ record = st.tuples(st.floats(0, 1e6), st.sampled_from(["created", "sent"]), st.t
                    st.text(max_size=4), st.tuples(st.text(max_size=8)))
 
 
-@given(st.lists(st.lists(record, max_size=6), max_size=5))
-def test_records_come_back_in_order_across_reads(batches: list[list[tuple]]) -> None:
+@given(st.lists(st.tuples(st.lists(record, max_size=6), st.sampled_from(["read", "compact", "none"])), max_size=5))
+def test_records_come_back_in_order_across_reads_and_compactions(batches: list[tuple[list[tuple], str]]) -> None:
     log = EventLog()
     written: list[tuple] = []
-    for batch in batches:
+    for batch, then in batches:
         for rec in batch:
             log.append(*rec)
             written.append(rec)
         assert len(log) == len(written)
-        assert log.records == written  # a read in the middle of the run regroups what came so far
+        if then == "read":
+            assert log.records == written  # a read in the middle of the run sees what came so far
+        elif then == "compact":
+            log.compact()
     assert list(log) == written
+    assert log.records[1:-1] == written[1:-1] and log.records[::2] == written[::2]
 
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.@-<>", min_size=1, max_size=12)

@@ -1,18 +1,21 @@
-"""What a run's result holds in memory: the log flat (no tuple per record), the world gone once
-``run`` returns, and a result saved with ``keep_log=False`` (as ``mailsim run`` saves it) without
-its log, writing the same files."""
+"""What a run's result holds in memory: the log in compact columns (no tuple or float object per
+record), the world gone once ``run`` returns, and a result saved with ``keep_log=False`` (as
+``mailsim run`` saves it) without its log, writing the same files."""
 
 from __future__ import annotations
 
 import gc
 import json
+import math
+import struct
+from array import array
 from pathlib import Path
 
 import pytest
 
 from simulator import eventkinds, load_scenario, run
 from simulator.eventkinds import KINDS
-from simulator.eventlog import EventLog, FlatRecords
+from simulator.eventlog import EventLog, Records
 from simulator.runner import Result
 from simulator.world import World
 
@@ -30,13 +33,23 @@ def test_a_runs_log_keeps_no_tuple_per_record() -> None:
     assert all(type(r) is tuple and len(r) == 5 for r in result.records)  # read as tuples all the same
 
 
-def test_flat_records_read_as_the_tuples_appended() -> None:
+def test_a_runs_log_is_held_in_compact_columns() -> None:
+    result = run(load_scenario(SCENARIO))
+    log = result.records.log
+    assert len(log) == len(result.records) > 1000
+    assert isinstance(log.times, array) and log.times.itemsize == 8  # no float object per record
+    assert log.kinds.codes.itemsize == log.nodes.codes.itemsize == 1  # a byte a record: few kinds, few nodes
+    assert len(log.times) == len(log.kinds) == len(log.message_ids) == len(log.nodes) == len(log.values) == len(log)
+    assert not any(type(o) is float for o in gc.get_referents(log.message_ids, log.values))
+
+
+def test_records_read_as_the_tuples_appended() -> None:
     log = EventLog()
     written = [(float(i), "delivered", f"m{i}", "mx.a", (f"u{i}@a",)) for i in range(7)]
     for record in written:
         log.append(*record)
     records = log.records
-    assert isinstance(records, FlatRecords)
+    assert isinstance(records, Records)
     assert records[3] == written[3] and records[-1] == written[-1]
     assert records[2:5] == written[2:5] and records[::3] == written[::3]
     assert records == written and written == records
@@ -104,10 +117,10 @@ def test_equal_values_become_one_tuple_but_those_of_kinds_with_a_float_field() -
     assert written[0][4] is not written[2][4]
     for record in written[:2]:
         log.append(*record)
-    log.share_values()  # what came so far
+    log.compact()  # what came so far
     for record in written[2:]:
         log.append(*record)
-    log.share_values()  # only what came since
+    log.compact()  # only what came since
     delivered = [r[4] for r in log.records if r[1] == "delivered"]
     deferred = [r[4] for r in log.records if r[1] == "deferred"]
     assert delivered[0] is delivered[1]
@@ -128,10 +141,13 @@ PYTHON_TYPES = {eventkinds.TEXT: str, eventkinds.INT: int, eventkinds.FLOAT: flo
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_every_field_holds_its_declared_type_so_equal_values_write_the_same_text(path: Path) -> None:
-    """EventLog.share_values makes equal values one tuple: that keeps events.csv as it is only if a
-    field never holds two types that compare equal (1 and True in an int field; floats are left out)."""
+    """EventLog.compact makes equal values one tuple: that keeps events.csv as it is only if a
+    field never holds two types that compare equal (1 and True in an int field; floats are left out).
+    It keeps times as doubles: every writer's time must be a float (the clock), or ``5`` would come
+    back as ``5.0``."""
     world = World(load_scenario(path.read_text(), max_messages=10**9))
-    world.run()
+    world.run()  # (no compaction: the records are in the log's tail as the writers appended them)
+    assert {type(t) for t in world.log._tail[0::5]} == {float}
     seen = 0
     for _time_s, kind, _mid, _node, values in world.log.records:
         for spec, value in zip(KINDS[kind].fields, values, strict=False):
@@ -140,3 +156,61 @@ def test_every_field_holds_its_declared_type_so_equal_values_write_the_same_text
             assert type(value) is PYTHON_TYPES[spec.type], (kind, spec.name, value)
             seen += 1
     assert seen > 0
+
+
+def _bits(x: float) -> bytes:
+    return struct.pack("d", x)
+
+
+def test_times_read_back_exactly_however_they_were_given() -> None:
+    log = EventLog()
+    floats = [0.0, -0.0, math.nan, math.inf, 1e-320, 0.1 + 0.2, 86400.000001]
+    for t in floats:
+        log.append(t, "delivered", "m1", "mx.a", ("u@a",))
+    log.compact()
+    assert isinstance(log.times, array)  # floats only so far: kept as doubles
+    assert [_bits(r[0]) for r in log.records] == [_bits(t) for t in floats]  # -0.0 and nan's bits included
+    log.append(7, "delivered", "m2", "mx.a", ("u@a",))  # not a float: every time is kept as given from now on
+    log.append(7.5, "delivered", "m3", "mx.a", ("u@a",))
+    times = [r[0] for r in log.records]
+    assert type(times[-2]) is int and times[-2] == 7 and type(times[-1]) is float
+    assert [_bits(t) for t in times[:-2]] == [_bits(t) for t in floats]
+
+
+def test_a_log_of_many_nodes_widens_its_codes_and_reads_back_the_same() -> None:
+    log = EventLog()
+    written = [(float(i), "enqueued", f"m{i}", f"node{i % 300}", (i,)) for i in range(900)]
+    for k, record in enumerate(written):
+        log.append(*record)
+        if k % 100 == 99:
+            log.compact()  # the 257th node comes in a later batch than the first
+    assert log.records == written
+    assert log.nodes.codes.itemsize == 2 and len(log.nodes.names) == 300
+    assert log.kinds.codes.itemsize == 1
+
+
+def test_a_subset_of_a_log_keeps_its_records_of_those_kinds_only() -> None:
+    log = EventLog()
+    written = [(float(i), ("delivered", "enqueued", "sent")[i % 3], f"m{i}", "mx.a", (f"u{i}@a",)) for i in range(30)]
+    for record in written:
+        log.append(*record)
+    log.compact()
+    mask = bytes(r[1] != "enqueued" for r in written)
+    assert log.subset(mask).records == [r for r in written if r[1] != "enqueued"]
+
+
+def test_the_time_breakdown_keeps_each_messages_records_as_positions_not_tuples() -> None:
+    from simulator.breakdown import _Chain
+
+    result = run(load_scenario(ROOT / "scenarios" / "mailing-list.yaml"))
+    chain = _Chain(result.log)
+    held = list(chain.of.values())
+    assert held and all(isinstance(positions, array) and positions.itemsize == 4 for positions in held)
+    mid = next(iter(chain.of))
+    assert chain.records(mid) == [r for r in result.records if r[2] == mid and r[1] in chain_kinds(result)]
+
+
+def chain_kinds(result: Result) -> set[str]:
+    from simulator.breakdown import EVENTS_READ
+
+    return set(EVENTS_READ) - {"expanded"}

@@ -173,5 +173,14 @@ def _child(marks_path: str, argv: list[str]) -> int:
     return status
 
 
+USAGE = """usage: whole_run.py MARKS_FILE run SCENARIO [mailsim run options]
+
+The child that benchmarks/bench.py starts to time a whole `mailsim run` (see this file's text):
+it writes its time marks to MARKS_FILE. To measure a run, use `python benchmarks/bench.py`."""
+
+
 if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1].startswith("-"):
+        print(USAGE, file=sys.stderr)
+        sys.exit(2)
     sys.exit(_child(sys.argv[1], sys.argv[2:]))

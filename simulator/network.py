@@ -96,7 +96,11 @@ class Flow:
     def __init__(
         self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float,
         ended_s: float, carrier: SumSeries | None, stage: int = WAITING, rate_bps: float = 0.0,
+        end_in_s: float | None = None,
     ) -> None:
+        """With ``end_in_s`` (a SOLO flow, or a TAIL one with no limited link), the flow is in the
+        schedule from now as the event of the whole transfer's end, ``end_in_s`` from now: the
+        schedule calls ``Flow._end(flow)``, then whoever waits (see :meth:`then`)."""
         self.net = net
         self.carrier = carrier  # where its bits are counted per time bin (None: a path of no link)
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
@@ -112,17 +116,14 @@ class Flow:
         self.ended_s = ended_s  # when its last bit has left (at this rate)
         self.tail_s = tail_s
         self.finish_s = math.inf  # when its bits will have drained at the current rate (MOVING)
-        # Set when the flow is in the schedule itself (its own end's event): [Flow._end, waiters...].
+        # Set while the flow is in the schedule itself (its own end's event): [Flow._end, waiters...].
         self.callbacks: list[Callable[[Any], None]] | None = None
-
-    def _schedule_end(self, delay_s: float) -> None:
-        """Be the event of the whole transfer's end, ``delay_s`` from now (SOLO, or TAIL with no
-        limited link): the schedule calls ``Flow._end(self)``, then whoever waits."""
-        self.callbacks = [Flow._end]  # (the function, not a bound method: no object, no cycle)
-        kernel.schedule(self.net.env, delay_s, self)
+        if end_in_s is not None:
+            self.callbacks = [Flow._end]  # (the function, not a bound method: no object, no cycle)
+            kernel.schedule(net.env, end_in_s, self)
 
     def _end(self) -> None:
-        """The flow's own entry in the schedule has come (see :meth:`_schedule_end`)."""
+        """The flow's own entry in the schedule has come (see ``end_in_s`` in :meth:`__init__`)."""
         if self.timer is None and (self.stage == SOLO or self.stage == TAIL):  # else superseded, or cancelled
             self._finish()
 
@@ -297,14 +298,12 @@ class Network:
         links = path.limited_links if size_bytes > 0 else ()
         start_s = now + start_in_s
         carrier = path.back_carrier if backward else path.carrier
-        if not links:
-            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier)  # the bits take no time
+        if not links:  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
-                flow.stage = FINISHED
+                flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, FINISHED)
                 _carry(flow, now, now, bits)
             else:  # nothing else can change when it ends: it is its end's event
-                flow.stage = TAIL
-                flow._schedule_end(start_in_s + tail_s)
+                flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, TAIL, 0.0, start_in_s + tail_s)
             return flow
         rate = path.bottleneck_bps
         end_s = start_s + bits / rate  # at the full rate
@@ -326,10 +325,9 @@ class Network:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
             # event, the flow itself; it sits on its links so that a newcomer whose bits would
             # overlap its own sees it and turns it into the staged form.
-            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate)
+            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate, end_s + tail_s - now)
             for link in links:
                 link.flows.add(flow)
-            flow._schedule_end(end_s + tail_s - now)
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.

@@ -123,9 +123,21 @@ class Flow:
             kernel.schedule(net.env, end_in_s, self)
 
     def _end(self) -> None:
-        """The flow's own entry in the schedule has come (see ``end_in_s`` in :meth:`__init__`)."""
-        if self.timer is None and (self.stage == SOLO or self.stage == TAIL):  # else superseded, or cancelled
-            self._finish()
+        """The transfer (with its tail) is over, SOLO or TAIL: its bits are counted. Called by the
+        schedule when the flow's own entry comes (see ``end_in_s`` in :meth:`__init__`), and by
+        :meth:`__call__` when its final timer fires. An own entry that was superseded (a timer
+        has been set since, or the flow left the solo form) or of a cancelled flow does nothing."""
+        stage = self.stage
+        if self.timer is not None or (stage != SOLO and stage != TAIL):
+            return
+        if stage == SOLO:
+            for link in self.links:
+                link.flows.discard(self)
+            # a solo flow crosses limited links, so it has a route to count its bits in
+            self.carrier.spread(self.started_s, self.ended_s, self.remaining_bits)  # type: ignore[union-attr]
+        elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
+            _carry(self, self.started_s, self.started_s, self.remaining_bits)
+        self.stage = FINISHED
 
     def __call__(self, timer: simpy.Event) -> None:
         """The callback of the flow's timers (the flow is its own callback: no closure per timer)."""
@@ -136,20 +148,10 @@ class Flow:
             self.net._begin(self)
             return
         # TAIL or SOLO: the waiters moved onto this timer are resumed right after this callback
-        self._finish()
+        self.timer = None  # (spent: _end finishes a flow with no timer pending)
+        self._end()
         if self._done is not timer:
             kernel.mark_done(self._done_event())
-
-    def _finish(self) -> None:
-        """The transfer (with its tail) is over, SOLO or TAIL: its bits are counted."""
-        if self.stage == SOLO:
-            for link in self.links:
-                link.flows.discard(self)
-            # a solo flow crosses limited links, so it has a route to count its bits in
-            self.carrier.spread(self.started_s, self.ended_s, self.remaining_bits)  # type: ignore[union-attr]
-        elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
-            _carry(self, self.started_s, self.started_s, self.remaining_bits)
-        self.stage = FINISHED
 
     @property
     def finished(self) -> bool:

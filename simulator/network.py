@@ -8,9 +8,9 @@ Bandwidth is shared by processor sharing: each transfer in progress gets, on eve
 link it crosses, an equal share of that link's bandwidth, and moves at the smallest of those
 shares (its bottleneck). Shares are recomputed only when a transfer starts or ends. A transfer
 whose bits move while no other transfer's bits are on its links is a single event, the flow
-itself (its lead-in, bits and tail together), until a newcomer's bits would overlap its own; so is each of k equal
-transfers starting together on the same links (one message fetched by several devices at once),
-which share them equally from start to end. Other transfers that share links finish from one
+itself (its lead-in, bits and tail together), until a newcomer's bits would overlap its own; so
+is each of k equal transfers starting together on the same links (one message fetched by several
+devices at once), which share them equally from start to end. Other transfers that share links finish from one
 network clock over a heap of finish times, so k of them at once cost O(k) events. On a single
 shared link this is exactly M/G/1-PS.
 """

@@ -189,8 +189,8 @@ class ImapSession:
         path is instant (the fetch would end within this step): then, as otherwise, the client
         learns of the mail in a step of its own, now."""
         if self.wakes_at_once:
-            self._record_round("exists", self.client.env.now)
             if self.trace is not None:
+                self._record_round("exists", self.client.env.now)
                 # The round takes in what else arrives before the client would have woken (in a
                 # step of its own, now): a trace records which messages each round fetched.
                 self.round_open = True

@@ -22,7 +22,8 @@ SimPy's public API costs a property call or a scheduled event for each. What is 
   read from the class (:class:`Timer`), as ``Timeout.__init__`` would set them on each instance.
 - What ``Environment.step`` (and :func:`run_events`) reads of a scheduled event: ``callbacks``,
   then ``_ok`` (and ``_value`` on failure). An :class:`Alarm` is no SimPy event, only that much of
-  one, so a timer that nothing waits on costs no new object each time it is set.
+  one, so a timer that nothing waits on costs no new object each time it is set; :func:`schedule`
+  puts any such object in the schedule (a network transfer that is its own end's event).
 
 pyproject.toml bounds SimPy's version; a release that changes any of these fails the test.
 """
@@ -77,6 +78,17 @@ def timer(env: simpy.Environment, delay_s: float, callback: Callback) -> simpy.E
     event._delay = delay_s
     heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), event))
     return event
+
+
+def schedule(env: simpy.Environment, delay_s: float, event: Any) -> None:
+    """Schedule ``event``, an object of the schedule's own (an event in all but name: it has
+    ``callbacks``, a list, and reads ``_ok`` True), ``delay_s`` from now, exactly where
+    ``timer(env, delay_s, callback)`` would schedule its timeout (same heap entry, same event id).
+    The schedule then calls each of its ``callbacks`` with it. For an object that is itself what
+    fires, such as a network transfer's end (``network.Flow``), so that it makes no timeout."""
+    if delay_s < 0:
+        raise ValueError(f"negative delay {delay_s}")
+    heappush(env._queue, (env._now + delay_s, NORMAL, next(env._eid), event))
 
 
 class Alarm:

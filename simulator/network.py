@@ -7,10 +7,10 @@ latency and are recomputed when a link or a host goes down or comes back.
 Bandwidth is shared by processor sharing: each transfer in progress gets, on every limited
 link it crosses, an equal share of that link's bandwidth, and moves at the smallest of those
 shares (its bottleneck). Shares are recomputed only when a transfer starts or ends. A transfer
-whose bits move while no other transfer's bits are on its links is a single timer (its lead-in,
-bits and tail together) until a newcomer's bits would overlap its own; so is each of k equal
-transfers starting together on the same links (one message fetched by several devices at once),
-which share them equally from start to end. Other transfers that share links finish from one
+whose bits move while no other transfer's bits are on its links is a single event, the flow
+itself (its lead-in, bits and tail together), until a newcomer's bits would overlap its own; so
+is each of k equal transfers starting together on the same links (one message fetched by several
+devices at once), which share them equally from start to end. Other transfers that share links finish from one
 network clock over a heap of finish times, so k of them at once cost O(k) events. On a single
 shared link this is exactly M/G/1-PS.
 """
@@ -70,15 +70,23 @@ class Flow:
     """A transfer: an optional lead-in delay, its bits draining through the shared links, and an
     optional tail delay; ``done`` fires at the end of the tail.
 
-    A transfer alone on its links while its bits move is one timer for all three. Otherwise the
+    A transfer alone on its links while its bits move is one event for all three, and that event
+    is the flow itself: it is put in the schedule (``kernel.schedule``) for its end, with its
+    waiters in its ``callbacks`` after its own :meth:`_end`, so it makes no timer and no second
+    callbacks list. So is a transfer whose bits take no time (a lead-in and a tail only). When
+    a solo flow's end moves (a twin joins, or a newcomer's bits overlap its own), its waiters move
+    to a timer (or a ``done`` event) of its own and its entry in the schedule, superseded, fires
+    without effect (``timer`` is then set, or the stage is no longer SOLO or TAIL). Otherwise the
     lead-in and the tail are timers of their own and the draining ends when the network's clock
-    finds it done.
-    Whoever waits on ``done`` is resumed once, by the last timer: the waiters are handed over to
-    it when it is made.
+    finds it done. Whoever waits on ``done`` is resumed once, by the last timer: the waiters are
+    handed over to it when it is made.
     """
 
-    __slots__ = ("_done", "carrier", "ended_s", "finish_s", "links", "net", "rate_bps", "remaining_bits", "seq",
-                 "stage", "started_s", "tail_s", "timer", "updated_s")
+    __slots__ = ("_done", "callbacks", "carrier", "ended_s", "finish_s", "links", "net", "rate_bps",
+                 "remaining_bits", "seq", "stage", "started_s", "tail_s", "timer", "updated_s")
+
+    _ok = True  # what the schedule reads of an event it has processed (as of kernel.Alarm)
+    _value = None
 
     # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
     # together, turned into the staged form when another transfer's bits would overlap), WAITING
@@ -88,7 +96,11 @@ class Flow:
     def __init__(
         self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float,
         ended_s: float, carrier: SumSeries | None, stage: int = WAITING, rate_bps: float = 0.0,
+        end_in_s: float | None = None,
     ) -> None:
+        """With ``end_in_s`` (a SOLO flow, or a TAIL one with no limited link), the flow is in the
+        schedule from now as the event of the whole transfer's end, ``end_in_s`` from now: the
+        schedule calls ``Flow._end(flow)``, then whoever waits (see :meth:`then`)."""
         self.net = net
         self.carrier = carrier  # where its bits are counted per time bin (None: a path of no link)
         self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
@@ -104,6 +116,28 @@ class Flow:
         self.ended_s = ended_s  # when its last bit has left (at this rate)
         self.tail_s = tail_s
         self.finish_s = math.inf  # when its bits will have drained at the current rate (MOVING)
+        # Set while the flow is in the schedule itself (its own end's event): [Flow._end, waiters...].
+        self.callbacks: list[Callable[[Any], None]] | None = None
+        if end_in_s is not None:
+            self.callbacks = [Flow._end]  # (the function, not a bound method: no object, no cycle)
+            kernel.schedule(net.env, end_in_s, self)
+
+    def _end(self) -> None:
+        """The transfer (with its tail) is over, SOLO or TAIL: its bits are counted. Called by the
+        schedule when the flow's own entry comes (see ``end_in_s`` in :meth:`__init__`), and by
+        :meth:`__call__` when its final timer fires. An own entry that was superseded (a timer
+        has been set since, or the flow left the solo form) or of a cancelled flow does nothing."""
+        stage = self.stage
+        if self.timer is not None or (stage != SOLO and stage != TAIL):
+            return
+        if stage == SOLO:
+            for link in self.links:
+                link.flows.discard(self)
+            # a solo flow crosses limited links, so it has a route to count its bits in
+            self.carrier.spread(self.started_s, self.ended_s, self.remaining_bits)  # type: ignore[union-attr]
+        elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
+            _carry(self, self.started_s, self.started_s, self.remaining_bits)
+        self.stage = FINISHED
 
     def __call__(self, timer: simpy.Event) -> None:
         """The callback of the flow's timers (the flow is its own callback: no closure per timer)."""
@@ -114,16 +148,10 @@ class Flow:
             self.net._begin(self)
             return
         # TAIL or SOLO: the waiters moved onto this timer are resumed right after this callback
-        if stage == SOLO:
-            for link in self.links:
-                link.flows.discard(self)
-            # a solo flow crosses limited links, so it has a route to count its bits in
-            self.carrier.spread(self.started_s, self.ended_s, self.remaining_bits)  # type: ignore[union-attr]
-        elif not self.links and self.remaining_bits:  # no limited link: the bits took no time
-            _carry(self, self.started_s, self.started_s, self.remaining_bits)
-        self.stage = FINISHED
+        self.timer = None  # (spent: _end finishes a flow with no timer pending)
+        self._end()
         if self._done is not timer:
-            kernel.mark_done(self.done)
+            kernel.mark_done(self._done_event())
 
     @property
     def finished(self) -> bool:
@@ -133,15 +161,30 @@ class Flow:
         """Call ``callback(event)`` when the transfer (with its tail) is over: now, if it is."""
         if self.stage >= FINISHED:
             callback(None)
+        elif self._done is None and self.timer is None and self.callbacks is not None:
+            self.callbacks.append(callback)  # it is its own end's event (see done)
         else:
-            (self._done or self.done).callbacks.append(callback)
+            self._done_event().callbacks.append(callback)
 
     @property
-    def done(self) -> simpy.Event:
-        """The event that fires when the transfer (with its tail) is over."""
+    def done(self) -> simpy.Event | Flow:
+        """What fires when the transfer (with its tail) is over: the flow itself while its own
+        entry in the schedule is its end (a process may yield it as it yields an event)."""
+        # In the schedule as its own end's event, not superseded: no done event yet (a flow leaving
+        # the solo form gets one), no timer, and not processed (callbacks are then None).
         if self._done is None:
-            self._done = self.net.env.event()
-        return self._done
+            if self.timer is None and self.callbacks is not None:
+                return self
+            if self.stage == FINISHED:  # it ended as its own event (or at once) before anyone asked
+                kernel.mark_done(self._done_event())
+        return self._done_event()
+
+    def _done_event(self) -> simpy.Event:
+        """The flow's done event, made when first asked for (not while it is its own end's event)."""
+        done = self._done
+        if done is None:
+            done = self._done = self.net.env.event()
+        return done
 
 
 class Network:
@@ -251,21 +294,18 @@ class Network:
         go from the path's first node to its last, or with ``backward`` from its last to its first
         (the direction they are counted in, per link and time bin).
         """
-        env = self.env
         now = self.clock()
         self._flow_seq = seq = self._flow_seq + 1
         bits = 8.0 * size_bytes
         links = path.limited_links if size_bytes > 0 else ()
         start_s = now + start_in_s
         carrier = path.back_carrier if backward else path.carrier
-        if not links:
-            flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier)  # the bits take no time
+        if not links:  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
-                flow.stage = FINISHED
+                flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, FINISHED)
                 _carry(flow, now, now, bits)
-                kernel.mark_done(flow.done)
-            else:
-                self._stage(flow, TAIL, start_in_s + tail_s)
+            else:  # nothing else can change when it ends: it is its end's event
+                flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, TAIL, 0.0, start_in_s + tail_s)
             return flow
         rate = path.bottleneck_bps
         end_s = start_s + bits / rate  # at the full rate
@@ -285,12 +325,11 @@ class Network:
                 break
         if not crowded:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
-            # timer, which is also its done event; the flow sits on its links so that a newcomer
-            # whose bits would overlap its own sees it and turns it into the staged form.
-            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate)
+            # event, the flow itself; it sits on its links so that a newcomer whose bits would
+            # overlap its own sees it and turns it into the staged form.
+            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate, end_s + tail_s - now)
             for link in links:
                 link.flows.add(flow)
-            flow.timer = flow._done = kernel.timer(env, end_s + tail_s - now, flow)
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
@@ -369,9 +408,9 @@ class Network:
 
     def _retime(self, flow: Flow, rate_bps: float, ended_s: float) -> None:
         """A solo flow's bits move at ``rate_bps`` and end at ``ended_s``: a new single timer, to
-        which its waiters move (the old one, superseded, fires without effect)."""
-        old = flow.timer
-        assert old is not None and flow._done is old
+        which its waiters move (the old one, or the flow's own entry, superseded, fires without
+        effect)."""
+        old = _final_event(flow)
         flow.rate_bps = rate_bps
         flow.ended_s = ended_s
         timer = kernel.timer(self.env, ended_s + flow.tail_s - self.clock(), flow)
@@ -417,7 +456,7 @@ class Network:
         if stage == FINISHED:
             if flow.timer is None:  # nothing was ever scheduled: finish with one immediate event
                 timer = flow.timer = kernel.timer(self.env, 0.0, flow)
-                _hand_over(flow.done, timer)
+                _hand_over(flow._done_event(), timer)
                 flow.stage = TAIL
             return
         timer = flow.timer = kernel.timer(self.env, delay_s, flow)
@@ -522,10 +561,19 @@ def _by_seq(flow: Flow) -> int:
     return flow.seq
 
 
+def _final_event(flow: Flow) -> Any:
+    """The event a solo flow ends by, whose callbacks are its own then its waiters': its timer,
+    or the flow itself (its own entry in the schedule)."""
+    if flow.timer is None:
+        assert flow.callbacks is not None and flow._done is None  # (what done checks)
+        return flow
+    assert flow._done is flow.timer
+    return flow.timer
+
+
 def _hand_back(flow: Flow) -> None:
-    """The waiters on a solo flow's single timer move to a ``done`` event of the flow's own."""
-    timer = flow.timer
-    assert timer is not None
+    """The waiters on a solo flow's single timer (or own entry) move to a ``done`` event of the flow's own."""
+    timer = _final_event(flow)
     waiters = timer.callbacks[1:]
     del timer.callbacks[1:]
     done = flow._done = flow.net.env.event()

@@ -49,8 +49,10 @@ class PoissonSource:
     recipients, sizes, attachments) is drawn from the entry's stream in blocks, in that order.
     A rate that changes over time instead takes unit exponentials from ``arrivals_rng`` and
     inverts the cumulative rate of all the senders together (see :mod:`simulator.profiles`).
-    The source needs no process: each arrival is a timer whose callback sends a message and
-    sets the next one; a last timer at ``duration_s`` ends it (the source lasts the whole period).
+    The source needs no process: its arrivals are one timer set again and again (a
+    :class:`~simulator.kernel.Alarm`, so an arrival makes no timeout), whose callback sends a
+    message and sets the next one; a last timer at ``duration_s`` ends it (the source lasts the
+    whole period).
     """
 
     def __init__(
@@ -89,7 +91,7 @@ class PoissonSource:
         self.eight_bit = spec.eight_bit
         self.env = ctx.env
         self.clock = ctx.clock
-        self._on_arrival = self._arrive  # bound once, not at every arrival
+        self._arrival = kernel.Alarm(self.env, self._arrive)  # the next arrival's timer
 
     def start(self) -> None:
         """Set the first arrival (or, with nothing to send, just the end)."""
@@ -106,7 +108,7 @@ class PoissonSource:
         if self.clock() + wait > self.duration_s:
             self._at(self.duration_s, self._end)
         else:
-            kernel.timer(self.env, wait, self._on_arrival)
+            self._arrival.set(wait)
 
     def _arrive(self, _event: Any) -> None:
         """One arrival: draw the message and send it, then set the next arrival."""

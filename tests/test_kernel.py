@@ -207,6 +207,29 @@ def test_timer_refuses_a_negative_delay() -> None:
         kernel.timer(env, -1.0, lambda _e: None)
 
 
+def test_schedule_puts_an_object_in_the_schedule_as_a_timer_is_and_calls_its_callbacks_with_it() -> None:
+    class Ending:
+        _ok = True
+        _value = None
+
+        def __init__(self) -> None:
+            self.callbacks: list[Any] | None = [lambda e: fired.append(("own", env.now, e is ending))]
+
+    env = simpy.Environment()
+    fired: list[tuple[str, float, bool]] = []
+    ending = Ending()
+    kernel.timer(env, 2.0, lambda _e: fired.append(("before", env.now, False)))
+    kernel.schedule(env, 2.0, ending)
+    kernel.timer(env, 2.0, lambda _e: fired.append(("after", env.now, False)))
+    entries = sorted(env._queue)
+    assert [(t, p) for t, p, _, _ in entries] == [(2.0, 1)] * 3 and entries[1][3] is ending
+    env.run()
+    assert fired == [("before", 2.0, False), ("own", 2.0, True), ("after", 2.0, False)]
+    assert ending.callbacks is None  # processed, as an event reads
+    with pytest.raises(ValueError, match="negative delay"):
+        kernel.schedule(env, -0.5, Ending())
+
+
 def test_alarm_is_scheduled_as_a_timer_is_fires_with_itself_and_can_be_set_again() -> None:
     env = simpy.Environment()
     fired: list[tuple[str, float]] = []

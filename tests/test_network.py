@@ -167,9 +167,9 @@ def test_overlapping_lead_ins_with_disjoint_bits_stay_single_timers() -> None:
     path = net.path("a", "b")
     x = net.transfer(path, 1_000_000, start_in_s=0.5, tail_s=0.1)
     y = net.transfer(path, 1_000_000, start_in_s=2.0, tail_s=0.1)
-    assert x.timer is x.done and y.timer is y.done  # the solo form: the timer is the done event
-    scheduled_before = len(env._queue)
-    assert scheduled_before == 2
+    # the solo form: each flow is its own end's event in the schedule (no timer, no done event)
+    assert x.done is x and y.done is y and x.timer is None and y.timer is None
+    assert sorted(entry[3].seq for entry in env._queue) == [x.seq, y.seq]
     assert finish_times(env, {"x": x, "y": y}) == {"x": exact(1.6), "y": exact(3.1)}
 
 
@@ -192,7 +192,10 @@ def test_equal_transfers_starting_together_are_twins() -> None:
     env, net = line()
     path = net.path("a", "b")
     flows = {name: net.transfer(path, 1_000_000, start_in_s=0.5, tail_s=0.1) for name in "xyz"}
-    assert all(flow.timer is flow.done for flow in flows.values())
+    # one event each: the first two were retimed as the others joined (a timer each, their done
+    # event), the last is still its own end's event
+    assert [flow.done is flow.timer for flow in flows.values()] == [True, True, False]
+    assert flows["z"].done is flows["z"]
     assert net._finishes == []
     assert finish_times(env, flows) == {"x": exact(3.6), "y": exact(3.6), "z": exact(3.6)}
 
@@ -236,7 +239,7 @@ def test_cancelled_twin_speeds_up_the_other_and_leaves_a_tail_alone() -> None:
     w = net.transfer(path, 100_000, tail_s=1.0)
     x = net.transfer(path, 1_000_000, start_in_s=0.2)
     y = net.transfer(path, 1_000_000, start_in_s=0.2)
-    assert y.timer is y.done  # a twin
+    assert y.done is y and x.done is x.timer  # twins: y its own end's event, x retimed
 
     def cut() -> Generator[Any, Any, None]:
         yield env.timeout(0.5)
@@ -357,3 +360,38 @@ def test_path_to_itself_is_empty() -> None:
 
 def test_unknown_node_has_no_path() -> None:
     assert triangle().path("a", "nowhere") is None
+
+
+def test_a_process_waits_on_a_solo_flow_as_on_an_event_and_can_be_interrupted() -> None:
+    """A solo flow is its own end's event: a process yielding ``done`` (the flow) is resumed at its
+    end (T = 1 after a 0.5 lead-in); one interrupted before then is unhooked from it, and a process
+    asking after the end gets a processed event."""
+    env, net = line()
+    path = net.path("a", "b")
+    x = net.transfer(path, 1_000_000, start_in_s=0.5)
+    woke: list[tuple[str, float]] = []
+
+    def waiter(name: str) -> Generator[Any, Any, None]:
+        try:
+            yield x.done
+            woke.append((name, env.now))
+        except simpy.Interrupt:
+            woke.append((f"{name} interrupted", env.now))
+
+    env.process(waiter("a"))
+    b = env.process(waiter("b"))
+    env.run(until=1.0)
+    b.interrupt()
+    env.run()
+    assert woke == [("b interrupted", 1.0), ("a", exact(1.5))]
+    assert x.finished and x.done is not x and x.done.processed
+
+
+def test_a_transfer_on_unlimited_links_is_its_own_event_for_lead_in_and_tail() -> None:
+    """No limited link: the bits take no time; the lead-in and tail are one event, the flow."""
+    env = simpy.Environment()
+    net = Network(env, [spec("a", "b", 0.25, None)])
+    path = net.path("a", "b")
+    flow = net.transfer(path, 1_000, start_in_s=0.5, tail_s=0.25)
+    assert flow.done is flow and [entry[3] for entry in env._queue] == [flow]
+    assert finish_times(env, {"f": flow}) == {"f": exact(0.75)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -114,8 +115,11 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
     made = log.where("created")
     authors = dict(zip(log.at(MESSAGE_ID, made), map(itemgetter(1), log.at(VALUES, made)), strict=True))
     del made
-    changes = log.where(*_LEVELS, *_REFUSALS)  # read a field at a time: no tuple kept per record
-    for time_s, event, mid, node, values in zip(*(log.at(f, changes) for f in range(FIELDS)), strict=True):
+    # read a field at a time, a part of the records at a time: no tuple kept per record, and no
+    # column of them all (at a million messages the queue changes alone are four million records)
+    changes = (zip(*(log.at(f, part) for f in range(FIELDS)), strict=True)
+               for part in log.where_in_parts(*_LEVELS, *_REFUSALS))
+    for time_s, event, mid, node, values in chain.from_iterable(changes):
         if event in _LEVELS:
             rows = table.get(node)
             if rows is None:

@@ -14,7 +14,7 @@ own, or, for a log read back from a folder as tuples, columns made of them once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -72,18 +72,30 @@ class LogColumns:
 
     def where(self, *kinds: str) -> list[int]:
         """The positions of the records of ``kinds``, in log order."""
+        positions = self._positions(kinds)
+        return [] if positions is None else positions.tolist()
+
+    def where_in_parts(self, *kinds: str, part: int = 65_536) -> Iterator[list[int]]:
+        """:meth:`where`, ``part`` positions at a time: for a reader that walks them in order, so
+        that it holds a part's positions and fields at a time rather than all of them (a list of
+        positions takes about 36 bytes a record)."""
+        positions = self._positions(kinds)
+        if positions is not None:
+            for start in range(0, len(positions), part):
+                yield positions[start:start + part].tolist()
+
+    def _positions(self, kinds: Sequence[str]) -> Any:
+        """The positions of the records of ``kinds``, in log order, as a numpy array (None: no such record)."""
         if self._order is None:
             self._group()
         parts = [self._order[start:end] for start, end in (self._spans[k] for k in kinds if k in self._spans)]
         if not parts:
-            return []
+            return None
         if len(parts) == 1:
-            positions: list[int] = parts[0].tolist()
-            return positions
+            return parts[0]
         import numpy as np
 
-        positions = np.sort(np.concatenate(parts)).tolist()
-        return positions
+        return np.sort(np.concatenate(parts))
 
     def count(self, kind: str) -> int:
         """How many records of ``kind`` the log has."""

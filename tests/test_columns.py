@@ -96,6 +96,30 @@ def test_the_log_columns_group_every_record_by_kind_in_log_order(varied_log: lis
     assert LogColumns.of([]).where("created") == []
 
 
+def test_positions_in_parts_are_the_positions_in_order(varied_log: list[Any]) -> None:
+    log = LogColumns.of(varied_log)
+    for kinds in (("delivered",), ("enqueued", "dequeued", "bounced", "refused"), ("no-such",)):
+        for part in (1, 3, 1_000_000):
+            parts = list(log.where_in_parts(*kinds, part=part))
+            assert all(0 < len(p) <= part for p in parts)
+            assert [i for p in parts for i in p] == log.where(*kinds)
+
+
+def test_servers_csv_is_the_same_read_in_small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server loads walk the queue changes and refusals a part at a time: parts of 7 records
+    give the rows that one part of all of them gives."""
+    text = (ROOT / "scenarios" / "provider-day.yaml").read_text()
+    whole = run(load_scenario(text)).server_rows
+    plain = LogColumns.where_in_parts
+
+    def small(self: LogColumns, *kinds: str, part: int = 7) -> Any:
+        return plain(self, *kinds, part=7)
+
+    monkeypatch.setattr(LogColumns, "where_in_parts", small)
+    assert run(load_scenario(text)).server_rows == whole
+    assert any(r["queue_max"] for r in whole) and any(r["refused_421"] for r in whole if "refused_421" in r)
+
+
 def test_events_csv_is_the_records_as_the_csv_module_writes_them(varied_log: list[Any], tmp_path: Path) -> None:
     write_events(tmp_path / "events.csv", varied_log)
     rows = list(csv.reader(io.StringIO((tmp_path / "events.csv").read_text())))

@@ -7,6 +7,13 @@ heap again and again: collecting the young generation every 700 allocations, as 
 default, made deriving the 100k-message benchmark's deliveries table take 1.5 to 2.3 s instead
 of 1.0 s. Inside :func:`paused` it does not run; it resumes after the block as it was before.
 No result depends on it.
+
+What the block made and kept is moved to the collector's oldest generation as it resumes (with
+``gc.freeze`` and ``gc.unfreeze``: two list splices). Left in the youngest, all of it (about ten
+tuples of the event log's fields a message) would be walked by the first collection after the
+block, on the next allocation: 9 ms of a 0.28 s run of 10,000 messages with IMAP IDLE retrieval,
+moving through memory that is no longer in cache. A reference cycle the block made is freed
+by the next full collection instead of the next young one.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ def paused() -> Iterator[None]:
         yield
     finally:
         if collecting:
+            gc.freeze()  # everything tracked, the block's objects among them, leaves the young generations,
+            gc.unfreeze()  # and goes to the oldest
             gc.enable()
 
 

@@ -35,7 +35,7 @@ class EndOfRun:
     def release(self) -> None:
         """One piece of work is over."""
         self.count -= 1
-        if not self.count:
+        if not self.count and not self.sources:  # (check's first test: a source still running keeps the run open)
             self.check()
 
     def source_started(self) -> None:

@@ -80,6 +80,8 @@ class Flow:
     lead-in and the tail are timers of their own and the draining ends when the network's clock
     finds it done. Whoever waits on ``done`` is resumed once, by the last timer: the waiters are
     handed over to it when it is made.
+
+    Flows are made by :meth:`Network.transfer` (with ``_new_flow``), never by calling the class.
     """
 
     __slots__ = ("_done", "callbacks", "carrier", "ended_s", "finish_s", "links", "net", "rate_bps",
@@ -88,43 +90,31 @@ class Flow:
     _ok = True  # what the schedule reads of an event it has processed (as of kernel.Alarm)
     _value = None
 
+    # Made by _new_flow, which sets every field (see there for what each holds).
+    net: Network
+    carrier: SumSeries | None
+    seq: int
+    _done: simpy.Event | None
+    timer: simpy.Event | None
+    stage: int
+    links: tuple[Link, ...]
+    remaining_bits: float
+    rate_bps: float
+    updated_s: float
+    started_s: float
+    ended_s: float
+    tail_s: float
+    finish_s: float
+    callbacks: list[Callable[[Any], None]] | None
+
     # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
     # together, turned into the staged form when another transfer's bits would overlap), WAITING
     # (lead-in timer), MOVING (bits draining at a shared rate: the network's one clock wakes at
     # the earliest finish of all of them), TAIL, FINISHED, CANCELLED.
 
-    def __init__(
-        self, net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float,
-        ended_s: float, carrier: SumSeries | None, stage: int = WAITING, rate_bps: float = 0.0,
-        end_in_s: float | None = None,
-    ) -> None:
-        """With ``end_in_s`` (a SOLO flow, or a TAIL one with no limited link), the flow is in the
-        schedule from now as the event of the whole transfer's end, ``end_in_s`` from now: the
-        schedule calls ``Flow._end(flow)``, then whoever waits (see :meth:`then`)."""
-        self.net = net
-        self.carrier = carrier  # where its bits are counted per time bin (None: a path of no link)
-        self.seq = seq  # creation order: ties between flows are broken by it, never by memory address
-        # What waiters wait on: made when first asked for, or the final timer itself when that
-        # exists first (a solo transfer); an event of its own is never scheduled.
-        self._done: simpy.Event | None = None
-        self.timer: simpy.Event | None = None  # the timer of the current stage
-        self.stage = stage
-        self.links = links
-        self.remaining_bits = bits
-        self.rate_bps = rate_bps
-        self.updated_s = self.started_s = started_s  # when its bits start moving (at this rate)
-        self.ended_s = ended_s  # when its last bit has left (at this rate)
-        self.tail_s = tail_s
-        self.finish_s = math.inf  # when its bits will have drained at the current rate (MOVING)
-        # Set while the flow is in the schedule itself (its own end's event): [Flow._end, waiters...].
-        self.callbacks: list[Callable[[Any], None]] | None = None
-        if end_in_s is not None:
-            self.callbacks = [Flow._end]  # (the function, not a bound method: no object, no cycle)
-            kernel.schedule(net.env, end_in_s, self)
-
     def _end(self) -> None:
         """The transfer (with its tail) is over, SOLO or TAIL: its bits are counted. Called by the
-        schedule when the flow's own entry comes (see ``end_in_s`` in :meth:`__init__`), and by
+        schedule when the flow's own entry comes (see ``end_in_s`` in ``_new_flow``), and by
         :meth:`__call__` when its final timer fires. An own entry that was superseded (a timer
         has been set since, or the flow left the solo form) or of a cancelled flow does nothing."""
         stage = self.stage
@@ -185,6 +175,44 @@ class Flow:
         if done is None:
             done = self._done = self.net.env.event()
         return done
+
+
+def _new_flow(
+    net: Network, links: tuple[Link, ...], bits: float, seq: int, tail_s: float, started_s: float, ended_s: float,
+    carrier: SumSeries | None, stage: int = WAITING, rate_bps: float = 0.0, end_in_s: float | None = None,
+) -> Flow:
+    """A new flow, made here rather than by calling the class: calling a class whose ``__init__``
+    takes this many arguments costs about 400 instructions more than calling a function (the
+    interpreter's class-call path), and a run makes about three flows a message.
+
+    With ``end_in_s`` (a SOLO flow, or a TAIL one with no limited link), the flow is in the
+    schedule from now as the event of the whole transfer's end, ``end_in_s`` from now: the
+    schedule calls ``Flow._end(flow)``, then whoever waits (see :meth:`Flow.then`)."""
+    flow = _bare_flow(Flow)
+    flow.net = net
+    flow.carrier = carrier  # where its bits are counted per time bin (None: a path of no link)
+    flow.seq = seq  # creation order: ties between flows are broken by it, never by memory address
+    # What waiters wait on: made when first asked for, or the final timer itself when that
+    # exists first (a solo transfer); an event of its own is never scheduled.
+    flow._done = None
+    flow.timer = None  # the timer of the current stage
+    flow.stage = stage
+    flow.links = links
+    flow.remaining_bits = bits
+    flow.rate_bps = rate_bps
+    flow.updated_s = flow.started_s = started_s  # when its bits start moving (at this rate)
+    flow.ended_s = ended_s  # when its last bit has left (at this rate)
+    flow.tail_s = tail_s
+    flow.finish_s = math.inf  # when its bits will have drained at the current rate (MOVING)
+    # Set while the flow is in the schedule itself (its own end's event): [Flow._end, waiters...].
+    flow.callbacks = None
+    if end_in_s is not None:
+        flow.callbacks = [Flow._end]  # (the function, not a bound method: no object, no cycle)
+        kernel.schedule(net.env, end_in_s, flow)
+    return flow
+
+
+_bare_flow = Flow.__new__
 
 
 class Network:
@@ -302,10 +330,11 @@ class Network:
         carrier = path.back_carrier if backward else path.carrier
         if not links:  # the bits take no time
             if start_in_s + tail_s <= 0:  # nothing to wait for: no event at all
-                flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, FINISHED)
+                flow = _new_flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, FINISHED)
                 _carry(flow, now, now, bits)
             else:  # nothing else can change when it ends: it is its end's event
-                flow = Flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, TAIL, 0.0, start_in_s + tail_s)
+                flow = _new_flow(self, links, bits, seq, tail_s, start_s, start_s, carrier, TAIL, 0.0,
+                                 start_in_s + tail_s)
             return flow
         rate = path.bottleneck_bps
         end_s = start_s + bits / rate  # at the full rate
@@ -327,13 +356,13 @@ class Network:
             # Alone while its bits move (or with its twins): the whole transfer is known now. One
             # event, the flow itself; it sits on its links so that a newcomer whose bits would
             # overlap its own sees it and turns it into the staged form.
-            flow = Flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate, end_s + tail_s - now)
+            flow = _new_flow(self, links, bits, seq, tail_s, start_s, end_s, carrier, SOLO, rate, end_s + tail_s - now)
             for link in links:
                 link.flows.add(flow)
             return flow
         # Its bits would share a link with another transfer's: the staged form, for every
         # transfer on its links.
-        flow = Flow(self, links, bits, seq, tail_s, now, now, carrier)
+        flow = _new_flow(self, links, bits, seq, tail_s, now, now, carrier)
         if start_in_s > 0:
             self._stage(flow, WAITING, start_in_s)
         else:

@@ -12,7 +12,7 @@ messages' contents come from the entry's stream as with a constant rate.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -83,10 +83,10 @@ class PoissonSource:
             unit = buffered(arrivals_rng.standard_exponential)
             self.gap = Arrivals(profile.scaled(len(senders)), unit, ctx.clock).gap
         self.uniform = buffered(lambda n: rng.random(size=n))
-        self.count = buffered(lambda n: spec.recipients.sample_many(rng, n))
-        self.text = buffered(lambda n: spec.size.sample_many(rng, n))
+        self.count = _whole_draws(lambda n: spec.recipients.sample_many(rng, n), 1)
+        self.text = _whole_draws(lambda n: spec.size.sample_many(rng, n), 0)
         att = spec.attachments
-        self.att_size = buffered(lambda n: att.size.sample_many(rng, n)) if att is not None else None
+        self.att_size = _whole_draws(lambda n: att.size.sample_many(rng, n), 1) if att is not None else None
         self.att_probability = att.probability if att is not None else 0.0
         self.eight_bit = spec.eight_bit
         self.env = ctx.env
@@ -114,13 +114,13 @@ class PoissonSource:
         """One arrival: draw the message and send it, then set the next arrival."""
         uniform, senders = self.uniform, self.senders
         sender = senders[int(uniform() * len(senders))]
-        recipients = _pick(uniform, self.targets, sender, max(1, round(self.count())))
+        recipients = _pick(uniform, self.targets, sender, self.count())
         if recipients:
-            size = max(0, round(self.text()))
+            size = self.text()
             attachments: tuple[int, ...] = ()
             att_size = self.att_size
             if att_size is not None and uniform() < self.att_probability:
-                attachments = (max(1, round(att_size())),)
+                attachments = (att_size(),)
             eight_bit = self.eight_bit > 0 and uniform() < self.eight_bit
             message = make_message(self.ctx, sender, recipients, size, attachments, self.origin, eight_bit)
             self.ctx.agents[sender].send(message)
@@ -128,6 +128,13 @@ class PoissonSource:
 
     def _end(self, _event: Any) -> None:
         self.ctx.end.source_ended()
+
+
+def _whole_draws(produce: Callable[[int], np.ndarray], least: int) -> Callable[[], int]:
+    """Draws from ``produce(n)`` rounded to whole numbers and kept at least ``least``, handed out
+    one at a time. They are rounded a block at a time (``np.rint`` rounds half to even, exactly
+    as ``round`` does), so an arrival calls neither ``round`` nor ``max`` for its counts and sizes."""
+    return cast(Callable[[], int], buffered(lambda n: np.maximum(np.rint(produce(n)), least).astype(np.int64)))
 
 
 def _pick(uniform: Callable[[], float], targets: Sequence[str], sender: str, wanted: int) -> tuple[str, ...]:

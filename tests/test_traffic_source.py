@@ -35,3 +35,27 @@ def test_a_poisson_source_is_one_alarm_set_again_for_every_arrival() -> None:
             # and set the same alarm again for the next one (before the source's end, 2 h)
             assert [entry[3] for entry in scheduled(env)].count(alarm) == 1
     assert fired >= 2
+
+
+def test_counts_and_sizes_drawn_in_blocks_are_rounded_as_round_and_max_would_round_them() -> None:
+    from collections.abc import Iterator
+    from itertools import islice
+
+    import numpy as np
+
+    from simulator.traffic import _whole_draws
+
+    # ties (half to even), negatives, values below the least, and large lognormal sizes
+    values = [0.5, 1.5, 2.5, -0.5, -3.2, 0.49999999999999994, 2.0000000001, 7.5, 1e12 + 0.5, 123456.5]
+    rng = np.random.default_rng(5)
+    values += rng.lognormal(8.0, 2.0, size=2000).tolist() + rng.uniform(-2.0, 4.0, size=2000).tolist()
+    for least in (0, 1):
+        source = iter(values + [0.0] * 1024)
+
+        def produce(n: int, source: Iterator[float] = source) -> np.ndarray:
+            return np.array(list(islice(source, n)))
+
+        draws = _whole_draws(produce, least)
+        got = list(islice(iter(draws, None), len(values)))
+        assert got == [max(least, round(v)) for v in values]
+        assert all(type(g) is int for g in got)

@@ -128,14 +128,17 @@ def test_processing_without_workers_is_a_pure_delay_and_keeps_the_run_counter_ba
         assert 1.0 <= ends[mid] - starts[0][0] <= 3.0
 
 
+ONE_WORKER_TWO_MESSAGES = world(mx_b="{workers: 1, processing: 2s}", messages="""
+    - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
+    - {at: 0.1, from: x002@a.example, to: z002@b.example, size: 1KB}
+    """)
+"""mx.b with one worker processing each message for 2 s; m1 at 0, m2 at 0.1 s (it waits for the worker)."""
+
+
 def test_messages_in_a_stage_keep_the_run_open_and_workers_are_made_once() -> None:
     """While m1 is processed and m2 waits for the one worker, both are outstanding work (held by
     the stage); without a limit, a stage has as many workers as it ever had messages at once."""
-    text = world(mx_b="{workers: 1, processing: 2s}", messages="""
-        - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
-        - {at: 0.1, from: x002@a.example, to: z002@b.example, size: 1KB}
-        """)
-    w = World(load_scenario(text))
+    w = World(load_scenario(ONE_WORKER_TWO_MESSAGES))
     workers = w.ctx.servers["mx.b"].workers
     assert workers is not None
     stage = workers  # (its narrowed type, for the callback)
@@ -163,11 +166,7 @@ def test_messages_in_a_stage_keep_the_run_open_and_workers_are_made_once() -> No
 def test_a_worker_is_its_own_processing_timer_and_is_set_again_for_the_next_message() -> None:
     """While m1 is processed the schedule holds the worker itself (no timeout made for it); when
     it is done it is set again at once for m2, which waited: m2's processing starts as m1's ends."""
-    text = world(mx_b="{workers: 1, processing: 2s}", messages="""
-        - {at: 0, from: x001@a.example, to: z001@b.example, size: 1KB}
-        - {at: 0.1, from: x002@a.example, to: z002@b.example, size: 1KB}
-        """)
-    w = World(load_scenario(text))
+    w = World(load_scenario(ONE_WORKER_TWO_MESSAGES))
     stage = w.ctx.servers["mx.b"].workers
     assert stage is not None
     (worker,) = stage.idle

@@ -107,10 +107,11 @@ class Flow:
     finish_s: float
     callbacks: list[Callable[[Any], None]] | None
 
-    # Stages: SOLO (alone on its links while its bits move: one timer for lead-in, bits and tail
-    # together, turned into the staged form when another transfer's bits would overlap), WAITING
-    # (lead-in timer), MOVING (bits draining at a shared rate: the network's one clock wakes at
-    # the earliest finish of all of them), TAIL, FINISHED, CANCELLED.
+    # Stages: SOLO (alone on its links while its bits move: one event for lead-in, bits and tail
+    # together, the flow itself or, once retimed, a timer; turned into the staged form when
+    # another transfer's bits would overlap), WAITING (lead-in timer), MOVING (bits draining at a
+    # shared rate: the network's one clock wakes at the earliest finish of all of them), TAIL,
+    # FINISHED, CANCELLED.
 
     def _end(self) -> None:
         """The transfer (with its tail) is over, SOLO or TAIL: its bits are counted. Called by the
@@ -151,8 +152,8 @@ class Flow:
         """Call ``callback(event)`` when the transfer (with its tail) is over: now, if it is."""
         if self.stage >= FINISHED:
             callback(None)
-        elif self._done is None and self.timer is None and self.callbacks is not None:
-            self.callbacks.append(callback)  # it is its own end's event (see done)
+        elif self.is_own_end():
+            self.callbacks.append(callback)  # type: ignore[union-attr]  # (is_own_end: a list)
         else:
             self._done_event().callbacks.append(callback)
 
@@ -160,14 +161,17 @@ class Flow:
     def done(self) -> simpy.Event | Flow:
         """What fires when the transfer (with its tail) is over: the flow itself while its own
         entry in the schedule is its end (a process may yield it as it yields an event)."""
-        # In the schedule as its own end's event, not superseded: no done event yet (a flow leaving
-        # the solo form gets one), no timer, and not processed (callbacks are then None).
-        if self._done is None:
-            if self.timer is None and self.callbacks is not None:
-                return self
-            if self.stage == FINISHED:  # it ended as its own event (or at once) before anyone asked
-                kernel.mark_done(self._done_event())
+        if self.is_own_end():
+            return self
+        if self._done is None and self.stage == FINISHED:  # it ended as its own event (or at once) before anyone asked
+            kernel.mark_done(self._done_event())
         return self._done_event()
+
+    def is_own_end(self) -> bool:
+        """Whether the flow is in the schedule as its own end's event, neither superseded nor yet
+        processed: no done event (a flow leaving the solo form gets one), no timer, and its
+        ``callbacks`` a list (the schedule sets them to None as it processes the entry)."""
+        return self._done is None and self.timer is None and self.callbacks is not None
 
     def _done_event(self) -> simpy.Event:
         """The flow's done event, made when first asked for (not while it is its own end's event)."""
@@ -192,8 +196,8 @@ def _new_flow(
     flow.net = net
     flow.carrier = carrier  # where its bits are counted per time bin (None: a path of no link)
     flow.seq = seq  # creation order: ties between flows are broken by it, never by memory address
-    # What waiters wait on: made when first asked for, or the final timer itself when that
-    # exists first (a solo transfer); an event of its own is never scheduled.
+    # What waiters wait on once the flow is not its own end's event: made when first asked for,
+    # or the final timer itself (a solo transfer retimed); an event of its own is never scheduled.
     flow._done = None
     flow.timer = None  # the timer of the current stage
     flow.stage = stage
@@ -594,7 +598,7 @@ def _final_event(flow: Flow) -> Any:
     """The event a solo flow ends by, whose callbacks are its own then its waiters': its timer,
     or the flow itself (its own entry in the schedule)."""
     if flow.timer is None:
-        assert flow.callbacks is not None and flow._done is None  # (what done checks)
+        assert flow.is_own_end()
         return flow
     assert flow._done is flow.timer
     return flow.timer

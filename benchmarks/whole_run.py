@@ -4,7 +4,7 @@
 in a fresh interpreter and times it from the moment the process is started to the moment it
 has exited, every file and plot written. The child is this file run as a script: it records
 a time mark at each phase of the command (imports, reading the scenario, simulating, deriving
-the tables, writing the files, drawing the plots) and then runs ``simulator.cli.main`` exactly
+the tables, writing the files, drawing the plots) and then runs ``simulator.cli.entrypoint`` exactly
 as the ``mailsim`` console script does. The marks come from wrapping the CLI's progress display
 and its calls of ``load_scenario`` and ``run``, so nothing the command does is changed.
 Whatever follows the last step of ``Result.save`` (the printed summary, freeing the heap,
@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 PHASE_LABELS: dict[str, str] = {
     "import": "start Python, import simulator.cli",
@@ -139,7 +139,7 @@ def _memory_kib() -> tuple[int, int]:
     return found["VmRSS:"], found["VmHWM:"]
 
 
-def _child(marks_path: str, argv: list[str]) -> int:
+def _child(marks_path: str, argv: list[str]) -> NoReturn:
     marks: list[tuple[str, str, float, int, int]] = []
     import simulator.cli as cli
 
@@ -164,13 +164,14 @@ def _child(marks_path: str, argv: list[str]) -> int:
             if marks[-1][0] != "teardown":
                 mark("teardown", "")
 
+    def write_marks() -> None:
+        rss_kib, peak_kib = _memory_kib()
+        Path(marks_path).write_text(json.dumps({"marks": marks, "peak_rss_kib": peak_kib,
+                                                "end_rss_kib": [rss_kib, peak_kib]}))
+
     cli.run = timed_run
     cli.RunProgress = MarkedProgress  # type: ignore[misc]
-    status = cli.main(argv)
-    rss_kib, peak_kib = _memory_kib()
-    Path(marks_path).write_text(json.dumps({"marks": marks, "peak_rss_kib": peak_kib,
-                                            "end_rss_kib": [rss_kib, peak_kib]}))
-    return status
+    cli.entrypoint(argv, before_exit=write_marks)
 
 
 USAGE = """usage: whole_run.py MARKS_FILE run SCENARIO [mailsim run options]
@@ -183,4 +184,4 @@ if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1].startswith("-"):
         print(USAGE, file=sys.stderr)
         sys.exit(2)
-    sys.exit(_child(sys.argv[1], sys.argv[2:]))
+    _child(sys.argv[1], sys.argv[2:])

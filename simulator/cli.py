@@ -12,9 +12,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-from . import __version__
+from . import __version__, quick_exit
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .events_filter import FULL, EventsChoice, parse_events
 from .interrupts import first_interrupt_stops, noticing_interrupts
@@ -214,6 +214,7 @@ def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> i
                     format=args.format, keep_log=False)  # only the summary is read after this
     if not args.quiet:
         out.write(report(result, folder))
+    quick_exit.hold(result)  # freed by the process's end, not object by object (see quick_exit)
     return EXIT_INTERRUPTED if result.partial else EXIT_OK
 
 
@@ -292,6 +293,11 @@ def _t(seconds: float) -> str:
     return format_duration(round(seconds))
 
 
-def entrypoint() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+def entrypoint(argv: Sequence[str] | None = None, before_exit: Callable[[], None] | None = None) -> NoReturn:
+    """Console-script entry point: :func:`main`, then the process ends (at once after ``mailsim run``:
+    see :mod:`simulator.quick_exit`). ``before_exit`` is called just before it ends (a benchmark's marks)."""
+    quick_exit.arm()
+    status = main(argv)
+    if before_exit is not None:
+        before_exit()
+    quick_exit.end(status)

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from simulator import load_scenario
+from simulator import load_scenario, quick_exit
 from simulator.cli import main
+from simulator.resultdir import verify
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT_FILES = ("deliveries.csv", "events.csv", "queues.csv", "summary.json", "scenario.yaml", "links.csv",
@@ -276,6 +277,7 @@ def test_negative_seed_is_bad_input(tmp_path: Path) -> None:
 
 def python_m(*argv: str, hash_seed: str = "0") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "MPLBACKEND": "Agg"}
+    env.pop("PYTHONUNBUFFERED", None)  # output to a pipe buffered, as a user's shell has it
     return subprocess.run([sys.executable, "-m", "simulator", *argv], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=120)
 
@@ -291,6 +293,39 @@ def test_end_to_end_runs_identical_across_processes(tmp_path: Path) -> None:
     assert list((tmp_path / "a" / "plots").glob("*.png"))
     for name in RESULT_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_end_to_end_run_ends_at_once_with_every_line_and_file_written(tmp_path: Path) -> None:
+    """The console script ends the process without freeing the run object by object (quick_exit):
+    the summary written to a pipe is whole, the exit status kept, every file in the manifest."""
+    done = python_m("run", str(REPO / "scenarios" / "quickstart.yaml"), "-o", str(tmp_path / "r"), "--no-plots")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(f"results in {tmp_path / 'r'}/\n")
+    verify(tmp_path / "r")
+
+
+def test_quick_exit_ends_at_once_only_when_armed_and_holding(monkeypatch: pytest.MonkeyPatch) -> None:
+    ended: list[tuple[str, int]] = []
+
+    def record(how: str) -> Any:
+        def stop(status: int) -> None:
+            ended.append((how, status))
+            raise SystemExit(status)
+        return stop
+
+    monkeypatch.setattr(quick_exit.os, "_exit", record("at once"))
+    monkeypatch.setattr(quick_exit.sys, "exit", record("as usual"))
+    monkeypatch.setattr(quick_exit, "_held", None)
+    quick_exit.hold(object())  # not armed: nothing kept
+    with pytest.raises(SystemExit):
+        quick_exit.end(0)
+    quick_exit.arm()
+    with pytest.raises(SystemExit):
+        quick_exit.end(2)  # armed, nothing held (mailsim validate)
+    quick_exit.hold(object())
+    with pytest.raises(SystemExit):
+        quick_exit.end(130)
+    assert ended == [("as usual", 0), ("as usual", 2), ("at once", 130)]
 
 
 def test_end_to_end_bad_input(tmp_path: Path) -> None:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import compress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .addresses import domain_of
 from .collector import while_paused
 from .eventlog import Record
 from .logcolumns import LogColumns, log_columns
 from .results import Columns, is_final_mail
+
+if TYPE_CHECKING:
+    from .breakdown_legs import Legs
 
 __all__ = ["BREAKDOWN_COLUMNS", "EVENTS_READ", "breakdown_rows", "time_breakdown"]
 
@@ -49,9 +52,7 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
     split from its making (a pseudo-acceptance at the list's server) to the member, and the
     message it copies from the author to the list, and so on up to the author's message.
     """
-    import numpy as np
-
-    from .breakdown_legs import Legs, split_legs
+    from .breakdown_legs import split_legs
 
     log = log_columns(records)
     made: dict[str, tuple[str, str, float, str]] = {}  # a list's copy -> (original, list, when, where)
@@ -68,32 +69,15 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
     message_ids, recipients, submitted, delivered, latencies, retrieved = (
         list(compress(d[name], delivered_pairs))
         for name in ("message_id", "recipient", "submitted_at", "delivered_at", "latency_s", "retrieved_at"))
-    legs = Legs()
-    counts = []  # each pair's legs, in the order of its walk: its own message's first
-    for mid, rcpt, submitted_s, delivered_s in zip(message_ids, recipients, submitted, delivered, strict=True):
-        count = 1
-        while True:  # the member's leg, then the leg of each message a list copied, up to the author's
-            names = {rcpt}
-            while (mid, rcpt) in aliased:
-                rcpt = aliased[(mid, rcpt)]
-                names.add(rcpt)
-            if mid not in made:
-                legs.add(mid, frozenset(names), submitted_s, delivered_s)
-                break
-            original, rcpt, made_s, where = made[mid]
-            legs.add(mid, frozenset(names), made_s, delivered_s, made=(made_s, where))
-            mid, delivered_s = original, made_s
-            count += 1
-        counts.append(count)
+    legs, depths = _legs(message_ids, recipients, submitted, delivered, made, aliased)
     parts = split_legs(log, legs)
-    legs_of = np.array(counts, dtype=np.int64)
-    first = np.cumsum(legs_of) - legs_of
     sums = []
-    for part in parts:  # each pair's legs added in order: 0.0 + its own message's, + the next, ...
-        total = 0.0 + part[first]
-        for depth in range(1, int(legs_of.max(initial=1))):
-            deeper = legs_of > depth
-            total[deeper] += part[first[deeper] + depth]
+    for part in parts:  # each pair's legs added in the order of its walk: 0.0 + its own message's, + the next, ...
+        total = 0.0 + part[:len(message_ids)]
+        start = len(message_ids)
+        for pairs in depths[1:]:
+            total[pairs] += part[start:start + len(pairs)]
+            start += len(pairs)
         sums.append(total.tolist())
     waits, worker_waits, processings, transfers = sums
     return {"message_id": message_ids, "recipient": recipients, "domain": list(map(domain_of, recipients)),
@@ -107,3 +91,39 @@ def breakdown_rows(columns: Columns) -> list[dict[str, Any]]:
     """The breakdown's rows, dicts keyed by column name, from its columns (:func:`time_breakdown`)."""
     return [dict(zip(BREAKDOWN_COLUMNS, values, strict=True))
             for values in zip(*(columns[name] for name in BREAKDOWN_COLUMNS), strict=True)]
+
+
+def _legs(message_ids: list[str], recipients: list[str], submitted: list[float], delivered: list[float],
+          made: dict[str, tuple[str, str, float, str]], aliased: dict[tuple[str, str], str]) -> tuple[Legs, list[Any]]:
+    """The legs of each pair, in order of depth: every pair's first (its own message's), then the
+    second leg of the pairs that have one (the message a list copied), and so on; and the pairs
+    of each depth (numpy arrays). ``made``: a list's copy -> (original, list, when, where);
+    ``aliased``: (message, target) -> the alias that added it."""
+    import numpy as np
+
+    from .breakdown_legs import NO_TIME, Legs
+
+    if not made and not aliased:  # a leg per pair, to its recipient alone
+        return (Legs(message_ids, recipients, {}, submitted, delivered, [NO_TIME] * len(message_ids),
+                     [""] * len(message_ids)), [np.arange(len(message_ids))])
+    legs = Legs()
+    mids, rcpts, delivered = list(message_ids), list(recipients), list(delivered)
+    depths = []
+    pairs = list(range(len(message_ids)))
+    while pairs:
+        depths.append(np.array(pairs, dtype=np.intp))
+        deeper = []
+        for k in pairs:
+            mid = mids[k]
+            names = [rcpts[k]]
+            while (mid, names[-1]) in aliased:
+                names.append(aliased[(mid, names[-1])])
+            if mid not in made:
+                legs.add(mid, names, submitted[k], delivered[k])
+                continue
+            original, address, made_s, where = made[mid]
+            legs.add(mid, names, made_s, delivered[k], made=(made_s, where))
+            mids[k], rcpts[k], delivered[k] = original, address, made_s
+            deeper.append(k)
+        pairs = deeper
+    return legs, depths

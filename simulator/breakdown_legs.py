@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain, count
+from operator import contains, itemgetter
 from typing import Any
 
 import numpy as np
 
 from .eventkinds import index
-from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns
+from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, take
 
-__all__ = ["CHAIN_EVENTS", "Legs", "split_legs"]
+__all__ = ["CHAIN_EVENTS", "NO_TIME", "Legs", "split_legs"]
 
 CHAIN_EVENTS = ("accepted", "attempt", "connect_failed", "submit_failed", "processing", "processed")
 """The kinds of record a leg's walk reads."""
@@ -38,13 +40,19 @@ BATCH_LEGS = 16_384
 """Legs walked together: their rows (about 2.5 a leg, 60 bytes each while walked) bound the memory."""
 
 
+NO_TIME = float("nan")
+"""A leg's ``made_s`` when it is not a list's copy."""
+
+
 @dataclass(slots=True)
 class Legs:
     """Legs to split, a list per attribute (one item a leg)."""
 
     message_ids: list[str] = field(default_factory=list)
-    names: list[frozenset[str]] = field(default_factory=list)
-    """The recipient's address and those of the aliases that led to it."""
+    recipients: list[str] = field(default_factory=list)
+    aliases: dict[int, frozenset[str]] = field(default_factory=dict)
+    """Of the legs whose recipient an alias added (few): the recipient's address and those of the
+    aliases that led to it, by leg."""
     submitted_s: list[float] = field(default_factory=list)
     """When the leg starts: the pair's submission, or when a list made the copy."""
     delivered_s: list[float] = field(default_factory=list)
@@ -54,20 +62,23 @@ class Legs:
     made_at: list[str] = field(default_factory=list)
     """The list's server ("" if the leg is not a list's copy)."""
 
-    def add(self, message_id: str, names: frozenset[str], submitted_s: float, delivered_s: float,
+    def add(self, message_id: str, names: Sequence[str], submitted_s: float, delivered_s: float,
             made: tuple[float, str] | None = None) -> None:
+        """Add a leg; ``names``: the recipient's address, then those of the aliases that led to it."""
+        if len(names) > 1:
+            self.aliases[len(self.message_ids)] = frozenset(names)
         self.message_ids.append(message_id)
-        self.names.append(names)
+        self.recipients.append(names[0])
         self.submitted_s.append(submitted_s)
         self.delivered_s.append(delivered_s)
-        self.made_s.append(float("nan") if made is None else made[0])
+        self.made_s.append(NO_TIME if made is None else made[0])
         self.made_at.append("" if made is None else made[1])
 
 
 def split_legs(log: LogColumns, legs: Legs) -> tuple[Any, Any, Any, Any]:
     """(queue wait, worker wait, processing, transfer) of each leg, as four float arrays."""
-    chain = _Chain(log, legs.message_ids)
-    parts = [_Batch(chain, log, legs, start, min(start + BATCH_LEGS, len(legs.message_ids))).split()
+    records = _Chain(log, legs.message_ids)
+    parts = [_Batch(records, log, legs, start, min(start + BATCH_LEGS, len(legs.message_ids))).split()
              for start in range(0, len(legs.message_ids), BATCH_LEGS)]
     if not parts:
         return tuple(np.zeros(0) for _ in range(4))  # type: ignore[return-value]
@@ -75,25 +86,25 @@ def split_legs(log: LogColumns, legs: Legs) -> tuple[Any, Any, Any, Any]:
 
 
 class _Chain:
-    """The chain records of the log sorted by message, each message's in log order; ``numbers[i]``:
-    the message number of ``message_ids[i]``, whose records are ``starts[n]`` to ``starts[n + 1]``."""
+    """The chain records of the log sorted by message, each message's in log order: those of
+    ``message_ids[i]`` are ``starts[i]`` to ``stops[i]``."""
 
     def __init__(self, log: LogColumns, message_ids: Sequence[str]) -> None:
         positions = log.positions(*CHAIN_EVENTS)
         recorded = len(positions)
-        # one stable sort of the records' message ids and those asked for: equal ids become
-        # neighbours, a message's records first, in log order
-        keys = np.concatenate((log.array_at(MESSAGE_ID, positions),
-                               np.fromiter(message_ids, dtype=object, count=len(message_ids))))
-        order = np.argsort(keys, kind="stable")
-        first = np.ones(len(keys), dtype=np.bool_)  # where each message's ids start among the sorted ids
-        np.not_equal(keys[order][1:], keys[order][:-1], out=first[1:])
-        del keys
-        number = np.empty(len(order), dtype=np.intp)
-        number[order] = np.cumsum(first) - 1
-        self.numbers = number[recorded:]
-        self.starts = np.concatenate(([0], np.cumsum(np.bincount(number[:recorded], minlength=int(first.sum())))))
-        self.positions = positions[order[order < recorded]]
+        # each message id numbered by where it first comes among the records' ids and those asked for
+        first_seen: dict[str, int] = {}
+        ids = chain(log.array_at(MESSAGE_ID, positions), message_ids)
+        numbers = np.fromiter(map(first_seen.setdefault, ids, count()), dtype=np.intp,
+                              count=recorded + len(message_ids))
+        del first_seen
+        order = np.argsort(numbers[:recorded], kind="stable")
+        by_message = numbers[:recorded][order]
+        self.starts = np.searchsorted(by_message, numbers[recorded:], side="left")
+        self.stops = np.searchsorted(by_message, numbers[recorded:], side="right")
+        del numbers, by_message
+        self.positions = positions[order]
+        del order, positions
         self.times = np.asarray(log.array_at(TIME, self.positions), dtype=np.float64)
         self.kinds, kind_names = log.codes_at(EVENT, self.positions)
         self.nodes, node_names = log.codes_at(NODE, self.positions)
@@ -101,56 +112,64 @@ class _Chain:
         self.node_number = {name: code for code, name in enumerate(node_names)}
         """Node names by number, with numbers for names the records' values hold beside (a client that logs nothing)."""
 
-    def number_of_node(self, name: str) -> int:
-        return self.node_number.setdefault(name, len(self.node_number))
+    def node_numbers(self, names: Sequence[str]) -> list[int]:
+        """The numbers of node ``names``, numbering those the table does not have yet."""
+        number = self.node_number
+        try:
+            return take(number, names)
+        except KeyError:  # a client that logs nothing, the "" a list's copy comes from
+            for name in names:
+                number.setdefault(name, len(number))
+            return take(number, names)
 
 
 class _Batch:
     """Legs ``start`` to ``stop`` with their messages' records as rows (grouped by leg, each leg's
     in log order), and the walk's rules as masks over the rows."""
 
-    def __init__(self, chain: _Chain, log: LogColumns, legs: Legs, start: int, stop: int) -> None:
-        numbers = chain.numbers[start:stop]
-        first, count = chain.starts[numbers], chain.starts[numbers + 1] - chain.starts[numbers]
+    def __init__(self, records: _Chain, log: LogColumns, legs: Legs, start: int, stop: int) -> None:
+        first = records.starts[start:stop]
+        count = records.stops[start:stop] - first
         self.size = size = stop - start
         self.leg = leg = np.repeat(np.arange(size), count)  # each row's leg
         self.rows = rows = len(leg)
         self.row = np.arange(rows)
         record = first[leg] + self.row - (np.cumsum(count) - count)[leg]
-        self.time = chain.times[record]
-        kinds = chain.kinds[record]
-        number = chain.kind_number
+        self.time = records.times[record]
+        kinds = records.kinds[record]
+        number = records.kind_number
         self.accepted, self.attempt, self.connect_failed, self.submit_failed, self.processing, self.processed = (
             kinds == number[kind] for kind in CHAIN_EVENTS)
-        self.node = chain.nodes[record].astype(np.int64)
-        values = log.at(VALUES, chain.positions[record].tolist())
-        where_rcpts = np.full(len(number), -1)
-        for kind, at in _RCPTS.items():
-            where_rcpts[number[kind]] = at
-        names = legs.names[start:stop]
-        self.match = np.fromiter(  # the record is one of the leg's recipient's
-            (at >= 0 and not names[i].isdisjoint(v[at])
-             for i, v, at in zip(leg.tolist(), values, where_rcpts[kinds].tolist(), strict=True)),
-            dtype=np.bool_, count=rows)
+        self.node = records.nodes[record].astype(np.int64)
+        recipients = legs.recipients[start:stop]
+        aliased = {i - start: names for i, names in legs.aliases.items() if start <= i < stop}
+        self.match = np.zeros(rows, dtype=np.bool_)  # a record of the leg's recipient (or of an alias that led to it)
         self.client = np.full(rows, -1, dtype=np.int64)  # where an acceptance came from
-        accepted = np.flatnonzero(self.accepted)
-        self.client[accepted] = [chain.number_of_node(values[r][_FROM]) for r in accepted.tolist()]
         self.next = np.full(rows, np.nan)  # when a failed submission is tried again
-        failed = np.flatnonzero(self.submit_failed)
-        self.next[failed] = [float(values[r][_NEXT]) for r in failed.tolist()]
-        del values
+        for kind in ("accepted", "attempt", "processing", "processed", "submit_failed"):
+            these = np.flatnonzero(kinds == number[kind])
+            values = log.at(VALUES, records.positions[record[these]].tolist())
+            if kind in _RCPTS:
+                rcpts = list(map(itemgetter(_RCPTS[kind]), values))
+                legs_of = leg[these].tolist()
+                self.match[these] = np.fromiter(map(contains, rcpts, take(recipients, legs_of)),
+                                                dtype=np.bool_, count=len(these))
+                if aliased:
+                    for r, i, of in zip(these.tolist(), legs_of, rcpts, strict=True):
+                        if i in aliased:
+                            self.match[r] = not aliased[i].isdisjoint(of)
+            if kind == "accepted":
+                self.client[these] = records.node_numbers(list(map(itemgetter(_FROM), values)))
+            elif kind == "submit_failed":
+                self.next[these] = list(map(float, map(itemgetter(_NEXT), values)))
         self.submitted = np.array(legs.submitted_s[start:stop], dtype=np.float64)
         self.delivered = np.array(legs.delivered_s[start:stop], dtype=np.float64)
         self.made_s = np.array(legs.made_s[start:stop], dtype=np.float64)
         self.made = ~np.isnan(self.made_s)
-        self.made_at = np.array([chain.number_of_node(name) if name else -1 for name in legs.made_at[start:stop]],
-                                dtype=np.int64)
-        self.nowhere = chain.number_of_node("")  # where a list's copy comes from
-        ours = self.accepted & self.match  # the acceptances of the leg's recipient
-        self.acceptances = np.bincount(leg[ours], minlength=size) + self.made
-        self.width = width = len(chain.node_number)
-        self.servers = np.unique(np.concatenate((leg[ours] * width + self.node[ours],  # (leg, node) that accepted
-                                                 np.flatnonzero(self.made) * width + self.made_at[self.made])))
+        self.made_at = np.array(records.node_numbers(legs.made_at[start:stop]), dtype=np.int64)
+        self.nowhere = records.node_numbers([""])[0]  # where a list's copy comes from
+        self.ours = self.accepted & self.match  # the acceptances of the leg's recipient
+        self.acceptances = np.bincount(leg[self.ours], minlength=size) + self.made
 
     # ---- reductions per leg ------------------------------------------------------------------
 
@@ -174,10 +193,8 @@ class _Batch:
 
     def _is_server(self, node: Any) -> Any:
         """Whether each leg's ``node`` accepted the leg's recipient (or made the list's copy)."""
-        key = np.arange(self.size) * self.width + node
-        found = np.searchsorted(self.servers, key)
-        return (found < len(self.servers)) & (self.servers[np.minimum(found, max(len(self.servers) - 1, 0))] == key) \
-            if len(self.servers) else np.zeros(self.size, dtype=np.bool_)
+        accepted = self.ours & (self.node == node[self.leg])
+        return (np.bincount(self.leg[accepted], minlength=self.size) > 0) | (self.made & (self.made_at == node))
 
     # ---- the walk's rules --------------------------------------------------------------------
 

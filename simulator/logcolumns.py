@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import Any
 
 from .coded import take
-from .eventlog import EVENT, FIELDS, MESSAGE_ID, NODE, TIME, VALUES, EventLog, Record, Records
+from .eventlog import EVENT, FIELDS, MESSAGE_ID, NODE, READ_RECORDS, TIME, VALUES, EventLog, Record, Records
 
 __all__ = ["EVENT", "MESSAGE_ID", "NODE", "TIME", "VALUES", "LogColumns", "log_columns", "take"]
 
@@ -157,7 +157,11 @@ class LogColumns:
             names = np.fromiter(coded.names, dtype=object, count=len(coded.names))
             return names[np.frombuffer(coded.codes, dtype=coded.codes.typecode)[:self._size][positions]]
         column = log.times if index == TIME else log.message_ids if index == MESSAGE_ID else log.values
-        return np.fromiter(take(column, positions.tolist()), dtype=object, count=len(positions))
+        out = np.empty(len(positions), dtype=object)
+        for start in range(0, len(positions), READ_RECORDS):  # a part's positions as Python ints at a time
+            part = positions[start:start + READ_RECORDS]
+            out[start:start + len(part)] = np.fromiter(take(column, part.tolist()), dtype=object, count=len(part))
+        return out
 
     def codes_at(self, index: int, positions: Any) -> tuple[Any, list[str]]:
         """The kinds (``index`` :data:`EVENT`) or nodes (:data:`NODE`) of the records at ``positions``

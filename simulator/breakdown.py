@@ -64,15 +64,21 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
             for target in targets:
                 aliased.setdefault((mid, target), address)
     d = deliveries
-    delivered_pairs = [is_final_mail(kind, status) and status == "delivered" and delivered_at is not None
-                       for kind, status, delivered_at in zip(d["kind"], d["status"], d["delivered_at"], strict=True)]
+    delivered_pairs = bytes(is_final_mail(kind, status) and status == "delivered" and delivered_at is not None
+                            for kind, status, delivered_at in zip(d["kind"], d["status"], d["delivered_at"],
+                                                                  strict=True))
     message_ids, recipients, submitted, delivered, latencies, retrieved = (
         list(compress(d[name], delivered_pairs))
         for name in ("message_id", "recipient", "submitted_at", "delivered_at", "latency_s", "retrieved_at"))
+    retrievals = [None if retrieved_at is None else retrieved_at - delivered_at
+                  for retrieved_at, delivered_at in zip(retrieved, delivered, strict=True)]
     legs, depths = _legs(message_ids, recipients, submitted, delivered, made, aliased)
-    parts = split_legs(log, legs)
+    del submitted, delivered, retrieved
+    parts = list(split_legs(log, legs))
+    del legs
     sums = []
-    for part in parts:  # each pair's legs added in the order of its walk: 0.0 + its own message's, + the next, ...
+    while parts:  # each pair's legs added in the order of its walk: 0.0 + its own message's, + the next, ...
+        part = parts.pop(0)
         total = 0.0 + part[:len(message_ids)]
         start = len(message_ids)
         for pairs in depths[1:]:
@@ -82,9 +88,7 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
     waits, worker_waits, processings, transfers = sums
     return {"message_id": message_ids, "recipient": recipients, "domain": list(map(domain_of, recipients)),
             "latency_s": latencies, "queue_wait_s": waits, "worker_wait_s": worker_waits,
-            "processing_s": processings, "transfer_s": transfers,
-            "retrieval_s": [None if retrieved_at is None else retrieved_at - delivered_at
-                            for retrieved_at, delivered_at in zip(retrieved, delivered, strict=True)]}
+            "processing_s": processings, "transfer_s": transfers, "retrieval_s": retrievals}
 
 
 def breakdown_rows(columns: Columns) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ _RCPTS = {"accepted": index("accepted", "rcpts"), "attempt": index("attempt", "r
 """Where each chain record with recipients holds them."""
 _FROM = index("accepted", "from")
 _NEXT = index("submit_failed", "next")
-BATCH_LEGS = 16_384
+BATCH_LEGS = 2048
 """Legs walked together: their rows (about 2.5 a leg, 60 bytes each while walked) bound the memory."""
 
 

@@ -5,7 +5,15 @@ server's workers, SMTP sessions, and the wait in the mailbox (``Result.breakdown
 A pair's path is cut into legs, one per message it passed through (its own; for a list's copy,
 the message copied, up to the author's), and the legs are split all at once over typed columns
 of the log (:mod:`simulator.breakdown_legs`); a pair's parts are the sums of its legs', added in
-the order of the walk. MEASURED
+the order of the walk, so the floats are those of a walk per pair to the last bit.
+
+Measured on the benchmark's 100k-message scenario, from the log as ``Result.save`` hands it over
+(a copy of the kinds the plots read), best of 5 on a shared 2-core machine: 0.26 s of CPU (0.35 s
+wall) against 1.07 s (1.56 s) for the walk per pair over tuples made per message it replaces, and a
+tracemalloc peak of 27 MB against 42 MB, of which the result is 23 MB; at 10k messages 0.022 s
+against 0.095 s, and 2.8 MB against 4.0 MB. The result is columns, as the tables are: a dict per
+pair would take about 0.4 KB each (about 50 MB at 100k messages), where the columns take a pointer
+per cell.
 """
 
 from __future__ import annotations

@@ -6,12 +6,15 @@ A leg is one message's part of a mail pair's path: the pair's own message, or, f
 copy, the message it copies (see :func:`simulator.breakdown.time_breakdown` for the rule). The
 chain records (acceptances, attempts, failed connections and submissions, processing) are read
 once, a field at a time, and sorted by message (a stable sort, so each message's records stay in
-log order): times as doubles, kinds and nodes as their numbers in the log's tables, about 21
-bytes a record. A batch of legs is given its message's records as rows (a record read by two
-legs is two rows), and each rule of the walk is a mask over the rows reduced per leg: the
-latest acceptance before a time, the first processing record of a stage, the last attempt of a
-session. Every leg takes its hops in step, and leaves the step where its walk ends; the floats
-are the walk's own (the same subtractions and additions, in the same order).
+log order): their positions, times as doubles, kinds and nodes as their numbers in the log's
+tables, about 18 bytes a record. A batch of legs (:data:`BATCH_LEGS`) is given its messages'
+records as rows (a record read by two legs is two rows), and each rule of the walk is a mask over
+the rows reduced per leg: the latest acceptance before a time, the first processing record of a
+stage, the last attempt of a session. Every leg of the batch takes its hops in step, and leaves
+the step where its walk ends; the floats are the walk's own (the same subtractions and
+additions, in the same order). The Python work left is a few calls a kind of record per batch
+(reading the recipients, where an acceptance came from, when a failed submission is retried,
+each a ``map`` of C functions): no Python step per record, but for the legs an alias led to.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ _RCPTS = {"accepted": index("accepted", "rcpts"), "attempt": index("attempt", "r
 _FROM = index("accepted", "from")
 _NEXT = index("submit_failed", "next")
 BATCH_LEGS = 2048
-"""Legs walked together: their rows (about 2.5 a leg, 60 bytes each while walked) bound the memory."""
+"""Legs walked together: their rows (about 2.5 a leg, some 60 bytes each while walked) bound the
+memory. Twice as many took about as long at 100k messages (0.28 to 0.29 s of CPU against 0.30 to
+0.31 s) and held more at 10k (a tracemalloc peak of 3.4 MB against 2.8 MB)."""
 
 
 NO_TIME = float("nan")

@@ -199,18 +199,17 @@ def test_a_subset_of_a_log_keeps_its_records_of_those_kinds_only() -> None:
     assert log.subset(mask).records == [r for r in written if r[1] != "enqueued"]
 
 
-def test_the_time_breakdown_keeps_each_messages_records_as_positions_not_tuples() -> None:
-    from simulator.breakdown import _Chain
+def test_the_time_breakdown_keeps_the_chain_records_as_typed_columns_sorted_by_message() -> None:
+    from simulator.breakdown_legs import CHAIN_EVENTS, _Chain
 
     result = run(load_scenario(ROOT / "scenarios" / "mailing-list.yaml"))
-    chain = _Chain(result.log)
-    held = list(chain.of.values())
-    assert held and all(isinstance(positions, array) and positions.itemsize == 4 for positions in held)
-    mid = next(iter(chain.of))
-    assert chain.records(mid) == [r for r in result.records if r[2] == mid and r[1] in chain_kinds(result)]
-
-
-def chain_kinds(result: Result) -> set[str]:
-    from simulator.breakdown import EVENTS_READ
-
-    return set(EVENTS_READ) - {"expanded"}
+    asked = [*sorted({r[2] for r in result.records if r[1] in CHAIN_EVENTS}), "no such message"]
+    chain = _Chain(result.log, asked)
+    # no Python object per record: positions, doubles and one- or two-byte codes
+    assert (chain.positions.dtype.kind, chain.times.dtype.name) == ("i", "float64")
+    assert chain.kinds.itemsize == 1 and chain.nodes.itemsize <= 2
+    records = result.records
+    for mid, start, stop in zip(asked, chain.starts.tolist(), chain.stops.tolist(), strict=True):
+        assert [records[p] for p in chain.positions[start:stop].tolist()] == \
+            [r for r in records if r[2] == mid and r[1] in CHAIN_EVENTS]  # the message's records, in log order
+    assert chain.starts[-1] == chain.stops[-1]

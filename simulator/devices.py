@@ -217,7 +217,10 @@ class Device:
             elif not self.keep:
                 # UPDATE state: QUIT has reached the server. What left the mailbox for good is not
                 # kept here either (it cannot come back: a duplicate is a delivery of its own).
-                self.held.difference_update(box.delete(owed))
+                held = self.held
+                held.difference_update(box.delete(owed))
+                if not held:
+                    self.held = set()  # an emptied set keeps its table: a new one holds nothing
         finally:
             if box.lock is token:
                 box.lock = None

@@ -63,7 +63,10 @@ class UserAgent:
                            for device in self.devices]
         access = self.spec.access
         self._copies = 1 if access.protocol == "pop3" and not access.keep else len(self.devices)
-        self.server.mailboxes[self.address].listeners.append(self.delivered)
+        mailbox = self.server.mailboxes[self.address]
+        mailbox.listeners.append(self.delivered)
+        # Only POP3 and webmail read messages back from the mailbox (an IMAP client is handed each).
+        mailbox.listed = any(device.imap is None for device in self.devices)
 
     @property
     def copies_wanted(self) -> int:

@@ -219,6 +219,7 @@ class Device:
                 # kept here either (it cannot come back: a duplicate is a delivery of its own).
                 held = self.held
                 held.difference_update(box.delete(owed))
+                self.agent.deleted(m.id for m in owed)
                 if not held:
                     self.held = set()  # an emptied set keeps its table: a new one holds nothing
         finally:

@@ -275,8 +275,10 @@ def test_pop3_without_keep_deletes_at_quit_and_keep_leaves_mail_on_the_server() 
             assert on_server <= {m3}
             assert box.base >= 2  # deleted at the front of the maildrop: forgotten, not kept in memory
             assert not box.deleted & {m1, m2}
+            assert not w.ctx.agents[BOB].read.keys() & {m1, m2}  # deleted: no device reports them again
         else:
             assert on_server == {m1, m2, m3} and box.base == 0 and not box.deleted
+            assert not w.ctx.agents[BOB].read  # both devices have every message
         assert all(box.had(m) for m in box.present())  # a later delivery of any of them is a duplicate
 
 
@@ -338,7 +340,8 @@ def test_imap_and_webmail_leave_mail_on_the_server_for_every_device(access: dict
     assert len(box.present()) == (4 if access["protocol"] == "http" else 0)
     per_pair = Counter((r["message_id"], r["device"]) for r in tables.retrievals if r["recipient"] == BOB)
     assert len(per_pair) == 4 * 3 and set(per_pair.values()) == {1}
-    assert box.seen == {mid for mid, _ in per_pair}
+    # Every device got every message: no \Seen flag or read mark is asked for again, none is kept.
+    assert not box.seen and not w.ctx.agents[BOB].read
 
 
 @pytest.mark.parametrize("access", [{"protocol": "imap", "idle": False, "poll": 300}, {"protocol": "http"}])

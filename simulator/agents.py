@@ -47,6 +47,7 @@ class UserAgent:
         self.server = server
         self.spec = spec
         self.devices: list[Device] = []
+        self.mailbox = server.mailboxes[address]
         # With 2+ devices: messages some device has retrieved -> how many have. A message leaves it
         # when no device can report it again: every device has, or POP3 deleted it.
         self.read: dict[str, int] = {}
@@ -65,7 +66,7 @@ class UserAgent:
                            for device in self.devices]
         access = self.spec.access
         self._copies = 1 if access.protocol == "pop3" and not access.keep else len(self.devices)
-        mailbox = self.server.mailboxes[self.address]
+        mailbox = self.mailbox
         mailbox.listeners.append(self.delivered)
         # Only POP3 and webmail read messages back from the mailbox (an IMAP client is handed each).
         mailbox.listed = any(device.imap is None for device in self.devices)
@@ -98,11 +99,16 @@ class UserAgent:
                 read[mid] = count
             else:  # the last device to get it: nothing will ask of it again
                 del read[mid]
-                device.mailbox.seen.discard(mid)
+                self.mailbox.seen.discard(mid)
         if first and self.behaviour is not None:
             self.behaviour.on_read(self, message)  # before releasing, so the run waits for what it starts
         if first or self._copies > 1:
             self.ctx.end.release()
+
+    def passed(self) -> None:
+        """A device that leaves mail on the server moved its cursor: the mailbox forgets the
+        messages every device has passed (see ``Device.new_messages``)."""
+        self.mailbox.forget_before(min(device.cursor for device in self.devices))
 
     def deleted(self, message_ids: Iterable[str]) -> None:
         """POP3 deleted these messages from the mailbox: no device can report them any more."""

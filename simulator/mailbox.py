@@ -10,8 +10,9 @@ maildrop lock. Listeners (the user's devices) are told of each new message.
 Only devices that list the mailbox (POP3, webmail) read its messages back from it; an IMAP
 client is told of each delivery and queues it until fetched (:mod:`simulator.imap`). A mailbox
 read by IMAP alone is not ``listed``: it keeps no message (IMAP leaves mail on the server, but
-nothing reads it back from there), so that a message leaves memory once every device has
-fetched it.
+nothing reads it back from there). A listed mailbox forgets what POP3 deleted, and what every
+device has passed when they leave mail on the server (POP3 with keep, webmail). Either way a
+message leaves memory once every device that will ever get it has it.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ class Mailbox:
         self.address = address
         # Whether devices list the mailbox, so that it keeps its messages (the user agent says).
         self.listed = True
-        # In delivery order, from position ``base`` on: the messages before it were deleted (POP3)
-        # and are forgotten, so that a maildrop emptied as it is read holds no message for ever.
+        # In delivery order, from position ``base`` on: the messages before it were deleted (POP3),
+        # or every device has listed and passed them (POP3 with keep, webmail), and are forgotten,
+        # so that a mailbox holds no message for ever that no device will list again.
         self.messages: list[Message] = []
         self.base = 0
         self.deleted: set[str] = set()  # deleted, but still behind a message that is not
@@ -65,6 +67,14 @@ class Mailbox:
         when the mailbox is not listed."""
         deleted = self.deleted
         return [m for m in self.messages[max(0, start - self.base):] if m.id not in deleted]
+
+    def forget_before(self, position: int) -> None:
+        """Every device has listed and passed the messages before ``position``, and leaves them on
+        the server (POP3 with keep, webmail): none will list them again, so they are forgotten."""
+        front = position - self.base
+        if front > 0:
+            del self.messages[:front]
+            self.base = position
 
     def delete(self, messages: Iterable[Message]) -> list[str]:
         """POP3's UPDATE state: ``messages`` leave the mailbox. The deleted messages at its front are

@@ -14,7 +14,7 @@ limits) is tried again ``SUBMIT_RETRY_S`` after the client learns it, for the de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,10 @@ class UserAgent:
         self.server = server
         self.spec = spec
         self.devices: list[Device] = []
-        self.read: set[str] = set()  # messages the user has seen on some device (kept with 2+ devices)
+        self.mailbox = server.mailboxes[address]
+        # With 2+ devices: messages some device has retrieved -> how many have. A message leaves it
+        # when no device can report it again: every device has, or POP3 deleted it.
+        self.read: dict[str, int] = {}
         self.behaviour: Behaviour | None = None
         self._copies = 0
         self._listeners: list[Callable[[Message], None]] = []
@@ -63,7 +66,10 @@ class UserAgent:
                            for device in self.devices]
         access = self.spec.access
         self._copies = 1 if access.protocol == "pop3" and not access.keep else len(self.devices)
-        self.server.mailboxes[self.address].listeners.append(self.delivered)
+        mailbox = self.mailbox
+        mailbox.listeners.append(self.delivered)
+        # Only POP3 and webmail read messages back from the mailbox (an IMAP client is handed each).
+        mailbox.listed = any(device.imap is None for device in self.devices)
 
     @property
     def copies_wanted(self) -> int:
@@ -82,16 +88,34 @@ class UserAgent:
 
     def retrieved(self, device: Device, message: Message) -> None:
         """``device`` now holds ``message`` (each device reports each message once)."""
-        if len(self.devices) == 1:
+        devices = len(self.devices)
+        if devices == 1:
             first = True  # its one device reports each message once: nothing to keep
         else:
             read, mid = self.read, message.id
-            first = mid not in read
-            read.add(mid)
+            count = read.get(mid, 0) + 1
+            first = count == 1
+            if count < devices:
+                read[mid] = count
+            else:  # the last device to get it: nothing will ask of it again
+                del read[mid]
+                self.mailbox.seen.discard(mid)
         if first and self.behaviour is not None:
             self.behaviour.on_read(self, message)  # before releasing, so the run waits for what it starts
         if first or self._copies > 1:
             self.ctx.end.release()
+
+    def passed(self) -> None:
+        """A device that leaves mail on the server moved its cursor: the mailbox forgets the
+        messages every device has passed (see ``Device.new_messages``)."""
+        self.mailbox.forget_before(min(device.cursor for device in self.devices))
+
+    def deleted(self, message_ids: Iterable[str]) -> None:
+        """POP3 deleted these messages from the mailbox: no device can report them any more."""
+        if len(self.devices) > 1:
+            read = self.read
+            for mid in message_ids:
+                read.pop(mid, None)
 
     def send(self, message: Message) -> None:
         """The user presses send now: the submission starts."""

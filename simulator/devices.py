@@ -42,6 +42,7 @@ class Device:
         self.protocol: str = access.protocol
         self.poll_s: float = access.poll_s
         self.keep: bool = bool(access.keep)
+        self.deletes = self.protocol == "pop3" and not self.keep  # else it leaves mail on the server
         self.idle: bool = self.protocol == "imap" and bool(access.idle)
         polls = not self.idle
         offset_s = access.device_offset_s(index)
@@ -53,8 +54,8 @@ class Device:
         # The mailbox's \Seen flags, read and set when the user has several devices (see
         # ``share_seen``); a user's only device gets each message once, never seen before.
         self.seen: set[str] | None = None
-        # What a POP3 or webmail device holds (an IMAP device keeps no such set: it fetches each
-        # message it is told of exactly once).
+        # What a POP3 or webmail device holds from its cursor on (an IMAP device keeps no such set:
+        # it fetches each message it is told of exactly once).
         self.held: set[str] = set()
         self.cursor = 0  # every message before this position is held or deleted
         self._wake: simpy.Event | None = None
@@ -80,10 +81,23 @@ class Device:
         if i >= end:
             return []
         held, deleted = self.held, box.deleted
+        start = i
         while i < end and (messages[i].id in held or messages[i].id in deleted):
             i += 1
         self.cursor = base + i
-        return [m for m in messages[i:] if m.id not in held and m.id not in deleted]
+        new = [m for m in messages[i:] if m.id not in held and m.id not in deleted]
+        if i > start and not self.deletes:
+            self._passed(messages[start:i])
+        return new
+
+    def _passed(self, messages: list[Message]) -> None:
+        """The cursor has moved past ``messages``, all held: a device that leaves mail on the server
+        never lists them again, so it forgets them, and the mailbox forgets what every device has
+        passed. (A device that deletes keeps what it holds until its QUIT deletes it.)"""
+        held = self.held
+        for message in messages:
+            held.discard(message.id)
+        self.agent.passed()
 
     def got(self, message: Message) -> None:
         """A download or fetch brought ``message``; it counts once however often it comes."""
@@ -217,7 +231,11 @@ class Device:
             elif not self.keep:
                 # UPDATE state: QUIT has reached the server. What left the mailbox for good is not
                 # kept here either (it cannot come back: a duplicate is a delivery of its own).
-                self.held.difference_update(box.delete(owed))
+                held = self.held
+                held.difference_update(box.delete(owed))
+                self.agent.deleted(m.id for m in owed)
+                if not held:
+                    self.held = set()  # an emptied set keeps its table: a new one holds nothing
         finally:
             if box.lock is token:
                 box.lock = None

@@ -7,7 +7,11 @@ what crosses the network: headers, the text body, and each attachment base64-enc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .mailbox import Mailbox
 
 # Bytes of the fixed header block a typical MUA writes (Date, Message-ID, Subject,
 # MIME-Version, Content-Type, User-Agent, a Received line added on submission).
@@ -66,6 +70,10 @@ class Message:
 
     ``sender`` is the envelope sender (``""`` is the null sender ``<>`` of a DSN); ``author`` is
     who the row in ``deliveries.csv`` names as sender (``MAILER-DAEMON@server`` for a DSN).
+
+    ``delivered_to`` is where it has been delivered (a later delivery to one of them is a
+    duplicate): kept on the message rather than by each mailbox, so that it leaves memory with
+    the message when the message is done, and a mailbox remembers no message it no longer holds.
     """
 
     id: str
@@ -82,6 +90,8 @@ class Message:
     origin: int = -1  # index of the traffic entry whose behaviour (reply, forward, file) applies
     eight_bit: bool = False  # the text body has octets with the high bit set
     wire_7bit_bytes: int = 0  # wire size when a hop lacks 8BITMIME (text quoted-printable); 0: same
+    # The mailbox it was delivered to, a set of them once it is in two; None before its first delivery.
+    delivered_to: Mailbox | set[Mailbox] | None = field(default=None, repr=False)
 
     def hop_bytes(self, eight_bit_clean: bool) -> int:
         """Bytes on a hop: as written when both ends speak 8BITMIME (RFC 6152), else 7-bit encoded."""

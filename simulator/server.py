@@ -157,7 +157,7 @@ class MailServer:
         if mailbox is None:
             self.fail_permanently(message, (rcpt,), UNKNOWN_USER)
             return
-        if message.id in mailbox.ids:
+        if mailbox.had(message):
             ctx.record("duplicate", message.id, self.name, (rcpt,))
             return
         ctx.append_record((ctx.clock(), "delivered", message.id, self.name, (rcpt,)))

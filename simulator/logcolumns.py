@@ -3,7 +3,7 @@
 Derivation, the summary, the time breakdown and the writers each want a few kinds of record out
 of the whole log (the deliveries table never looks at ``accepted`` or ``sent``). The positions of
 each kind's records are found once, from the log's kind codes (:class:`simulator.coded.CodedColumn`,
-a byte a record, read by numpy without a string per record): a stable sort of the codes, 8 bytes
+a byte a record, read by numpy without a string per record): a stable sort of the codes, 4 bytes
 a record. Each reader then reads only its kinds, gathering a field of those records with one C
 call (``itemgetter``) instead of testing every record's kind in a Python loop of its own. Nothing
 is copied per record: a column is made when asked for, of the records asked for
@@ -56,7 +56,9 @@ class LogColumns:
 
         kinds = self._log.kinds
         codes = self._codes = np.array(kinds.codes[:self._size])
-        self._order = np.argsort(codes, kind="stable")
+        order = np.argsort(codes, kind="stable")  # 8 bytes a record; kept as 4 while positions fit
+        self._order = order.astype(np.int32) if len(order) < 2**31 else order
+        del order
         start = 0
         for name, end in zip(kinds.names, np.cumsum(np.bincount(codes, minlength=len(kinds.names))).tolist(),
                              strict=True):

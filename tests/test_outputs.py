@@ -11,15 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import Result, cli, load_scenario, run
 from simulator.events_filter import EVENT_KINDS
-from simulator.results import cell
+from simulator.results import cell, stats
 from simulator.table_schema import TABLES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,3 +191,35 @@ def test_parquet_and_csv_agree_value_for_value(tmp_path: Path, scenario: str) ->
         values = tuple(tuple(row[n]) if isinstance(row[n], list) else row[n] for n in names)
         assert detail_text(event, values) == detail
         assert all(row[n] is None for n in row if n not in (*names, "time", "event", "message_id", "node"))
+
+
+# ---- the summary's statistics ---------------------------------------------------------------------
+
+
+def _statistics_by_hand(values: list[float]) -> dict[str, Any]:
+    """The summary's statistics worked out over a sorted list of Python floats."""
+    ordered = sorted(values)
+    n = len(ordered)
+
+    def at(q: float) -> float:
+        pos = (n - 1) * q / 100.0
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+    return {"count": n, "mean": math.fsum(ordered) / n, "p50": at(50), "p90": at(90), "p99": at(99),
+            "max": ordered[-1]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1e7, allow_nan=False), min_size=1, max_size=300))
+def test_summary_statistics_over_arrays_are_those_of_sorted_floats_to_the_last_bit(values: list[float]) -> None:
+    got = stats(np.array(values))
+    assert got == _statistics_by_hand(values)
+    assert all(type(v) in (int, float) for v in got.values())  # JSON writes them as Python numbers
+    assert json.dumps(got) == json.dumps(_statistics_by_hand(values))
+
+
+def test_summary_statistics_of_nothing_are_none() -> None:
+    assert stats(np.array([])) == stats([]) == {"count": 0, "mean": None, "p50": None, "p90": None, "p99": None,
+                                                "max": None}

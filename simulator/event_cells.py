@@ -58,12 +58,12 @@ class DetailCells:
             return found  # type: ignore[return-value]  # no None in it
         absent = list(map(is_, found, repeat(None)))
         new = dict(zip(compress(ids, absent), compress(values, absent), strict=True))  # each values once, by id
-        if len(self._held) + len(new) > KEPT_CELLS:
+        made = dict(zip(new, quote_cells(kind_texts(event, list(new.values()))), strict=True))
+        if len(self._held) + len(made) > KEPT_CELLS:
             self._held.clear()
             for kept in self._cells.values():
                 kept.clear()
-            new = dict(zip(ids, values, strict=True))
-        held = list(new.values())
-        cells.update(zip(new, quote_cells(kind_texts(event, held)), strict=True))
-        self._held += held
-        return list(map(cells.__getitem__, ids))
+        if len(made) <= KEPT_CELLS:
+            cells.update(made)
+            self._held += new.values()
+        return list(map(made.get, ids, found))  # type: ignore[arg-type]  # a cell made now, else the one found

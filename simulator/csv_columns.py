@@ -8,7 +8,8 @@ lines is one ``"".join`` of the cells laid out between their commas and line end
 line). A column of floats whose values come in runs of equal values (the times of
 ``events.csv``, which often share an instant) makes the text of each run once
 (:func:`float_texts`): Python's shortest float text costs about half a microsecond a value, the
-biggest part of writing a float column. A caller that has a column's cells already (quoted by
+biggest part of writing a float column (the 794,000 times of the 100k-message benchmark's log
+have 391,000 distinct values). A caller that has a column's cells already (quoted by
 :func:`quote_cells`, or words known to need no quoting) gives them as they are.
 
 pyarrow's CSV writer was not used, as it neither writes floats as Python's shortest text nor

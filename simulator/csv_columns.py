@@ -2,33 +2,52 @@
 
 The csv module writes a table row by row: one Python call per row, one conversion per cell.
 Most of the result folder's cells are of one type per column (every ``time`` a float, every
-``server`` a word), so here each column is turned into text at once (``map(repr, ...)`` for a
-column of floats, nothing to do for a column of words), and each line is one ``",".join``.
-Measured on the 100k-message benchmark's tables (1.2 million lines, the same columns given to
-both) this writes them in 1.5 s against 2.4 s for ``csv.writer.writerows``: events.csv in half
-the time, deliveries.csv only a fifth faster, as most of its cost is the text of its floats,
-which both make with ``repr``. pyarrow's CSV writer was not used, as it neither writes floats
-as Python's shortest text nor quotes as the csv module does, and a CSV run should not import it.
+``server`` a word), so here each column is turned into text at once (:func:`column_cells`: one
+``map(repr, ...)`` for a column of numbers, nothing to do for a column of words), and a chunk of
+lines is one ``"".join`` of the cells laid out between their commas and line ends (no string per
+line). A column of floats whose values come in runs of equal values (the times of
+``events.csv``, which often share an instant) makes the text of each run once
+(:func:`float_texts`): Python's shortest float text costs about half a microsecond a value, the
+biggest part of writing a float column (the 794,000 times of the 100k-message benchmark's log
+have 391,000 distinct values). A caller that has a column's cells already (quoted by
+:func:`quote_cells`, or words known to need no quoting) gives them as they are.
+
+pyarrow's CSV writer was not used, as it neither writes floats as Python's shortest text nor
+quotes as the csv module does, and a CSV run should not import it.
 
 The text is the csv module's (``lineterminator="\\n"``, minimal quoting): None is an empty cell,
 a float its ``repr``, anything else its ``str``; a cell holding the delimiter, the quote or a
-line feed is quoted, its quotes doubled. A rare chunk with a carriage return in it is handed to
+line feed is quoted, its quotes doubled. A rare cell with a carriage return in it is written by
 the csv module itself, whose quoting of ``\\r`` differs between Python versions.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import io
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-__all__ = ["CHUNK_ROWS", "cell", "cells", "columns_of", "csv_file", "write_csv"]
+from .coded import take
+
+__all__ = ["CHUNK_ROWS", "cell", "cells", "column_cells", "columns_of", "csv_file", "float_texts", "quote_cells",
+           "write_csv"]
 
 CHUNK_ROWS = 16_384
 """Lines made into text at a time, so a large table holds one chunk of text beside its columns."""
-_QUOTED = (",", '"', "\n")
+RUNS_WORTH = 0.8
+"""A column of floats makes its text once per run of equal values when it has at most this many
+runs per value (finding the runs costs about a tenth of a float's text per value)."""
+_QUOTED = (",", '"', "\n", "\r")
+_NUMBERS = frozenset({float, int, bool, type(None)})
+"""Types whose ``repr`` is their cell (``"None"`` apart) and never needs quoting."""
+_WORDS = frozenset({str, type(None)})
+_EMPTY_FOR_NONE: Callable[[Any, Any], Any] = {None: ""}.get
+"""``_EMPTY_FOR_NONE(v, v)``: ``""`` for None, else ``v`` (a C call per value in a ``map``)."""
+_EMPTY_FOR_NONE_TEXT: Callable[[str, str], str] = {"None": ""}.get
+"""The same for the ``repr`` of a number or None (no number's text is ``"None"``)."""
 
 
 def cell(value: Any) -> str:
@@ -42,51 +61,95 @@ def cell(value: Any) -> str:
 
 def cells(values: Sequence[Any]) -> list[str]:
     """The text of each value as the csv module writes it (unquoted): one conversion for the
-    whole column when its values are all of one plain type."""
-    types = set(map(type, values))
+    whole column when its values are all of one plain type, or numbers and None, or words and None."""
+    return _texts(values, set(map(type, values)))
+
+
+def _texts(values: Sequence[Any], types: set[type]) -> list[str]:
+    """:func:`cells` of ``values``, whose types are ``types``."""
     if types <= {str}:
         return list(values)
     if types == {float}:
-        return list(map(repr, values))
-    if types == {int}:
-        return list(map(str, values))
+        return float_texts(values)
+    if types <= _NUMBERS:
+        texts = list(map(repr, values))
+        return list(map(_EMPTY_FOR_NONE_TEXT, texts, texts)) if type(None) in types else texts
+    if types <= _WORDS:
+        return list(map(_EMPTY_FOR_NONE, values, values))
     return list(map(cell, values))
 
 
+def float_texts(values: Sequence[float]) -> list[str]:
+    """``repr`` of each float, made once per run of equal values (equal bit for bit, so ``0.0`` and
+    ``-0.0`` stay apart) when the column has runs enough (:data:`RUNS_WORTH`)."""
+    if len(values) < 2:
+        return list(map(repr, values))
+    import numpy as np
+
+    bits = np.array(values, dtype=np.float64).view(np.int64)
+    starts = np.empty(len(bits), dtype=np.bool_)
+    starts[0] = True
+    np.not_equal(bits[1:], bits[:-1], out=starts[1:])
+    firsts = np.flatnonzero(starts)
+    if len(firsts) > RUNS_WORTH * len(values):
+        return list(map(repr, values))
+    texts = list(map(repr, take(values, firsts.tolist())))
+    return take(texts, (np.cumsum(starts) - 1).tolist())
+
+
+def quote_cells(texts: list[str]) -> list[str]:
+    """Texts as the csv module writes them as cells: those holding the delimiter, the quote or a
+    line feed quoted, their quotes doubled (a carriage return: the csv module's own text). The
+    texts themselves when none needs it (one scan of them all)."""
+    joined = "".join(texts)
+    if not any(q in joined for q in _QUOTED):
+        return texts
+    return list(map(_quoted, texts))
+
+
 def _quoted(text: str) -> str:
+    if "\r" in text:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow((text, ""))
+        return out.getvalue()[:-2]  # the cell without the empty one after it and the line end
     return '"' + text.replace('"', '""') + '"' if ("," in text or '"' in text or "\n" in text) else text
 
 
-def _write_chunk(f: TextIO, columns: Sequence[Sequence[Any]], start: int, stop: int) -> None:
-    """Lines ``start`` to ``stop`` of the table; a column is looked at cell by cell only when
-    some cell of it needs quoting."""
-    texts = []
-    for column in columns:
-        column_texts = cells(column[start:stop])
-        joined = "\0".join(column_texts)
-        if "\r" in joined:
-            csv.writer(f, lineterminator="\n").writerows(zip(*(c[start:stop] for c in columns), strict=True))
-            return
-        if any(q in joined for q in _QUOTED):
-            column_texts = list(map(_quoted, column_texts))
-        texts.append(column_texts)
-    f.write("\n".join(map(",".join, zip(*texts, strict=True))))
-    f.write("\n")
+def column_cells(values: Sequence[Any]) -> list[str]:
+    """Each value's cell as the csv module writes it: its text (:func:`cells`), quoted where needed
+    (:func:`quote_cells`; a column of numbers is never looked at, as no number's text needs it)."""
+    types = set(map(type, values))
+    texts = _texts(values, types)
+    return texts if types <= _NUMBERS else quote_cells(texts)
+
+
+def _chunk_text(columns: Sequence[Sequence[Any]], start: int, stop: int, as_cells: Collection[int]) -> str:
+    """Lines ``start`` to ``stop`` of the table: each column's cells laid into one list between the
+    commas, a line end after each line's last cell, then joined at once."""
+    width, rows = len(columns), stop - start
+    laid: list[str] = [","] * (2 * width * rows)
+    for k, column in enumerate(columns):
+        part = column[start:stop]
+        laid[2 * k::2 * width] = part if k in as_cells else column_cells(part)
+    laid[2 * width - 1::2 * width] = ["\n"] * rows
+    return "".join(laid)
 
 
 @contextmanager
-def csv_file(path: Path, header: Sequence[str]) -> Iterator[Callable[[Sequence[Sequence[Any]]], None]]:
+def csv_file(path: Path, header: Sequence[str]) -> Iterator[Callable[..., None]]:
     """Open ``path`` as a CSV table with ``header`` and give a function that appends rows given as
     columns (all of one length, in ``header``'s order), so a large table can be written a part at a
-    time. ValueError for columns that do not fit the header."""
+    time: ``write(columns, as_cells=())``, where ``as_cells`` are the positions of columns given as
+    their cells already (strings as the csv module writes them: :func:`quote_cells`, or words
+    that need no quoting), written as they are. ValueError for columns that do not fit the header."""
     if len(header) < 2:
         raise ValueError(f"{path.name}: a header of {len(header)} column(s); at least 2")
 
-    def write(columns: Sequence[Sequence[Any]]) -> None:
+    def write(columns: Sequence[Sequence[Any]], as_cells: Collection[int] = ()) -> None:
         _check(path, header, columns)
         rows = len(columns[0])
         for start in range(0, rows, CHUNK_ROWS):
-            _write_chunk(f, columns, start, min(start + CHUNK_ROWS, rows))
+            f.write(_chunk_text(columns, start, min(start + CHUNK_ROWS, rows), as_cells))
 
     with open(path, "w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerow(header)

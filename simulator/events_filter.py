@@ -8,11 +8,9 @@ log still has its tables and summary, but cannot be replotted (plots and journey
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .eventkinds import KINDS
-from .eventlog import Record
 
 __all__ = ["EVENT_KINDS", "FULL", "NONE", "EventsChoice", "parse_events"]
 
@@ -43,14 +41,6 @@ class EventsChoice:
         if self.kinds is None:
             return FULL
         return ",".join(k for k in EVENT_KINDS if k in self.kinds) or NONE
-
-    def select(self, records: Iterable[Record]) -> Iterator[Record]:
-        """The records the file keeps, in log order."""
-        if self.kinds is None:
-            yield from records
-            return
-        kinds = self.kinds
-        yield from (r for r in records if r[1] in kinds)
 
 
 def parse_events(text: str | EventsChoice) -> EventsChoice:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from .collector import while_paused
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
 from .csv_columns import csv_file, write_csv
-from .eventkinds import detail_texts
+from .event_cells import DetailCells
 from .eventlog import Record
 from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns, take
 
@@ -450,12 +450,13 @@ def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
     """events.csv: each record's typed values as its ``detail`` text (:func:`eventkinds.detail_texts`),
     written :data:`EVENT_CHUNK_RECORDS` records at a time."""
     log = log_columns(records)
+    details = DetailCells()
     with csv_file(path, EVENT_COLUMNS) as write:
         for start in range(0, len(log), EVENT_CHUNK_RECORDS):
             stop = start + EVENT_CHUNK_RECORDS
             events, values = log.span(EVENT, start, stop), log.span(VALUES, start, stop)
             write([log.span(TIME, start, stop), events, log.span(MESSAGE_ID, start, stop), log.span(NODE, start, stop),
-                   detail_texts(events, values)])
+                   details(events, values)], as_cells=(1, 4))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

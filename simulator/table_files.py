@@ -63,7 +63,7 @@ def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record]
     if not events.writes_file:
         return
     log = log_columns(records)
-    kept = log if events.full else log_columns(list(events.select(log.records)))
+    kept = log if events.kinds is None else log.subset(*events.kinds)  # the kinds' fields picked by a mask
     for ext in exts:
         step("write", f"events.{ext}")
         if ext == "csv":

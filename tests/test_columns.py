@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ from conftest import run_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import csv_columns, load_scenario, results, run
+from simulator import csv_columns, event_cells, load_scenario, results, run
 from simulator.collector import paused
+from simulator.event_cells import DetailCells
 from simulator.eventkinds import detail_texts, text_fields
 from simulator.logcolumns import EVENT, TIME, VALUES, LogColumns
 from simulator.results import DELIVERY_COLUMNS, Tables, derive, write_events
@@ -64,6 +66,36 @@ def test_columns_of_uneven_length_or_a_wrong_count_are_refused(tmp_path: Path) -
     assert not (tmp_path / "t.csv").exists()
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 1.5, 604800.0123066081, 1e16, 1e-05, math.inf, -math.inf, math.nan]),
+                max_size=40), st.integers(1, 5))
+def test_float_texts_are_each_floats_repr_made_once_per_run(values: list[float], repeat: int) -> None:
+    column = [v for v in values for _ in range(repeat)]  # runs of equal values
+    assert csv_columns.float_texts(column) == list(map(repr, column))
+
+
+def test_float_runs_tell_zero_from_negative_zero() -> None:
+    assert csv_columns.float_texts([0.0, 0.0, -0.0, -0.0, 0.0] * 3) == ["0.0", "0.0", "-0.0", "-0.0", "0.0"] * 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab ,\"\n\r=")), max_size=6), min_size=1, max_size=8))
+def test_quoted_cells_are_the_csv_modules_cells(texts: list[str]) -> None:
+    got = "".join(f"{cell},x\n" for cell in csv_columns.quote_cells(texts))
+    assert got == csv_module_text(["a", "b"], [texts, ["x"] * len(texts)]).partition("\n")[2]
+
+
+def test_columns_given_as_cells_are_written_as_they_are(tmp_path: Path) -> None:
+    cells = csv_columns.quote_cells(["a,b", "c"])
+    assert cells == ['"a,b"', "c"]
+    with csv_columns.csv_file(tmp_path / "given.csv", ["n", "text"]) as write:
+        write([[1, 2], cells], as_cells=(1,))
+    with csv_columns.csv_file(tmp_path / "again.csv", ["n", "text"]) as write:
+        write([[1, 2], cells])  # not said to be cells: quoted once more
+    assert (tmp_path / "given.csv").read_text() == 'n,text\n1,"a,b"\n2,c\n'
+    assert (tmp_path / "again.csv").read_text() == 'n,text\n1,"""a,b"""\n2,c\n'
+
+
 @pytest.fixture(scope="module")
 def varied_log() -> list[Any]:
     """Records of every kind the scenarios make between them: lists and aliases, outages, bounces."""
@@ -81,6 +113,43 @@ def test_detail_texts_are_each_records_fields_in_order(varied_log: list[Any]) ->
     assert detail_texts(events, values, ((k, log.where(k)) for k in log.kinds)) == expected
     optional_absent = [t for e, t in zip(events, expected, strict=True) if e == "created" and "about=" not in t]
     assert optional_absent and any("about=" in t for t in expected)  # both shapes of an optional field occur
+
+
+def test_detail_texts_leave_a_record_in_no_group_empty() -> None:
+    events = ["enqueued", "delivered", "enqueued"]
+    values = [(3,), ("a@x",), (4,)]
+    assert detail_texts(events, values, [("enqueued", [2, 0])]) == ["queue=3", "", "queue=4"]
+    assert detail_texts(events, values) == ["queue=3", "rcpt=a@x", "queue=4"]
+
+
+@pytest.mark.parametrize(("part", "kept"), [(7, event_cells.KEPT_CELLS), (1000, event_cells.KEPT_CELLS), (500, 5)])
+def test_detail_cells_are_the_quoted_detail_texts(varied_log: list[Any], part: int, kept: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made a part at a time, kept by values, and started again when full (``kept`` 5): the same cells."""
+    monkeypatch.setattr(event_cells, "KEPT_CELLS", kept)
+    log = LogColumns.of(varied_log)
+    events, values = log.column(EVENT), log.column(VALUES)
+    cells = DetailCells()
+    got = [cell for start in range(0, len(events), part)
+           for cell in cells(events[start:start + part], values[start:start + part])]
+    assert got == csv_columns.quote_cells(detail_texts(events, values))
+    assert len(cells._held) <= kept
+    assert any(cell.startswith('"') for cell in got)  # some quoted: lists of several recipients
+
+
+def test_detail_cells_of_one_values_tuple_in_two_kinds_are_each_kinds() -> None:
+    shared = ("a@x", ("b@x", "c@x"))
+    cells = DetailCells()
+    assert cells(["accepted", "bounce_sent"], [shared, shared]) == ['"from=a@x rcpts=b@x,c@x"',
+                                                                    '"dsn=a@x rcpts=b@x,c@x"']
+    assert cells(["bounce_sent", "accepted"], [shared, shared]) == ['"dsn=a@x rcpts=b@x,c@x"',
+                                                                    '"from=a@x rcpts=b@x,c@x"']
+
+
+def test_detail_cells_hold_the_values_they_keep_so_that_no_other_values_take_their_id() -> None:
+    cells = DetailCells()
+    for length in range(200):  # values made and dropped: without the hold, a new tuple would soon reuse an id
+        assert cells(["enqueued"], [(length,)]) == [f"queue={length}"]
 
 
 def test_the_log_columns_group_every_record_by_kind_in_log_order(varied_log: list[Any]) -> None:

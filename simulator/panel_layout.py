@@ -47,7 +47,7 @@ def fit_column(fig: Figure, axes: Sequence[Axes], suptitle: Text | None = None) 
     tops_px = [_top_px(ax, renderer) for ax in axes]
     ticks_bottom_px = _ticks_bottom_px(axes[-1], renderer)
     bottom_px = ticks_bottom_px + _label_px(axes[-1].xaxis, renderer)
-    gaps_px = [_tick_length_px(upper.xaxis) + top for upper, top in zip(axes, tops_px[1:], strict=False)]
+    gaps_px = [_below_px(upper, renderer) + top for upper, top in zip(axes, tops_px[1:], strict=False)]
     top_px = tops_px[0] + pad_px
     if suptitle is not None and suptitle.get_text():
         top_px += suptitle.get_window_extent(renderer).height + pad_px
@@ -121,10 +121,26 @@ def _ticks_left_px(ax: Axes, renderer: RendererBase) -> float:
     return _tick_offset_px(ax.yaxis) + widest
 
 
+def _y_label_reach_px(ax: Axes, renderer: RendererBase) -> tuple[float, float]:
+    """How far a y tick label reaches below and above its tick (it is aligned on its centre
+    line, so a little further below): the labels at the panel's bottom and top reach past it."""
+    label = ax.yaxis.majorTicks[0].label1
+    probe = Text(0, 0, "0", fontproperties=label.get_fontproperties(), verticalalignment=label.get_verticalalignment())
+    probe.set_figure(_figure(ax.yaxis))
+    box = probe.get_window_extent(renderer)
+    return -box.y0, box.y1
+
+
+def _below_px(ax: Axes, renderer: RendererBase) -> float:
+    """How far a panel whose x tick labels are hidden reaches below itself: its x ticks, or its
+    lowest y tick label."""
+    return max(_tick_length_px(ax.xaxis), _y_label_reach_px(ax, renderer)[0])
+
+
 def _top_px(ax: Axes, renderer: RendererBase) -> float:
     """How far the panel's titles reach above it (half a y tick label at the least). A title
     sits at its pad above the panel wherever the panel is."""
-    reach = _size_px(_figure(ax.yaxis), renderer, "0", _label_font(ax.yaxis))[1] / 2
+    reach = _y_label_reach_px(ax, renderer)[1]
     for name in ("title", "_left_title", "_right_title"):  # the three places Axes.set_title puts one
         title = getattr(ax, name)
         if title.get_visible() and title.get_text():

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from .panel_layout import fit_column
 from .plotdata import FloatArray, step_envelope
-from .plots import Figure, new_figure, time_scale
+from .plots import Figure, fixed_title, new_figure, time_scale
 
 MAX_PANELS = 8
 """At most this many links or servers are drawn: the most loaded ones."""
@@ -67,7 +68,7 @@ def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
             line.set_gid(f"util:{link}:{direction}")
         ax.set_ylim(0, 105)
         ax.set_ylabel("utilisation (%)", fontsize=8)
-        ax.set_title(f"{link} (peak {100 * peak[link]:.0f} %)", loc="left", fontsize=9, fontweight="bold", pad=3)
+        fixed_title(ax, f"{link} (peak {100 * peak[link]:.0f} %)", loc="left", fontsize=9, fontweight="bold", pad=3)
         ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
         ax.grid(True, alpha=0.3)
         ax.set_xlim(0, end_s / scale if end_s > 0 else 1)
@@ -76,8 +77,7 @@ def links_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
                      transform=axes[0].transAxes)
         axes[0].set_ylabel("utilisation (%)")
     axes[-1].set_xlabel(f"simulated time ({unit})")
-    fig.suptitle(title or "Link utilisation per time bin", fontsize=11)
-    fig.tight_layout()
+    fit_column(fig, axes, fig.suptitle(title or "Link utilisation per time bin", fontsize=11))
     return fig
 
 
@@ -106,8 +106,9 @@ def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure
             ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
         ax.set_ylim(0, max(peak[server], 1) * 1.15)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # no offset text: see fixed_title
         ax.set_ylabel("count", fontsize=8)
-        ax.set_title(f"{server} (peak queue {max(r['queue_max'] for r in series)}, "
+        fixed_title(ax, f"{server} (peak queue {max(r['queue_max'] for r in series)}, "
                      f"sessions {max(r['sessions_max'] for r in series)})",
                      loc="left", fontsize=9, fontweight="bold", pad=3)
         ax.grid(True, alpha=0.3)
@@ -115,6 +116,5 @@ def servers_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure
     if not servers:
         axes[0].text(0.5, 0.5, "no servers", ha="center", va="center", transform=axes[0].transAxes)
     axes[-1].set_xlabel(f"simulated time ({unit})")
-    fig.suptitle(title or "Queue and inbound sessions per server per time bin", fontsize=11)
-    fig.tight_layout()
+    fit_column(fig, axes, fig.suptitle(title or "Queue and inbound sessions per server per time bin", fontsize=11))
     return fig

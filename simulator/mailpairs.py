@@ -1,8 +1,10 @@
 """The mail pairs of a deliveries table as columns, for the figures that count, group and plot them.
 
-A figure reads the columns it needs once (one pass over the rows per column, final mail pairs
+A figure reads the columns it needs once (one array conversion per column, final mail pairs
 only: :func:`simulator.results.is_final_mail`); every group, count and series after that is array
-work, never another loop over rows. It is the one place the figures read deliveries rows.
+work, never another loop over rows. It is the one place the figures read deliveries rows. Inside
+:func:`shared_pairs` (how a result draws its standard plots) the figures of one table share its
+pairs, so the table is read once for all of them, not once per figure.
 
 Times are the table's own floats (a missing one is NaN), and a difference of two of them is the
 same float Python's subtraction gives, so the values a figure draws and marks are exactly those
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -21,7 +24,8 @@ import numpy.typing as npt
 
 from .results import final_mail_positions
 
-__all__ = ["Deliveries", "MailPairs", "count_by", "floats", "group_indices"]
+__all__ = ["Deliveries", "MailPairs", "count_by", "distinct_codes", "floats", "group_indices", "groups_of_codes",
+           "shared_pairs"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -38,13 +42,25 @@ def group_indices(values: Sequence[str], key: Callable[[str], str | None] | None
     group is ``key(value)`` (the value itself without ``key``); a value whose group is None is in
     none. ``key`` is called once per distinct value, and grouping sorts once, so a thousand groups
     cost about what two do."""
-    group_of = {value: value if key is None else key(value) for value in set(values)}
-    names = sorted({group for group in group_of.values() if group is not None})
+    return groups_of_codes(*distinct_codes(values), key=key)
+
+
+def distinct_codes(values: Sequence[str]) -> tuple[list[str], IntArray]:
+    """The distinct ``values`` (in the order first seen) and, for each value, its number among them."""
+    number = {value: i for i, value in enumerate(dict.fromkeys(values))}
+    return list(number), np.fromiter(map(number.__getitem__, values), dtype=np.int64, count=len(values))
+
+
+def groups_of_codes(distinct: Sequence[str], codes: IntArray,
+                    key: Callable[[str], str | None] | None = None) -> dict[str, IntArray]:
+    """:func:`group_indices` of the values ``distinct[codes[i]]``, given as their :func:`distinct_codes`."""
+    group_of = [value if key is None else key(value) for value in distinct]
+    names = sorted({group for group in group_of if group is not None})
     number = dict(zip(names, range(len(names)), strict=True))
-    code_of = {value: len(names) if group is None else number[group] for value, group in group_of.items()}
-    codes = np.fromiter(map(code_of.__getitem__, values), dtype=np.int64, count=len(values))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    group_code = np.array([len(names) if group is None else number[group] for group in group_of], dtype=np.int64)
+    row_groups = group_code[codes] if len(codes) else codes
+    order = np.argsort(row_groups, kind="stable")
+    bounds = np.searchsorted(row_groups[order], np.arange(len(names) + 1))
     return {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
 
 
@@ -91,63 +107,102 @@ def as_columns(table: Table) -> Mapping[str, Sequence[Any]]:
 class MailPairs:
     """Final mail (message, recipient) pairs, column by column, in table order: the ``positions``
     of those pairs in a deliveries table's ``columns``. A column is read the first time it is
-    asked for, so a figure reads only the columns it uses."""
+    asked for, as one array conversion of the whole column, so a figure reads only the columns it
+    uses; a group of pairs (:meth:`groups_by_recipient`) takes its columns from its whole's."""
 
-    def __init__(self, columns: Mapping[str, Sequence[Any]], positions: Sequence[int]) -> None:
+    def __init__(self, columns: Mapping[str, Sequence[Any]], positions: Sequence[int] | IntArray,
+                 whole: MailPairs | None = None, index: IntArray | None = None) -> None:
         self._columns = columns
-        self._positions = positions
+        self._positions = np.asarray(positions, dtype=np.int64)
+        self._whole = whole  # a group: its columns are ``whole``'s at ``index``
+        self._index = index
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
 
     @classmethod
     def of(cls, deliveries: Deliveries) -> MailPairs:
-        """The final mail pairs among ``deliveries`` (deliveries.csv's columns, or its rows)."""
+        """The final mail pairs among ``deliveries`` (deliveries.csv's columns, or its rows); inside
+        :func:`shared_pairs`, the same pairs for the same columns every time."""
+        if _shared is not None and isinstance(deliveries, Mapping):
+            found = _shared.get(id(deliveries))
+            if found is None:  # the pairs hold the columns, so the id is not reused while they are kept
+                found = _shared[id(deliveries)] = cls(deliveries, final_mail_positions(deliveries))
+            return found
         columns = as_columns(deliveries)
         return cls(columns, final_mail_positions(columns))
 
     def __len__(self) -> int:
         return len(self._positions)
 
-    def _column(self, key: str) -> list[Any]:
-        return list(map(self._columns[key].__getitem__, self._positions))
-
-    def _floats(self, key: str) -> FloatArray:
-        """The column ``key`` as floats; None becomes NaN."""
-        return np.array(self._column(key), dtype=np.float64)
+    def _array(self, key: str, dtype: Any) -> npt.NDArray[Any]:
+        """The column ``key`` of these pairs as an array of ``dtype`` (None becomes NaN in floats)."""
+        found = self._arrays.get(key)
+        if found is None:
+            if self._whole is None or self._index is None:
+                found = np.array(self._columns[key], dtype=dtype)[self._positions]
+            else:
+                found = self._whole._array(key, dtype)[self._index]
+            self._arrays[key] = found
+        return found
 
     @cached_property
     def recipient(self) -> list[str]:
-        return self._column("recipient")
+        return self._array("recipient", object).tolist()
 
     @cached_property
     def status(self) -> ObjectArray:
         """"delivered", "bounced" or "pending"."""
-        return np.array(self._column("status"), dtype=object)
+        return self._array("status", object)
 
     @cached_property
     def submitted_s(self) -> FloatArray:
-        return self._floats("submitted_at")
+        return self._array("submitted_at", np.float64)
 
     @cached_property
     def delivered_s(self) -> FloatArray:
         """NaN: not delivered."""
-        return self._floats("delivered_at")
+        return self._array("delivered_at", np.float64)
 
     @cached_property
     def retrieved_s(self) -> FloatArray:
         """NaN: not retrieved by any device."""
-        return self._floats("retrieved_at")
+        return self._array("retrieved_at", np.float64)
 
     @cached_property
     def latency_s(self) -> FloatArray:
         """Submitted to delivered; NaN: not delivered."""
-        return self._floats("latency_s")
+        return self._array("latency_s", np.float64)
 
     @cached_property
     def attempts(self) -> IntArray:
-        return np.array(self._column("attempts"), dtype=np.int64)
+        return self._array("attempts", np.int64)
+
+    @cached_property
+    def _recipient_codes(self) -> tuple[list[str], IntArray]:
+        """The distinct recipients and each pair's number among them (:func:`distinct_codes`),
+        worked out once for a table and all its groups."""
+        if self._whole is None or self._index is None:
+            return distinct_codes(self.recipient)
+        distinct, codes = self._whole._recipient_codes
+        return distinct, codes[self._index]
 
     def groups_by_recipient(self, key: Callable[[str], str | None]) -> dict[str, MailPairs]:
         """The pairs by ``key(recipient)`` (None: in no group), groups in sorted order, each
         group's pairs in table order (see :func:`group_indices`)."""
-        positions = self._positions
-        return {group: MailPairs(self._columns, [positions[i] for i in index.tolist()])
-                for group, index in group_indices(self.recipient, key).items()}
+        return {group: MailPairs(self._columns, self._positions[index], self, index)
+                for group, index in groups_of_codes(*self._recipient_codes, key=key).items()}
+
+
+_shared: dict[int, MailPairs] | None = None
+
+
+@contextmanager
+def shared_pairs() -> Iterator[None]:
+    """While open, :meth:`MailPairs.of` reads a deliveries table (given as columns) once: the
+    figures drawn inside share its pairs and the columns read of them. Closed, nothing is kept."""
+    global _shared
+    outer = _shared
+    _shared = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _shared = outer

@@ -28,11 +28,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as _MplFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 from .cutoffs import link_cutoffs
 from .eventlog import Record
 from .mailpairs import Deliveries, MailPairs, Table, as_columns, count_by, group_indices
+from .panel_layout import fit_column
 from .plotdata import FloatArray, cdf_steps, step_envelope
 from .results import final_mail, percentile
 from .wording import counted
@@ -50,6 +52,7 @@ __all__ = [
     "delivery_outcome",
     "end_to_end_latencies",
     "end_to_end_outcome",
+    "fixed_title",
     "latency_by_domain",
     "latency_by_protocol",
     "latency_cdf",
@@ -120,6 +123,16 @@ def png_bytes(fig: _MplFigure) -> bytes:
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None},
                 pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return buffer.getvalue()
+
+
+def fixed_title(ax: Axes, text: str, **kwargs: Any) -> Text:
+    """``ax.set_title(text, **kwargs)`` at the title's usual place, fixed there.
+
+    A title placed by matplotlib is moved at every draw clear of the y axis's offset text
+    (``1e6``), which measures the whole y axis once more (its ticks and their labels) for each
+    title drawn. The axes drawn here show no offset text (their ticks are labelled in full), so
+    the title stays where it would be anyway: its pad above the axes."""
+    return ax.set_title(text, y=1.0, **kwargs)
 
 
 # ---- durations for people ----------------------------------------------------------------------
@@ -355,7 +368,7 @@ def latency_cdf(deliveries: Deliveries, title: str = "") -> Figure:
               "end to end: submitted to first device": _end_to_end_outcome(pairs)}
     drawn = _draw_cdfs(ax, series, {"end to end: submitted to first device": "--"})
     _cdf_frame(ax, drawn, "latency", "no mail", of_all=True)
-    ax.set_title(title or "Latency of mail (message, recipient) pairs")
+    fixed_title(ax, title or "Latency of mail (message, recipient) pairs")
     fig.tight_layout()
     return fig
 
@@ -376,7 +389,7 @@ def cdf_figure(series: Mapping[str, Sequence[float]], title: str = "", what: str
         groups[label] = Outcome(values, {"with a value": len(values), "missing": missing}) if missing else values
     drawn = _draw_cdfs(ax, groups)
     _cdf_frame(ax, drawn, what, "nothing to plot", of_all=any(isinstance(g, Outcome) for g in groups.values()))
-    ax.set_title(title or f"CDF of {what}")
+    fixed_title(ax, title or f"CDF of {what}")
     fig.tight_layout()
     return fig
 
@@ -410,7 +423,7 @@ def latency_cdf_by_domain(deliveries: Deliveries, title: str = "") -> Figure:
     ax = fig.add_subplot()
     drawn = _draw_cdfs(ax, groups)
     _cdf_frame(ax, drawn, "delivery latency, submitted to mailbox", "no mail", of_all=True)
-    ax.set_title(title or "Delivery latency by destination domain")
+    fixed_title(ax, title or "Delivery latency by destination domain")
     fig.tight_layout()
     return fig
 
@@ -442,7 +455,7 @@ def latency_cdf_by_protocol(deliveries: Deliveries, protocols: Mapping[str, str]
         colors[f"{protocol}: end to end"] = colors[f"{protocol}: mailbox to device"] = f"C{i}"
     drawn = _draw_cdfs(ax, series, styles, colors)
     _cdf_frame(ax, drawn, "latency to the first device", "no mail to users with devices", of_all=True)
-    ax.set_title(title or "Retrieval by protocol: end to end (solid), waiting in the mailbox (dashed)")
+    fixed_title(ax, title or "Retrieval by protocol: end to end (solid), waiting in the mailbox (dashed)")
     fig.tight_layout()
     return fig
 
@@ -465,13 +478,16 @@ def outage_spans(records: Iterable[Record], end_s: float) -> list[tuple[str, flo
 
 def queue_series(queues: Table) -> dict[str, tuple[list[float], list[int]]]:
     """server -> (times, queue lengths), in table order (``queues`` as rows or as columns)."""
+    return {server: (times.tolist(), lengths.astype(np.int64).tolist())
+            for server, (times, lengths) in _queue_arrays(queues).items()}
+
+
+def _queue_arrays(queues: Table) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """server -> (times, queue lengths) as arrays, servers by name, each in table order."""
     q = as_columns(queues)
-    out: dict[str, tuple[list[float], list[int]]] = {}
-    for server, time_s, length in zip(q["server"], q["time"], q["queue_length"], strict=True):
-        times, lengths = out.setdefault(server, ([], []))
-        times.append(time_s)
-        lengths.append(length)
-    return out
+    times = np.array(q["time"], dtype=np.float64)
+    lengths = np.array(q["queue_length"], dtype=np.float64)
+    return {server: (times[index], lengths[index]) for server, index in group_indices(q["server"]).items()}
 
 
 def queue_timeline(queues: Table, end_s: float,
@@ -488,12 +504,13 @@ def queue_timeline(queues: Table, end_s: float,
     highest peaks are shown. A queue that changes more often than the figure is wide in pixels
     is drawn as a per-pixel envelope that keeps every peak (:func:`simulator.plotdata.step_envelope`).
     """
-    series = queue_series(queues)
+    series = _queue_arrays(queues)
     targets = {s: series if relays_to is None else relays_to.get(s, ()) for s in series}
     cut = link_cutoffs(outages, links, targets) if links else {
         server: [(start, stop) for target, start, stop in outages if server in target.split("--")]
         for server in series}
-    servers = sorted(series, key=lambda s: (-max(series[s][1]), s))[:MAX_QUEUE_PANELS]
+    peaks = {server: int(lengths.max()) for server, (_times, lengths) in series.items()}
+    servers = sorted(series, key=lambda s: (-peaks[s], s))[:MAX_QUEUE_PANELS]
     servers.sort()
     panels = max(len(servers), 1)
     fig = new_figure(8, 1.2 + 1.45 * panels)
@@ -511,9 +528,10 @@ def queue_timeline(queues: Table, end_s: float,
                 ax.axvspan(start / scale, stop / scale, color="tab:red", alpha=0.18,
                            linewidth=0).set_gid(f"down:{server}")
         ax.set_ylabel("messages", fontsize=8)
-        ax.set_ylim(0, max(max(lengths), 1) * 1.15)
+        ax.set_ylim(0, max(peaks[server], 1) * 1.15)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-        ax.set_title(f"{server} (peak {max(lengths)})", loc="left", fontsize=9, fontweight="bold", pad=3)
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # no offset text: see fixed_title
+        fixed_title(ax, f"{server} (peak {peaks[server]})", loc="left", fontsize=9, fontweight="bold", pad=3)
         ax.grid(True, alpha=0.3)
         ax.set_xlim(0, end_s / scale if end_s > 0 else 1)
     if not servers:
@@ -525,8 +543,7 @@ def queue_timeline(queues: Table, end_s: float,
                             Patch(color="grey", alpha=0.25,
                                   label="links down cut it off from a server it relays to, or its own link down")],
                    loc="upper right", fontsize=7, framealpha=0.9)
-    fig.suptitle(title or "Outgoing queue length per server", fontsize=11)
-    fig.tight_layout()
+    fit_column(fig, list(axes), fig.suptitle(title or "Outgoing queue length per server", fontsize=11))
     return fig
 
 
@@ -574,7 +591,7 @@ def attempts_histogram(deliveries: Deliveries, title: str = "") -> Figure:
     ax.set_ylabel("(message, recipient) pairs (count, log above 10)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, axis="y", alpha=0.3)
-    ax.set_title(title or "Delivery attempts per mail (message, recipient) pair")
+    fixed_title(ax, title or "Delivery attempts per mail (message, recipient) pair")
     fig.tight_layout()
     return fig
 
@@ -626,7 +643,7 @@ def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
     left.set_ylabel("destination domain")
     left.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=8, frameon=False)
     left.grid(True, axis="x", alpha=0.3)
-    left.set_title("Mean time per part", fontsize=10)
+    fixed_title(left, "Mean time per part", fontsize=10)
     series = {}
     colors = {}
     for key, label, color in parts:
@@ -637,7 +654,7 @@ def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
         colors[name] = color
     drawn = _draw_cdfs(right, series, colors=colors)
     _cdf_frame(right, drawn, "time in each part", "no delivered mail")
-    right.set_title("Distribution of each part (zero drawn at 100 µs)", fontsize=10)
+    fixed_title(right, "Distribution of each part (zero drawn at 100 µs)", fontsize=10)
     fig.suptitle(title or "Where the time went", fontsize=11)
     fig.tight_layout()
     return fig

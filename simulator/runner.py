@@ -366,13 +366,16 @@ class Result:
         step = progress or _no_step
         if not self._log_released:
             self._need_log("the plots")
+        from .mailpairs import shared_pairs
+
         drawers = self.figures()
         images = {}
-        for number, (name, draw) in enumerate(drawers.items(), start=1):
-            step("plots", f"{name} ({number}/{len(drawers)})")
-            from . import plots  # matplotlib loads as the first plot starts
+        with shared_pairs():  # the figures read the deliveries table once between them
+            for number, (name, draw) in enumerate(drawers.items(), start=1):
+                step("plots", f"{name} ({number}/{len(drawers)})")
+                from . import plots  # matplotlib loads as the first plot starts
 
-            images[name] = plots.png_bytes(draw())
+                images[name] = plots.png_bytes(draw())
         return images
 
     def save_plots(self, folder: str | Path, images: dict[str, bytes] | None = None) -> list[Path]:

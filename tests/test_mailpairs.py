@@ -6,6 +6,7 @@ The reference here is the row loop the figures used before, written out plainly.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -151,3 +152,32 @@ def test_a_table_given_as_columns_gives_the_same_pairs_groups_and_outcomes_as_it
         np.testing.assert_array_equal(group.latency_s, groups_rows[name].latency_s)
     assert plots.latency_by_domain(_as_columns(rows)) == plots.latency_by_domain(rows)
     assert plots.attempt_counts(_as_columns(rows)) == plots.attempt_counts(rows)
+
+
+def test_inside_shared_pairs_the_figures_of_one_table_read_it_once() -> None:
+    from simulator.mailpairs import shared_pairs
+
+    columns = _as_columns(_rows(300))
+    reads: list[str] = []
+
+    class Counting(dict[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            reads.append(key)
+            return super().__getitem__(key)
+
+    table = Counting(columns)
+    with shared_pairs():
+        first = MailPairs.of(table)
+        assert MailPairs.of(table) is first
+        plots.latency_cdf(table)
+        plots.latency_cdf_by_domain(table)
+        plots.attempts_histogram(table)
+        assert MailPairs.of(_as_columns(_rows(300))) is not first  # another table: pairs of its own
+    # every column read once by all the figures together (status twice: for picking the final pairs, then as a column)
+    assert Counter(reads) == {"kind": 1, "status": 2, "retrieved_at": 1, "submitted_at": 1, "latency_s": 1,
+                              "recipient": 1, "attempts": 1}
+    assert MailPairs.of(table) is not first  # closed: nothing kept
+    reads.clear()
+    plots.latency_cdf(table)
+    plots.attempts_histogram(table)
+    assert reads.count("status") == 4 and reads.count("kind") == 2  # outside, each figure reads for itself

@@ -366,16 +366,18 @@ class Result:
         step = progress or _no_step
         if not self._log_released:
             self._need_log("the plots")
+        from .collector import freeing_new_cycles
         from .mailpairs import shared_pairs
 
         drawers = self.figures()
         images = {}
-        with shared_pairs():  # the figures read the deliveries table once between them
+        with shared_pairs(), freeing_new_cycles() as free:  # the figures read the deliveries table once
             for number, (name, draw) in enumerate(drawers.items(), start=1):
                 step("plots", f"{name} ({number}/{len(drawers)})")
                 from . import plots  # matplotlib loads as the first plot starts
 
                 images[name] = plots.png_bytes(draw())
+                free()  # the figure, drawn
         return images
 
     def save_plots(self, folder: str | Path, images: dict[str, bytes] | None = None) -> list[Path]:

@@ -8,12 +8,13 @@ import gc
 import json
 import math
 import struct
+import weakref
 from array import array
 from pathlib import Path
 
 import pytest
 
-from simulator import eventkinds, load_scenario, run
+from simulator import collector, eventkinds, load_scenario, run
 from simulator.eventkinds import KINDS
 from simulator.eventlog import EventLog, Records
 from simulator.runner import Result
@@ -213,3 +214,61 @@ def test_the_time_breakdown_keeps_the_chain_records_as_typed_columns_sorted_by_m
         assert [records[p] for p in chain.positions[start:stop].tolist()] == \
             [r for r in records if r[2] == mid and r[1] in CHAIN_EVENTS]  # the message's records, in log order
     assert chain.starts[-1] == chain.stops[-1]
+
+
+# ---- figures freed as they are drawn ------------------------------------------------------------
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the cyclic collector frees it
+
+
+def test_a_block_frees_the_cycles_it_made_and_sets_nothing_aside_after_it() -> None:
+    gc.disable()
+    try:
+        before = _Node()
+        kept_before = weakref.ref(before)
+        with collector.freeing_new_cycles() as free:
+            made = _Node()
+            gone = weakref.ref(made)
+            del made, before
+            assert gone() is not None  # a cycle waits for the collector
+            free()
+            assert gone() is None
+            assert kept_before() is not None  # what existed before the block is not walked
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert kept_before() is None
+    finally:
+        gc.enable()
+
+
+def test_a_block_leaves_what_a_program_froze_as_it_was() -> None:
+    gc.disable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector.freeing_new_cycles() as free:
+            made = _Node()
+            gone = weakref.ref(made)
+            del made
+            free()
+            assert gone() is not None  # left to the collector, as it was
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_drawing_the_plots_leaves_no_figure_in_memory() -> None:
+    from matplotlib.figure import Figure
+
+    result = run(load_scenario(SCENARIO))
+    gc.disable()
+    try:
+        images = result.render_plots()
+        assert len(images) >= 8
+        assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
+    finally:
+        gc.enable()

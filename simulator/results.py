@@ -12,8 +12,8 @@ row per pair took about 1.1 s for the tables and 1.1 s for the summary, this abo
 grouping by kind included) and 0.5 s; what costs now is Python work per record read, and a
 numpy array per column would not remove it, as the keys are text. The summary's statistics are
 taken over numpy arrays of the times (8 bytes a value, no float object per difference): 0.27 s
-of CPU at 100k messages where lists took 0.46 s, the same numbers to the last bit. The rows as dicts, which the
-plots read, are made when first asked for. ``events.csv`` is made into text a part at a time
+of CPU at 100k messages where lists took 0.46 s, the same numbers to the last bit. The rows as
+dicts, which the plots read, are made when first asked for. ``events.csv`` is made into text a part at a time
 (:data:`EVENT_CHUNK_RECORDS`), so its detail texts never all lie in memory at once.
 """
 
@@ -270,9 +270,21 @@ def final_mail(rows: Iterable[Row]) -> list[Row]:
     return [r for r in rows if is_final_mail(r["kind"], r["status"])]
 
 
+def final_mail_mask(deliveries: Mapping[str, Sequence[Any]]) -> Any:
+    """Whether each pair of deliveries' columns is mail to a final recipient (:func:`is_final_mail`),
+    as a numpy array of booleans."""
+    import numpy as np
+
+    kinds = deliveries["kind"]
+    return np.fromiter(map(is_final_mail, kinds, deliveries["status"]), dtype=np.bool_, count=len(kinds))
+
+
 def final_mail_positions(deliveries: Mapping[str, Sequence[Any]]) -> list[int]:
     """The positions in deliveries' columns of the mail pairs of final recipients (:func:`is_final_mail`)."""
-    return [i for i, final in enumerate(map(is_final_mail, deliveries["kind"], deliveries["status"])) if final]
+    import numpy as np
+
+    positions: list[int] = np.flatnonzero(final_mail_mask(deliveries)).tolist()
+    return positions
 
 
 def stats(values: Sequence[float] | Any) -> dict[str, float | None]:
@@ -323,7 +335,7 @@ def summarize(tables: Tables, records: Sequence[Record] | LogColumns, header: di
     log = log_columns(records)
     d = tables.columns("deliveries")
     status, kind = d["status"], d["kind"]
-    final = np.fromiter(map(is_final_mail, kind, status), dtype=np.bool_, count=len(kind))
+    final = final_mail_mask(d)
     mail = final.tobytes()  # a byte a pair, for compress
     of_kind_mail = bytes(k == "mail" for k in kind)
     by_status = Counter(compress(status, mail))
@@ -384,6 +396,8 @@ def refusals(records: Sequence[Record] | LogColumns) -> dict[str, dict[str, int]
 def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[str, dict[str, Any]]:
     """Per access protocol: delivered mail pairs, how many reached a device and every device,
     retrieval latency (from delivery) and end-to-end latency (from submission)."""
+    import numpy as np
+
     log = log_columns(records)
     protocol_of = device_protocols(log)
     devices_of = Counter(values[0] for values in log.column(VALUES, log.rows("device")))
@@ -395,8 +409,6 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[
             held[rcpt] = {mid: 1}
         else:
             of_rcpt[mid] = of_rcpt.get(mid, 0) + 1
-    import numpy as np
-
     d = tables.columns("deliveries")
     mids, rcpts = d["message_id"], d["recipient"]
     delivered_at, retrieved_at = _times(d["delivered_at"]), _times(d["retrieved_at"])

@@ -25,10 +25,11 @@ import numpy.typing as npt
 from .results import final_mail_positions
 
 __all__ = ["Deliveries", "MailPairs", "count_by", "distinct_codes", "floats", "group_indices", "groups_of_codes",
-           "shared_pairs"]
+           "ordered_counts", "shared_pairs"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
 
 
@@ -57,8 +58,9 @@ def groups_of_codes(distinct: Sequence[str], codes: IntArray,
     group_of = [value if key is None else key(value) for value in distinct]
     names = sorted({group for group in group_of if group is not None})
     number = dict(zip(names, range(len(names)), strict=True))
-    group_code = np.array([len(names) if group is None else number[group] for group in group_of], dtype=np.int64)
-    row_groups = group_code[codes] if len(codes) else codes
+    narrow = np.int16 if len(names) < 2**15 else np.int64  # a stable sort of 16-bit codes is a radix sort: faster
+    group_code = np.array([len(names) if group is None else number[group] for group in group_of], dtype=narrow)
+    row_groups = group_code[codes] if len(codes) else codes.astype(narrow)
     order = np.argsort(row_groups, kind="stable")
     bounds = np.searchsorted(row_groups[order], np.arange(len(names) + 1))
     return {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
@@ -67,8 +69,14 @@ def groups_of_codes(distinct: Sequence[str], codes: IntArray,
 def count_by(values: Iterable[str], first: Sequence[str]) -> dict[str, int]:
     """How many of ``values`` are each of ``first`` (0 if none, in that order), then any other
     value found (in sorted order)."""
-    found = Counter(values)
-    return {**{name: found.pop(name, 0) for name in first}, **dict(sorted(found.items()))}
+    return ordered_counts(Counter(values), first)
+
+
+def ordered_counts(found: Mapping[str, int], first: Sequence[str]) -> dict[str, int]:
+    """The counts ``found`` (value -> how many), each of ``first`` first (0 if not found, in that
+    order), then any other value found (in sorted order)."""
+    rest = dict(found)
+    return {**{name: rest.pop(name, 0) for name in first}, **dict(sorted(rest.items()))}
 
 
 Deliveries = Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
@@ -152,6 +160,27 @@ class MailPairs:
     def status(self) -> ObjectArray:
         """"delivered", "bounced" or "pending"."""
         return self._array("status", object)
+
+    @cached_property
+    def _status_codes(self) -> tuple[list[str], IntArray]:
+        """The distinct statuses and each pair's number among them (:func:`distinct_codes`),
+        worked out once for a table and all its groups."""
+        if self._whole is None or self._index is None:
+            distinct, codes = distinct_codes(self._columns["status"])
+            return distinct, codes[self._positions]
+        distinct, codes = self._whole._status_codes
+        return distinct, codes[self._index]
+
+    def has_status(self, status: str) -> BoolArray:
+        """Whether each pair's status is ``status``."""
+        distinct, codes = self._status_codes
+        return codes == distinct.index(status) if status in distinct else np.zeros(len(codes), dtype=np.bool_)
+
+    def status_counts(self, first: Sequence[str], among: BoolArray | None = None) -> dict[str, int]:
+        """How many pairs (of those ``among`` marks; all by default) have each status, as :func:`count_by`."""
+        distinct, codes = self._status_codes
+        counts = np.bincount(codes if among is None else codes[among], minlength=len(distinct))
+        return ordered_counts({name: int(n) for name, n in zip(distinct, counts.tolist(), strict=True) if n}, first)
 
     @cached_property
     def submitted_s(self) -> FloatArray:

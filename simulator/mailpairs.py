@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,11 +25,12 @@ import numpy.typing as npt
 from .results import final_mail_positions
 
 __all__ = ["Deliveries", "MailPairs", "count_by", "distinct_codes", "floats", "group_indices", "groups_of_codes",
-           "ordered_counts", "shared_pairs"]
+           "ordered_counts", "shared_aggregate", "shared_pairs"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+T = TypeVar("T")
 ObjectArray = npt.NDArray[np.object_]
 
 
@@ -222,16 +223,33 @@ class MailPairs:
 
 
 _shared: dict[int, MailPairs] | None = None
+_kept: dict[tuple[Any, ...], tuple[tuple[object, ...], Any]] | None = None
 
 
 @contextmanager
 def shared_pairs() -> Iterator[None]:
     """While open, :meth:`MailPairs.of` reads a deliveries table (given as columns) once: the
-    figures drawn inside share its pairs and the columns read of them. Closed, nothing is kept."""
-    global _shared
-    outer = _shared
+    figures drawn inside share its pairs and the columns read of them, and each aggregate a
+    figure is drawn from (:func:`shared_aggregate`) is made once. Closed, nothing is kept."""
+    global _shared, _kept
+    outer, outer_kept = _shared, _kept
     _shared = {} if outer is None else outer
+    _kept = {} if outer_kept is None else outer_kept
     try:
         yield
     finally:
-        _shared = outer
+        _shared, _kept = outer, outer_kept
+
+
+def shared_aggregate(name: str, inputs: tuple[object, ...], make: Callable[[], T]) -> T:
+    """``make()``: the aggregate ``name`` (with its parameters) of ``inputs`` (tables, mappings,
+    told apart by identity) that a figure is drawn from. Inside :func:`shared_pairs` it is made
+    once and kept, for the figures drawn after it and for drawing again; outside, made each time."""
+    if _kept is None:
+        return make()
+    key = (name, *map(id, inputs))
+    found = _kept.get(key)
+    if found is None:  # the inputs are held beside it, so their ids are not reused while it is kept
+        found = _kept[key] = (inputs, make())
+    value: T = found[1]
+    return value

@@ -48,9 +48,16 @@ def group_indices(values: Sequence[str], key: Callable[[str], str | None] | None
 
 
 def distinct_codes(values: Sequence[str]) -> tuple[list[str], IntArray]:
-    """The distinct ``values`` (in the order first seen) and, for each value, its number among them."""
-    number = {value: i for i, value in enumerate(dict.fromkeys(values))}
-    return list(number), np.fromiter(map(number.__getitem__, values), dtype=np.int64, count=len(values))
+    """The distinct ``values`` (in the order first seen) and, for each value, its number among them.
+
+    One pass over the values, in C: each value is looked up once, giving the position where it
+    was first seen, and those positions are numbered in order as arrays."""
+    n = len(values)
+    first_seen: dict[str, int] = {}
+    first = np.fromiter(map(first_seen.setdefault, values, range(n)), dtype=np.int64, count=n)
+    number = np.empty(n, dtype=np.int64)
+    number[np.fromiter(first_seen.values(), dtype=np.int64, count=len(first_seen))] = np.arange(len(first_seen))
+    return list(first_seen), number[first]
 
 
 def groups_of_codes(distinct: Sequence[str], codes: IntArray,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from simulator import plots
 from simulator.load_plots import servers_figure
+from simulator.mailpairs import distinct_codes, shared_aggregate, shared_pairs
 from simulator.plotdata import MAX_CDF_POINTS, cdf_points, envelope_indices, percentile_ranks, step_envelope
 from simulator.results import percentile
 
@@ -169,3 +170,36 @@ def test_cdf_points_of_few_values_are_every_value(n: int) -> None:
     assert list(points.xs_s) == sorted(values)
     assert list(points.ys) == [(i + 1) / (n + 2) for i in range(n)]
     assert points.percentiles_s == ({q: percentile(sorted(values), q) for q in PERCENTS} if n else {})
+
+
+def test_inside_shared_pairs_an_aggregate_is_made_once_per_table_and_name() -> None:
+    made: list[str] = []
+
+    def make(label: str) -> list[str]:
+        made.append(label)
+        return [label]
+
+    table, other = {"time": [1.0]}, {"time": [1.0]}
+    with shared_pairs():
+        first = shared_aggregate("curve", (table,), lambda: make("a"))
+        assert shared_aggregate("curve", (table,), lambda: make("b")) is first  # kept: not made again
+        assert shared_aggregate("curve", (other,), lambda: make("c")) == ["c"]  # another table (equal, not it)
+        assert shared_aggregate("curve 2", (table,), lambda: make("d")) == ["d"]  # another aggregate of it
+    assert shared_aggregate("curve", (table,), lambda: make("e")) == ["e"]  # closed: nothing kept
+    assert made == ["a", "c", "d", "e"]
+
+
+def test_a_figure_drawn_again_from_its_kept_aggregate_is_the_same_figure() -> None:
+    table = _deliveries(5_000, 4)
+    alone = plots.png_bytes(plots.latency_cdf_by_domain(table))
+    with shared_pairs():
+        first = plots.png_bytes(plots.latency_cdf_by_domain(table))
+        again = plots.png_bytes(plots.latency_cdf_by_domain(table))
+    assert alone == first == again
+
+
+@given(st.lists(st.sampled_from(["a", "b", "mx.c", "", "é"]), max_size=60))
+def test_distinct_codes_number_values_in_the_order_first_seen(values: list[str]) -> None:
+    distinct, codes = distinct_codes(values)
+    assert distinct == list(dict.fromkeys(values))
+    assert [distinct[c] for c in codes] == values

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from .results import final_mail_positions
+from .results import final_mail_mask
 
 __all__ = ["Deliveries", "MailPairs", "count_by", "distinct_codes", "floats", "group_indices", "groups_of_codes",
            "ordered_counts", "shared_aggregate", "shared_pairs"]
@@ -141,10 +141,10 @@ class MailPairs:
         if _shared is not None and isinstance(deliveries, Mapping):
             found = _shared.get(id(deliveries))
             if found is None:  # the pairs hold the columns, so the id is not reused while they are kept
-                found = _shared[id(deliveries)] = cls(deliveries, final_mail_positions(deliveries))
+                found = _shared[id(deliveries)] = cls(deliveries, np.flatnonzero(final_mail_mask(deliveries)))
             return found
         columns = as_columns(deliveries)
-        return cls(columns, final_mail_positions(columns))
+        return cls(columns, np.flatnonzero(final_mail_mask(columns)))
 
     def __len__(self) -> int:
         return len(self._positions)
@@ -217,8 +217,9 @@ class MailPairs:
     def _recipient_codes(self) -> tuple[list[str], IntArray]:
         """The distinct recipients and each pair's number among them (:func:`distinct_codes`),
         worked out once for a table and all its groups."""
-        if self._whole is None or self._index is None:
-            return distinct_codes(self.recipient)
+        if self._whole is None or self._index is None:  # numbered over the whole column, as it is
+            distinct, codes = distinct_codes(self._columns["recipient"])
+            return _only_present(distinct, codes[self._positions])
         distinct, codes = self._whole._recipient_codes
         return distinct, codes[self._index]
 
@@ -227,6 +228,15 @@ class MailPairs:
         group's pairs in table order (see :func:`group_indices`)."""
         return {group: MailPairs(self._columns, self._positions[index], self, index)
                 for group, index in groups_of_codes(*self._recipient_codes, key=key).items()}
+
+
+def _only_present(distinct: list[str], codes: IntArray) -> tuple[list[str], IntArray]:
+    """``(distinct, codes)`` without the distinct values no code refers to, the codes renumbered."""
+    present = np.bincount(codes, minlength=len(distinct)) > 0
+    if present.all():
+        return distinct, codes
+    renumber = np.cumsum(present) - 1
+    return [value for value, kept in zip(distinct, present.tolist(), strict=True) if kept], renumber[codes]
 
 
 _shared: dict[int, MailPairs] | None = None

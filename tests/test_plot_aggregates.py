@@ -203,3 +203,15 @@ def test_distinct_codes_number_values_in_the_order_first_seen(values: list[str])
     distinct, codes = distinct_codes(values)
     assert distinct == list(dict.fromkeys(values))
     assert [distinct[c] for c in codes] == values
+
+
+def test_a_domain_only_non_final_pairs_go_to_is_no_group() -> None:
+    pair = {"status": "delivered", "submitted_at": 1.0, "delivered_at": 2.0, "retrieved_at": None,
+            "latency_s": 1.0, "attempts": 1}
+    rows = [{**pair, "kind": "bounce", "recipient": "owner@dsn.example"},
+            {**pair, "kind": "mail", "recipient": "list@lists.example", "status": "expanded"},
+            {**pair, "kind": "mail", "recipient": "u@mail.example"}]
+    columns = {key: [r[key] for r in rows] for key in rows[0]}
+    assert list(plots.latency_by_domain(columns)) == ["mail.example"]
+    protocols = {"u@mail.example": "imap", "owner@dsn.example": "pop3"}
+    assert list(plots.latency_by_protocol(columns, protocols)) == ["imap"]

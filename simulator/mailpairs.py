@@ -4,7 +4,8 @@ A figure reads the columns it needs once (one array conversion per column, final
 only: :func:`simulator.results.is_final_mail`); every group, count and series after that is array
 work, never another loop over rows. It is the one place the figures read deliveries rows. Inside
 :func:`shared_pairs` (how a result draws its standard plots) the figures of one table share its
-pairs, so the table is read once for all of them, not once per figure.
+pairs, so the table is read once for all of them, not once per figure, and the aggregate each
+figure is drawn from (:func:`shared_aggregate`) is made once.
 
 Times are the table's own floats (a missing one is NaN), and a difference of two of them is the
 same float Python's subtraction gives, so the values a figure draws and marks are exactly those

@@ -7,6 +7,13 @@ matplotlib's object API on the Agg canvas (pyplot is never imported, so a notebo
 is left alone) and show themselves in Jupyter through ``_repr_png_``. Every axis is labelled
 with its unit; figures are sized to read at 100 dpi.
 
+Each standard figure is drawn from an aggregate of a bounded size (:mod:`simulator.plotdata`):
+its CDF curves as :class:`CdfCurve` (exact order statistics on a fixed grid and the
+percentiles), its queues as per-pixel-column envelopes, its counts and means. Only making the
+aggregate reads the whole table; drawing from it costs the same at ten thousand messages and at
+ten million. Inside :func:`simulator.mailpairs.shared_pairs` each aggregate is made once
+(:func:`simulator.mailpairs.shared_aggregate`).
+
 Plotted data carry a ``gid`` (``cdf:<series>``, ``p50:<series>``, ``queue:<server>``, ...) so
 tests can read back what a figure shows and compare it with the tables.
 """
@@ -542,8 +549,9 @@ def queue_timeline(queues: Table, end_s: float,
     it, every other server), over any link on its paths, not only its own (the topology's
     ``links``), or one of its own links was down. Without ``links``, only the outages of the
     server's own links are grey. With more than ``MAX_QUEUE_PANELS`` servers, those with the
-    highest peaks are shown. A queue that changes more often than the figure is wide in pixels
-    is drawn as a per-pixel envelope that keeps every peak (:func:`simulator.plotdata.step_envelope`).
+    highest peaks are shown. A queue that changes more than
+    :data:`simulator.plotdata.MAX_STEP_POINTS` times is drawn as a per-pixel-column envelope that
+    keeps every peak and trough (:func:`simulator.plotdata.step_envelope`).
     """
     width_in = 8
     slices = round(width_in * DPI)

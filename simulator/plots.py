@@ -396,13 +396,13 @@ def _cdf_height_in(entries: int) -> float:
 def latency_cdf(deliveries: Deliveries, title: str = "") -> Figure:
     """CDFs of delivery latency (submitted to mailbox) and end-to-end latency (to the first device),
     each over all mail pairs: bounced, pending and unread pairs keep the curves below 1."""
-    fig = new_figure(8, _cdf_height_in(2))
-    ax = fig.add_subplot()
     def curves() -> dict[str, CdfCurve]:
         pairs = MailPairs.of(deliveries)
         return _cdf_curves({"delivery: submitted to mailbox": _delivery_outcome(pairs),
                             "end to end: submitted to first device": _end_to_end_outcome(pairs)})
 
+    fig = new_figure(8, _cdf_height_in(2))
+    ax = fig.add_subplot()
     drawn = _draw_cdfs(ax, shared_aggregate("latency_cdf", (deliveries,), curves),
                        {"end to end: submitted to first device": "--"})
     _cdf_frame(ax, drawn, "latency", "no mail", of_all=True)

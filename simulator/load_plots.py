@@ -3,9 +3,10 @@
 
 Both are drawn from the rows of links.csv and servers.csv (:mod:`simulator.loads`), so their cost
 never grows with the number of messages. Each bin is drawn as a step over its whole length; a line
-of more bins than the figure is wide in pixels is drawn as a per-pixel envelope that keeps every
-bin's peak and trough (:func:`simulator.plotdata.step_envelope`), so a long run in short bins costs
-no more to draw than a short one. Plotted lines carry a ``gid`` (``util:<link>:<direction>``,
+of more than :data:`simulator.plotdata.MAX_STEP_POINTS` bins is drawn as a per-pixel-column
+envelope that keeps each column's first, lowest, highest and last bin
+(:func:`simulator.plotdata.step_envelope`), so a long run in short bins costs no more to draw than
+a short one. Plotted lines carry a ``gid`` (``util:<link>:<direction>``,
 ``queue:<server>``, ``sessions:<server>``, ``workers:<server>``) so tests can read back what a
 figure shows.
 """
@@ -28,7 +29,7 @@ MAX_PANELS = 8
 
 def _steps(rows: Sequence[Mapping[str, Any]], column: str, fig: Figure) -> tuple[FloatArray, FloatArray]:
     """(times, values) of a step line over the bins (at least one): each value held to its bin's
-    end, as an envelope one slice per pixel of ``fig``'s width when there are more bins than that."""
+    end, as an envelope of one column per pixel of ``fig``'s width when there are many bins."""
     times = np.fromiter((r["time"] for r in rows), dtype=np.float64, count=len(rows))
     values = np.fromiter((r[column] for r in rows), dtype=np.float64, count=len(rows))
     end_s = rows[-1]["time"] + rows[-1]["duration_s"]

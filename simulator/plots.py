@@ -7,6 +7,13 @@ matplotlib's object API on the Agg canvas (pyplot is never imported, so a notebo
 is left alone) and show themselves in Jupyter through ``_repr_png_``. Every axis is labelled
 with its unit; figures are sized to read at 100 dpi.
 
+Each standard figure is drawn from an aggregate of a bounded size (:mod:`simulator.plotdata`):
+its CDF curves as :class:`CdfCurve` (exact order statistics on a fixed grid and the
+percentiles), its queues as per-pixel-column envelopes, its counts and means. Only making the
+aggregate reads the whole table; drawing from it costs the same at ten thousand messages and at
+ten million. Inside :func:`simulator.mailpairs.shared_pairs` each aggregate is made once
+(:func:`simulator.mailpairs.shared_aggregate`).
+
 Plotted data carry a ``gid`` (``cdf:<series>``, ``p50:<series>``, ``queue:<server>``, ...) so
 tests can read back what a figure shows and compare it with the tables.
 """
@@ -14,12 +21,11 @@ tests can read back what a figure shows and compare it with the tables.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -33,10 +39,10 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullForm
 
 from .cutoffs import link_cutoffs
 from .eventlog import Record
-from .mailpairs import Deliveries, MailPairs, Table, as_columns, count_by, group_indices
+from .mailpairs import Deliveries, MailPairs, Table, as_columns, group_indices, shared_aggregate
 from .panel_layout import fit_column
-from .plotdata import FloatArray, cdf_steps, step_envelope
-from .results import final_mail, percentile
+from .plotdata import CdfPoints, FloatArray, cdf_points, step_envelope
+from .results import final_mail
 from .wording import counted
 
 __all__ = [
@@ -218,23 +224,58 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Outcome:
     """What became of a group of mail pairs: the durations of those that got there, and how many
     ended each way (``{"delivered": 2, "bounced": 98, "pending": 0}``; the first key is the one
     the durations are of). A CDF of it is drawn over ``total`` pairs, so it levels off at the
     share that got there."""
 
-    values_s: list[float] = field(default_factory=list)
+    values_s: FloatArray = field(default_factory=lambda: np.empty(0))
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return self.counts == other.counts and np.array_equal(self.values_s, other.values_s)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def note(self) -> str:
         """``"2 delivered, 98 bounced, 0 pending"``."""
-        return ", ".join(f"{n} {status}" for status, n in self.counts.items())
+        return _note(self.counts)
+
+
+def _note(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+@dataclass(frozen=True, slots=True)
+class CdfCurve:
+    """What one CDF curve of a figure is drawn from, its size bounded: its points (exact order
+    statistics and percentiles), how the pairs ended (an :class:`Outcome`'s ``counts``; ``{"n": n}``
+    for a plain series), and whether it is a plain series (drawn over its own values)."""
+
+    points: CdfPoints
+    counts: dict[str, int]
+    plain: bool
+
+
+def _cdf_curves(series: Mapping[str, Sequence[float] | FloatArray | Outcome]) -> dict[str, CdfCurve]:
+    """The :class:`CdfCurve` of each series: a plain sequence over its own values, an
+    :class:`Outcome` over all its pairs."""
+    percents = [q for q, _ in PERCENTILE_MARKERS]
+    curves = {}
+    for label, raw in series.items():
+        if isinstance(raw, Outcome):
+            curves[label] = CdfCurve(cdf_points(raw.values_s, raw.total, percents), dict(raw.counts), False)
+        else:
+            curves[label] = CdfCurve(cdf_points(raw, len(raw), percents), {"n": len(raw)}, True)
+    return curves
 
 
 DELIVERY_STATUSES = ("delivered", "bounced", "pending")
@@ -258,81 +299,75 @@ def mailbox_wait_outcome(rows: Deliveries) -> Outcome:
 
 
 def _delivery_outcome(pairs: MailPairs) -> Outcome:
-    delivered = pairs.status == "delivered"
-    return Outcome(pairs.latency_s[delivered].tolist(), count_by(pairs.status, DELIVERY_STATUSES))
+    return Outcome(pairs.latency_s[pairs.has_status("delivered")], pairs.status_counts(DELIVERY_STATUSES))
 
 
 def _end_to_end_outcome(pairs: MailPairs) -> Outcome:
     retrieved = ~np.isnan(pairs.retrieved_s)
-    delivered = pairs.status == "delivered"
+    delivered = pairs.has_status("delivered")
     counts = {"retrieved": int(np.count_nonzero(retrieved)),
               "in mailbox": int(np.count_nonzero(delivered & ~retrieved)),
-              **count_by(pairs.status[~delivered & ~retrieved], RETRIEVAL_STATUSES[2:])}
-    return Outcome((pairs.retrieved_s[retrieved] - pairs.submitted_s[retrieved]).tolist(), counts)
+              **pairs.status_counts(RETRIEVAL_STATUSES[2:], among=~delivered & ~retrieved)}
+    return Outcome(pairs.retrieved_s[retrieved] - pairs.submitted_s[retrieved], counts)
 
 
 def _mailbox_wait_outcome(pairs: MailPairs) -> Outcome:
-    delivered = pairs.status == "delivered"
+    delivered = pairs.has_status("delivered")
     retrieved = delivered & ~np.isnan(pairs.retrieved_s)
     n_retrieved = int(np.count_nonzero(retrieved))
-    return Outcome((pairs.retrieved_s[retrieved] - pairs.delivered_s[retrieved]).tolist(),
+    return Outcome(pairs.retrieved_s[retrieved] - pairs.delivered_s[retrieved],
                    {"retrieved": n_retrieved, "in mailbox": int(np.count_nonzero(delivered)) - n_retrieved})
 
 
-def _draw_cdfs(ax: Axes, series: Mapping[str, Sequence[float] | FloatArray | Outcome],
-               styles: Mapping[str, str] | None = None,
+def _draw_cdfs(ax: Axes, curves: Mapping[str, CdfCurve], styles: Mapping[str, str] | None = None,
                colors: Mapping[str, str] | None = None) -> bool:
-    """One empirical CDF per series (step at each value), percentiles marked; False if nothing drawn.
+    """One empirical CDF per curve (step at each value), percentiles marked; False if nothing drawn.
 
-    A curve of many values is drawn from at most :data:`simulator.plotdata.MAX_CDF_POINTS` of its
-    corners (see :func:`simulator.plotdata.cdf_steps`); the percentiles are of all the values.
+    Each curve is drawn from its :class:`CdfCurve` (at most :data:`simulator.plotdata.MAX_CDF_POINTS`
+    exact order statistics, and the percentiles of all the values), so drawing it costs the same
+    however many values it has.
 
-    A plain sequence is drawn over its own values (it reaches 1). An :class:`Outcome` is drawn
+    A plain series is drawn over its own values (it reaches 1). An :class:`Outcome`'s is drawn
     over all its pairs: the curve rises by 1/total per pair that got there and then levels off,
     dotted to the right edge, at the share that did; its legend counts every way the pairs ended.
     The percentiles marked are of the values (the pairs that got there), placed on the curve.
     """
-    groups = {label: raw if isinstance(raw, Outcome) else Outcome(counts={"n": len(raw)})
-              for label, raw in series.items()}
-    if not any(g.total for g in groups.values()):
+    if not any(c.points.total for c in curves.values()):
         return False
-    # (a plain sequence is sorted as it is: no list of it is made, so an array costs 8 bytes a value)
-    ordered = {label: np.sort(np.asarray(raw.values_s if isinstance(raw, Outcome) else raw, dtype=np.float64))
-               for label, raw in series.items()}
-    _log_time_axis(ax, [max(float(v), _LOG_FLOOR_S) for o in ordered.values() if len(o) for v in (o[0], o[-1])])
+    ends_s = [v for c in curves.values() if c.points.count for v in (c.points.xs_s[0], c.points.xs_s[-1])]
+    _log_time_axis(ax, [max(float(v), _LOG_FLOOR_S) for v in ends_s])  # (the first and last values are drawn)
     right_s = ax.get_xlim()[1]
-    for label, group in groups.items():
-        if not group.total:
-            continue
-        values = ordered[label]
-        n, total = len(values), group.total
-        plain = not isinstance(series[label], Outcome)
-        # the summary's own percentile function over the same sorted values: the markers sit exactly there
-        stats = {q: float(percentile(cast(Sequence[float], values), q)) for q, _ in PERCENTILE_MARKERS} if n else {}
-        text = ", ".join(f"p{q} {short_duration(v)}" for q, v in stats.items())
-        if plain:
-            text = f"{label} (n={n}): {text}"
-        elif n == total:
-            text = f"{label}: {'all ' if n > 1 else ''}{n} {next(iter(group.counts))}\n{text}"
-        else:
-            text = f"{label}: {group.note()}" + (f"\nof the {n} {next(iter(group.counts))}: {text}" if n else "")
-        xs, ys = cdf_steps(values, total, [q for q, _ in PERCENTILE_MARKERS])
-        shown = np.maximum(xs, _LOG_FLOOR_S)
-        line = ax.step(shown, ys, where="post", linewidth=1.6,
-                       linestyle=(styles or {}).get(label, "-"), color=(colors or {}).get(label), label=text)[0]
-        line.set_gid(f"cdf:{label}")
-        if n < total:  # the pairs that never got there: the curve stays at n / total
-            start_s = float(shown[-1]) if n else ax.get_xlim()[0]
-            rest = ax.plot([start_s, right_s], [n / total, n / total], linestyle=":", linewidth=1.6,
-                           color=line.get_color())[0]
-            rest.set_gid(f"plateau:{label}")
-        for q, marker in PERCENTILE_MARKERS:
-            if q not in stats:
-                continue
-            point = ax.plot([max(stats[q], _LOG_FLOOR_S)], [q / 100 * n / total], marker=marker, markersize=7,
-                            color=line.get_color(), markeredgecolor="black", markeredgewidth=0.6, linestyle="none")[0]
-            point.set_gid(f"p{q}:{label}")
+    for label, curve in curves.items():
+        if curve.points.total:
+            _draw_cdf(ax, label, curve, right_s, (styles or {}).get(label, "-"), (colors or {}).get(label))
     return True
+
+
+def _draw_cdf(ax: Axes, label: str, curve: CdfCurve, right_s: float, style: str, color: str | None) -> None:
+    """One CDF curve of :func:`_draw_cdfs` from its points, its plateau and its percentile markers."""
+    points = curve.points
+    n, total, stats = points.count, points.total, points.percentiles_s
+    text = ", ".join(f"p{q} {short_duration(v)}" for q, v in stats.items())
+    if curve.plain:
+        text = f"{label} (n={n}): {text}"
+    elif n == total:
+        text = f"{label}: {'all ' if n > 1 else ''}{n} {next(iter(curve.counts))}\n{text}"
+    else:
+        text = f"{label}: {_note(curve.counts)}" + (f"\nof the {n} {next(iter(curve.counts))}: {text}" if n else "")
+    shown = np.maximum(points.xs_s, _LOG_FLOOR_S)
+    line = ax.step(shown, points.ys, where="post", linewidth=1.6, linestyle=style, color=color, label=text)[0]
+    line.set_gid(f"cdf:{label}")
+    if n < total:  # the pairs that never got there: the curve stays at n / total
+        start_s = float(shown[-1]) if n else ax.get_xlim()[0]
+        rest = ax.plot([start_s, right_s], [n / total, n / total], linestyle=":", linewidth=1.6,
+                       color=line.get_color())[0]
+        rest.set_gid(f"plateau:{label}")
+    for q, marker in PERCENTILE_MARKERS:
+        if q not in stats:
+            continue
+        point = ax.plot([max(stats[q], _LOG_FLOOR_S)], [q / 100 * n / total], marker=marker, markersize=7,
+                        color=line.get_color(), markeredgecolor="black", markeredgewidth=0.6, linestyle="none")[0]
+        point.set_gid(f"p{q}:{label}")
 
 
 def _cdf_frame(ax: Axes, drawn: bool, what: str, empty: str, of_all: bool = False) -> None:
@@ -361,12 +396,15 @@ def _cdf_height_in(entries: int) -> float:
 def latency_cdf(deliveries: Deliveries, title: str = "") -> Figure:
     """CDFs of delivery latency (submitted to mailbox) and end-to-end latency (to the first device),
     each over all mail pairs: bounced, pending and unread pairs keep the curves below 1."""
+    def curves() -> dict[str, CdfCurve]:
+        pairs = MailPairs.of(deliveries)
+        return _cdf_curves({"delivery: submitted to mailbox": _delivery_outcome(pairs),
+                            "end to end: submitted to first device": _end_to_end_outcome(pairs)})
+
     fig = new_figure(8, _cdf_height_in(2))
     ax = fig.add_subplot()
-    pairs = MailPairs.of(deliveries)
-    series = {"delivery: submitted to mailbox": _delivery_outcome(pairs),
-              "end to end: submitted to first device": _end_to_end_outcome(pairs)}
-    drawn = _draw_cdfs(ax, series, {"end to end: submitted to first device": "--"})
+    drawn = _draw_cdfs(ax, shared_aggregate("latency_cdf", (deliveries,), curves),
+                       {"end to end: submitted to first device": "--"})
     _cdf_frame(ax, drawn, "latency", "no mail", of_all=True)
     fixed_title(ax, title or "Latency of mail (message, recipient) pairs")
     fig.tight_layout()
@@ -382,12 +420,13 @@ def cdf_figure(series: Mapping[str, Sequence[float]], title: str = "", what: str
     """
     fig = new_figure(8, 4.8 + 0.22 * len(series))
     ax = fig.add_subplot()
-    groups: dict[str, Sequence[float] | Outcome] = {}
+    groups: dict[str, FloatArray | Outcome] = {}
     for label, raw in series.items():
-        values = [float(v) for v in raw if v is not None and math.isfinite(float(v))]
-        missing = len(raw) - len(values)
+        given = np.array(raw, dtype=np.float64)  # None: NaN
+        values = given[np.isfinite(given)]
+        missing = len(given) - len(values)
         groups[label] = Outcome(values, {"with a value": len(values), "missing": missing}) if missing else values
-    drawn = _draw_cdfs(ax, groups)
+    drawn = _draw_cdfs(ax, _cdf_curves(groups))
     _cdf_frame(ax, drawn, what, "nothing to plot", of_all=any(isinstance(g, Outcome) for g in groups.values()))
     fixed_title(ax, title or f"CDF of {what}")
     fig.tight_layout()
@@ -402,9 +441,9 @@ def _fold(groups: dict[str, Outcome]) -> dict[str, Outcome]:
     kept = {k: groups[k] for k in sorted(ranked[: MAX_SERIES - 1])}
     other = Outcome(counts=dict.fromkeys(next(iter(groups.values())).counts, 0))
     for k in ranked[MAX_SERIES - 1:]:
-        other.values_s.extend(groups[k].values_s)
         for status, n in groups[k].counts.items():
             other.counts[status] += n
+    other.values_s = np.concatenate([groups[k].values_s for k in ranked[MAX_SERIES - 1:]])
     kept["other"] = other
     return kept
 
@@ -418,10 +457,11 @@ def latency_by_domain(deliveries: Deliveries) -> dict[str, Outcome]:
 
 def latency_cdf_by_domain(deliveries: Deliveries, title: str = "") -> Figure:
     """Delivery latency CDF per destination (recipient) domain, over all its mail pairs."""
-    groups = _fold(latency_by_domain(deliveries))
-    fig = new_figure(8, _cdf_height_in(len(groups)))
+    curves = shared_aggregate("latency_cdf_by_domain", (deliveries,),
+                              lambda: _cdf_curves(_fold(latency_by_domain(deliveries))))
+    fig = new_figure(8, _cdf_height_in(len(curves)))
     ax = fig.add_subplot()
-    drawn = _draw_cdfs(ax, groups)
+    drawn = _draw_cdfs(ax, curves)
     _cdf_frame(ax, drawn, "delivery latency, submitted to mailbox", "no mail", of_all=True)
     fixed_title(ax, title or "Delivery latency by destination domain")
     fig.tight_layout()
@@ -442,17 +482,18 @@ def latency_cdf_by_protocol(deliveries: Deliveries, protocols: Mapping[str, str]
                             title: str = "") -> Figure:
     """Per retrieval protocol: end-to-end latency CDF (solid) and the wait in the mailbox (dashed),
     over all mail pairs to users of that protocol (the wait over those delivered)."""
-    groups = latency_by_protocol(deliveries, protocols)
-    fig = new_figure(8, _cdf_height_in(2 * len(groups)))
+    def curves() -> dict[str, CdfCurve]:
+        return _cdf_curves({f"{protocol}: {name}": parts[key]
+                            for protocol, parts in latency_by_protocol(deliveries, protocols).items()
+                            for key, name in (("end_to_end", "end to end"), ("wait", "mailbox to device"))})
+
+    series = shared_aggregate("latency_cdf_by_protocol", (deliveries, protocols), curves)
+    fig = new_figure(8, _cdf_height_in(len(series)))
     ax = fig.add_subplot()
-    series: dict[str, Sequence[float] | Outcome] = {}
-    styles: dict[str, str] = {}
-    colors: dict[str, str] = {}
-    for i, (protocol, parts) in enumerate(groups.items()):
-        series[f"{protocol}: end to end"] = parts["end_to_end"]
-        series[f"{protocol}: mailbox to device"] = parts["wait"]
-        styles[f"{protocol}: mailbox to device"] = "--"
-        colors[f"{protocol}: end to end"] = colors[f"{protocol}: mailbox to device"] = f"C{i}"
+    protocols_drawn = dict.fromkeys(label.partition(": ")[0] for label in series)
+    styles = {f"{protocol}: mailbox to device": "--" for protocol in protocols_drawn}
+    colors = {f"{protocol}: {name}": f"C{i}" for i, protocol in enumerate(protocols_drawn)
+              for name in ("end to end", "mailbox to device")}
     drawn = _draw_cdfs(ax, series, styles, colors)
     _cdf_frame(ax, drawn, "latency to the first device", "no mail to users with devices", of_all=True)
     fixed_title(ax, title or "Retrieval by protocol: end to end (solid), waiting in the mailbox (dashed)")
@@ -490,6 +531,13 @@ def _queue_arrays(queues: Table) -> dict[str, tuple[FloatArray, FloatArray]]:
     return {server: (times[index], lengths[index]) for server, index in group_indices(q["server"]).items()}
 
 
+def _queue_envelopes(queues: Table, end_s: float, slices: int) -> dict[str, tuple[FloatArray, FloatArray]]:
+    """server -> its queue's step curve to draw, to ``end_s``: the :func:`simulator.plotdata.step_envelope`
+    of ``slices`` columns (every peak kept)."""
+    return {server: step_envelope(times, lengths, end_s, slices)
+            for server, (times, lengths) in _queue_arrays(queues).items()}
+
+
 def queue_timeline(queues: Table, end_s: float,
                    outages: Sequence[tuple[str, float, float]] = (), title: str = "",
                    links: Sequence[tuple[str, str]] = (), relays_to: Mapping[str, Iterable[str]] | None = None
@@ -501,24 +549,27 @@ def queue_timeline(queues: Table, end_s: float,
     it, every other server), over any link on its paths, not only its own (the topology's
     ``links``), or one of its own links was down. Without ``links``, only the outages of the
     server's own links are grey. With more than ``MAX_QUEUE_PANELS`` servers, those with the
-    highest peaks are shown. A queue that changes more often than the figure is wide in pixels
-    is drawn as a per-pixel envelope that keeps every peak (:func:`simulator.plotdata.step_envelope`).
+    highest peaks are shown. A queue that changes more than
+    :data:`simulator.plotdata.MAX_STEP_POINTS` times is drawn as a per-pixel-column envelope that
+    keeps every peak and trough (:func:`simulator.plotdata.step_envelope`).
     """
-    series = _queue_arrays(queues)
-    targets = {s: series if relays_to is None else relays_to.get(s, ()) for s in series}
+    width_in = 8
+    slices = round(width_in * DPI)
+    curves = shared_aggregate(f"queue_timeline {end_s!r} {slices}", (queues,),
+                              lambda: _queue_envelopes(queues, end_s, slices))
+    targets = {s: curves if relays_to is None else relays_to.get(s, ()) for s in curves}
     cut = link_cutoffs(outages, links, targets) if links else {
         server: [(start, stop) for target, start, stop in outages if server in target.split("--")]
-        for server in series}
-    peaks = {server: int(lengths.max()) for server, (_times, lengths) in series.items()}
-    servers = sorted(series, key=lambda s: (-peaks[s], s))[:MAX_QUEUE_PANELS]
+        for server in curves}
+    peaks = {server: int(lengths.max()) for server, (_times, lengths) in curves.items()}
+    servers = sorted(curves, key=lambda s: (-peaks[s], s))[:MAX_QUEUE_PANELS]
     servers.sort()
     panels = max(len(servers), 1)
-    fig = new_figure(8, 1.2 + 1.45 * panels)
+    fig = new_figure(width_in, 1.2 + 1.45 * panels)
     axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     scale, unit = time_scale(end_s)
     for ax, server in zip(axes, servers, strict=False):
-        times, lengths = series[server]
-        xs, ys = step_envelope(times, lengths, end_s, slices=round(fig.get_figwidth() * DPI))
+        xs, ys = curves[server]
         line = ax.step(xs / scale, ys, where="post", color="tab:blue", linewidth=1.2)[0]
         line.set_gid(f"queue:{server}")
         for start, stop in cut[server]:
@@ -557,15 +608,15 @@ def attempt_counts(deliveries: Deliveries) -> dict[str, dict[int, int]]:
     """status -> {attempts: number of mail pairs}."""
     pairs = MailPairs.of(deliveries)
     out: dict[str, dict[int, int]] = {status: {} for status, _ in STATUSES}
-    for status in sorted(set(pairs.status.tolist())):
-        attempts, counts = np.unique(pairs.attempts[pairs.status == status], return_counts=True)
-        out[status] = dict(zip(attempts.tolist(), counts.tolist(), strict=True))
+    for status in sorted(pairs.status_counts(())):
+        counts = np.bincount(pairs.attempts[pairs.has_status(status)])  # attempts: small counts, never negative
+        out[status] = {attempts: n for attempts, n in enumerate(counts.tolist()) if n}
     return out
 
 
 def attempts_histogram(deliveries: Deliveries, title: str = "") -> Figure:
     """How many delivery attempts each mail (message, recipient) pair took, stacked by final status."""
-    counts = attempt_counts(deliveries)
+    counts = shared_aggregate("attempt_counts", (deliveries,), lambda: attempt_counts(deliveries))
     top = max((a for c in counts.values() for a in c), default=1)
     xs = list(range(top + 1))
     fig = new_figure(8, 4.2)
@@ -613,17 +664,11 @@ def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
     from the breakdown's rows or columns (:func:`simulator.breakdown.time_breakdown`).
 
     The processing parts are drawn only when some server has a processing stage."""
-    table = as_columns(breakdown)
-    domains = table["domain"]
-    columns = {key: np.array(table[key], dtype=np.float64) for key, _, _ in BREAKDOWN_PARTS}  # None: NaN
-    present = {key: column[~np.isnan(column)] for key, column in columns.items()}
-    parts = [p for p in BREAKDOWN_PARTS if p[0] not in _STAGE_PARTS or np.any(present[p[0]] != 0)]
+    aggregate = shared_aggregate("breakdown", (breakdown,), lambda: _breakdown_aggregate(breakdown))
+    parts, sizes, means, curves = aggregate.parts, aggregate.sizes, aggregate.means, aggregate.curves
+    names = list(sizes)
     fig = new_figure(12, 5.6)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
-    groups = group_indices(domains)
-    names = ["all", *list(groups)[: MAX_SERIES]] if domains else []
-    groups["all"] = np.arange(len(domains))
-    means = {name: {key: _mean(columns[key][groups[name]]) for key, _, _ in parts} for name in names}
     biggest = max((sum(m.values()) for m in means.values()), default=0.0)
     scale, unit = _linear_unit(biggest)
     ys = list(range(len(names)))
@@ -636,7 +681,7 @@ def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
         offset = [o + w for o, w in zip(offset, widths, strict=True)]
     for y, name in zip(ys, names, strict=True):
         left.text(offset[y], y, f"  {short_duration(sum(means[name].values()))}", va="center", fontsize=8)
-    left.set_yticks(ys, [f"{n}\n({counted(len(groups[n]), 'pair')})" for n in names], fontsize=8)
+    left.set_yticks(ys, [f"{n}\n({counted(sizes[n], 'pair')})" for n in names], fontsize=8)
     left.invert_yaxis()
     left.set_xlim(0, max(offset, default=1.0) * 1.3 or 1.0)
     left.set_xlabel(f"mean time per delivered pair ({unit})")
@@ -644,15 +689,8 @@ def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
     left.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=8, frameon=False)
     left.grid(True, axis="x", alpha=0.3)
     fixed_title(left, "Mean time per part", fontsize=10)
-    series = {}
-    colors = {}
-    for key, label, color in parts:
-        values = present[key]
-        zero = int(np.count_nonzero(values <= 0))
-        name = label.split(" (")[0] + (f", {zero} zero" if zero else "")
-        series[name] = values
-        colors[name] = color
-    drawn = _draw_cdfs(right, series, colors=colors)
+    colors = {name: color for name, (_key, _label, color) in zip(curves, parts, strict=True)}
+    drawn = _draw_cdfs(right, curves, colors=colors)
     _cdf_frame(right, drawn, "time in each part", "no delivered mail")
     fixed_title(right, "Distribution of each part (zero drawn at 100 µs)", fontsize=10)
     fig.suptitle(title or "Where the time went", fontsize=11)
@@ -660,10 +698,41 @@ def breakdown_figure(breakdown: Table, title: str = "") -> Figure:
     return fig
 
 
+@dataclass(frozen=True, slots=True)
+class _Breakdown:
+    """What :func:`breakdown_figure` draws, its size bounded: the parts drawn, the pairs of each
+    group shown ("all", then up to :data:`MAX_SERIES` domains), each group's mean per part, and
+    each part's CDF (named with how many of its values are zero)."""
+
+    parts: list[tuple[str, str, str]]
+    sizes: dict[str, int]
+    means: dict[str, dict[str, float]]
+    curves: dict[str, CdfCurve]
+
+
+def _breakdown_aggregate(breakdown: Table) -> _Breakdown:
+    """The :class:`_Breakdown` of the breakdown's rows or columns."""
+    table = as_columns(breakdown)
+    domains = table["domain"]
+    columns = {key: np.array(table[key], dtype=np.float64) for key, _, _ in BREAKDOWN_PARTS}  # None: NaN
+    present = {key: column[~np.isnan(column)] for key, column in columns.items()}
+    parts = [p for p in BREAKDOWN_PARTS if p[0] not in _STAGE_PARTS or np.any(present[p[0]] != 0)]
+    groups = group_indices(domains)
+    names = ["all", *list(groups)[: MAX_SERIES]] if domains else []
+    groups["all"] = np.arange(len(domains))
+    means = {name: {key: _mean(columns[key][groups[name]]) for key, _, _ in parts} for name in names}
+    series = {}
+    for key, label, _color in parts:
+        zero = int(np.count_nonzero(present[key] <= 0))
+        series[label.split(" (")[0] + (f", {zero} zero" if zero else "")] = present[key]
+    return _Breakdown(parts, {name: len(groups[name]) for name in names}, means, _cdf_curves(series))
+
+
 def _mean(values: FloatArray) -> float:
-    """The exact mean (``math.fsum``) of the values that are not NaN; 0 if none."""
-    present = values[~np.isnan(values)].tolist()
-    return math.fsum(present) / len(present) if present else 0.0
+    """The mean of the values that are not NaN (summed pairwise by numpy: within a few units in
+    the 15th digit of the exact mean, far below a pixel or the three digits shown); 0 if none."""
+    present = values[~np.isnan(values)]
+    return float(present.sum()) / len(present) if len(present) else 0.0
 
 
 def _linear_unit(max_s: float) -> tuple[float, str]:

@@ -61,10 +61,10 @@ def test_more_bins_than_pixels_are_drawn_as_an_envelope_with_every_peak() -> Non
     fig = links_figure(rows)
     drawn = line(fig, "util:a--b:a->b")
     width_px = round(fig.get_figwidth() * fig.dpi)
-    assert len(drawn.get_xdata()) <= 3 * width_px + 1
+    assert len(drawn.get_xdata()) <= 4 * width_px + 1  # first, lowest, highest, last of each pixel column
     assert max(drawn.get_ydata()) == 100 * 0.93 and min(drawn.get_ydata()) == 0.0
     assert drawn.get_xdata()[-1] == bins * 60.0 / 86_400.0  # to the end of the last bin, in days
     servers = [{"time": 60.0 * i, "duration_s": 60.0, "server": "mx.a", "queue_max": i % 97, "sessions_max": 1}
                for i in range(bins)]
     queue = line(servers_figure(servers), "queue:mx.a")
-    assert len(queue.get_xdata()) <= 3 * width_px + 1 and max(queue.get_ydata()) == 96
+    assert len(queue.get_xdata()) <= 4 * width_px + 1 and max(queue.get_ydata()) == 96

@@ -56,16 +56,16 @@ def test_outcomes_equal_the_row_loop_float_for_float() -> None:
     rows = _rows(2_000)
     final = _final(rows)
     delivery = plots.delivery_outcome(rows)
-    assert delivery.values_s == [r["latency_s"] for r in final if r["status"] == "delivered"]
+    assert delivery.values_s.tolist() == [r["latency_s"] for r in final if r["status"] == "delivered"]
     assert delivery.counts == {s: sum(r["status"] == s for r in final) for s in STATUSES}
     end_to_end = plots.end_to_end_outcome(rows)
     read = [r for r in final if r["retrieved_at"] is not None]
-    assert end_to_end.values_s == [r["retrieved_at"] - r["submitted_at"] for r in read]
+    assert end_to_end.values_s.tolist() == [r["retrieved_at"] - r["submitted_at"] for r in read]
     unread = sum(r["status"] == "delivered" and r["retrieved_at"] is None for r in final)
     assert end_to_end.counts == {"retrieved": len(end_to_end.values_s), "in mailbox": unread,
                                  "bounced": delivery.counts["bounced"], "pending": delivery.counts["pending"]}
     wait = plots.mailbox_wait_outcome(rows)
-    assert wait.values_s == [r["retrieved_at"] - r["delivered_at"] for r in read]
+    assert wait.values_s.tolist() == [r["retrieved_at"] - r["delivered_at"] for r in read]
     assert wait.counts == {"retrieved": len(wait.values_s), "in mailbox": unread}
     attempts = plots.attempt_counts(rows)
     for status in STATUSES:
@@ -85,7 +85,7 @@ def test_groups_by_domain_and_protocol_are_those_of_the_rows() -> None:
     for domain, outcome in by_domain.items():
         mine = [r for r in final if r["recipient"].endswith("@" + domain)]
         assert outcome.total == len(mine)
-        assert outcome.values_s == [r["latency_s"] for r in mine if r["status"] == "delivered"]
+        assert outcome.values_s.tolist() == [r["latency_s"] for r in mine if r["status"] == "delivered"]
     protocols = {f"u{i}@d{j}.example": ("imap", "pop3")[i % 2] for i in range(3) for j in range(7)}  # u3, u4: none
     by_protocol = plots.latency_by_protocol(rows, protocols)
     assert list(by_protocol) == ["imap", "pop3"]
@@ -93,7 +93,7 @@ def test_groups_by_domain_and_protocol_are_those_of_the_rows() -> None:
         mine = [r for r in final if protocols.get(r["recipient"]) == protocol]
         assert parts["end_to_end"].total == len(mine)
         read = [r for r in mine if r["retrieved_at"] is not None]
-        assert parts["wait"].values_s == [r["retrieved_at"] - r["delivered_at"] for r in read]
+        assert parts["wait"].values_s.tolist() == [r["retrieved_at"] - r["delivered_at"] for r in read]
 
 
 def test_group_indices_sorts_groups_keeps_order_within_and_skips_none() -> None:
@@ -128,7 +128,7 @@ def test_an_empty_table_gives_empty_outcomes() -> None:
 def test_a_group_of_one_domain_is_all_of_it(n: int) -> None:
     rows = [{"kind": "mail", "recipient": "x@only.example", "status": "delivered", "submitted_at": 1.0,
              "delivered_at": 1.5 + i, "retrieved_at": None, "latency_s": 0.5 + i, "attempts": 1} for i in range(n)]
-    assert plots.latency_by_domain(rows)["only.example"].values_s == [0.5 + i for i in range(n)]
+    assert plots.latency_by_domain(rows)["only.example"].values_s.tolist() == [0.5 + i for i in range(n)]
 
 
 def _as_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

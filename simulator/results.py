@@ -24,7 +24,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import compress, repeat
-from operator import itemgetter
+from operator import eq, itemgetter, ne
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -275,8 +275,10 @@ def final_mail_mask(deliveries: Mapping[str, Sequence[Any]]) -> Any:
     as a numpy array of booleans."""
     import numpy as np
 
-    kinds = deliveries["kind"]
-    return np.fromiter(map(is_final_mail, kinds, deliveries["status"]), dtype=np.bool_, count=len(kinds))
+    kinds, status = deliveries["kind"], deliveries["status"]
+    n = len(kinds)  # two C-level maps (no Python call per pair): what is_final_mail says, column by column
+    return (np.fromiter(map(eq, kinds, repeat("mail")), dtype=np.bool_, count=n)
+            & np.fromiter(map(ne, status, repeat("expanded")), dtype=np.bool_, count=n))
 
 
 def final_mail_positions(deliveries: Mapping[str, Sequence[Any]]) -> list[int]:

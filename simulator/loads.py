@@ -121,7 +121,7 @@ def server_rows(records: Sequence[Record] | LogColumns, run: RunLoads, end_s: fl
     queue, busy = [0] * len(names), [0] * len(names)  # at the start of the bin
     for k, (start_s, length_s) in enumerate(edges):
         for s, name in enumerate(names):
-            row_out = {"time": start_s, "duration_s": length_s, "server": name,
+            row_out: dict[str, Any] = {"time": start_s, "duration_s": length_s, "server": name,
                        **{column: grid[column][s][k] for column in _INT_COLUMNS}}
             row_out["queue_max"] = max(row_out["queue_max"], queue[s])
             row_out["workers_busy_max"] = max(row_out["workers_busy_max"], busy[s])

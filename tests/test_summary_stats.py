@@ -72,3 +72,11 @@ def test_retrievals_per_protocol_are_the_retrieval_rows_of_each_delivered_pair()
         assert summary[protocol]["delivered"] == counts["delivered"]
         assert summary[protocol]["retrievals"] == counts["retrievals"] > 0
         assert summary[protocol]["every_device_share"] == counts["everywhere"] / counts["delivered"]
+
+
+def test_retrievals_counted_a_few_users_at_a_time_are_those_counted_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(load_scenario(SCENARIOS / "readers.yaml"))
+    at_once = results.by_protocol(result.tables, result.log)
+    monkeypatch.setattr(results, "RETRIEVALS_AT_A_TIME", 3)
+    assert results.by_protocol(result.tables, result.log) == at_once
+    assert len(result.tables.columns("retrievals")["message_id"]) > 3 * len(results.device_protocols(result.log))

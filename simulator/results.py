@@ -13,8 +13,8 @@ grouping by kind included) and 0.5 s; what costs now is Python work per record r
 numpy array per column would not remove it, as the keys are text. The summary's statistics are
 taken over numpy arrays of the times (8 bytes a value, no float object per difference), the
 percentiles from a partition (linear) rather than a sort, the masks compared in C and a pair's
-retrievals counted a few users at a time: 0.17 s of CPU at 100k messages and 2.0 s at 1M, where
-sorts and a loop per pair took 0.22 s and 2.7 s, the same numbers to the last bit. The rows as
+retrievals counted a few users at a time: 0.17 s of CPU at 100k messages and 1.7 s at 1M, where
+sorts and a loop per pair took 0.23 s and 2.85 s, the same numbers to the last bit. The rows as
 dicts, which the plots read, are made when first asked for. ``events.csv`` is made into text a part at a time
 (:data:`EVENT_CHUNK_RECORDS`), so its detail texts never all lie in memory at once.
 """
@@ -485,8 +485,8 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns,
     return out
 
 
-RETRIEVALS_AT_A_TIME = 4_096
-"""Retrievals :func:`_retrievals_per_pair` counts at a time (a few MB)."""
+RETRIEVALS_AT_A_TIME = 1_024
+"""Retrievals :func:`_retrievals_per_pair` counts at a time, about (a user with more is counted alone)."""
 
 
 def _retrievals_per_pair(retrievals: Columns, mids: Sequence[str], user: Any, wanted: Any,
@@ -494,8 +494,9 @@ def _retrievals_per_pair(retrievals: Columns, mids: Sequence[str], user: Any, wa
     """How many rows of ``retrievals`` each pair has (a numpy array; 0 but for the ``wanted`` pairs):
     the pairs are (``mids``, the user numbered ``user`` in ``users``). The retrievals and the wanted
     pairs are grouped by user, and counted a group of users at a time (about
-    :data:`RETRIEVALS_AT_A_TIME` retrievals), each group's (user, message) pairs in a Counter: a
-    few MB at a time, where a dict of every recipient's retrieved messages took 15 MiB at 100k messages."""
+    :data:`RETRIEVALS_AT_A_TIME` retrievals), each group's (user, message) pairs in a Counter (a
+    user alone, its message ids): a few MB at a time, where a dict of every recipient's retrieved
+    messages took 15 MiB at 100k messages."""
     import numpy as np
 
     got = np.fromiter(map(users.get, retrievals["recipient"], repeat(len(users))), dtype=np.int32,
@@ -513,7 +514,12 @@ def _retrievals_per_pair(retrievals: Columns, mids: Sequence[str], user: Any, wa
     for group in range(len(firsts) - 1):
         rows = by_user[rows_from[group]:rows_from[group + 1]].tolist()
         at = pairs[pairs_from[group]:pairs_from[group + 1]]
-        if rows and len(at):
+        if not rows or not len(at):
+            continue
+        if firsts[group + 1] - firsts[group] == 1:  # one user: its messages' ids are the keys (no tuple each)
+            held: Counter[Any] = Counter(take(retrievals["message_id"], rows))
+            copies[at] = list(map(held.get, take(mids, at.tolist()), repeat(0)))
+        else:
             held = Counter(zip(got[rows].tolist(), take(retrievals["message_id"], rows), strict=True))
             copies[at] = list(map(held.get, zip(user[at].tolist(), take(mids, at.tolist()), strict=True), repeat(0)))
     return copies

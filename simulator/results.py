@@ -11,8 +11,10 @@ the 100k-message benchmark (in one process, CPU time): the one loop over every r
 row per pair took about 1.1 s for the tables and 1.1 s for the summary, this about 0.9 s (the
 grouping by kind included) and 0.5 s; what costs now is Python work per record read, and a
 numpy array per column would not remove it, as the keys are text. The summary's statistics are
-taken over numpy arrays of the times (8 bytes a value, no float object per difference): 0.27 s
-of CPU at 100k messages where lists took 0.46 s, the same numbers to the last bit. The rows as
+taken over numpy arrays of the times (8 bytes a value, no float object per difference), the
+percentiles from a partition (linear) rather than a sort, the masks compared in C and a pair's
+retrievals counted a few users at a time: 0.17 s of CPU at 100k messages and 1.7 s at 1M, where
+sorts and a loop per pair took 0.23 s and 2.85 s, the same numbers to the last bit. The rows as
 dicts, which the plots read, are made when first asked for. ``events.csv`` is made into text a part at a time
 (:data:`EVENT_CHUNK_RECORDS`), so its detail texts never all lie in memory at once.
 """
@@ -291,21 +293,40 @@ def final_mail_positions(deliveries: Mapping[str, Sequence[Any]]) -> list[int]:
 
 def stats(values: Sequence[float] | Any) -> dict[str, float | None]:
     """mean, p50, p90, p99 and max (linear-interpolated percentiles) of ``values`` (a sequence or a
-    numpy array of floats); None when empty. Sorted by numpy (8 bytes a value, where a sorted list
-    takes a pointer per value beside the float objects), stably, as ``sorted`` does."""
+    numpy array of floats); None when empty. Only the order statistics the percentiles read are
+    found (:func:`_order_statistics`, linear time, where a sort takes n log n); the mean is
+    ``math.fsum``'s correctly rounded sum, whatever the order of the values."""
     import numpy as np
 
-    ordered = np.sort(np.asarray(values, dtype=np.float64), kind="stable")
-    if not len(ordered):
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
         return {"count": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    ordered = _order_statistics(values, (50, 90, 99))
     return {
-        "count": len(ordered),
-        "mean": math.fsum(ordered) / len(ordered),
+        "count": len(values),
+        "mean": math.fsum(values) / len(values),
         "p50": percentile(ordered, 50),
         "p90": percentile(ordered, 90),
         "p99": percentile(ordered, 99),
         "max": float(ordered[-1]),
     }
+
+
+def _order_statistics(values: Any, quantiles: Sequence[float]) -> Any:
+    """``values`` (a numpy array) partly ordered: at every place :func:`percentile` reads for
+    ``quantiles``, and at the last, the value a stable sort puts there (a partition, linear
+    time). Sorted whole, stably, if a zero is negative (``-0.0`` and ``0.0`` are equal, and a
+    partition may swap them)."""
+    import numpy as np
+
+    if (np.signbit(values) & (values == 0)).any():
+        return np.sort(values, kind="stable")
+    last = len(values) - 1
+    places = {last}
+    for q in quantiles:
+        lo = math.floor(last * q / 100.0)
+        places |= {lo, min(lo + 1, last)}
+    return np.partition(values, sorted(places))
 
 
 def percentile(ordered: Sequence[float] | Any, q: float) -> float:
@@ -324,6 +345,14 @@ def _times(column: Sequence[float | None]) -> Any:
     return np.array(column, dtype=np.float64)
 
 
+def _is(column: Sequence[str], text: str) -> Any:
+    """Whether each cell of a table's column of text is ``text``, as a numpy array of booleans
+    (compared in C: the column's strings are a few objects, each shared by many cells)."""
+    import numpy as np
+
+    return np.fromiter(map(eq, column, repeat(text)), dtype=np.bool_, count=len(column))
+
+
 @while_paused
 def summarize(tables: Tables, records: Sequence[Record] | LogColumns, header: dict[str, Any]) -> dict[str, Any]:
     """The summary: counts of (message, recipient) pairs of kind mail, DSNs apart, latencies.
@@ -336,52 +365,71 @@ def summarize(tables: Tables, records: Sequence[Record] | LogColumns, header: di
 
     log = log_columns(records)
     d = tables.columns("deliveries")
-    status, kind = d["status"], d["kind"]
+    status = d["status"]
     final = final_mail_mask(d)
     mail = final.tobytes()  # a byte a pair, for compress
-    of_kind_mail = bytes(k == "mail" for k in kind)
+    of_kind_mail = _is(d["kind"], "mail")
     by_status = Counter(compress(status, mail))
     counts = {
         "submitted": int(final.sum()),
         "delivered": by_status["delivered"],
         "bounced": by_status["bounced"],
         "pending": by_status["pending"],
-        "duplicates": sum(compress(d["duplicates"], of_kind_mail)),  # lists' too
+        "duplicates": sum(compress(d["duplicates"], of_kind_mail.tobytes())),  # lists' too
         "messages": len(set(compress(d["message_id"], mail))),
         "bounces_sent": log.count("bounce_sent"),
         "warnings_sent": log.count("warning_sent"),
     }
-    expanded = sum(1 for k, s in zip(kind, status, strict=True) if k == "mail" and s == "expanded")
+    expanded = int((of_kind_mail & _is(status, "expanded")).sum())
     if expanded:
         counts["expanded"] = expanded
     attempts = list(compress(d["attempts"], mail))
-    q = tables.columns("queues")
-    peak: dict[str, int] = {}
-    for server, length in zip(q["server"], q["queue_length"], strict=True):
-        if length >= peak.get(server, 0):
-            peak[server] = length
-    delivered_mail = np.frombuffer(bytes(s == "delivered" for s in status), dtype=np.bool_) & final
-    delivered_at, retrieved_at = _times(d["delivered_at"]), _times(d["retrieved_at"])
-    retrieved = final & ~np.isnan(retrieved_at)
+    peak = _peaks(tables.columns("queues"))
+    delivered_mail = _is(status, "delivered") & final
+    times = _Times(d)
+    retrieved = final & ~np.isnan(times.retrieved_at)
     summary = {
         **header,
         "counts": counts,
         "latency_s": stats(_times(d["latency_s"])[delivered_mail]),
-        "retrieval_latency_s": stats((retrieved_at - delivered_at)[retrieved]),
-        "end_to_end_latency_s": stats((retrieved_at - _times(d["submitted_at"]))[retrieved]),
+        "retrieval_latency_s": stats((times.retrieved_at - times.delivered_at)[retrieved]),
+        "end_to_end_latency_s": stats((times.retrieved_at - times.submitted_at)[retrieved]),
         "attempts": {
             "total": sum(attempts),
             "mean": (sum(attempts) / len(attempts)) if attempts else None,
             "max": max(attempts, default=0),
         },
-        "peak_queue": dict(sorted(peak.items())),
-        "retrieval_by_protocol": by_protocol(tables, log),
+        "peak_queue": peak,
+        "retrieval_by_protocol": by_protocol(tables, log, times),
         "events": len(log),
     }
     refused = refusals(log)
     if refused:  # only where a capacity limit refused something, so other summaries stay as they were
         summary["refusals"] = refused
     return summary
+
+
+def _peaks(queues: Columns) -> dict[str, int]:
+    """Each server's longest queue (of the servers with a length of 0 or more), in name order."""
+    import numpy as np
+
+    servers: dict[str, int] = {}
+    at = np.fromiter(map(servers.setdefault, queues["server"], map(len, repeat(servers))), dtype=np.int64,
+                     count=len(queues["server"]))
+    peak = np.full(len(servers), -1, dtype=np.int64)
+    np.maximum.at(peak, at, np.asarray(queues["queue_length"], dtype=np.int64))
+    return {server: value for server, value in sorted(zip(servers, peak.tolist(), strict=True)) if value >= 0}
+
+
+class _Times:
+    """The deliveries' columns of times the summary reads, as numpy arrays (made once for it and
+    :func:`by_protocol`)."""
+
+    __slots__ = ("delivered_at", "retrieved_at", "submitted_at")
+
+    def __init__(self, deliveries: Columns) -> None:
+        self.delivered_at, self.retrieved_at, self.submitted_at = (
+            _times(deliveries[name]) for name in ("delivered_at", "retrieved_at", "submitted_at"))
 
 
 def refusals(records: Sequence[Record] | LogColumns) -> dict[str, dict[str, int]]:
@@ -395,49 +443,88 @@ def refusals(records: Sequence[Record] | LogColumns) -> dict[str, dict[str, int]
     return {node: dict(sorted(by_code.items())) for node, by_code in sorted(counts.items())}
 
 
-def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns) -> dict[str, dict[str, Any]]:
+def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns,
+                times: _Times | None = None) -> dict[str, dict[str, Any]]:
     """Per access protocol: delivered mail pairs, how many reached a device and every device,
-    retrieval latency (from delivery) and end-to-end latency (from submission)."""
+    retrieval latency (from delivery) and end-to-end latency (from submission). ``times``: the
+    deliveries' times as :func:`summarize` made them (made here if not given).
+
+    Every user with devices is numbered, so that a pair's protocol and device count are looked up
+    in arrays; a pair's retrievals are counted by :func:`_retrievals_per_pair`."""
     import numpy as np
 
     log = log_columns(records)
     protocol_of = device_protocols(log)
     devices_of = Counter(values[0] for values in log.column(VALUES, log.rows("device")))
-    r = tables.columns("retrievals")
-    held: dict[str, dict[str, int]] = {}  # recipient -> message id -> retrievals (no tuple per pair)
-    for mid, rcpt in zip(r["message_id"], r["recipient"], strict=True):
-        of_rcpt = held.get(rcpt)
-        if of_rcpt is None:
-            held[rcpt] = {mid: 1}
-        else:
-            of_rcpt[mid] = of_rcpt.get(mid, 0) + 1
-    d = tables.columns("deliveries")
-    mids, rcpts = d["message_id"], d["recipient"]
-    delivered_at, retrieved_at = _times(d["delivered_at"]), _times(d["retrieved_at"])
-    submitted_at = _times(d["submitted_at"])
     protocols = sorted(set(protocol_of.values()))
     number = {protocol: n for n, protocol in enumerate(protocols)}
-    delivered_by = np.fromiter(  # each pair's protocol number if it is mail delivered to a user with devices, else -1
-        (number[protocol_of[rcpt]] if kind == "mail" and status == "delivered" and rcpt in protocol_of else -1
-         for kind, status, rcpt in zip(d["kind"], d["status"], rcpts, strict=True)), dtype=np.int64, count=len(rcpts))
-    got = ~np.isnan(retrieved_at)
+    users = {user: n for n, user in enumerate(protocol_of)}  # a user with devices -> its number
+    nobody = len(users)  # the number of a recipient without devices
+    protocol_by_user = np.array([*(number[p] for p in protocol_of.values()), -1], dtype=np.int64)
+    devices_by_user = np.array([*(devices_of[user] for user in protocol_of), 0], dtype=np.int64)
+    d, r = tables.columns("deliveries"), tables.columns("retrievals")
+    times = _Times(d) if times is None else times
+    mids, rcpts = d["message_id"], d["recipient"]
+    user = np.fromiter(map(users.get, rcpts, repeat(nobody)), dtype=np.int64, count=len(rcpts))
+    delivered_by = np.where(_is(d["kind"], "mail") & _is(d["status"], "delivered"), protocol_by_user[user], -1)
+    copies = _retrievals_per_pair(r, mids, user, delivered_by >= 0, users)
+    everywhere = copies >= devices_by_user[user]
+    fetched = ~np.isnan(times.retrieved_at)
     out: dict[str, dict[str, Any]] = {}
     for code, protocol in enumerate(protocols):
         of_protocol = delivered_by == code
-        rows = np.flatnonzero(of_protocol).tolist()
-        retrieved = of_protocol & got
-        copies = [held.get(rcpts[i], {}).get(mids[i], 0) for i in rows]
-        everywhere = sum(n >= devices_of[rcpts[i]] for i, n in zip(rows, copies, strict=True))
+        delivered = int(of_protocol.sum())
+        retrieved = of_protocol & fetched
         out[protocol] = {
             "users": sum(1 for p in protocol_of.values() if p == protocol),
-            "delivered": len(rows),
+            "delivered": delivered,
             "retrieved": int(retrieved.sum()),
-            "retrievals": sum(copies),
-            "every_device_share": (everywhere / len(rows)) if rows else None,
-            "retrieval_latency_s": stats((retrieved_at - delivered_at)[retrieved]),
-            "end_to_end_latency_s": stats((retrieved_at - submitted_at)[retrieved]),
+            "retrievals": int(copies[of_protocol].sum()),
+            "every_device_share": (int((everywhere & of_protocol).sum()) / delivered) if delivered else None,
+            "retrieval_latency_s": stats((times.retrieved_at - times.delivered_at)[retrieved]),
+            "end_to_end_latency_s": stats((times.retrieved_at - times.submitted_at)[retrieved]),
         }
     return out
+
+
+RETRIEVALS_AT_A_TIME = 1_024
+"""Retrievals :func:`_retrievals_per_pair` counts at a time, about (a user with more is counted alone)."""
+
+
+def _retrievals_per_pair(retrievals: Columns, mids: Sequence[str], user: Any, wanted: Any,
+                         users: Mapping[str, int]) -> Any:
+    """How many rows of ``retrievals`` each pair has (a numpy array; 0 but for the ``wanted`` pairs):
+    the pairs are (``mids``, the user numbered ``user`` in ``users``). The retrievals and the wanted
+    pairs are grouped by user, and counted a group of users at a time (about
+    :data:`RETRIEVALS_AT_A_TIME` retrievals), each group's (user, message) pairs in a Counter (a
+    user alone, its message ids): a few MB at a time, where a dict of every recipient's retrieved
+    messages took 15 MiB at 100k messages."""
+    import numpy as np
+
+    got = np.fromiter(map(users.get, retrievals["recipient"], repeat(len(users))), dtype=np.int32,
+                      count=len(retrievals["recipient"]))
+    ends = np.cumsum(np.bincount(got, minlength=len(users) + 1))[:len(users)]  # retrievals up to each user
+    cuts = np.unique(np.searchsorted(ends, np.arange(RETRIEVALS_AT_A_TIME, ends[-1] if len(ends) else 0,
+                                                     RETRIEVALS_AT_A_TIME)))  # the last user of each group
+    firsts = np.r_[0, cuts + 1, len(users)]  # the first user of each group, and the end
+    by_user = np.argsort(got, kind="stable").astype(np.int32)  # the retrievals grouped by user (those without
+    rows_from: Any = np.searchsorted(got[by_user], firsts)  # devices last), and where each group's start
+    pairs = np.flatnonzero(wanted)
+    pairs = pairs[np.argsort(user[pairs], kind="stable")].astype(np.int32)
+    pairs_from: Any = np.searchsorted(user[pairs], firsts)
+    copies = np.zeros(len(mids), dtype=np.int64)
+    for group in range(len(firsts) - 1):
+        rows = by_user[rows_from[group]:rows_from[group + 1]].tolist()
+        at = pairs[pairs_from[group]:pairs_from[group + 1]]
+        if not rows or not len(at):
+            continue
+        if firsts[group + 1] - firsts[group] == 1:  # one user: its messages' ids are the keys (no tuple each)
+            held: Counter[Any] = Counter(take(retrievals["message_id"], rows))
+            copies[at] = list(map(held.get, take(mids, at.tolist()), repeat(0)))
+        else:
+            held = Counter(zip(got[rows].tolist(), take(retrievals["message_id"], rows), strict=True))
+            copies[at] = list(map(held.get, zip(user[at].tolist(), take(mids, at.tolist()), strict=True), repeat(0)))
+    return copies
 
 
 def device_protocols(records: Sequence[Record] | LogColumns) -> dict[str, str]:

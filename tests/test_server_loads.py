@@ -301,3 +301,36 @@ def test_max_inbound_holds_and_is_reached_when_it_refuses(limited: Result) -> No
             if row["refused_max_inbound"]:
                 assert row["sessions_max"] == limit
     assert sum(r["refused_max_inbound"] for r in limited.server_rows) > 0
+
+
+# ---- the reductions servers.csv is counted with -------------------------------------------------
+
+
+def test_a_running_sum_adds_each_groups_steps_in_log_order() -> None:
+    import numpy as np
+
+    groups, steps = np.array([1, 0, 1, 0, 1, 2]), np.array([1, 1, 1, -1, -1, 1])
+    assert loads._running_sum(groups, steps).tolist() == [1, 1, 2, 0, 1, 1]
+    assert loads._running_sum(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_a_level_per_cell_is_its_maximum_and_its_last_value_in_log_order() -> None:
+    import numpy as np
+
+    maxima, last = loads._per_bin(np.array([2, 0, 2, 2]), np.array([5, 1, 3, 4]), 4)
+    assert maxima.tolist() == [1, 0, 5, 0]
+    assert last.tolist() == [1, None, 4, None]
+
+
+def test_the_author_of_a_refused_submission_is_found_far_back() -> None:
+    """The refused message was made 300 messages before its refusal: the look back widens until it
+    finds its ``created`` record; other messages' authors are not read."""
+    from simulator.logcolumns import log_columns
+
+    def made(i: int, author: str) -> tuple[Any, ...]:
+        return (float(i), "created", f"m{i}", "office", ("mail", author, author, ("x@a.example",), 10, 10, None, None))
+
+    records = [made(0, "alice@a.example"), *(made(i, "bob@b.example") for i in range(1, 301)),
+               (301.0, "bounced", "m0", "office", ("x@a.example", "550", "submission", "-", None)),
+               (302.0, "bounced", "m7", "mx.a", ("x@a.example", "550", "refused", "-", "mx.b"))]
+    assert loads._submission_authors(log_columns(records)) == {"m0": "alice@a.example"}

@@ -1,0 +1,169 @@
+"""The (message, recipient) pairs of a log's messages, numbered, and records matched to them by number.
+
+Derivation gathers what each kind of record says about a pair into columns indexed by the pair's
+number. Finding the number of a record's pair is done a column of records at a time: each message
+id is looked up once in a dict of message ids (one C call for the column, no tuple made per
+record), each recipient in a small dict of recipient addresses, and the pair is then found among
+the pairs as an integer key (message number times recipients plus recipient number) by a binary
+search over the keys sorted (numpy). Looking up ``(message id, recipient)`` tuples in a dict of
+every pair instead costs a tuple made, hashed and compared per record, in an order that is not
+the dict's: about three times the time at a million messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import chain, repeat
+from typing import Any
+
+import numpy as np
+
+from .coded import take
+
+NONE = -1
+"""The number of a pair (or message, or recipient) that is not numbered."""
+
+
+def numbers_of(number: Mapping[Any, int], keys: Sequence[Any]) -> Any:
+    """The number of each of ``keys`` in ``number`` (:data:`NONE` for a key it has not) as a numpy
+    array: one C call when every key is there (as in a run's log), one per key otherwise."""
+    try:
+        found = take(number, keys)
+    except KeyError:
+        found = list(map(number.get, keys, repeat(NONE)))
+    return np.fromiter(found, dtype=np.int64, count=len(found))
+
+
+def identities(objects: Sequence[object]) -> Any:
+    """Each object's identity as a numpy array of unsigned integers: the pointers an object array of
+    them holds, read as numbers (no Python call per object, as ``map(id, ...)`` would make). The
+    array keeps the objects alive, so no identity in it can be reused while it is."""
+    if not objects:
+        return np.zeros(0, dtype=np.uintp)
+    return np.frombuffer(np.fromiter(objects, dtype=object, count=len(objects)), dtype=np.uintp)
+
+
+class MessageNumbers:
+    """Message ids numbered in order (0, 1, ...; each id made once), and the ids records name
+    matched to them: by identity (a run logs one string object per message, so every record of a
+    message names the same object), then by value for those not found so (a log read back from a
+    file has a string per record)."""
+
+    __slots__ = ("_by_identity", "_identities", "_number", "ids")
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = ids
+        found = identities(ids)
+        self._by_identity = np.argsort(found)  # message numbers in the order of their identities
+        self._identities = found[self._by_identity]
+        self._number: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def number(self) -> dict[str, int]:
+        """Each message id's number (made when first asked for)."""
+        if self._number is None:
+            self._number = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        return self._number
+
+    def of(self, ids: Sequence[str]) -> Any:
+        """The number of each message id (:data:`NONE` for one not numbered)."""
+        wanted = identities(ids)
+        numbers = np.full(len(ids), NONE, dtype=np.int64)
+        if len(self._identities):
+            at = np.minimum(np.searchsorted(self._identities, wanted), len(self._identities) - 1)
+            same = self._identities[at] == wanted
+            numbers[same] = self._by_identity[at[same]]
+        else:
+            same = np.zeros(len(ids), dtype=np.bool_)
+        if not same.all():
+            others = np.flatnonzero(~same)
+            numbers[others] = numbers_of(self.number, take(ids, others.tolist()))
+        return numbers
+
+
+class PairNumbers:
+    """The pairs of messages numbered in order: message 0's recipients, then message 1's, and so
+    on. A pair named twice by its message has the number of its last naming (as a dict would)."""
+
+    __slots__ = ("_by_key", "_count", "_first", "_keys", "message", "named_twice", "owner", "pairs", "recipient",
+                 "recipient_code", "recipients")
+
+    def __init__(self, message: MessageNumbers, recipients: Sequence[Sequence[str]]) -> None:
+        """``message``: the messages numbered; ``recipients``: each message's recipients, in that order."""
+        self.message = message
+        self.recipients = list(chain.from_iterable(recipients))  # each pair's recipient
+        self.pairs = len(self.recipients)
+        self.recipient: dict[str, int] = {rcpt: code for code, rcpt in enumerate(dict.fromkeys(self.recipients))}
+        self.recipient_code = numbers_of(self.recipient, self.recipients)  # each pair's recipient number
+        self._count = np.array(list(map(len, recipients)), dtype=np.int64)  # each message's pairs
+        self._first = np.cumsum(self._count) - self._count  # each message's first pair
+        self.owner = np.repeat(np.arange(len(recipients), dtype=np.int64), self._count)  # each pair's message
+        keys = self._key(self.owner, self.recipient_code)
+        self._by_key = np.argsort(keys, kind="stable")  # pair numbers by key; one key's pairs in order
+        self._keys = keys[self._by_key]
+        self.named_twice = bool(np.any(self._keys[1:] == self._keys[:-1]))
+
+    def _key(self, messages: Any, recipients: Any) -> Any:
+        return messages * max(len(self.recipient), 1) + recipients
+
+    def messages(self, ids: Sequence[str]) -> Any:
+        """The number of each message id (:data:`NONE` for one not numbered)."""
+        return self.message.of(ids)
+
+    def numbers(self, messages: Any, rcpts: Sequence[str]) -> Any:
+        """The pair number of each (message number, recipient) (:data:`NONE` for a pair not numbered).
+        A message of one recipient has its pair at its first; the pairs of others are found by key."""
+        codes = numbers_of(self.recipient, rcpts)
+        numbers = np.full(len(codes), NONE, dtype=np.int64)
+        named = np.flatnonzero((messages != NONE) & (codes != NONE))
+        messages, codes = messages[named], codes[named]
+        count = self._count[messages]
+        alone = count == 1
+        first = self._first[messages[alone]]
+        numbers[named[alone]] = np.where(self.recipient_code[first] == codes[alone], first, NONE)
+        several = count > 1
+        keys = self._key(messages[several], codes[several])
+        at = np.searchsorted(self._keys, keys, side="right") - 1  # a key's last pair
+        found = (at >= 0) & (self._keys[np.maximum(at, 0)] == keys)
+        numbers[named[several]] = np.where(found, self._by_key[at], NONE)
+        return numbers
+
+    def of(self, ids: Sequence[str], rcpts: Sequence[str]) -> Any:
+        """The pair number of each (message id, recipient) (:data:`NONE` for a pair not numbered)."""
+        return self.numbers(self.messages(ids), rcpts)
+
+    def of_each(self, ids: Sequence[str], rcpts: Sequence[Sequence[str]]) -> Any:
+        """The pair numbers of records that each name a message and several of its recipients, one
+        number per recipient, in order."""
+        named = np.fromiter(map(len, rcpts), dtype=np.int64, count=len(rcpts))
+        return self.numbers(np.repeat(self.messages(ids), named), list(chain.from_iterable(rcpts)))
+
+    def own_numbers(self) -> Any:
+        """Each pair's number as looked up (itself, or for a pair named twice its last naming)."""
+        return self._by_key[np.searchsorted(self._keys, self._key(self.owner, self.recipient_code), side="right") - 1]
+
+
+def first_of(pairs: Any, count: int) -> Any:
+    """The position in ``pairs`` (pair numbers, :data:`NONE` for none) of each of ``count`` pairs'
+    first mention; ``len(pairs)`` for a pair not mentioned."""
+    first = np.full(count, len(pairs), dtype=np.int64)
+    mentioned = pairs != NONE
+    np.minimum.at(first, pairs[mentioned], np.flatnonzero(mentioned))
+    return first
+
+
+def last_of(pairs: Any, count: int) -> Any:
+    """The position in ``pairs`` (pair numbers, :data:`NONE` for none) of each of ``count`` pairs'
+    last mention; :data:`NONE` for a pair not mentioned."""
+    last = np.full(count, NONE, dtype=np.int64)
+    mentioned = pairs != NONE
+    np.maximum.at(last, pairs[mentioned], np.flatnonzero(mentioned))
+    return last
+
+
+def unless(pairs: Any, excluded: Any) -> Any:
+    """``pairs`` (pair numbers), :data:`NONE` in place of those ``excluded`` (a mask over the pairs)."""
+    return np.where((pairs != NONE) & ~excluded[np.maximum(pairs, 0)], pairs, NONE)

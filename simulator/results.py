@@ -201,12 +201,12 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     del delivered, first, times
 
     got = log.positions("retrieved")
-    got_mids, got_values, got_times = log.at(MESSAGE_ID, got.tolist()), log.at(VALUES, got.tolist()), log.array_at(
-        TIME, got)
+    got_mids, got_values = log.at(MESSAGE_ID, got.tolist()), log.at(VALUES, got.tolist())
+    got_times = log.array_at(TIME, got).tolist()
     got_rcpts = list(map(itemgetter(0), got_values))
     first = first_of(pairs.of(got_mids, got_rcpts), count)
-    retrieved_at = np.full(count, None, dtype=object)
-    retrieved_at[first < len(got)] = got_times[first[first < len(got)]]
+    retrieved_at = np.full(count, None, dtype=object)  # the retrievals table's time objects, not copies of them
+    retrieved_at[first < len(got)] = _objects(got_times)[first[first < len(got)]]
     del got, first
 
     tried = log.where("attempt")
@@ -235,12 +235,13 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     code[bounced] = _objects([row[4][1] for row in bounces])[first[bounced]]  # the first bounce's
     del deferred, deferrals, failed, last, bounces, first, bounced
 
+    owners = pairs.owner.tolist()
+    submitted_at = take(submitted.tolist(), owners)  # a message's pairs share its time's object
     submitted = submitted[pairs.owner]
     if pairs.named_twice:  # a pair named twice: every row of it as its numbered one
         rows = pairs.own_numbers()
         delivered_at, has_delivery, retrieved_at, tries, state, code, duplicates = (
             column[rows] for column in (delivered_at, has_delivery, retrieved_at, tries, state, code, duplicates))
-    owners = pairs.owner.tolist()
     recipients = pairs.recipients
     del pairs
     made_by = take(made_values, owners)
@@ -248,15 +249,17 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
         "message_id": take(made_ids, owners), "kind": list(map(itemgetter(0), made_by)),
         "sender": list(map(itemgetter(1), made_by)), "recipient": recipients,
         "size_bytes": list(map(itemgetter(4), made_by)), "wire_bytes": list(map(itemgetter(5), made_by)),
-        "submitted_at": submitted.tolist(), "delivered_at": _where(delivered_at, has_delivery),
+        "submitted_at": submitted_at, "delivered_at": _where(delivered_at, has_delivery),
         "retrieved_at": retrieved_at.tolist(), "attempts": tries.tolist(),
         "status": np.array(_STATUSES, dtype=object)[state].tolist(), "code": code.tolist(),
         "latency_s": _where(delivered_at - submitted, has_delivery),
         "duplicates": duplicates.tolist(), "about": [v[6] or "" for v in made_by],
     }
+    del made_by, owners, made_values, submitted, delivered_at, has_delivery, retrieved_at, tries, state, code
+    del duplicates
     retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
                            "device": list(map(itemgetter(1), got_values)),
-                           "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times.tolist()}
+                           "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
     changed = log.positions("enqueued", "dequeued")
     queues: Columns = {
         "time": [0.0] * len(servers) + log.array_at(TIME, changed).tolist(),

@@ -5,12 +5,16 @@ summary's header): nothing reaches back into the simulation. Times are written a
 shortest exact float text (sub-microsecond precision), so the same seed gives identical files.
 
 The tables are held as columns (:class:`Tables`) and derived by kind of record
-(:mod:`simulator.logcolumns`): each table reads only the records it is made of, and the pairs are
-numbered once so that what the other records say is gathered by number. Chosen by measurement on
-the 100k-message benchmark (in one process, CPU time): the one loop over every record with a dict
-row per pair took about 1.1 s for the tables and 1.1 s for the summary, this about 0.9 s (the
-grouping by kind included) and 0.5 s; what costs now is Python work per record read, and a
-numpy array per column would not remove it, as the keys are text. The summary's statistics are
+(:mod:`simulator.logcolumns`): each table reads only the records it is made of. Chosen by
+measurement on the 100k-message benchmark (in one process, CPU time): the one loop over every
+record with a dict row per pair took about 1.1 s for the tables and 1.1 s for the summary, this
+about 0.9 s (the grouping by kind included) and 0.5 s. The pairs are numbered once
+(:mod:`simulator.pairnumbers`) and what the other records say is gathered into numpy arrays by
+pair number, a column of records at a time; looking each record's pair up as a ``(message id,
+recipient)`` tuple in a dict of every pair took 0.46 s at 100k messages but 6.3-6.9 s at 1M
+(benchmark scenario, 1.2 million pairs), growing faster than the messages as the records come in
+an order that is not the dict's; this takes 0.29 s and 3.0 s, the tables the same to the type of
+each value. The summary's statistics are
 taken over numpy arrays of the times (8 bytes a value, no float object per difference): 0.27 s
 of CPU at 100k messages where lists took 0.46 s, the same numbers to the last bit. The rows as
 dicts, which the plots read, are made when first asked for. ``events.csv`` is made into text a part at a time
@@ -132,13 +136,13 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
 
     log = log_columns(records)
     made = log.positions("created")
-    made_ids, made_values = log.at(MESSAGE_ID, made.tolist()), log.at(VALUES, made.tolist())
+    made_ids, made_values = log.at(MESSAGE_ID, made_at := made.tolist()), log.at(VALUES, made_at)
     submitted = log.array_at(TIME, made)  # floats (objects if the log keeps its times as given)
     if len(set(made_ids)) < len(made_ids):  # an id made twice (not in a run's log): as a dict of them would hold it
         last = dict(zip(made_ids, range(len(made_ids)), strict=True))  # id -> its last record, in the order first made
         kept = list(last.values())
         made_ids, made_values, submitted = list(last), take(made_values, kept), submitted[kept]
-    del made
+    del made, made_at
     messages = MessageNumbers(made_ids)
 
     added: dict[str, list[str]] = {}  # message id -> recipients aliases added, in order
@@ -173,8 +177,7 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     del recipients, messages
 
     delivered = log.positions("delivered")
-    first = first_of(pairs.of(log.at(MESSAGE_ID, delivered.tolist()),
-                              list(map(itemgetter(0), log.at(VALUES, delivered.tolist())))), count)
+    first = first_of(pairs.of(*_named(log, delivered.tolist())), count)
     has_delivery = first < len(delivered)
     times = log.array_at(TIME, delivered)  # floats (objects if the log keeps its times as given)
     delivered_at = np.zeros(count, dtype=times.dtype)  # a time where has_delivery
@@ -201,22 +204,20 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     del delivered, first, times
 
     got = log.positions("retrieved")
-    got_mids, got_values = log.at(MESSAGE_ID, got.tolist()), log.at(VALUES, got.tolist())
+    got_mids, got_values = log.at(MESSAGE_ID, got_at := got.tolist()), log.at(VALUES, got_at)
     got_times = log.array_at(TIME, got).tolist()
     got_rcpts = list(map(itemgetter(0), got_values))
     first = first_of(pairs.of(got_mids, got_rcpts), count)
     retrieved_at = np.full(count, None, dtype=object)  # the retrievals table's time objects, not copies of them
     retrieved_at[first < len(got)] = _objects(got_times)[first[first < len(got)]]
-    del got, first
+    del got, got_at, first
 
-    tried = log.where("attempt")
-    attempts = pairs.of_each(log.at(MESSAGE_ID, tried), list(map(itemgetter(0), log.at(VALUES, tried))))
+    attempts = pairs.of_each(*_named(log, log.where("attempt")))
     tries = np.bincount(attempts[attempts != NONE], minlength=count)
     tries[(tries == 0) & has_delivery] = 1  # delivered to a mailbox (or taken by a list) on the server it was at
-    del tried, attempts
-    again = log.where("duplicate")
-    duplicated = pairs.of(log.at(MESSAGE_ID, again), list(map(itemgetter(0), log.at(VALUES, again))))
-    duplicates = np.bincount(duplicated[duplicated != NONE], minlength=count)
+    del attempts
+    again = pairs.of(*_named(log, log.where("duplicate")))
+    duplicates = np.bincount(again[again != NONE], minlength=count)
     if expansions:
         duplicates += copies
 
@@ -272,6 +273,11 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
 _STATUSES = ("pending", "delivered", "expanded", "bounced")
 """A pair's status by its number in :func:`derive`."""
 _EXPANDED, _BOUNCED = 2, 3
+
+
+def _named(log: LogColumns, positions: list[int]) -> tuple[list[str], list[Any]]:
+    """The message ids and first fields (the recipient, or recipients) of the records at ``positions``."""
+    return log.at(MESSAGE_ID, positions), list(map(itemgetter(0), log.at(VALUES, positions)))
 
 
 def _where(values: Any, known: Any) -> list[Any]:

@@ -18,8 +18,8 @@ up in a dict of the ids about 0.35 µs (its number put in an array included), by
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from itertools import chain, repeat
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain, islice, repeat
 from typing import Any
 
 import numpy as np
@@ -40,13 +40,21 @@ def numbers_of(number: Mapping[Any, int], keys: Sequence[Any]) -> Any:
     return np.fromiter(found, dtype=np.int64, count=len(found))
 
 
+PART = 16_384
+"""Objects read at a time where each is touched twice (a reference taken, then let go): a part's
+objects are still in the processor's cache the second time."""
+
+
 def identities(objects: Sequence[object]) -> Any:
-    """Each object's identity as a numpy array of unsigned integers: the pointers an object array of
-    them holds, read as numbers (no Python call per object, as ``map(id, ...)`` would make). The
-    array keeps the objects alive, so no identity in it can be reused while it is."""
-    if not objects:
-        return np.zeros(0, dtype=np.uintp)
-    return np.frombuffer(np.fromiter(objects, dtype=object, count=len(objects)), dtype=np.uintp)
+    """Each object's identity as a numpy array of unsigned integers: the pointers a numpy object
+    array of them holds, read as numbers (no Python call per object, as ``map(id, ...)`` would
+    make), :data:`PART` objects at a time. Two identities are equal only if their objects are one
+    while both are alive: the caller keeps ``objects`` alive while it compares them."""
+    found = np.empty(len(objects), dtype=np.uintp)
+    for start in range(0, len(objects), PART):
+        part = np.fromiter(objects[start:start + PART], dtype=object, count=min(PART, len(objects) - start))
+        found[start:start + len(part)] = np.frombuffer(part, dtype=np.uintp)
+    return found
 
 
 class MessageNumbers:
@@ -76,14 +84,13 @@ class MessageNumbers:
 
     def of(self, ids: Sequence[str]) -> Any:
         """The number of each message id (:data:`NONE` for one not numbered)."""
+        if not self.ids:
+            return np.full(len(ids), NONE, dtype=np.int64)
         wanted = identities(ids)
-        numbers = np.full(len(ids), NONE, dtype=np.int64)
-        if len(self._identities):
-            at = np.minimum(np.searchsorted(self._identities, wanted), len(self._identities) - 1)
-            same = self._identities[at] == wanted
-            numbers[same] = self._by_identity[at[same]]
-        else:
-            same = np.zeros(len(ids), dtype=np.bool_)
+        at = np.searchsorted(self._identities, wanted)
+        np.minimum(at, len(self.ids) - 1, out=at)
+        same = self._identities[at] == wanted
+        numbers = self._by_identity[at]
         if not same.all():
             others = np.flatnonzero(~same)
             numbers[others] = numbers_of(self.number, take(ids, others.tolist()))
@@ -97,16 +104,23 @@ class PairNumbers:
     __slots__ = ("_by_key", "_count", "_first", "_keys", "message", "named_twice", "owner", "pairs", "recipient",
                  "recipient_code", "recipients")
 
-    def __init__(self, message: MessageNumbers, recipients: Sequence[Sequence[str]]) -> None:
-        """``message``: the messages numbered; ``recipients``: each message's recipients, in that order."""
+    def __init__(self, message: MessageNumbers, recipients: Iterable[Sequence[str]]) -> None:
+        """``message``: the messages numbered; ``recipients``: each message's recipients, in that
+        order (read :data:`PART` messages at a time, each message's still in the processor's cache
+        as its recipients are counted)."""
         self.message = message
-        self.recipients = list(chain.from_iterable(recipients))  # each pair's recipient
+        self.recipients: list[str] = []  # each pair's recipient
+        counts: list[int] = []
+        recipients = iter(recipients)
+        while part := list(islice(recipients, PART)):
+            self.recipients += chain.from_iterable(part)
+            counts += map(len, part)
         self.pairs = len(self.recipients)
         self.recipient: dict[str, int] = {rcpt: code for code, rcpt in enumerate(dict.fromkeys(self.recipients))}
         self.recipient_code = numbers_of(self.recipient, self.recipients)  # each pair's recipient number
-        self._count = np.array(list(map(len, recipients)), dtype=np.int64)  # each message's pairs
+        self._count = np.array(counts, dtype=np.int64)  # each message's pairs
         self._first = np.cumsum(self._count) - self._count  # each message's first pair
-        self.owner = np.repeat(np.arange(len(recipients), dtype=np.int64), self._count)  # each pair's message
+        self.owner = np.repeat(np.arange(len(counts), dtype=np.int64), self._count)  # each pair's message
         keys = self._key(self.owner, self.recipient_code)
         self._by_key = np.argsort(keys, kind="stable")  # pair numbers by key; one key's pairs in order
         self._keys = keys[self._by_key]
@@ -120,21 +134,29 @@ class PairNumbers:
         return self.message.of(ids)
 
     def numbers(self, messages: Any, rcpts: Sequence[str]) -> Any:
-        """The pair number of each (message number, recipient) (:data:`NONE` for a pair not numbered).
-        A message of one recipient has its pair at its first; the pairs of others are found by key."""
+        """The pair number of each (message number, recipient) (:data:`NONE` for a pair not numbered)."""
         codes = numbers_of(self.recipient, rcpts)
+        named = (messages != NONE) & (codes != NONE)
+        if named.all():
+            return self._numbers(messages, codes)
         numbers = np.full(len(codes), NONE, dtype=np.int64)
-        named = np.flatnonzero((messages != NONE) & (codes != NONE))
-        messages, codes = messages[named], codes[named]
-        count = self._count[messages]
+        numbers[named] = self._numbers(messages[named], codes[named])
+        return numbers
+
+    def _numbers(self, messages: Any, codes: Any) -> Any:
+        """:meth:`numbers` of messages and recipients that are numbered. A message of one recipient
+        has its pair at its first; the pairs of others are found by key."""
+        if not self.pairs:
+            return np.full(len(codes), NONE, dtype=np.int64)
+        count, first = self._count[messages], self._first[messages]
         alone = count == 1
-        first = self._first[messages[alone]]
-        numbers[named[alone]] = np.where(self.recipient_code[first] == codes[alone], first, NONE)
-        several = count > 1
-        keys = self._key(messages[several], codes[several])
-        at = np.searchsorted(self._keys, keys, side="right") - 1  # a key's last pair
-        found = (at >= 0) & (self._keys[np.maximum(at, 0)] == keys)
-        numbers[named[several]] = np.where(found, self._by_key[at], NONE)
+        alone &= self.recipient_code[np.minimum(first, self.pairs - 1)] == codes
+        numbers = np.where(alone, first, NONE)
+        several = np.flatnonzero(count > 1)
+        if len(several):
+            keys = self._key(messages[several], codes[several])
+            at = np.searchsorted(self._keys, keys, side="right") - 1  # a key's last pair (-1: none)
+            numbers[several] = np.where((at >= 0) & (self._keys[at] == keys), self._by_key[at], NONE)
         return numbers
 
     def of(self, ids: Sequence[str], rcpts: Sequence[str]) -> Any:

@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from itertools import compress
 from operator import itemgetter
 from pathlib import Path
@@ -36,7 +37,7 @@ from .collector import while_paused
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
 from .csv_columns import csv_file, write_csv
 from .event_cells import DetailCells
-from .eventlog import Record
+from .eventlog import READ_RECORDS, Record
 from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns, take
 
 DELIVERY_COLUMNS = (
@@ -167,11 +168,13 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
 
     # the pairs: the recipients of each message (``to``, then those aliases added), in the order made;
     # what the other records say is gathered into arrays by pair number
-    recipients = list(map(itemgetter(3), made_values))
-    for mid, rcpts in added.items():
-        if mid in messages.number:
-            m = messages.number[mid]
-            recipients[m] = (*recipients[m], *rcpts)
+    recipients: Iterable[Sequence[str]] = map(itemgetter(3), made_values)
+    if added:
+        recipients = list(recipients)
+        for mid, rcpts in added.items():
+            if mid in messages.number:
+                m = messages.number[mid]
+                recipients[m] = (*recipients[m], *rcpts)
     pairs = PairNumbers(messages, recipients)
     count = pairs.pairs
     del recipients, messages
@@ -204,9 +207,9 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     del delivered, first, times
 
     got = log.positions("retrieved")
-    got_mids, got_values = log.at(MESSAGE_ID, got_at := got.tolist()), log.at(VALUES, got_at)
+    got_mids = log.at(MESSAGE_ID, got_at := got.tolist())
+    got_rcpts, devices, protocols = _fields(partial(log.at, VALUES), got_at, 0, 1, 2)
     got_times = log.array_at(TIME, got).tolist()
-    got_rcpts = list(map(itemgetter(0), got_values))
     first = first_of(pairs.of(got_mids, got_rcpts), count)
     retrieved_at = np.full(count, None, dtype=object)  # the retrievals table's time objects, not copies of them
     retrieved_at[first < len(got)] = _objects(got_times)[first[first < len(got)]]
@@ -245,27 +248,25 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
             column[rows] for column in (delivered_at, has_delivery, retrieved_at, tries, state, code, duplicates))
     recipients = pairs.recipients
     del pairs
-    made_by = take(made_values, owners)
+    kinds, senders, sizes_bytes, wires_bytes, abouts = _fields(partial(take, made_values), owners, 0, 1, 4, 5, 6)
     deliveries: Columns = {
-        "message_id": take(made_ids, owners), "kind": list(map(itemgetter(0), made_by)),
-        "sender": list(map(itemgetter(1), made_by)), "recipient": recipients,
-        "size_bytes": list(map(itemgetter(4), made_by)), "wire_bytes": list(map(itemgetter(5), made_by)),
+        "message_id": take(made_ids, owners), "kind": kinds, "sender": senders, "recipient": recipients,
+        "size_bytes": sizes_bytes, "wire_bytes": wires_bytes,
         "submitted_at": submitted_at, "delivered_at": _where(delivered_at, has_delivery),
         "retrieved_at": retrieved_at.tolist(), "attempts": tries.tolist(),
         "status": np.array(_STATUSES, dtype=object)[state].tolist(), "code": code.tolist(),
         "latency_s": _where(delivered_at - submitted, has_delivery),
-        "duplicates": duplicates.tolist(), "about": [v[6] or "" for v in made_by],
+        "duplicates": duplicates.tolist(), "about": [about or "" for about in abouts],
     }
-    del made_by, owners, made_values, submitted, delivered_at, has_delivery, retrieved_at, tries, state, code
+    del abouts, owners, made_values, submitted, delivered_at, has_delivery, retrieved_at, tries, state, code
     del duplicates
-    retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
-                           "device": list(map(itemgetter(1), got_values)),
-                           "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
+    retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts, "device": devices, "protocol": protocols,
+                           "retrieved_at": got_times}
     changed = log.positions("enqueued", "dequeued")
     queues: Columns = {
         "time": [0.0] * len(servers) + log.array_at(TIME, changed).tolist(),
         "server": [*servers, *log.array_at(NODE, changed).tolist()],
-        "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.at(VALUES, changed.tolist()))),
+        "queue_length": [0] * len(servers) + _fields(partial(log.at, VALUES), changed.tolist(), 0)[0],
     }
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
 
@@ -277,7 +278,18 @@ _EXPANDED, _BOUNCED = 2, 3
 
 def _named(log: LogColumns, positions: list[int]) -> tuple[list[str], list[Any]]:
     """The message ids and first fields (the recipient, or recipients) of the records at ``positions``."""
-    return log.at(MESSAGE_ID, positions), list(map(itemgetter(0), log.at(VALUES, positions)))
+    return log.at(MESSAGE_ID, positions), _fields(partial(log.at, VALUES), positions, 0)[0]
+
+
+def _fields(rows: Callable[[list[int]], list[Any]], keys: list[int], *fields: int) -> list[list[Any]]:
+    """Fields ``fields`` of the rows (tuples) ``rows(keys)`` gives, a list each, made
+    :data:`READ_RECORDS` keys at a time: each row is still in the processor's cache as its fields are read."""
+    columns: list[list[Any]] = [[] for _ in fields]
+    for start in range(0, len(keys), READ_RECORDS):
+        part = rows(keys[start:start + READ_RECORDS])
+        for column, field in zip(columns, fields, strict=True):
+            column += map(itemgetter(field), part)
+    return columns
 
 
 def _where(values: Any, known: Any) -> list[Any]:

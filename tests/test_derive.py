@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from simulator import load_scenario, run
+from simulator import load_scenario, pairnumbers, results, run
 from simulator.pairnumbers import NONE, MessageNumbers, PairNumbers, first_of, last_of
 from simulator.results import DELIVERY_COLUMNS, derive
 
@@ -103,6 +103,17 @@ def test_ids_matched_by_value_give_the_tables_ids_matched_by_identity_give(
     assert derive(_ids_copied(records), servers) == tables
     statuses = set(tables.columns("deliveries")["status"])
     assert {"delivered", "expanded"} <= statuses
+
+
+def test_read_in_small_parts_the_tables_are_the_same(listed: tuple[list[tuple[Any, ...]], list[str]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    records, servers = listed
+    tables = derive(records, servers)
+    monkeypatch.setattr(results, "READ_RECORDS", 7)
+    monkeypatch.setattr(pairnumbers, "PART", 5)
+    assert len(tables.columns("deliveries")["message_id"]) > 7 * 5
+    assert derive(records, servers) == tables
+    assert derive(_ids_copied(records), servers) == tables
 
 
 def test_times_kept_as_given_stay_of_their_type(listed: tuple[list[tuple[Any, ...]], list[str]]) -> None:

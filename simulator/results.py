@@ -10,11 +10,13 @@ measurement on the 100k-message benchmark (in one process, CPU time): the one lo
 record with a dict row per pair took about 1.1 s for the tables and 1.1 s for the summary, this
 about 0.9 s (the grouping by kind included) and 0.5 s. The pairs are numbered once
 (:mod:`simulator.pairnumbers`) and what the other records say is gathered into numpy arrays by
-pair number, a column of records at a time; looking each record's pair up as a ``(message id,
-recipient)`` tuple in a dict of every pair took 0.46 s at 100k messages but 6.3-6.9 s at 1M
-(benchmark scenario, 1.2 million pairs), growing faster than the messages as the records come in
-an order that is not the dict's; this takes 0.29 s and 3.0 s, the tables the same to the type of
-each value. The summary's statistics are
+pair number, a column of records at a time, each record's fields read a part of the records at a
+time (a record is still in the processor's cache when read again). Looking each record's pair up
+as a ``(message id, recipient)`` tuple in a dict of every pair took 0.39-0.43 s at 100k messages
+but 6.6-7.1 s at 1M (benchmark scenario, 1.2 million pairs; derived again in the process that
+ran it), growing faster than the messages as the records come in an order that is not the dict's;
+this takes 0.24 s and 3.3-3.4 s, the tables the same to the type of each value.
+The summary's statistics are
 taken over numpy arrays of the times (8 bytes a value, no float object per difference): 0.27 s
 of CPU at 100k messages where lists took 0.46 s, the same numbers to the last bit. The rows as
 dicts, which the plots read, are made when first asked for. ``events.csv`` is made into text a part at a time

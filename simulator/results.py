@@ -5,16 +5,21 @@ summary's header): nothing reaches back into the simulation. Times are written a
 shortest exact float text (sub-microsecond precision), so the same seed gives identical files.
 
 The tables are held as columns (:class:`Tables`) and derived by kind of record
-(:mod:`simulator.logcolumns`): each table reads only the records it is made of, and the pairs are
-numbered once so that what the other records say is gathered by number. Chosen by measurement on
-the 100k-message benchmark (in one process, CPU time): the one loop over every record with a dict
-row per pair took about 1.1 s for the tables and 1.1 s for the summary, this about 0.9 s (the
-grouping by kind included) and 0.5 s; what costs now is Python work per record read, and a
-numpy array per column would not remove it, as the keys are text. The summary's statistics are
-taken over numpy arrays of the times (8 bytes a value, no float object per difference), the
-percentiles from a partition (linear) rather than a sort, the masks compared in C and a pair's
-retrievals counted a few users at a time: 0.17 s of CPU at 100k messages and 1.7 s at 1M, where
-sorts and a loop per pair took 0.23 s and 2.85 s, the same numbers to the last bit. The rows as
+(:mod:`simulator.logcolumns`): each table reads only the records it is made of. Chosen by
+measurement on the 100k-message benchmark (in one process, CPU time): the one loop over every
+record with a dict row per pair took about 1.1 s for the tables and 1.1 s for the summary, this
+about 0.9 s (the grouping by kind included) and 0.5 s. The pairs are numbered once
+(:mod:`simulator.pairnumbers`) and what the other records say is gathered into numpy arrays by
+pair number, a column of records at a time, each record's fields read a part of the records at a
+time (a record is still in the processor's cache when read again). Looking each record's pair up
+as a ``(message id, recipient)`` tuple in a dict of every pair took 0.39-0.43 s at 100k messages
+but 6.6-7.1 s at 1M (benchmark scenario, 1.2 million pairs; derived again in the process that
+ran it), growing faster than the messages as the records come in an order that is not the dict's;
+this takes 0.24 s and 3.3-3.4 s, the tables the same to the type of each value. The summary's
+statistics are taken over numpy arrays of the times (8 bytes a value, no float object per
+difference), the percentiles from a partition (linear) rather than a sort, the masks compared in
+C and a pair's retrievals counted a few users at a time: 0.17 s of CPU at 100k messages and 1.7 s
+at 1M, where sorts and a loop per pair took 0.23 s and 2.85 s, the same numbers to the last bit. The rows as
 dicts, which the plots read, are made when first asked for. ``events.csv`` is made into text a part at a time
 (:data:`EVENT_CHUNK_RECORDS`), so its detail texts never all lie in memory at once.
 """
@@ -24,7 +29,8 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from itertools import compress, repeat
 from operator import eq, itemgetter, ne
 from pathlib import Path
@@ -34,7 +40,7 @@ from .collector import while_paused
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
 from .csv_columns import csv_file, write_csv
 from .event_cells import DetailCells
-from .eventlog import Record
+from .eventlog import READ_RECORDS, Record
 from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns, take
 
 DELIVERY_COLUMNS = (
@@ -128,36 +134,30 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
       bounce would not change it, and a delivery makes the code 250 whatever came before);
     - a list's copy is submitted when the message it copies was, up the chain of copies.
     """
-    log = log_columns(records)
-    made = log.where("created")
-    made_ids = log.at(MESSAGE_ID, made)
-    messages: dict[str, tuple[Any, ...]] = dict(zip(made_ids, log.at(VALUES, made), strict=True))
-    created_at: dict[str, float] = dict(zip(made_ids, log.at(TIME, made), strict=True))
-    del made, made_ids
-    delivered = log.where("delivered")
-    delivered_ids = log.at(MESSAGE_ID, delivered)
-    delivered_rcpts = list(map(itemgetter(0), log.at(VALUES, delivered)))
+    import numpy as np
 
-    taken: dict[tuple[str, str], float] = {}  # pair -> when a list or alias took it (before any delivery)
-    copies: Counter[tuple[str, str]] = Counter()  # pair -> a list's second copies
+    from .pairnumbers import NONE, MessageNumbers, PairNumbers, first_of, last_of, unless
+
+    log = log_columns(records)
+    made = log.positions("created")
+    made_ids, made_values = log.at(MESSAGE_ID, made_at := made.tolist()), log.at(VALUES, made_at)
+    submitted = log.array_at(TIME, made)  # floats (objects if the log keeps its times as given)
+    if len(set(made_ids)) < len(made_ids):  # an id made twice (not in a run's log): as a dict of them would hold it
+        last = dict(zip(made_ids, range(len(made_ids)), strict=True))  # id -> its last record, in the order first made
+        kept = list(last.values())
+        made_ids, made_values, submitted = list(last), take(made_values, kept), submitted[kept]
+    del made, made_at
+    messages = MessageNumbers(made_ids)
+
     added: dict[str, list[str]] = {}  # message id -> recipients aliases added, in order
     copy_of: dict[str, str] = {}  # a list's copy -> the message it copies
-    expanded = log.where("expanded")
-    if expanded:
-        expansions = log.rows("expanded")
-        named = {(mid, values[0]) for _t, _e, mid, _n, values in expansions}
-        first_delivered: dict[tuple[str, str], int] = {}  # pair named by an expansion -> its first delivery
-        for key, i in zip(zip(delivered_ids, delivered_rcpts, strict=True), delivered, strict=True):
-            if key in named and key not in first_delivered:
-                first_delivered[key] = i
-        known = {(mid, rcpt) for mid, v in messages.items() for rcpt in v[3]}  # pairs of the ``to`` of each message
-        for i, (time_s, _event, mid, _node, (address, _via, targets, copy)) in zip(expanded, expansions, strict=True):
-            key = (mid, address)
-            known.add(key)
-            if key not in taken and first_delivered.get(key, i) >= i:
-                taken[key] = time_s
-            elif copy is not None:
-                copies[key] += 1  # a list got it again: a second copy (an alias's targets log theirs)
+    expansions = log.rows("expanded")
+    if expansions:
+        message = messages.number
+        known = {(mid, rcpt) for mid in {row[2] for row in expansions} if mid in message
+                 for rcpt in made_values[message[mid]][3]}  # pairs of the ``to`` of each message expanded
+        for _t, _e, mid, _n, (address, _via, targets, copy) in expansions:
+            known.add((mid, address))
             if copy is not None:
                 copy_of[copy] = mid
             else:
@@ -165,100 +165,150 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
                     if (mid, rcpt) not in known:
                         known.add((mid, rcpt))
                         added.setdefault(mid, []).append(rcpt)
-        del expansions, named, first_delivered, known
-    for mid in messages:  # in the order made: the message a copy copies was made before it
-        if mid in copy_of:
-            created_at[mid] = created_at[copy_of[mid]]
+        del known
+        for m in sorted(message[mid] for mid in copy_of if mid in message):  # a copy is made after what it copies
+            submitted[m] = submitted[message[copy_of[made_ids[m]]]]
 
-    # one row per pair: the recipients of each message (``to``, then those aliases added), in the order made;
-    # what the other records say is gathered by pair number (a pair named twice in a ``to`` shares its number)
-    keys: list[tuple[str, str]] = []
-    owners: list[str] = []
-    for mid, v in messages.items():
-        rcpts = (*v[3], *added[mid]) if mid in added else v[3]
-        keys += [(mid, rcpt) for rcpt in rcpts]
-        owners += [mid] * len(rcpts)
-    number = {key: k for k, key in enumerate(keys)}
-    pairs = len(keys)
+    # the pairs: the recipients of each message (``to``, then those aliases added), in the order made;
+    # what the other records say is gathered into arrays by pair number
+    recipients: Iterable[Sequence[str]] = map(itemgetter(3), made_values)
+    if added:
+        recipients = list(recipients)
+        for mid, rcpts in added.items():
+            if mid in messages.number:
+                m = messages.number[mid]
+                recipients[m] = (*recipients[m], *rcpts)
+    pairs = PairNumbers(messages, recipients)
+    count = pairs.pairs
+    del recipients, messages
 
-    delivered_at: list[float | None] = [None] * pairs
-    for k, t in zip(_numbers(number, reversed(delivered_ids), reversed(delivered_rcpts)),
-                    reversed(log.at(TIME, delivered)), strict=True):
-        if k is not None:
-            delivered_at[k] = t  # the first delivery is set last
-    del delivered, delivered_ids, delivered_rcpts
-    got = log.where("retrieved")
-    got_mids, got_values, got_times = log.at(MESSAGE_ID, got), log.at(VALUES, got), log.at(TIME, got)
-    del got
-    got_rcpts = list(map(itemgetter(0), got_values))
-    retrieved_at: list[float | None] = [None] * pairs
-    for k, t in zip(_numbers(number, reversed(got_mids), reversed(got_rcpts)), reversed(got_times), strict=True):
-        if k is not None:
-            retrieved_at[k] = t
-    tries = [0] * pairs
-    tried = log.where("attempt")
-    for mid, (rcpts, _hosts) in zip(log.at(MESSAGE_ID, tried), log.at(VALUES, tried), strict=True):
-        for k in _numbers(number, repeat(mid), rcpts):
-            if k is not None:
-                tries[k] += 1
-    del tried
-    duplicates = [0] * pairs
-    again = log.where("duplicate")
-    for k in _numbers(number, log.at(MESSAGE_ID, again), map(itemgetter(0), log.at(VALUES, again))):
-        if k is not None:
-            duplicates[k] += 1
-    for key, n in copies.items():
-        k = number.get(key)
-        if k is not None:
-            duplicates[k] += n
+    delivered = log.positions("delivered")
+    first = first_of(pairs.of(*_named(log, delivered.tolist())), count)
+    has_delivery = first < len(delivered)
+    times = log.array_at(TIME, delivered)  # floats (objects if the log keeps its times as given)
+    delivered_at = np.zeros(count, dtype=times.dtype)  # a time where has_delivery
+    delivered_at[has_delivery] = times[first[has_delivery]]
+    state = has_delivery.astype(np.int8)  # a number in _STATUSES
+    code = np.full(count, "", dtype=object)
+    code[has_delivery] = "250"
+    if expansions:  # a list or alias took the pair, unless it was delivered before
+        first_delivery = np.where(has_delivery, np.append(delivered, 0)[first], len(log))
+        taken: dict[int, Any] = {}  # pair -> when a list or alias took it (before any delivery)
+        copies = np.zeros(count, dtype=np.int64)  # a list's second copies of each pair
+        named = pairs.of([row[2] for row in expansions], [row[4][0] for row in expansions]).tolist()
+        for i, k, (time_s, _e, _m, _n, values) in zip(log.where("expanded"), named, expansions, strict=True):
+            if k == NONE:
+                continue
+            if k not in taken and first_delivery[k] >= i:
+                taken[k] = time_s
+            elif values[3] is not None:
+                copies[k] += 1  # a list got it again: a second copy (an alias's targets log theirs)
+        took = np.array(list(taken), dtype=np.int64)
+        delivered_at[took] = np.array(list(taken.values()), dtype=delivered_at.dtype)
+        has_delivery[took], state[took], code[took] = True, _EXPANDED, "250"
+        del first_delivery, named, taken
+    del delivered, first, times
 
-    status = ["pending" if t is None else "delivered" for t in delivered_at]
-    code = ["" if t is None else "250" for t in delivered_at]
-    for key, t in taken.items():
-        k = number.get(key)
-        if k is not None:
-            delivered_at[k], status[k], code[k] = t, "expanded", "250"
+    got = log.positions("retrieved")
+    got_mids = log.at(MESSAGE_ID, got_at := got.tolist())
+    got_rcpts, devices, protocols = _fields(partial(log.at, VALUES), got_at, 0, 1, 2)
+    got_times = log.array_at(TIME, got).tolist()
+    first = first_of(pairs.of(got_mids, got_rcpts), count)
+    retrieved_at = np.full(count, None, dtype=object)  # the retrievals table's time objects, not copies of them
+    retrieved_at[first < len(got)] = _objects(got_times)[first[first < len(got)]]
+    del got, got_at, first
+
+    attempts = pairs.of_each(*_named(log, log.where("attempt")))
+    tries = np.bincount(attempts[attempts != NONE], minlength=count)
+    tries[(tries == 0) & has_delivery] = 1  # delivered to a mailbox (or taken by a list) on the server it was at
+    del attempts
+    again = pairs.of(*_named(log, log.where("duplicate")))
+    duplicates = np.bincount(again[again != NONE], minlength=count)
+    if expansions:
+        duplicates += copies
+
     deferred = log.where("deferred")  # the last deferral's code, unless a bounce or a delivery has one
-    for mid, (rcpts, failed, _next) in zip(log.at(MESSAGE_ID, deferred), log.at(VALUES, deferred), strict=True):
-        for k in _numbers(number, repeat(mid), rcpts):
-            if k is not None and delivered_at[k] is None:
-                code[k] = failed
-    for _t, _e, mid, _n, (rcpt, failed, *_) in reversed(log.rows("bounced")):
-        k = number.get((mid, rcpt))
-        if k is not None and delivered_at[k] is None:
-            status[k], code[k] = "bounced", failed  # the first bounce is set last
-    tries = [n if n or t is None else 1  # delivered to a mailbox (or taken by a list) on the server it was at
-             for n, t in zip(tries, delivered_at, strict=True)]
-    if len(number) < pairs:  # a pair named twice: every row of it as its numbered one
-        rows = list(map(number.__getitem__, keys))
-        delivered_at, retrieved_at, tries, status, code, duplicates = (
-            take(column, rows) for column in (delivered_at, retrieved_at, tries, status, code, duplicates))
-    recipients = list(map(itemgetter(1), keys))
-    del number, keys  # the biggest of what is made only to derive: freed before the table's columns are made
-    made_by = [messages[mid] for mid in owners]
-    submitted = [created_at[mid] for mid in owners]
-    del messages, created_at
+    deferrals = log.at(VALUES, deferred)
+    failed = np.repeat(_objects(list(map(itemgetter(1), deferrals))),
+                       np.array(list(map(len, map(itemgetter(0), deferrals))), dtype=np.int64))
+    last = last_of(unless(pairs.of_each(log.at(MESSAGE_ID, deferred), list(map(itemgetter(0), deferrals))),
+                          has_delivery), count)
+    code[last != NONE] = failed[last[last != NONE]]
+    bounces = log.rows("bounced")
+    first = first_of(unless(pairs.of([row[2] for row in bounces], [row[4][0] for row in bounces]), has_delivery),
+                     count)
+    bounced = first < len(bounces)
+    state[bounced] = _BOUNCED
+    code[bounced] = _objects([row[4][1] for row in bounces])[first[bounced]]  # the first bounce's
+    del deferred, deferrals, failed, last, bounces, first, bounced
+
+    owners = pairs.owner.tolist()
+    submitted_at = take(submitted.tolist(), owners)  # a message's pairs share its time's object
+    submitted = submitted[pairs.owner]
+    if pairs.named_twice:  # a pair named twice: every row of it as its numbered one
+        rows = pairs.own_numbers()
+        delivered_at, has_delivery, retrieved_at, tries, state, code, duplicates = (
+            column[rows] for column in (delivered_at, has_delivery, retrieved_at, tries, state, code, duplicates))
+    recipients = pairs.recipients
+    del pairs
+    kinds, senders, sizes_bytes, wires_bytes, abouts = _fields(partial(take, made_values), owners, 0, 1, 4, 5, 6)
     deliveries: Columns = {
-        "message_id": owners, "kind": list(map(itemgetter(0), made_by)), "sender": list(map(itemgetter(1), made_by)),
-        "recipient": recipients, "size_bytes": list(map(itemgetter(4), made_by)),
-        "wire_bytes": list(map(itemgetter(5), made_by)), "submitted_at": submitted, "delivered_at": delivered_at,
-        "retrieved_at": retrieved_at, "attempts": tries, "status": status, "code": code,
-        "latency_s": [None if t is None else t - s for t, s in zip(delivered_at, submitted, strict=True)],
-        "duplicates": duplicates, "about": [v[6] or "" for v in made_by],
+        "message_id": take(made_ids, owners), "kind": kinds, "sender": senders, "recipient": recipients,
+        "size_bytes": sizes_bytes, "wire_bytes": wires_bytes,
+        "submitted_at": submitted_at, "delivered_at": _where(delivered_at, has_delivery),
+        "retrieved_at": retrieved_at.tolist(), "attempts": tries.tolist(),
+        "status": np.array(_STATUSES, dtype=object)[state].tolist(), "code": code.tolist(),
+        "latency_s": _where(delivered_at - submitted, has_delivery),
+        "duplicates": duplicates.tolist(), "about": [about or "" for about in abouts],
     }
-    retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts,
-                           "device": list(map(itemgetter(1), got_values)),
-                           "protocol": list(map(itemgetter(2), got_values)), "retrieved_at": got_times}
-    changed = log.where("enqueued", "dequeued")
-    queues: Columns = {"time": [0.0] * len(servers) + log.at(TIME, changed),
-                       "server": [*servers, *log.at(NODE, changed)],
-                       "queue_length": [0] * len(servers) + list(map(itemgetter(0), log.at(VALUES, changed)))}
+    del abouts, owners, made_values, submitted, delivered_at, has_delivery, retrieved_at, tries, state, code
+    del duplicates
+    retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts, "device": devices, "protocol": protocols,
+                           "retrieved_at": got_times}
+    changed = log.positions("enqueued", "dequeued")
+    queues: Columns = {
+        "time": [0.0] * len(servers) + log.array_at(TIME, changed).tolist(),
+        "server": [*servers, *log.array_at(NODE, changed).tolist()],
+        "queue_length": [0] * len(servers) + _fields(partial(log.at, VALUES), changed.tolist(), 0)[0],
+    }
     return Tables({"deliveries": deliveries, "retrievals": retrievals, "queues": queues})
 
 
-def _numbers(number: Mapping[tuple[str, str], int], ids: Iterable[str], rcpts: Iterable[str]) -> Iterator[int | None]:
-    """The pair number of each (id, recipient), None for a pair not numbered."""
-    return map(number.get, zip(ids, rcpts))  # noqa: B905 (ids may be an endless repeat of one id)
+_STATUSES = ("pending", "delivered", "expanded", "bounced")
+"""A pair's status by its number in :func:`derive`."""
+_EXPANDED, _BOUNCED = 2, 3
+
+
+def _named(log: LogColumns, positions: list[int]) -> tuple[list[str], list[Any]]:
+    """The message ids and first fields (the recipient, or recipients) of the records at ``positions``."""
+    return log.at(MESSAGE_ID, positions), _fields(partial(log.at, VALUES), positions, 0)[0]
+
+
+def _fields(rows: Callable[[list[int]], list[Any]], keys: list[int], *fields: int) -> list[list[Any]]:
+    """Fields ``fields`` of the rows (tuples) ``rows(keys)`` gives, a list each, made
+    :data:`READ_RECORDS` keys at a time: each row is still in the processor's cache as its fields are read."""
+    columns: list[list[Any]] = [[] for _ in fields]
+    for start in range(0, len(keys), READ_RECORDS):
+        part = rows(keys[start:start + READ_RECORDS])
+        for column, field in zip(columns, fields, strict=True):
+            column += map(itemgetter(field), part)
+    return columns
+
+
+def _where(values: Any, known: Any) -> list[Any]:
+    """A numpy array as a column: each value (a Python object) where ``known``, None elsewhere."""
+    import numpy as np
+
+    column = np.full(len(values), None, dtype=object)
+    column[known] = values[known]
+    return column.tolist()
+
+
+def _objects(values: Sequence[Any]) -> Any:
+    """``values`` as a numpy array of objects (one a value, whatever each is)."""
+    import numpy as np
+
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def is_final_mail(kind: str, status: str) -> bool:

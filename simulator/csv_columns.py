@@ -79,21 +79,23 @@ def _texts(values: Sequence[Any], types: set[type]) -> list[str]:
     return list(map(cell, values))
 
 
-def float_texts(values: Sequence[float]) -> list[str]:
-    """``repr`` of each float, made once per run of equal values (equal bit for bit, so ``0.0`` and
-    ``-0.0`` stay apart) when the column has runs enough (:data:`RUNS_WORTH`)."""
-    if len(values) < 2:
-        return list(map(repr, values))
+def float_texts(values: Sequence[float] | Any) -> list[str]:
+    """``repr`` of each float (a sequence of floats, or a numpy array of ``float64`` read as it
+    is, with no float object made per value), made once per run of equal values (equal bit for
+    bit, so ``0.0`` and ``-0.0`` stay apart) when the column has runs enough (:data:`RUNS_WORTH`)."""
     import numpy as np
 
-    bits = np.array(values, dtype=np.float64).view(np.int64)
+    floats = np.asarray(values, dtype=np.float64)
+    if len(floats) < 2:
+        return list(map(repr, floats.tolist()))
+    bits = floats.view(np.int64)
     starts = np.empty(len(bits), dtype=np.bool_)
     starts[0] = True
     np.not_equal(bits[1:], bits[:-1], out=starts[1:])
     firsts = np.flatnonzero(starts)
-    if len(firsts) > RUNS_WORTH * len(values):
-        return list(map(repr, values))
-    texts = list(map(repr, take(values, firsts.tolist())))
+    if len(firsts) > RUNS_WORTH * len(floats):
+        return list(map(repr, values if isinstance(values, list) else floats.tolist()))
+    texts = list(map(repr, floats[firsts].tolist()))
     return take(texts, (np.cumsum(starts) - 1).tolist())
 
 

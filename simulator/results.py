@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from .collector import while_paused
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
-from .csv_columns import csv_file, write_csv
+from .csv_columns import csv_file, float_texts, write_csv
 from .event_cells import DetailCells
 from .eventlog import READ_RECORDS, Record
 from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns, take
@@ -606,8 +606,9 @@ def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
         for start in range(0, len(log), EVENT_CHUNK_RECORDS):
             stop = start + EVENT_CHUNK_RECORDS
             events, values = log.span(EVENT, start, stop), log.span(VALUES, start, stop)
-            write([log.span(TIME, start, stop), events, log.span(MESSAGE_ID, start, stop), log.span(NODE, start, stop),
-                   details(events, values)], as_cells=(1, 4))
+            times = float_texts(log.array_at(TIME, slice(start, min(stop, len(log)))))  # no float object per time
+            write([times, events, log.span(MESSAGE_ID, start, stop), log.span(NODE, start, stop),
+                   details(events, values)], as_cells=(0, 1, 4))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import run_yaml
 from hypothesis import given, settings
@@ -72,6 +73,8 @@ def test_columns_of_uneven_length_or_a_wrong_count_are_refused(tmp_path: Path) -
 def test_float_texts_are_each_floats_repr_made_once_per_run(values: list[float], repeat: int) -> None:
     column = [v for v in values for _ in range(repeat)]  # runs of equal values
     assert csv_columns.float_texts(column) == list(map(repr, column))
+    # a float64 array gives the floats' own text (not numpy's scalar text, ``np.float64(1.5)``)
+    assert csv_columns.float_texts(np.array(column, dtype=np.float64)) == list(map(repr, column))
 
 
 def test_float_runs_tell_zero_from_negative_zero() -> None:

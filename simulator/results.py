@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from itertools import compress, repeat
-from operator import eq, itemgetter, ne
+from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -325,12 +325,7 @@ def final_mail(rows: Iterable[Row]) -> list[Row]:
 def final_mail_mask(deliveries: Mapping[str, Sequence[Any]]) -> Any:
     """Whether each pair of deliveries' columns is mail to a final recipient (:func:`is_final_mail`),
     as a numpy array of booleans."""
-    import numpy as np
-
-    kinds, status = deliveries["kind"], deliveries["status"]
-    n = len(kinds)  # two C-level maps (no Python call per pair): what is_final_mail says, column by column
-    return (np.fromiter(map(eq, kinds, repeat("mail")), dtype=np.bool_, count=n)
-            & np.fromiter(map(ne, status, repeat("expanded")), dtype=np.bool_, count=n))
+    return _is(deliveries["kind"], "mail") & ~_is(deliveries["status"], "expanded")  # column by column, in C
 
 
 def final_mail_positions(deliveries: Mapping[str, Sequence[Any]]) -> list[int]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .coded import take
+from .float_column import FloatColumn
 
 __all__ = ["CHUNK_ROWS", "cell", "cells", "column_cells", "columns_of", "csv_file", "float_texts", "quote_cells",
            "write_csv"]
@@ -61,8 +62,22 @@ def cell(value: Any) -> str:
 
 def cells(values: Sequence[Any]) -> list[str]:
     """The text of each value as the csv module writes it (unquoted): one conversion for the
-    whole column when its values are all of one plain type, or numbers and None, or words and None."""
+    whole column when its values are all of one plain type, or numbers and None, or words and None
+    (a :class:`FloatColumn`'s from its array, with no float object made)."""
+    if isinstance(values, FloatColumn):
+        return _column_texts(values)
     return _texts(values, set(map(type, values)))
+
+
+def _column_texts(column: FloatColumn) -> list[str]:
+    """The cells of a :class:`FloatColumn`: its floats' text, empty where it has no value."""
+    import numpy as np
+
+    texts = float_texts(column.values)
+    if column.known is not None:
+        for i in np.flatnonzero(~column.known).tolist():
+            texts[i] = ""
+    return texts
 
 
 def _texts(values: Sequence[Any], types: set[type]) -> list[str]:
@@ -120,6 +135,8 @@ def _quoted(text: str) -> str:
 def column_cells(values: Sequence[Any]) -> list[str]:
     """Each value's cell as the csv module writes it: its text (:func:`cells`), quoted where needed
     (:func:`quote_cells`; a column of numbers is never looked at, as no number's text needs it)."""
+    if isinstance(values, FloatColumn):
+        return _column_texts(values)
     types = set(map(type, values))
     texts = _texts(values, types)
     return texts if types <= _NUMBERS else quote_cells(texts)

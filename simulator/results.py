@@ -19,7 +19,9 @@ this takes 0.24 s and 3.3-3.4 s, the tables the same to the type of each value. 
 statistics are taken over numpy arrays of the times (8 bytes a value, no float object per
 difference), the percentiles from a partition (linear) rather than a sort, the masks compared in
 C and a pair's retrievals counted a few users at a time: 0.17 s of CPU at 100k messages and 1.7 s
-at 1M, where sorts and a loop per pair took 0.23 s and 2.85 s, the same numbers to the last bit. The rows as
+at 1M, where sorts and a loop per pair took 0.23 s and 2.85 s, the same numbers to the last bit. The tables'
+times are :class:`~simulator.float_column.FloatColumn` s (8 bytes a time, where a float object and its
+pointer took 32): at 100k messages the tables take 22 MB where lists of float objects took 36. The rows as
 dicts, which the plots read, are made when first asked for. ``events.csv`` is made into text a part at a time
 (:data:`EVENT_CHUNK_RECORDS`), so its detail texts never all lie in memory at once.
 """
@@ -41,6 +43,7 @@ from .csv_columns import cell as cell  # the text of one CSV cell, for readers o
 from .csv_columns import csv_file, float_texts, write_csv
 from .event_cells import DetailCells
 from .eventlog import READ_RECORDS, Record
+from .float_column import FloatColumn
 from .logcolumns import EVENT, MESSAGE_ID, NODE, TIME, VALUES, LogColumns, log_columns, take
 
 DELIVERY_COLUMNS = (
@@ -54,8 +57,8 @@ QUEUE_COLUMNS = ("time", "server", "queue_length")
 EVENT_COLUMNS = ("time", "event", "message_id", "node", "detail")
 
 
-Columns = dict[str, list[Any]]
-"""A table as one list per column, by column name."""
+Columns = dict[str, Sequence[Any]]
+"""A table as one sequence per column, by column name (a list, or for times a :class:`FloatColumn`)."""
 
 _TABLE_COLUMNS = {"deliveries": DELIVERY_COLUMNS, "retrievals": RETRIEVAL_COLUMNS, "queues": QUEUE_COLUMNS}
 
@@ -212,10 +215,11 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     got = log.positions("retrieved")
     got_mids = log.at(MESSAGE_ID, got_at := got.tolist())
     got_rcpts, devices, protocols = _fields(partial(log.at, VALUES), got_at, 0, 1, 2)
-    got_times = log.array_at(TIME, got).tolist()
+    got_times = log.array_at(TIME, got)
     first = first_of(pairs.of(got_mids, got_rcpts), count)
-    retrieved_at = np.full(count, None, dtype=object)  # the retrievals table's time objects, not copies of them
-    retrieved_at[first < len(got)] = _objects(got_times)[first[first < len(got)]]
+    has_retrieval = first < len(got)
+    retrieved_at = np.zeros(count, dtype=got_times.dtype)  # a time where has_retrieval
+    retrieved_at[has_retrieval] = got_times[first[has_retrieval]]
     del got, got_at, first
 
     attempts = pairs.of_each(*_named(log, log.where("attempt")))
@@ -243,31 +247,32 @@ def derive(records: Sequence[Record] | LogColumns, servers: Sequence[str] = ()) 
     del deferred, deferrals, failed, last, bounces, first, bounced
 
     owners = pairs.owner.tolist()
-    submitted_at = take(submitted.tolist(), owners)  # a message's pairs share its time's object
     submitted = submitted[pairs.owner]
     if pairs.named_twice:  # a pair named twice: every row of it as its numbered one
         rows = pairs.own_numbers()
-        delivered_at, has_delivery, retrieved_at, tries, state, code, duplicates = (
-            column[rows] for column in (delivered_at, has_delivery, retrieved_at, tries, state, code, duplicates))
+        delivered_at, has_delivery, retrieved_at, has_retrieval, tries, state, code, duplicates = (
+            column[rows] for column in (delivered_at, has_delivery, retrieved_at, has_retrieval, tries, state, code,
+                                        duplicates))
     recipients = pairs.recipients
     del pairs
     kinds, senders, sizes_bytes, wires_bytes, abouts = _fields(partial(take, made_values), owners, 0, 1, 4, 5, 6)
     deliveries: Columns = {
         "message_id": take(made_ids, owners), "kind": kinds, "sender": senders, "recipient": recipients,
         "size_bytes": sizes_bytes, "wire_bytes": wires_bytes,
-        "submitted_at": submitted_at, "delivered_at": _where(delivered_at, has_delivery),
-        "retrieved_at": retrieved_at.tolist(), "attempts": tries.tolist(),
+        "submitted_at": _time_column(submitted), "delivered_at": _time_column(delivered_at, has_delivery),
+        "retrieved_at": _time_column(retrieved_at, has_retrieval), "attempts": tries.tolist(),
         "status": np.array(_STATUSES, dtype=object)[state].tolist(), "code": code.tolist(),
-        "latency_s": _where(delivered_at - submitted, has_delivery),
+        "latency_s": _time_column(delivered_at - submitted, has_delivery),
         "duplicates": duplicates.tolist(), "about": [about or "" for about in abouts],
     }
-    del abouts, owners, made_values, submitted, delivered_at, has_delivery, retrieved_at, tries, state, code
-    del duplicates
+    del abouts, owners, made_values, submitted, delivered_at, has_delivery, retrieved_at, has_retrieval, tries, state
+    del code, duplicates
     retrievals: Columns = {"message_id": got_mids, "recipient": got_rcpts, "device": devices, "protocol": protocols,
-                           "retrieved_at": got_times}
+                           "retrieved_at": _time_column(got_times)}
     changed = log.positions("enqueued", "dequeued")
+    changed_at = log.array_at(TIME, changed)
     queues: Columns = {
-        "time": [0.0] * len(servers) + log.array_at(TIME, changed).tolist(),
+        "time": _time_column(np.concatenate((np.zeros(len(servers), dtype=changed_at.dtype), changed_at))),
         "server": [*servers, *log.array_at(NODE, changed).tolist()],
         "queue_length": [0] * len(servers) + _fields(partial(log.at, VALUES), changed.tolist(), 0)[0],
     }
@@ -295,13 +300,19 @@ def _fields(rows: Callable[[list[int]], list[Any]], keys: list[int], *fields: in
     return columns
 
 
-def _where(values: Any, known: Any) -> list[Any]:
-    """A numpy array as a column: each value (a Python object) where ``known``, None elsewhere."""
+def _time_column(values: Any, known: Any = None) -> FloatColumn | list[Any]:
+    """A numpy array of times as a table's column, None where ``known`` (if given) is False: a
+    :class:`FloatColumn` of ``float64`` times, or, for times kept as the log was given them (objects),
+    a list of them."""
     import numpy as np
 
+    if values.dtype == np.float64:
+        return FloatColumn(values, known)
+    if known is None:
+        return list(values.tolist())
     column = np.full(len(values), None, dtype=object)
     column[known] = values[known]
-    return column.tolist()
+    return list(column.tolist())
 
 
 def _objects(values: Sequence[Any]) -> Any:

@@ -17,6 +17,7 @@ import pytest
 from simulator import collector, eventkinds, load_scenario, run
 from simulator.eventkinds import KINDS
 from simulator.eventlog import EventLog, Records
+from simulator.float_column import FloatColumn
 from simulator.runner import Result
 from simulator.world import World
 
@@ -272,3 +273,29 @@ def test_drawing_the_plots_leaves_no_figure_in_memory() -> None:
         assert not [o for o in gc.get_objects() if isinstance(o, Figure)]
     finally:
         gc.enable()
+
+
+def test_the_tables_times_are_float64_columns_without_a_float_object_each() -> None:
+    result = run(load_scenario(SCENARIO))
+    deliveries, retrievals, queues = (result.tables.columns(name) for name in ("deliveries", "retrievals", "queues"))
+    columns = [deliveries[name] for name in ("submitted_at", "delivered_at", "retrieved_at", "latency_s")]
+    columns += [retrievals["retrieved_at"], queues["time"]]
+    for column in columns:
+        assert isinstance(column, FloatColumn)
+        assert column.values.dtype == "float64" and column.values.nbytes == 8 * len(column)
+    delivered = [status == "delivered" for status in deliveries["status"]]
+    assert 0 < sum(delivered) < len(delivered)  # the outage bounced some mail: cells left empty
+    assert [t is not None for t in deliveries["delivered_at"]] == delivered
+    assert all(isinstance(t, float) for t in queues["time"])
+
+
+def test_a_log_of_times_given_as_ints_keeps_its_tables_times_as_given() -> None:
+    log = EventLog()
+    log.append(0, "created", "m1", "mx", ("mail", "a@x", "a@x", ("b@y",), 10, 20, None, None))
+    log.append(5, "delivered", "m1", "mx", ("b@y",))
+    log.compact()
+    from simulator.results import derive
+
+    deliveries = derive(log.records).columns("deliveries")
+    assert deliveries["submitted_at"] == [0] and type(deliveries["submitted_at"][0]) is int
+    assert deliveries["delivered_at"] == [5] and type(deliveries["delivered_at"][0]) is int

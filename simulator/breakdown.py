@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 from .addresses import domain_of
 from .collector import while_paused
 from .eventlog import Record
+from .float_column import FloatColumn
 from .logcolumns import LogColumns, log_columns
-from .results import Columns, is_final_mail
+from .results import Columns, final_mail_mask, text_is
 
 if TYPE_CHECKING:
     from .breakdown_legs import Legs
@@ -76,16 +77,12 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
             for target in targets:
                 aliased.setdefault((mid, target), address)
     d = deliveries
-    delivered_pairs = bytes(is_final_mail(kind, status) and status == "delivered" and delivered_at is not None
-                            for kind, status, delivered_at in zip(d["kind"], d["status"], d["delivered_at"],
-                                                                  strict=True))
-    message_ids, recipients, submitted, delivered, latencies, retrieved = (
-        list(compress(d[name], delivered_pairs))
-        for name in ("message_id", "recipient", "submitted_at", "delivered_at", "latency_s", "retrieved_at"))
-    retrievals = [None if retrieved_at is None else retrieved_at - delivered_at
-                  for retrieved_at, delivered_at in zip(retrieved, delivered, strict=True)]
+    pick = final_mail_mask(d) & text_is(d["status"], "delivered") & _known(d["delivered_at"])  # the pairs split
+    message_ids, recipients, submitted, delivered, latencies = (
+        _picked(d[name], pick) for name in ("message_id", "recipient", "submitted_at", "delivered_at", "latency_s"))
+    retrievals = _waits(d["retrieved_at"], d["delivered_at"], pick)
     legs, depths = _legs(message_ids, recipients, submitted, delivered, made, aliased)
-    del submitted, delivered, retrieved
+    del submitted, delivered
     parts = list(split_legs(log, legs))
     del legs
     sums = []
@@ -101,6 +98,33 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
     return {"message_id": message_ids, "recipient": recipients, "domain": list(map(domain_of, recipients)),
             "latency_s": latencies, "queue_wait_s": waits, "worker_wait_s": worker_waits,
             "processing_s": processings, "transfer_s": transfers, "retrieval_s": retrievals}
+
+
+def _known(column: Sequence[float | None]) -> Any:
+    """Whether each cell of a column of times has a value (a numpy array of booleans)."""
+    import numpy as np
+
+    if isinstance(column, FloatColumn):
+        return np.ones(len(column), dtype=np.bool_) if column.known is None else column.known
+    return np.fromiter((value is not None for value in column), dtype=np.bool_, count=len(column))
+
+
+def _picked(column: Sequence[Any], pick: Any) -> list[Any]:
+    """The cells of ``column`` where ``pick`` (a numpy array of booleans) is true, as a list (a
+    :class:`FloatColumn`'s read from its array: every cell picked has a value)."""
+    if isinstance(column, FloatColumn):
+        picked: list[Any] = column.values[pick].tolist()
+        return picked
+    return list(compress(column, pick.tobytes()))
+
+
+def _waits(retrieved: Sequence[float | None], delivered: Sequence[float | None], pick: Any) -> Sequence[float | None]:
+    """``retrieved - delivered`` of the pairs ``pick`` marks (every one delivered), None where not retrieved."""
+    if isinstance(retrieved, FloatColumn) and isinstance(delivered, FloatColumn):
+        return FloatColumn(retrieved.values[pick] - delivered.values[pick],
+                           None if retrieved.known is None else retrieved.known[pick])
+    return [None if retrieved_at is None else retrieved_at - delivered_at
+            for retrieved_at, delivered_at in zip(_picked(retrieved, pick), _picked(delivered, pick), strict=True)]
 
 
 def breakdown_rows(columns: Columns) -> list[dict[str, Any]]:

@@ -336,7 +336,7 @@ def final_mail(rows: Iterable[Row]) -> list[Row]:
 def final_mail_mask(deliveries: Mapping[str, Sequence[Any]]) -> Any:
     """Whether each pair of deliveries' columns is mail to a final recipient (:func:`is_final_mail`),
     as a numpy array of booleans."""
-    return _is(deliveries["kind"], "mail") & ~_is(deliveries["status"], "expanded")  # column by column, in C
+    return text_is(deliveries["kind"], "mail") & ~text_is(deliveries["status"], "expanded")  # column by column, in C
 
 
 def final_mail_positions(deliveries: Mapping[str, Sequence[Any]]) -> list[int]:
@@ -401,7 +401,7 @@ def _times(column: Sequence[float | None]) -> Any:
     return np.array(column, dtype=np.float64)
 
 
-def _is(column: Sequence[str], text: str) -> Any:
+def text_is(column: Sequence[str], text: str) -> Any:
     """Whether each cell of a table's column of text is ``text``, as a numpy array of booleans
     (compared in C: the column's strings are a few objects, each shared by many cells)."""
     import numpy as np
@@ -424,7 +424,7 @@ def summarize(tables: Tables, records: Sequence[Record] | LogColumns, header: di
     status = d["status"]
     final = final_mail_mask(d)
     mail = final.tobytes()  # a byte a pair, for compress
-    of_kind_mail = _is(d["kind"], "mail")
+    of_kind_mail = text_is(d["kind"], "mail")
     by_status = Counter(compress(status, mail))
     counts = {
         "submitted": int(final.sum()),
@@ -436,12 +436,12 @@ def summarize(tables: Tables, records: Sequence[Record] | LogColumns, header: di
         "bounces_sent": log.count("bounce_sent"),
         "warnings_sent": log.count("warning_sent"),
     }
-    expanded = int((of_kind_mail & _is(status, "expanded")).sum())
+    expanded = int((of_kind_mail & text_is(status, "expanded")).sum())
     if expanded:
         counts["expanded"] = expanded
     attempts = list(compress(d["attempts"], mail))
     peak = _peaks(tables.columns("queues"))
-    delivered_mail = _is(status, "delivered") & final
+    delivered_mail = text_is(status, "delivered") & final
     times = _Times(d)
     retrieved = final & ~np.isnan(times.retrieved_at)
     summary = {
@@ -522,7 +522,7 @@ def by_protocol(tables: Tables, records: Sequence[Record] | LogColumns,
     times = _Times(d) if times is None else times
     mids, rcpts = d["message_id"], d["recipient"]
     user = np.fromiter(map(users.get, rcpts, repeat(nobody)), dtype=np.int64, count=len(rcpts))
-    delivered_by = np.where(_is(d["kind"], "mail") & _is(d["status"], "delivered"), protocol_by_user[user], -1)
+    delivered_by = np.where(text_is(d["kind"], "mail") & text_is(d["status"], "delivered"), protocol_by_user[user], -1)
     copies = _retrievals_per_pair(r, mids, user, delivered_by >= 0, users)
     everywhere = copies >= devices_by_user[user]
     fetched = ~np.isnan(times.retrieved_at)

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import eventkinds, loads, resultdir, results, table_files
 from .breakdown import BREAKDOWN_COLUMNS
+from .csv_columns import columns_of
 from .eventkinds import detail_texts
 from .eventlog import Record
 from .events_filter import FULL, EventsChoice, parse_events
+from .float_column import FloatColumn
 from .logcolumns import VALUES, LogColumns
 from .table_schema import dtypes
 from .workload import check_workload
@@ -71,10 +73,14 @@ def _pandas() -> Any:
     return pandas
 
 
-def _frame(rows: Iterable[dict[str, Any]] | Iterable[tuple[Any, ...]], columns: Sequence[str],
-           dtypes: dict[str, str]) -> pd.DataFrame:
+def _column_frame(data: results.Columns, columns: Sequence[str], dtypes: dict[str, str]) -> pd.DataFrame:
+    """A DataFrame of a table held as columns, a :class:`FloatColumn` read as its array (NaN where
+    empty): no row is made as a dict or tuple."""
+    import numpy as np
+
     pandas = _pandas()
-    df = pandas.DataFrame.from_records(list(rows), columns=list(columns))
+    df = pandas.DataFrame({c: np.asarray(data[c]) if isinstance(data[c], FloatColumn) else data[c] for c in columns},
+                          columns=list(columns))
     return df.astype({c: t for c, t in dtypes.items() if c in df.columns})
 
 
@@ -204,27 +210,29 @@ class Result:
     @property
     def deliveries(self) -> pd.DataFrame:
         """deliveries.csv as a DataFrame: one row per (message, recipient); missing times are NaN."""
-        return _frame(self.tables.deliveries, results.DELIVERY_COLUMNS, _DTYPES["deliveries"])
+        return _column_frame(self.tables.columns("deliveries"), results.DELIVERY_COLUMNS, _DTYPES["deliveries"])
 
     @property
     def retrievals(self) -> pd.DataFrame:
         """retrievals.csv as a DataFrame: one row per (message, recipient, device)."""
-        return _frame(self.tables.retrievals, results.RETRIEVAL_COLUMNS, _DTYPES["retrievals"])
+        return _column_frame(self.tables.columns("retrievals"), results.RETRIEVAL_COLUMNS, _DTYPES["retrievals"])
 
     @property
     def queues(self) -> pd.DataFrame:
         """queues.csv as a DataFrame: queue length of each server whenever it changes."""
-        return _frame(self.tables.queues, results.QUEUE_COLUMNS, _DTYPES["queues"])
+        return _column_frame(self.tables.columns("queues"), results.QUEUE_COLUMNS, _DTYPES["queues"])
 
     @property
     def links(self) -> pd.DataFrame:
         """links.csv as a DataFrame (utilisation NaN on unlimited links)."""
-        return _frame(self.link_rows, loads.LINK_COLUMNS, _DTYPES["links"])
+        return _column_frame(dict(zip(loads.LINK_COLUMNS, columns_of(self.link_rows, loads.LINK_COLUMNS), strict=True)),
+                             loads.LINK_COLUMNS, _DTYPES["links"])
 
     @property
     def servers(self) -> pd.DataFrame:
         """servers.csv as a DataFrame."""
-        return _frame(self.server_rows, loads.SERVER_COLUMNS, _DTYPES["servers"])
+        return _column_frame(dict(zip(loads.SERVER_COLUMNS, columns_of(self.server_rows, loads.SERVER_COLUMNS),
+                                      strict=True)), loads.SERVER_COLUMNS, _DTYPES["servers"])
 
     @property
     def events(self) -> pd.DataFrame:
@@ -241,7 +249,7 @@ class Result:
     @property
     def breakdown(self) -> pd.DataFrame:
         """Where each delivered mail pair's time went (queue_wait_s + transfer_s == latency_s)."""
-        return _frame(self.breakdown_rows, BREAKDOWN_COLUMNS, _DTYPES["breakdown"])
+        return _column_frame(self.breakdown_columns, BREAKDOWN_COLUMNS, _DTYPES["breakdown"])
 
     # ---- figures ---------------------------------------------------------------------------
 

@@ -81,3 +81,22 @@ def test_tables_of_columns_equal_the_tables_of_lists() -> None:
                             {"time": 4.25, "server": "a", "queue_length": 1}]
     other = Tables({"queues": {"time": [0.0, 4.5], "server": ["a", "a"], "queue_length": [0, 1]}})
     assert typed != other
+
+
+def test_dataframes_made_from_columns_equal_those_made_from_rows() -> None:
+    pandas = pytest.importorskip("pandas")
+    from pathlib import Path
+
+    from simulator import load_scenario, run
+    from simulator.results import DELIVERY_COLUMNS, QUEUE_COLUMNS, RETRIEVAL_COLUMNS
+
+    result = run(load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "outage-retry.yaml"))
+    tables = result.tables
+    for frame, rows, columns in ((result.deliveries, tables.deliveries, DELIVERY_COLUMNS),
+                                 (result.retrievals, tables.retrievals, RETRIEVAL_COLUMNS),
+                                 (result.queues, tables.queues, QUEUE_COLUMNS)):
+        expected = pandas.DataFrame.from_records(rows, columns=list(columns))
+        expected = expected.astype({c: str(t) for c, t in frame.dtypes.items()})
+        pandas.testing.assert_frame_equal(frame, expected, check_exact=True)
+    empty = sum(r["delivered_at"] is None for r in tables.deliveries)
+    assert result.deliveries["delivered_at"].isna().sum() == empty > 0

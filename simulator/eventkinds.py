@@ -378,22 +378,6 @@ def index(event: str, name: str) -> int:
     raise KeyError(f"{event} records have no field {name!r}")
 
 
-_NAMES = {name: tuple(f.name for f in kind.fields) for name, kind in KINDS.items()}
-
-
-def columns(records: Sequence[tuple[float, str, str, str, tuple[Any, ...]]]) -> dict[str, list[Any]]:
-    """The records as one wide table: ``time``, ``event``, ``message_id``, ``node``, then one
-    column per field name (:data:`FIELD_TYPES`, in order), ``None`` where a kind lacks the field."""
-    n = len(records)
-    out: dict[str, list[Any]] = {"time": [r[0] for r in records], "event": [r[1] for r in records],
-                                 "message_id": [r[2] for r in records], "node": [r[3] for r in records]}
-    out.update({name: [None] * n for name in FIELD_TYPES})
-    for i, (_t, event, _m, _n, values) in enumerate(records):
-        for name, value in zip(_NAMES[event], values, strict=True):
-            out[name][i] = value
-    return out
-
-
 _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {TEXT: str, INT: int, FLOAT: (float, int), LIST: tuple,
                                                        FLAG: bool}
 

@@ -19,12 +19,15 @@ from typing import Any
 
 from . import eventkinds
 from .eventlog import Record
+from .float_column import FloatColumn
+from .logcolumns import LogColumns
 from .table_schema import FLOAT64, INT64, STRING, TABLES
+from .wide_events import BASE_COLUMNS, wide_columns
 
 __all__ = ["PYARROW_HINT", "arrow_schema", "events_schema", "read_records", "read_rows", "write_columns",
            "write_records"]
 
-EVENT_COLUMNS = ("time", "event", "message_id", "node")
+EVENT_COLUMNS = BASE_COLUMNS
 """The columns of events.parquet before one column per field."""
 
 PYARROW_HINT = "pyarrow is needed for Parquet files; install it with: pip install 'pyarrow>=15'"
@@ -59,39 +62,50 @@ def events_schema() -> Any:
 
 BATCH_ROWS = 100_000
 """Rows converted to Arrow at a time (each batch is a row group), so writing a large table holds
-one batch of columns in memory beside the rows, not a copy of the whole table."""
+one batch of columns in memory beside the table, not a copy of the whole of it."""
 
 
-def _write(path: Path, schema: Any, rows: Sequence[Any], columns: Callable[[Sequence[Any]], list[list[Any]]]) -> None:
-    """Write ``rows`` as ``path`` in batches; ``columns`` turns a batch of rows into its columns."""
+def _write(path: Path, schema: Any, rows: int, batch: Callable[[int, int], list[Any]]) -> None:
+    """Write a table of ``rows`` rows as ``path`` in batches; ``batch(start, stop)`` gives those
+    rows' columns, in the schema's order (a :class:`FloatColumn` goes to Arrow as its array)."""
     pa, pq = _arrow()
     with pq.ParquetWriter(path, schema) as writer:
-        for start in range(0, max(len(rows), 1), BATCH_ROWS):
-            batch = columns(rows[start:start + BATCH_ROWS])
-            arrays = [pa.array(values, type=field.type) for values, field in zip(batch, schema, strict=True)]
+        for start in range(0, max(rows, 1), BATCH_ROWS):
+            columns = batch(start, min(start + BATCH_ROWS, rows))
+            arrays = [_array(pa, values, field.type) for values, field in zip(columns, schema, strict=True)]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
 
 
+def _array(pa: Any, values: Any, type_: Any) -> Any:
+    """``values`` as an Arrow array of ``type_``: a :class:`FloatColumn` from its float64 array,
+    its empty cells null (no float object made per value); a count, that many nulls."""
+    if isinstance(values, FloatColumn):
+        return pa.array(values.values, type=type_, mask=None if values.known is None else ~values.known)
+    if isinstance(values, int):
+        return pa.nulls(values, type=type_)
+    return pa.array(values, type=type_)
+
+
 def write_columns(path: Path, table: str, data: Mapping[str, Sequence[Any]]) -> None:
-    """Write a derived table given as columns (lists by column name) as ``path``."""
+    """Write a derived table given as columns (sequences by column name) as ``path``."""
     names = [c.name for c in TABLES[table]]
 
-    def columns(batch: Sequence[int]) -> list[list[Any]]:  # a range of row numbers
-        start = batch[0] if len(batch) else 0
-        return [list(data[name][start:start + len(batch)]) for name in names]
+    def batch(start: int, stop: int) -> list[Any]:
+        return [data[name][start:stop] if isinstance(data[name], FloatColumn) else list(data[name][start:stop])
+                for name in names]
 
-    _write(path, arrow_schema(table), range(len(data[names[0]])), columns)
+    _write(path, arrow_schema(table), len(data[names[0]]), batch)
 
 
-def write_records(path: Path, records: Sequence[Record]) -> None:
-    """Write event-log records as ``path``, one typed column per field."""
+def write_records(path: Path, log: LogColumns) -> None:
+    """Write the records of an event log as ``path``, one typed column per field."""
     names = [*EVENT_COLUMNS, *eventkinds.FIELD_TYPES]
 
-    def columns(batch: Sequence[Record]) -> list[list[Any]]:
-        wide = eventkinds.columns(batch)
-        return [wide[name] for name in names]
+    def batch(start: int, stop: int) -> list[Any]:
+        wide = wide_columns(log, start, stop)
+        return [wide.get(name, stop - start) for name in names]  # a count: a field these records lack
 
-    _write(path, events_schema(), records, columns)
+    _write(path, events_schema(), len(log), batch)
 
 
 def _read(path: Path, schema: Any, what: str) -> Any:

@@ -26,6 +26,7 @@ from .events_filter import FULL, EventsChoice, parse_events
 from .float_column import FloatColumn
 from .logcolumns import VALUES, LogColumns
 from .table_schema import dtypes
+from .wide_events import wide_columns
 from .workload import check_workload
 
 # Told each step of writing a result, ``(phase, detail)``: phase is "derive", "write", "plots",
@@ -240,11 +241,12 @@ class Result:
         then one typed column per field (docs/events.md), empty where a record's kind lacks it."""
         pandas = _pandas()
         log = self.log
-        wide = eventkinds.columns(log.records)
+        wide = wide_columns(log)
         wide["detail"] = detail_texts(wide["event"], log.column(VALUES), ((k, log.where(k)) for k in log.kinds))
         names = [*results.EVENT_COLUMNS, *eventkinds.FIELD_TYPES]
         typed = {name: _FIELD_DTYPES[type_] for name, type_ in eventkinds.FIELD_TYPES.items() if type_ in _FIELD_DTYPES}
-        return pandas.DataFrame({name: wide[name] for name in names}).astype({**_DTYPES["events"], **typed})
+        empty = [None] * len(wide["time"])
+        return pandas.DataFrame({name: wide.get(name, empty) for name in names}).astype({**_DTYPES["events"], **typed})
 
     @property
     def breakdown(self) -> pd.DataFrame:

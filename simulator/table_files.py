@@ -71,7 +71,7 @@ def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record]
         else:
             from .parquet_io import write_records
 
-            write_records(folder / "events.parquet", kept.records)
+            write_records(folder / "events.parquet", kept)
 
 
 def _file(folder: Path, name: str) -> Path | None:

@@ -14,6 +14,7 @@ pandas metadata, so the same run gives byte-identical files under the same pyarr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -126,16 +127,43 @@ def read_rows(path: Path, table: str) -> list[dict[str, Any]]:
 
 
 def read_records(path: Path) -> list[Record]:
-    """The records of an events.parquet written by :func:`write_records`, typed as the run made them."""
+    """The records of an events.parquet written by :func:`write_records`, typed as the run made them.
+
+    Read a kind at a time: each kind's records are found by their ``event`` codes, and only the
+    columns of that kind's fields are read at their rows. A kind, a node or a message id is one
+    string object however many records name it (as in a run's own log)."""
+    import numpy as np
+
+    pa, _ = _arrow()
     data = _read(path, events_schema(), "an event log")
-    column = {name: data.column(name).to_pylist() for name in data.schema.names}
-    lists = {name for name, type_ in eventkinds.FIELD_TYPES.items() if type_ == eventkinds.LIST}
-    for name in lists:
-        column[name] = [None if v is None else tuple(v) for v in column[name]]
-    fields = {name: [column[f.name] for f in kind.fields] for name, kind in eventkinds.KINDS.items()}
-    records: list[Record] = []
-    for i, (time_s, event, message_id, node) in enumerate(zip(*(column[n] for n in EVENT_COLUMNS), strict=True)):
-        if event not in fields:
-            raise ValueError(f"{path}: row {i}: unknown event {event!r}")
-        records.append((time_s, event, message_id, node, tuple(values[i] for values in fields[event])))
-    return records
+    codes, kinds = _coded(pa, data.column("event"))
+    for code, kind in enumerate(kinds):
+        if kind not in eventkinds.KINDS:
+            raise ValueError(f"{path}: row {int(np.flatnonzero(codes == code)[0])}: unknown event {kind!r}")
+    values = np.empty(len(codes), dtype=object)
+    for code, kind in enumerate(kinds):
+        at = np.flatnonzero(codes == code)
+        rows = pa.array(at)
+        fields = [_python(data.column(f.name).take(rows), f.name) for f in eventkinds.KINDS[kind].fields]
+        values[at] = np.fromiter(zip(*fields, strict=True) if fields else repeat((), len(at)), dtype=object,
+                                 count=len(at))
+    named = [np.array(names, dtype=object)[numbers].tolist()
+             for numbers, names in (_coded(pa, data.column(name)) for name in EVENT_COLUMNS[1:])]
+    return list(zip(data.column("time").to_pylist(), *named, values.tolist(), strict=True))
+
+
+def _coded(pa: Any, column: Any) -> tuple[Any, list[str]]:
+    """A column of strings as each row's number (a numpy array) in the list of its distinct strings."""
+    import pyarrow.compute as pc
+
+    distinct = pc.unique(column)
+    numbers = pc.index_in(column, value_set=distinct).to_numpy()
+    return numbers, distinct.to_pylist()
+
+
+def _python(column: Any, name: str) -> list[Any]:
+    """The Python values of an event field's column as a run logs them (a list as a tuple)."""
+    values: list[Any] = column.to_pylist()
+    if eventkinds.FIELD_TYPES[name] == eventkinds.LIST:
+        return [None if v is None else tuple(v) for v in values]
+    return values

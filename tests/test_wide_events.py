@@ -81,3 +81,26 @@ def test_a_float_column_with_empty_cells_goes_to_parquet_as_nulls(
     rows = parquet_io.read_rows(path, "deliveries")
     for name, column in deliveries.items():
         assert [row[name] for row in rows] == list(column), name
+
+
+def test_an_unknown_kind_in_events_parquet_is_named_with_its_row(log: LogColumns, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_io.events_schema()
+    rows = [{"time": 1.0, "event": "created", "message_id": "m1", "node": "a"},
+            {"time": 2.0, "event": "teleported", "message_id": "m1", "node": "b"}]
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows],
+                                        schema=schema), path)
+    with pytest.raises(ValueError, match=r"row 1: unknown event 'teleported'"):
+        parquet_io.read_records(path)
+
+
+def test_records_read_back_share_one_string_per_message_and_node(log: LogColumns, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    parquet_io.write_records(path, log)
+    records = parquet_io.read_records(path)
+    ids = [r[2] for r in records]
+    assert len({id(i) for i in ids}) == len(set(ids)) < len(ids)
+    assert len({id(r[3]) for r in records}) == len({r[3] for r in records})

@@ -117,18 +117,31 @@ def read_records(folder: Path) -> list[Record] | None:
 
 
 def read_events(path: Path) -> list[Record]:
-    """The records of an events.csv (times parsed with ``float``, details read back into typed values)."""
+    """The records of an events.csv (times parsed with ``float``, details read back into typed values).
+
+    A ``detail`` text is parsed once per kind however many records repeat it (most do: a
+    recipient's deliveries, a queue's lengths), and records with the same text share its values;
+    a kind, a message id or a node is one string shared by every record that names it, as in a
+    run's own log."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or tuple(header) != results.EVENT_COLUMNS:
             raise ValueError(f"{path}: not an event log (header {header!r})")
         records: list[Record] = []
+        parsed: dict[tuple[str, str], tuple[Any, ...]] = {}
+        strings: dict[str, str] = {}
+        share = strings.setdefault
         for line, row in enumerate(reader, start=2):
             if len(row) != len(results.EVENT_COLUMNS):
                 raise ValueError(f"{path}:{line}: expected {len(results.EVENT_COLUMNS)} columns, got {len(row)}")
+            time_text, event, message_id, node, detail = row
             try:
-                records.append((float(row[0]), row[1], row[2], row[3], parse_detail(row[1], row[4])))
+                values = parsed.get((event, detail))
+                if values is None:
+                    values = parsed[event, detail] = parse_detail(event, detail)
+                records.append((float(time_text), share(event, event), share(message_id, message_id),
+                                share(node, node), values))
             except (KeyError, ValueError) as e:
                 raise ValueError(f"{path}:{line}: not an event record ({e})") from None
     return records

@@ -245,6 +245,27 @@ def test_a_block_frees_the_cycles_it_made_and_sets_nothing_aside_after_it() -> N
         gc.enable()
 
 
+def test_what_outlives_a_collection_is_not_walked_again_until_the_block_ends() -> None:
+    gc.disable()
+    try:
+        with collector.freeing_new_cycles() as free:
+            survivor = _Node()
+            kept = weakref.ref(survivor)
+            free()
+            del survivor  # garbage now, but set aside by the first collection
+            later = _Node()
+            gone = weakref.ref(later)
+            del later
+            free()
+            assert gone() is None  # made after the first collection: freed by the second
+            assert kept() is not None  # set aside: not walked again
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert kept() is None
+    finally:
+        gc.enable()
+
+
 def test_a_block_leaves_what_a_program_froze_as_it_was() -> None:
     gc.disable()
     gc.freeze()

@@ -33,8 +33,8 @@ from typing import Any
 from .coded import take
 from .float_column import FloatColumn
 
-__all__ = ["CHUNK_ROWS", "cell", "cells", "column_cells", "columns_of", "csv_file", "float_texts", "quote_cells",
-           "write_csv"]
+__all__ = ["CHUNK_ROWS", "cell", "cells", "column_cells", "columns_by_name", "columns_of", "csv_file", "float_texts",
+           "quote_cells", "write_csv"]
 
 CHUNK_ROWS = 16_384
 """Lines made into text at a time, so a large table holds one chunk of text beside its columns."""
@@ -194,3 +194,8 @@ def columns_of(rows: Iterable[dict[str, Any]], header: Sequence[str]) -> list[li
     """Rows (dicts keyed by column name) as columns in ``header``'s order."""
     rows = rows if isinstance(rows, list) else list(rows)
     return [[row[name] for row in rows] for name in header]
+
+
+def columns_by_name(rows: Iterable[dict[str, Any]], header: Sequence[str]) -> dict[str, Sequence[Any]]:
+    """Rows (dicts keyed by column name) as a column per name of ``header``."""
+    return dict(zip(header, columns_of(rows, header), strict=True))

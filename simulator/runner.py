@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import eventkinds, loads, resultdir, results, table_files
 from .breakdown import BREAKDOWN_COLUMNS
-from .csv_columns import columns_of
+from .csv_columns import columns_by_name
 from .eventkinds import detail_texts
 from .eventlog import Record
 from .events_filter import FULL, EventsChoice, parse_events
@@ -226,14 +226,13 @@ class Result:
     @property
     def links(self) -> pd.DataFrame:
         """links.csv as a DataFrame (utilisation NaN on unlimited links)."""
-        return _column_frame(dict(zip(loads.LINK_COLUMNS, columns_of(self.link_rows, loads.LINK_COLUMNS), strict=True)),
-                             loads.LINK_COLUMNS, _DTYPES["links"])
+        return _column_frame(columns_by_name(self.link_rows, loads.LINK_COLUMNS), loads.LINK_COLUMNS, _DTYPES["links"])
 
     @property
     def servers(self) -> pd.DataFrame:
         """servers.csv as a DataFrame."""
-        return _column_frame(dict(zip(loads.SERVER_COLUMNS, columns_of(self.server_rows, loads.SERVER_COLUMNS),
-                                      strict=True)), loads.SERVER_COLUMNS, _DTYPES["servers"])
+        return _column_frame(columns_by_name(self.server_rows, loads.SERVER_COLUMNS), loads.SERVER_COLUMNS,
+                             _DTYPES["servers"])
 
     @property
     def events(self) -> pd.DataFrame:

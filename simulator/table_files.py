@@ -12,6 +12,7 @@ from typing import Any
 
 from . import results
 from .collector import while_paused
+from .csv_columns import columns_by_name
 from .eventkinds import parse_detail
 from .eventlog import Record
 from .events_filter import EventsChoice
@@ -49,8 +50,7 @@ def write_tables(folder: Path, tables: results.Tables, records: Sequence[Record]
     ``events`` keeps it) in ``fmt`` into ``folder``."""
     exts = extensions(fmt)
     named: list[tuple[str, results.Columns]] = [(name, tables.columns(name)) for name in TABLE_NAMES]
-    named += [(name, {c: [row[c] for row in rows] for c in _COLUMNS[name]})
-              for name, rows in (load_tables or {}).items()]
+    named += [(name, columns_by_name(rows, _COLUMNS[name])) for name, rows in (load_tables or {}).items()]
     for name, data in named:
         for ext in exts:
             step("write", f"{name}.{ext}")

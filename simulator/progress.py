@@ -7,16 +7,17 @@ short run stays silent. The phases are the simulation (told by ``World.run``'s p
 callback) and the steps of writing the result (told by ``Result.save``'s): deriving the tables,
 writing the files, drawing the plots, the report, the transcripts and the packet capture.
 
-While the traffic period lasts, the line shows how much of it has been simulated, how many
-messages the run creates per wall-clock second (user mail, replies, forwards and DSNs: the
-``messages_created`` of :class:`~simulator.world.RunStatus`) and the ETA: the wall time the rest of
-the traffic period will take at the pace of simulated seconds per wall second so far (the drain
-after it is not included). After it, the run drains queues and waits out retries, so the line
-shows what remains (messages in queues, open work, the next event's time) and the rate, but no
-percentage and no ETA: the clock jumps from retry to retry, so simulated time says nothing of
-the wall time left. A heartbeat thread shows the line
-again when one step (deriving the tables of a huge log, say) gives no news for a while, so a long
-run is never silent for more than a few seconds.
+While the traffic period lasts, the line shows how much of it has been simulated, the ETA (the
+wall time the rest of the traffic period will take at the pace of simulated seconds per wall
+second so far; the drain after it is not included) and how many messages the run creates per
+wall-clock second (user mail, replies, forwards and DSNs: the ``messages_created`` of
+:class:`~simulator.world.RunStatus`), in that order and first, so that a terminal of 80 columns,
+which cuts the line, shows them. After it, the run drains queues and waits out retries, so the
+line shows what remains (messages in queues, open work, the next event's time), with no
+percentage, no ETA and no rate: the clock jumps from retry to retry, so simulated time says
+nothing of the wall time left, and hardly any message is made. The last line gives the run's rate.
+A heartbeat thread shows the line again when one step (deriving the tables of a huge log, say)
+gives no news for a while, so a long run is never silent for more than a few seconds.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class RunProgress:
         if now - self.start_s < self.quiet_s or (now - self.last_shown_s < self.every_s
                                                  and self.shown_phase == "simulate"):
             return  # cheap: the status is read only when it is shown
-        self._update("simulate", simulation_text(status) + self.pace.text(status, now))
+        self._update("simulate", simulation_text(status, self.pace.text(status, now)))
 
     def step(self, phase: str, detail: str) -> None:
         """``Result.save``'s progress callback: a step of writing the result starts."""
@@ -182,22 +183,23 @@ class RunProgress:
         self.close(completed=kind is None)
 
 
-def simulation_text(status: RunStatus) -> str:
+def simulation_text(status: RunStatus, pace: str = "") -> str:
     """How far the simulation has got: the share of the traffic period while it lasts, then
-    what remains to drain (after the traffic period a percentage would tell nothing)."""
+    what remains to drain (after the traffic period a percentage would tell nothing). ``pace``
+    (:meth:`Pace.text`: the ETA and the rate) comes right after the share, or after "done", and
+    the counts last, so a terminal of 80 columns, which cuts the line, keeps what matters."""
     now_s, duration_s, until_s = status.now_s, status.duration_s, status.until_s
     counts = f"{_n(status.messages_created, 'message')}, {_n(status.events, 'event')}"
-    stop = f", hard stop at {_sim(until_s)}" if until_s is not None else ""
+    stop = f"; hard stop at {_sim(until_s)}" if until_s is not None else ""
     if status.finished:
-        return f"{'stopped' if status.stopped else 'done'} at {_sim(now_s)}; {counts}"
+        return f"{'stopped' if status.stopped else 'done'} at {_sim(now_s)}{pace}; {counts}"
     if now_s < duration_s:
         share = now_s / duration_s
-        return f"{_sim(now_s)} of the {_sim(duration_s)} traffic period ({share:.0%}){stop}; {counts}"
+        return f"{share:.0%} of the {_sim(duration_s)} traffic period{pace}{stop}; at {_sim(now_s)}, {counts}"
     next_s = status.next_event_s
     following = f", next event at {_sim(next_s)}" if next_s is not None else ""
-    return (f"draining at {_sim(now_s)}, traffic ended at {_sim(duration_s)}{stop}: "
-            f"{_n(status.queued_messages, 'message')} queued, {_n(status.busy, 'task')} open{following}; "
-            f"{counts}")
+    return (f"draining, {_n(status.queued_messages, 'message')} queued, {_n(status.busy, 'task')} open{following}; "
+            f"at {_sim(now_s)}, traffic ended at {_sim(duration_s)}{stop}; {counts}")
 
 
 class Pace:
@@ -210,20 +212,20 @@ class Pace:
         self.wall_s, self.sim_s, self.messages = wall_s, sim_s, messages  # at the first report
 
     def text(self, status: RunStatus, wall_s: float) -> str:
-        """``; 1,234 messages/s, ETA 2m5s`` (the ETA only during the traffic period), or nothing
-        before any wall time has passed since the first report."""
+        """``, ETA 2m5s, 1,234 messages/s`` during the traffic period; ``, 1,234 messages/s`` (the
+        rate over the whole run) once it is finished; nothing while it drains (it creates no
+        messages then, but for DSNs), nor before any wall time has passed since the first report."""
         spent_s = wall_s - self.wall_s
-        if spent_s <= 0:
-            return ""
-        rate = (status.messages_created - self.messages) / spent_s
-        text = f"; {rate:,.0f} messages/s"
         now_s = status.now_s
         end_s = status.duration_s if status.until_s is None else min(status.duration_s, status.until_s)
-        if status.finished or now_s >= end_s:
-            return text
+        if spent_s <= 0 or (not status.finished and now_s >= end_s):
+            return ""
+        rate = f"{(status.messages_created - self.messages) / spent_s:,.0f} messages/s"
+        if status.finished:
+            return f", {rate}"
         sim_per_wall = (now_s - self.sim_s) / spent_s
         eta = "--" if sim_per_wall <= 0 else _wall((end_s - now_s) / sim_per_wall)
-        return f"{text}, ETA {eta}"
+        return f", ETA {eta}, {rate}"
 
 
 def _n(count: int, noun: str) -> str:

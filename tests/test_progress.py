@@ -136,14 +136,14 @@ def texts_at(text: str, *times_s: float) -> tuple[World, list[str]]:
 
 def test_during_the_traffic_period_the_line_shows_how_much_of_it_has_passed() -> None:
     _, (text,) = texts_at(DOWN, 1800.0)
-    assert text.startswith("30m of the 1h traffic period (50%); 1 message, ")
+    assert text.startswith("50% of the 1h traffic period; at 30m, 1 message, ")
 
 
 def test_after_the_traffic_period_the_line_shows_what_remains_to_drain() -> None:
     world, (text,) = texts_at(DOWN, 3 * DAY_S)
     next_s = min(r[0] for r in world.log.records if r[0] > 3 * DAY_S)  # each attempt and failure is logged
-    assert text.startswith(f"draining at 3d, traffic ended at 1h: 1 message queued, 1 task open, "
-                           f"next event at {format_duration(round(next_s))}; ")
+    assert text.startswith(f"draining, 1 message queued, 1 task open, next event at {format_duration(round(next_s))}; "
+                           "at 3d, traffic ended at 1h; ")
     assert "%" not in text
 
 
@@ -185,17 +185,19 @@ def test_the_simulation_line_shows_messages_per_second_and_the_eta_of_the_traffi
     clock.now_s += 10
     display.simulation(Status(now_s=1000.0, messages=540))  # 900 simulated s in 10 s, 500 messages
     clock.now_s += 5
-    display.simulation(Status(now_s=4000.0, messages=700))  # draining: the rate, no ETA
+    display.simulation(Status(now_s=4000.0, messages=700))  # draining: neither the rate nor an ETA
     clock.now_s += 5
     display.simulation(Status(now_s=5000.0, messages=1040, finished=True))
     display.close()
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "  simulating: 1m40s of the 1h traffic period (3%); 40 messages, 0 events [0s]"
-    # 2600 simulated seconds left at 90 per wall second
-    assert lines[1] == "  simulating: 16m40s of the 1h traffic period (28%); 540 messages, 0 events; " \
-                       "50 messages/s, ETA 29s [10s]"
-    assert lines[2].endswith("; 700 messages, 0 events; 44 messages/s [15s]") and "ETA" not in lines[2]
-    assert lines[3] == "  simulating: done at 1h23m20s; 1,040 messages, 0 events; 50 messages/s [20s]"
+    assert lines[0] == "  simulating: 3% of the 1h traffic period; at 1m40s, 40 messages, 0 events [0s]"
+    # 2600 simulated seconds left at 90 per wall second; the ETA and the rate within 80 columns
+    assert lines[1] == "  simulating: 28% of the 1h traffic period, ETA 29s, 50 messages/s; " \
+                       "at 16m40s, 540 messages, 0 events [10s]"
+    assert lines[1].index("messages/s") < 80
+    assert lines[2] == "  simulating: draining, 2 messages queued, 3 tasks open; at 1h6m40s, traffic ended at 1h; " \
+                       "700 messages, 0 events [15s]"
+    assert lines[3] == "  simulating: done at 1h23m20s, 50 messages/s; 1,040 messages, 0 events [20s]"
 
 
 def test_the_eta_runs_to_a_hard_stop_within_the_traffic_period_and_waits_for_simulated_time_to_pass() -> None:
@@ -208,8 +210,8 @@ def test_the_eta_runs_to_a_hard_stop_within_the_traffic_period_and_waits_for_sim
     display.simulation(Status(now_s=600.0, messages=3000, until_s=1800.0))  # 150 simulated s per wall s
     display.close()
     lines = stream.getvalue().splitlines()
-    assert lines[1].endswith("; 0 messages/s, ETA -- [2s]")
-    assert lines[2].endswith("; 750 messages/s, ETA 8s [4s]")
+    assert lines[1].startswith("  simulating: 0% of the 1h traffic period, ETA --, 0 messages/s; hard stop at 30m; ")
+    assert lines[2].startswith("  simulating: 17% of the 1h traffic period, ETA 8s, 750 messages/s; hard stop at 30m; ")
 
 
 def test_the_sweep_line_shows_runs_per_second_and_the_eta() -> None:

@@ -5,7 +5,7 @@ in a fresh interpreter and times it from the moment the process is started to th
 has exited, every file and plot written. The child is this file run as a script: it records
 a time mark at each phase of the command (imports, reading the scenario, simulating, deriving
 the tables, writing the files, drawing the plots) and then runs ``simulator.cli.entrypoint`` exactly
-as the ``mailsim`` console script does. The marks come from wrapping the CLI's progress display
+as the ``mailsim`` console script does (through ``simulator.launch``, which only loads it first). The marks come from wrapping the CLI's progress display
 and its calls of ``load_scenario`` and ``run``, so nothing the command does is changed.
 Whatever follows the last step of ``Result.save`` (the printed summary, freeing the heap,
 interpreter shutdown) is counted as teardown.

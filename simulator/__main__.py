@@ -1,5 +1,5 @@
 """``python -m simulator``: the mailsim command line."""
 
-from .cli import entrypoint
+from .launch import entrypoint
 
 entrypoint()

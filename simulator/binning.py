@@ -23,6 +23,27 @@ LADDER_S: tuple[float, ...] = (1.0, 2.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0,
 """The default widths, smallest first; beyond the last, the width doubles."""
 
 
+MAX_GIVEN_ROWS = 1_000_000
+"""A width given by the user may make at most this many rows of links.csv and servers.csv together
+over the traffic period (see :func:`check_given_width`)."""
+
+
+def check_given_width(width_s: float, duration_s: float, series: int) -> None:
+    """ValueError when a given width ``width_s`` is not a positive number of seconds, or would cut
+    the traffic period (``duration_s``) into so many bins that the ``series`` rows per bin (a row
+    per link direction and per server) pass :data:`MAX_GIVEN_ROWS`: each row is kept in memory
+    until the tables are written, so a width of a nanosecond would exhaust it before anything is
+    written. The message gives the smallest width allowed."""
+    if not (width_s > 0 and math.isfinite(width_s)):
+        raise ValueError(f"a bin width must be a positive number of seconds, not {width_s!r}")
+    rows = bin_count(duration_s, width_s) * max(1, series)
+    if rows > MAX_GIVEN_ROWS:
+        least_s = duration_s * max(1, series) / MAX_GIVEN_ROWS
+        raise ValueError(f"a bin width of {width_s:g} s cuts the {duration_s:g} s traffic period into "
+                         f"{bin_count(duration_s, width_s):,} bins, {rows:,} rows of links.csv and servers.csv "
+                         f"({series} a bin); at most {MAX_GIVEN_ROWS:,}: use a width of at least {least_s:.3g} s")
+
+
 def default_width_s(end_s: float) -> float:
     """The default width for a run that ends at ``end_s`` (the rule :class:`Bins` follows as it grows)."""
     width = LADDER_S[0]

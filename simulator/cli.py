@@ -18,18 +18,19 @@ from . import __version__, quick_exit
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .events_filter import FULL, EventsChoice, parse_events
 from .interrupts import first_interrupt_stops, noticing_interrupts
+from .launch import EXIT_INTERRUPTED
 from .limits import DEFAULT_MAX_MESSAGES
 from .load_summary import most_loaded_lines
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
-from .runner import Result, run
+from .runner import Result, check_bin_width, run
 from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .table_files import DEFAULT_FORMAT, FORMATS
 from .units import format_duration, parse_duration
 from .wording import counted
 from .workload import estimate
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 # Modules that add subcommands: each has ``register(subparsers) -> dict[name, handler]`` where
 # ``handler(args, out, err) -> int``; they may raise ScenarioError or CommandError for bad input.
@@ -193,16 +194,26 @@ def _command(args: argparse.Namespace, handlers: dict[str, Callable[..., int]], 
 
 
 def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:
-    folder = Path(args.output) if args.output else Path("results") / _safe(scenario.name)
+    if args.output == "":
+        raise CommandError("--output: an empty path; give the result folder (default: results/<scenario name>)")
+    folder = Path(args.output) if args.output is not None else Path("results") / _safe(scenario.name)
     wire = args.transcripts or args.pcap
     if args.capture_messages is not None and not wire:
         raise CommandError("--capture-messages needs --transcripts or --pcap")
     chosen = _capture_ids(args.capture_messages)
     check_target(folder)  # a bad output path fails now, not after the simulation
+    if args.bin_s is not None:
+        try:
+            check_bin_width(args.bin_s, scenario)
+        except ValueError as error:
+            raise CommandError(f"--bin: {error}") from None
     with RunProgress(err, enabled=not args.quiet) as progress:
         with first_interrupt_stops() as stop:  # a first Ctrl-C keeps what was simulated; a second aborts
             result = run(scenario, seed=args.seed, progress=progress.simulation, trace=wire, trace_messages=chosen,
                          stop=stop, bin_s=args.bin_s)
+        if result.partial and result.end_time_s <= 0.0:
+            progress.note(f"interrupted before anything was simulated: nothing written ({folder} is as it was)")
+            return EXIT_INTERRUPTED
         if result.partial:
             progress.note(f"interrupted: writing the partial result, simulated until "
                           f"{format_duration(round(result.end_time_s))} (Ctrl-C again to abort)")

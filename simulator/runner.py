@@ -22,7 +22,7 @@ from .breakdown import BREAKDOWN_COLUMNS
 from .csv_columns import columns_by_name
 from .eventkinds import detail_texts
 from .eventlog import Record
-from .events_filter import FULL, EventsChoice, parse_events
+from .events_filter import FULL, NONE, EventsChoice, parse_events
 from .float_column import FloatColumn
 from .logcolumns import VALUES, LogColumns
 from .table_schema import dtypes
@@ -111,9 +111,13 @@ class Result:
     @classmethod
     def of_world(cls, world: World, end_time_s: float, seed: int | None = None,
                  trace_messages: frozenset[str] | None = None) -> Result:
-        """The result of ``world``, run until ``end_time_s`` (its log, traces and load counts)."""
-        used_seed = world.scenario.seed if seed is None else seed
-        return cls(world.scenario, used_seed, end_time_s, world.log.records, traces=world.ctx.traces,
+        """The result of ``world``, run until ``end_time_s`` (its log, traces and load counts). A
+        ``seed`` other than the scenario's own is written into the result's scenario, so that its
+        ``scenario.yaml`` runs again as this run did."""
+        scenario = world.scenario
+        if seed is not None and seed != scenario.seed:
+            scenario = scenario.override({"seed": seed})
+        return cls(scenario, scenario.seed, end_time_s, world.log.records, traces=world.ctx.traces,
                    trace_messages=trace_messages, partial=world.stopped,
                    _run_loads=loads.from_run(world.ctx.net, world.ctx.servers, end_time_s))
 
@@ -237,7 +241,11 @@ class Result:
     @property
     def events(self) -> pd.DataFrame:
         """The event log as a DataFrame: events.csv's columns (time, event, message_id, node, detail),
-        then one typed column per field (docs/events.md), empty where a record's kind lacks it."""
+        then one typed column per field (docs/events.md), empty where a record's kind lacks it. Of a
+        folder saved with some kinds of event only, those; ValueError for one saved with none."""
+        if self.events_kept == NONE:
+            raise ValueError("this result kept no event log (events='none'): its events were not saved "
+                             "(events='full', mailsim run --events full, keeps them)")
         pandas = _pandas()
         log = self.log
         wide = wide_columns(log)
@@ -302,7 +310,7 @@ class Result:
         from .breakdown import EVENTS_READ
 
         if for_plots:
-            self._need_log("the plots")
+            self._need_log("drawing the plots")
             self._log = self.log.subset(*EVENTS_READ, "device", "attempt", *OUTAGE_EVENTS)
             self.records = self._log.records
             _ = self.breakdown_columns
@@ -374,7 +382,7 @@ class Result:
         """Every standard plot as PNG bytes, by name (``progress`` told of each)."""
         step = progress or _no_step
         if not self._log_released:
-            self._need_log("the plots")
+            self._need_log("drawing the plots")
         from .collector import freeing_new_cycles
         from .mailpairs import shared_pairs
 
@@ -561,6 +569,15 @@ class Result:
         return result
 
 
+def check_bin_width(bin_s: float, scenario: Any) -> None:
+    """ValueError unless ``bin_s`` is a bin width ``scenario`` can be run with (see
+    :func:`simulator.binning.check_given_width`: a row of links.csv per link direction and one of
+    servers.csv per server, each bin of the traffic period)."""
+    from .binning import check_given_width
+
+    check_given_width(bin_s, scenario.duration_s, 2 * len(scenario.links) + len(scenario.servers))
+
+
 def run(
     scenario: Any,
     seed: int | None = None,
@@ -582,8 +599,9 @@ def run(
     run then ends at the simulated time reached, and the Result is ``partial``: its tables and
     summary cover the run up to there, mail neither delivered nor bounced by then pending.
     ``bin_s`` is the width in seconds of the time bins of links.csv and servers.csv (ValueError if not
-    positive); by default the smallest of a ladder of round widths that fits the run in 300 bins
-    (:mod:`simulator.binning`).
+    positive, or so small that the tables would pass a million rows over the traffic period: see
+    :func:`check_bin_width`); by default the smallest of a ladder of round widths that fits the run
+    in 300 bins (:mod:`simulator.binning`).
     """
     from .scenario import Scenario
     from .world import World
@@ -592,6 +610,8 @@ def run(
         raise TypeError(f"run() takes a Scenario (from load_scenario), got {type(scenario).__name__}")
     if max_messages is not None:
         check_workload(scenario, max_messages)
+    if bin_s is not None:
+        check_bin_width(bin_s, scenario)
     wanted = frozenset(trace_messages) if trace_messages is not None else None
     world = World(scenario, seed, trace=trace, trace_messages=wanted, bin_s=bin_s)
     log = world.log

@@ -84,9 +84,13 @@ def has_table(folder: Path, name: str) -> bool:
     return _file(folder, name) is not None
 
 
-def read_table(folder: Path, name: str) -> list[dict[str, Any]]:
-    """The rows of a derived table of the result folder ``folder``, typed as the derivation makes
-    them. Raises FileNotFoundError when the folder has neither file, ValueError for a bad one."""
+def read_table(folder: str | Path, name: str) -> list[dict[str, Any]]:
+    """The rows of a derived table (deliveries, retrievals, queues, links, servers) of the result
+    folder ``folder``, typed as the derivation makes them. Raises FileNotFoundError when the folder
+    has neither file, ValueError for a bad one or for ``events`` (the log: :func:`read_records`)."""
+    if name == "events":
+        raise ValueError("the event log is not a derived table: read its records with read_records(folder)")
+    folder = Path(folder)
     path = _file(folder, name)
     if path is None:
         raise FileNotFoundError(f"{folder} is not a result folder: {name}.csv is missing")
@@ -103,10 +107,10 @@ def read_table(folder: Path, name: str) -> list[dict[str, Any]]:
             raise ValueError(f"{path}: {error}") from None
 
 
-def read_records(folder: Path) -> list[Record] | None:
+def read_records(folder: str | Path) -> list[Record] | None:
     """The event log of the result folder ``folder`` (from events.csv or events.parquet), or None
     when it has neither."""
-    path = _file(folder, "events")
+    path = _file(Path(folder), "events")
     if path is None:
         return None
     if path.suffix == ".parquet":

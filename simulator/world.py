@@ -211,8 +211,8 @@ class World:
         The clock jumps from one event to the next, however far apart they are. ``progress``, if
         given, is called with :attr:`status` after every :data:`PROGRESS_EVERY_EVENTS` events and
         once at the end: a count of events, not of simulated time, so idle days cost nothing.
-        ``stop``, if given, is asked after each such batch whether to stop now; when it says so,
-        the run ends there, at the simulated time reached (:attr:`stopped` is then True), with
+        ``stop``, if given, is asked before the first batch and after each whether to stop now;
+        when it says so, the run ends there, at the simulated time reached (:attr:`stopped` is then True), with
         every event taken so far processed whole and nothing after it.
         """
         with collector.paused():  # (no reference cycle per message: nothing for it to find)
@@ -239,8 +239,10 @@ class World:
             hard_stop.callbacks.append(StopSimulation.callback)
             env.schedule(hard_stop, _AFTER_EVERYTHING, until_s - env.now)
         # Batches of events processed in one call (kernel.run_events: each event as env.step()
-        # would take it, without a call per event), with the progress and stop checks between.
-        while True:
+        # would take it, without a call per event), with the progress and stop checks between;
+        # a stop asked before the first (a Ctrl-C while the world was built) ends the run at 0.
+        self.stopped = stop is not None and stop()
+        while not self.stopped:
             processed, stopped = kernel.run_events(env, PROGRESS_EVERY_EVENTS)
             self.events_processed += processed
             if stopped or processed < PROGRESS_EVERY_EVENTS:

@@ -113,6 +113,19 @@ def test_seed_override_changes_results(tmp_path: Path) -> None:
     assert events["5"] != events["4"]
 
 
+def test_a_seed_given_on_the_command_line_is_in_the_folders_scenario_so_it_runs_again_the_same(
+    tmp_path: Path
+) -> None:
+    code, _, err = cli("run", str(write(tmp_path, GOOD)), "-o", str(tmp_path / "5"), "-q", "--no-plots", "--seed", "5")
+    assert code == 0, err
+    saved = tmp_path / "5" / "scenario.yaml"
+    assert yaml.safe_load(saved.read_text())["seed"] == 5
+    code, _, err = cli("run", str(saved), "-o", str(tmp_path / "again"), "-q", "--no-plots")
+    assert code == 0, err
+    for name in ("events.csv", "deliveries.csv", "manifest.json"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "5" / name).read_bytes(), name
+
+
 def test_quiet_prints_nothing(tmp_path: Path) -> None:
     code, out, err = cli("run", str(write(tmp_path, GOOD)), "-o", str(tmp_path / "o"), "-q", "--no-plots")
     assert (code, out, err) == (0, "", "")
@@ -242,6 +255,13 @@ def test_missing_file(tmp_path: Path) -> None:
     code, out, err = cli("validate", str(tmp_path / "nope.yaml"))
     assert code == 2
     assert "nope.yaml" in err and "Traceback" not in out + err
+
+
+def test_an_empty_output_path_exits_2_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("run", str(write(tmp_path, GOOD)), "-o", "", "-q")
+    assert (code, out) == (2, "") and err.startswith("error: --output: an empty path")
+    assert not (tmp_path / "results").exists()
 
 
 def test_directory_instead_of_file(tmp_path: Path) -> None:

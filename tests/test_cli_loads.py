@@ -42,6 +42,16 @@ def test_a_bad_bin_width_exits_2_and_writes_nothing(tmp_path: Path, bad: str) ->
     assert not out_dir.exists()
 
 
+@pytest.mark.parametrize("tiny", ["1e-9s", "1ms"])
+def test_a_bin_too_small_for_the_traffic_period_exits_2_before_simulating(tmp_path: Path, tiny: str) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = cli("run", str(write(tmp_path, GOOD)), "-o", str(out_dir), "--bin", tiny)
+    assert code == 2, err
+    assert err.startswith("error: --bin: a bin width of ") and "rows of links.csv and servers.csv" in err
+    assert "at most 1,000,000: use a width of at least " in err and "Traceback" not in err and out == ""
+    assert not out_dir.exists()
+
+
 def test_plot_redraws_the_load_plots_from_the_folder(tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     assert cli("run", str(write(tmp_path, GOOD)), "-o", str(out_dir), "-q", "--no-plots")[0] == 0

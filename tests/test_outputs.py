@@ -76,6 +76,8 @@ def test_events_none_writes_no_log_and_the_same_tables(default_run: Path, tmp_pa
     assert (code, out) == (2, "") and "written with --events none" in err and "--events full" in err
     with pytest.raises(ValueError, match="needs the whole event log"):
         loaded.plot_queues()
+    with pytest.raises(ValueError, match="kept no event log"):
+        _ = loaded.events
 
 
 def test_events_of_some_kinds_keeps_exactly_their_records_in_order(default_run: Path, tmp_path: Path) -> None:
@@ -89,6 +91,7 @@ def test_events_of_some_kinds_keeps_exactly_their_records_in_order(default_run: 
     assert (folder / "summary.json").read_bytes() == (default_run / "summary.json").read_bytes()
     loaded = Result.load(folder)
     assert loaded.events_kept == "created,bounced" and len(loaded.records) == len(kept) - 1
+    assert loaded.events["event"].tolist() == [r[1] for r in kept[1:]]  # the kinds kept, as kept
     assert loaded.tables == Result.load(default_run).tables
 
 

@@ -18,6 +18,8 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -242,15 +244,34 @@ def test_a_world_stopped_early_ends_at_the_time_reached_and_one_never_stopped_ru
     stopped = World(load_scenario(text))
     asks: list[float] = []
 
-    def stop_after_three_asks() -> bool:
+    def stop_after_three_batches() -> bool:  # asked before the first batch, then after each
         asks.append(stopped.env.now)
-        return len(asks) == 3
+        return len(asks) == 4
 
-    end_s = stopped.run(stop=stop_after_three_asks)
+    end_s = stopped.run(stop=stop_after_three_batches)
     assert stopped.stopped and stopped.status.finished and end_s == asks[-1] == stopped.env.now < 1800
     assert stopped.events_processed == 3000 and len(stopped.log) > 0
     assert max(r[0] for r in stopped.log.records) == end_s
 
+    at_once = World(load_scenario(text))  # asked to stop before anything happened
+    assert at_once.run(stop=lambda: True) == 0.0 and at_once.stopped and at_once.events_processed == 0
+
     whole, never = World(load_scenario(text)), World(load_scenario(text))
     assert whole.run() == never.run(stop=lambda: False) > 1800
     assert not never.stopped and whole.log.records == never.log.records
+
+
+def test_a_ctrl_c_before_the_clock_moves_writes_nothing_and_keeps_the_old_folder(
+    long_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @contextmanager
+    def asked_at_once() -> Iterator[Callable[[], bool]]:
+        yield lambda: True  # Ctrl-C came while the world was being built
+
+    out, before = old_result(tmp_path)
+    monkeypatch.setattr(cli, "first_interrupt_stops", asked_at_once)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert cli.main(["run", str(long_yaml), "-o", str(out), "--no-plots"], stdout, stderr) == 130
+    assert stdout.getvalue() == ""
+    assert stderr.getvalue() == f"interrupted before anything was simulated: nothing written ({out} is as it was)\n"
+    assert files_of(out) == before

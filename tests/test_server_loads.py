@@ -158,6 +158,8 @@ def test_a_given_bin_width_is_kept(busy: Result) -> None:
     assert busy.bin_s == 10.0  # the default for a run of about 25 min: 300 bins of 10 s at most
     with pytest.raises(ValueError, match="positive"):
         run(scenario, bin_s=0.0)
+    with pytest.raises(ValueError, match="use a width of at least"):  # a million rows and more, refused at once
+        run(scenario, bin_s=1e-6)
 
 
 def test_same_seed_same_load_tables(tmp_path: Path) -> None:

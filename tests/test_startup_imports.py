@@ -7,6 +7,7 @@ names every module the process imported.
 
 from __future__ import annotations
 
+import importlib.abc
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,34 @@ def test_public_api_still_exports_run_and_result() -> None:
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["simulator.runner", "simulator.runner", "False"]
+
+
+def test_the_console_script_loads_nothing_before_it_is_run() -> None:
+    code = ("import sys, simulator.launch; "
+            "print(sorted(m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('numpy', 'pydantic', 'yaml')),"
+            " sorted(m for m in sys.modules if 'simulator' in m))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[] ['simulator', 'simulator.launch']"
+
+
+class _CtrlCOnImport(importlib.abc.MetaPathFinder):
+    """A finder that raises KeyboardInterrupt when asked for ``simulator.cli``: a Ctrl-C while it loads."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name == "simulator.cli":
+            raise KeyboardInterrupt
+        return None
+
+
+def test_a_ctrl_c_while_the_command_line_loads_ends_it_quietly_with_status_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulator import launch
+
+    monkeypatch.delitem(sys.modules, "simulator.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_CtrlCOnImport(), *sys.meta_path])
+    with pytest.raises(SystemExit) as ended:
+        launch.entrypoint()
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"

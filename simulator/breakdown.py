@@ -2,22 +2,23 @@
 server's workers, SMTP sessions, and the wait in the mailbox (``Result.breakdown``, the
 ``time_breakdown`` plot).
 
-A pair's path is cut into legs, one per message it passed through (its own; for a list's copy,
-the message copied, up to the author's), and the legs are split all at once over typed columns
-of the log (:mod:`simulator.breakdown_legs`); a pair's parts are the sums of its legs', added in
-the order of the walk, so the floats are those of a walk per pair to the last bit.
+A pair's path is cut into legs, one per message it passed through (its own; for a list's copy, the
+message copied, up to the author's), and the legs are split all at once over typed columns of the
+log (:mod:`simulator.breakdown_legs`); a pair's parts are the sums of its legs', added in the order
+of the walk, so the floats are those of a walk per pair to the last bit.
 
-Measured on the benchmark's 100k-message scenario, from the log as ``Result.save`` hands it over
-(a copy of the kinds the plots read), best of 5 on a shared 2-core machine: 0.26 s of CPU (0.35 s
-wall) against 1.07 s (1.56 s) for the walk per pair over tuples made per message it replaces, and a
+Measured on the benchmark's 100k-message scenario, from the log as ``Result.save`` hands it over (a
+copy of the kinds the plots read), best of 5 on a shared 2-core machine: 0.26 s of CPU (0.35 s wall)
+against 1.07 s (1.56 s) for the walk per pair over tuples made per message it replaces, and a
 tracemalloc peak of 27 MB against 42 MB, of which the result is 23 MB; at 10k messages 0.022 s
 against 0.095 s, and 2.8 MB against 4.0 MB. The result is columns, as the tables are: a dict per
 pair would take about 0.4 KB each (about 50 MB at 100k messages), where the columns take a pointer
-per cell. At 1M messages it takes 2.9 s of CPU (0.25 s at 100k): about a third numbering the
-messages of the chain records by a dict, a third reading their values in the order of messages,
-both reads landing all over memory. Reading the values once in log order instead was tried and
-was slower (3.8 s against 3.4 s at 1M, measured together); what would remove both is a message
-number kept in the log, not its id text.
+per cell for the ids and addresses and 8 bytes for each time (:class:`FloatColumn`s: at 300k
+messages the breakdown keeps 26 MB, where lists of floats took 69 MB). At 1M messages it takes 2.9 s
+of CPU (0.25 s at 100k): about a third numbering the messages of the chain records by a dict, a
+third reading their values in the order of messages, both reads landing all over memory. Reading the
+values once in log order instead was tried and was slower (3.8 s against 3.4 s at 1M, measured
+together); what would remove both is a message number kept in the log, not its id text.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
                 aliased.setdefault((mid, target), address)
     d = deliveries
     pick = final_mail_mask(d) & text_is(d["status"], "delivered") & _known(d["delivered_at"])  # the pairs split
-    message_ids, recipients, submitted, delivered, latencies = (
-        _picked(d[name], pick) for name in ("message_id", "recipient", "submitted_at", "delivered_at", "latency_s"))
+    message_ids, recipients, submitted, delivered = (
+        _picked(d[name], pick) for name in ("message_id", "recipient", "submitted_at", "delivered_at"))
+    latencies = _picked_floats(d["latency_s"], pick)
     retrievals = _waits(d["retrieved_at"], d["delivered_at"], pick)
     legs, depths = _legs(message_ids, recipients, submitted, delivered, made, aliased)
     del submitted, delivered
@@ -93,7 +95,7 @@ def time_breakdown(records: Sequence[Record] | LogColumns, deliveries: Columns) 
         for pairs in depths[1:]:
             total[pairs] += part[start:start + len(pairs)]
             start += len(pairs)
-        sums.append(total.tolist())
+        sums.append(FloatColumn(total))
     waits, worker_waits, processings, transfers = sums
     return {"message_id": message_ids, "recipient": recipients, "domain": list(map(domain_of, recipients)),
             "latency_s": latencies, "queue_wait_s": waits, "worker_wait_s": worker_waits,
@@ -104,9 +106,8 @@ def _known(column: Sequence[float | None]) -> Any:
     """Whether each cell of a column of times has a value (a numpy array of booleans)."""
     import numpy as np
 
-    if isinstance(column, FloatColumn):
-        return np.ones(len(column), dtype=np.bool_) if column.known is None else column.known
-    return np.fromiter((value is not None for value in column), dtype=np.bool_, count=len(column))
+    known = _floats(column).known
+    return np.ones(len(column), dtype=np.bool_) if known is None else known
 
 
 def _picked(column: Sequence[Any], pick: Any) -> list[Any]:
@@ -118,13 +119,26 @@ def _picked(column: Sequence[Any], pick: Any) -> list[Any]:
     return list(compress(column, pick.tobytes()))
 
 
-def _waits(retrieved: Sequence[float | None], delivered: Sequence[float | None], pick: Any) -> Sequence[float | None]:
-    """``retrieved - delivered`` of the pairs ``pick`` marks (every one delivered), None where not retrieved."""
-    if isinstance(retrieved, FloatColumn) and isinstance(delivered, FloatColumn):
-        return FloatColumn(retrieved.values[pick] - delivered.values[pick],
-                           None if retrieved.known is None else retrieved.known[pick])
-    return [None if retrieved_at is None else retrieved_at - delivered_at
-            for retrieved_at, delivered_at in zip(_picked(retrieved, pick), _picked(delivered, pick), strict=True)]
+def _floats(column: Sequence[float | None]) -> FloatColumn:
+    """A column of times as a :class:`FloatColumn` (itself if it is one; None cells empty)."""
+    if isinstance(column, FloatColumn):
+        return column
+    import numpy as np
+
+    known = np.fromiter((value is not None for value in column), dtype=np.bool_, count=len(column))
+    return FloatColumn([0.0 if value is None else value for value in column], known)
+
+
+def _picked_floats(column: Sequence[float | None], pick: Any) -> FloatColumn:
+    """The cells of a column of times where ``pick`` is true (every one has a value) as a :class:`FloatColumn`."""
+    return FloatColumn(_floats(column).values[pick])
+
+
+def _waits(retrieved: Sequence[float | None], delivered: Sequence[float | None], pick: Any) -> FloatColumn:
+    """``retrieved - delivered`` of the pairs ``pick`` marks (every one delivered), empty where not retrieved."""
+    retrieved, delivered = _floats(retrieved), _floats(delivered)
+    return FloatColumn(retrieved.values[pick] - delivered.values[pick],
+                       None if retrieved.known is None else retrieved.known[pick])
 
 
 def breakdown_rows(columns: Columns) -> list[dict[str, Any]]:

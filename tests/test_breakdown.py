@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from simulator import breakdown_legs, load_scenario, run
-from simulator.breakdown import breakdown_rows, time_breakdown
+from simulator.breakdown import BREAKDOWN_COLUMNS, breakdown_rows, time_breakdown
+from simulator.float_column import FloatColumn
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 BOB, CAROL, NEWS = "bob@b.example", "carol@b.example", "news@b.example"
@@ -63,6 +64,9 @@ def test_a_pair_without_acceptances_counts_its_latency_as_waiting() -> None:
     columns = time_breakdown(LOG, deliveries(("m1", BOB, 0.5, 13.0, 20.0), ("m3", BOB, 1.0, 4.0, None)))
     assert [r["queue_wait_s"] for r in breakdown_rows(columns)] == [7.0, 3.0]
     assert columns["transfer_s"] == [2.0, 0.0]
+    times = [columns[name] for name in BREAKDOWN_COLUMNS if name.endswith("_s")]
+    assert len(times) == 6 and all(isinstance(column, FloatColumn) for column in times)  # 8 bytes a time
+    assert columns["retrieval_s"] == [7.0, None] and columns["latency_s"] == [12.5, 3.0]
 
 
 def test_pairs_not_delivered_or_not_to_final_recipients_are_left_out() -> None:

@@ -1,19 +1,20 @@
-"""The whole ``mailsim run`` command as a user waits for it: wall time, peak memory, where the time goes.
+"""The whole ``mailsim run`` command as a user waits for it: wall time, peak memory, where the time
+goes.
 
-:func:`measure` runs ``mailsim run SCENARIO -o FOLDER`` (default outputs: CSVs, summary, plots)
-in a fresh interpreter and times it from the moment the process is started to the moment it
-has exited, every file and plot written. The child is this file run as a script: it records
-a time mark at each phase of the command (imports, reading the scenario, simulating, deriving
-the tables, writing the files, drawing the plots) and then runs ``simulator.cli.entrypoint`` exactly
-as the ``mailsim`` console script does (through ``simulator.launch``, which only loads it first). The marks come from wrapping the CLI's progress display
-and its calls of ``load_scenario`` and ``run``, so nothing the command does is changed.
-Whatever follows the last step of ``Result.save`` (the printed summary, freeing the heap,
-interpreter shutdown) is counted as teardown.
+:func:`measure` runs ``mailsim run SCENARIO -o FOLDER`` (default outputs: CSVs, summary, plots) in a
+fresh interpreter and times it from the moment the process is started to the moment it has exited,
+every file and plot written. The child is this file run as a script: it records a time mark at each
+phase of the command (imports, reading the scenario, simulating, deriving the tables, writing the
+files, drawing the plots) and then runs ``simulator.cli.entrypoint`` exactly as the ``mailsim``
+console script does (through ``simulator.launch``, which only loads it first). The marks come from
+wrapping the CLI's progress display and its calls of ``load_scenario`` and ``run``, so nothing the
+command does is changed. Whatever follows the last step of ``Result.save`` (the printed summary,
+freeing the heap, interpreter shutdown) is counted as teardown.
 
-Peak memory is the child's high-water mark (Linux ``VmHWM`` just before it exits, which a
-fresh process image starts afresh) and, as a cross-check, ``ru_maxrss`` from ``os.wait4``. Where
-it is reached shows in the memory at each phase's end (``phases_rss_kib``): the resident memory
-then (``VmRSS``) and the high-water mark so far, which grows in the phase that set it.
+Peak memory is the child's high-water mark (Linux ``VmHWM`` just before it exits, which a fresh
+process image starts afresh) and, as a cross-check, ``ru_maxrss`` from ``os.wait4``. Where it is
+reached shows in the memory at each phase's end (``phases_rss_kib``): the resident memory then
+(``VmRSS``) and the high-water mark so far, which grows in the phase that set it.
 """
 
 from __future__ import annotations

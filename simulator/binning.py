@@ -28,14 +28,19 @@ MAX_GIVEN_ROWS = 1_000_000
 over the traffic period (see :func:`check_given_width`)."""
 
 
+def check_width(width_s: float) -> None:
+    """ValueError unless ``width_s`` is a positive, finite number of seconds."""
+    if not (width_s > 0 and math.isfinite(width_s)):
+        raise ValueError(f"a bin width must be a positive number of seconds, not {width_s!r}")
+
+
 def check_given_width(width_s: float, duration_s: float, series: int) -> None:
     """ValueError when a given width ``width_s`` is not a positive number of seconds, or would cut
     the traffic period (``duration_s``) into so many bins that the ``series`` rows per bin (a row
     per link direction and per server) pass :data:`MAX_GIVEN_ROWS`: each row is kept in memory
     until the tables are written, so a width of a nanosecond would exhaust it before anything is
     written. The message gives the smallest width allowed."""
-    if not (width_s > 0 and math.isfinite(width_s)):
-        raise ValueError(f"a bin width must be a positive number of seconds, not {width_s!r}")
+    check_width(width_s)
     rows = bin_count(duration_s, width_s) * max(1, series)
     if rows > MAX_GIVEN_ROWS:
         least_s = duration_s * max(1, series) / MAX_GIVEN_ROWS
@@ -77,8 +82,8 @@ class Bins:
     __slots__ = ("_exact", "_limit_s", "current", "fixed", "hi_s", "lo_s", "series", "width_s")
 
     def __init__(self, width_s: float | None = None) -> None:
-        if width_s is not None and not (width_s > 0 and math.isfinite(width_s)):
-            raise ValueError(f"a bin width must be a positive number of seconds, not {width_s!r}")
+        if width_s is not None:
+            check_width(width_s)
         self.fixed = width_s is not None
         self.width_s = LADDER_S[0] if width_s is None else float(width_s)
         self._limit_s = math.inf if self.fixed else MAX_BINS * self.width_s  # a time here needs wider bins

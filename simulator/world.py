@@ -212,8 +212,8 @@ class World:
         given, is called with :attr:`status` after every :data:`PROGRESS_EVERY_EVENTS` events and
         once at the end: a count of events, not of simulated time, so idle days cost nothing.
         ``stop``, if given, is asked before the first batch and after each whether to stop now;
-        when it says so, the run ends there, at the simulated time reached (:attr:`stopped` is then True), with
-        every event taken so far processed whole and nothing after it.
+        when it says so, the run ends there, at the simulated time reached (:attr:`stopped` is then
+        True), with every event taken so far processed whole and nothing after it.
         """
         with collector.paused():  # (no reference cycle per message: nothing for it to find)
             self.start()

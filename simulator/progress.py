@@ -13,7 +13,7 @@ second so far; the drain after it is not included) and how many messages the run
 wall-clock second (user mail, replies, forwards and DSNs: the ``messages_created`` of
 :class:`~simulator.world.RunStatus`), in that order and first, so that a terminal of 80 columns,
 which cuts the line, shows them. After it, the run drains queues and waits out retries, so the
-line shows what remains (messages in queues, open work, the next event's time), with no
+line shows the next event's time and what remains (messages in queues, open work), with no
 percentage, no ETA and no rate: the clock jumps from retry to retry, so simulated time says
 nothing of the wall time left, and hardly any message is made. The last line gives the run's rate.
 A heartbeat thread shows the line again when one step (deriving the tables of a huge log, say)
@@ -198,7 +198,7 @@ def simulation_text(status: RunStatus, pace: str = "") -> str:
         return f"{share:.0%} of the {_sim(duration_s)} traffic period{pace}{stop}; at {_sim(now_s)}, {counts}"
     next_s = status.next_event_s
     following = f", next event at {_sim(next_s)}" if next_s is not None else ""
-    return (f"draining, {_n(status.queued_messages, 'message')} queued, {_n(status.busy, 'task')} open{following}; "
+    return (f"draining{following}; {_n(status.queued_messages, 'message')} queued, {_n(status.busy, 'task')} open; "
             f"at {_sim(now_s)}, traffic ended at {_sim(duration_s)}{stop}; {counts}")
 
 

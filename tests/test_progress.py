@@ -142,7 +142,7 @@ def test_during_the_traffic_period_the_line_shows_how_much_of_it_has_passed() ->
 def test_after_the_traffic_period_the_line_shows_what_remains_to_drain() -> None:
     world, (text,) = texts_at(DOWN, 3 * DAY_S)
     next_s = min(r[0] for r in world.log.records if r[0] > 3 * DAY_S)  # each attempt and failure is logged
-    assert text.startswith(f"draining, 1 message queued, 1 task open, next event at {format_duration(round(next_s))}; "
+    assert text.startswith(f"draining, next event at {format_duration(round(next_s))}; 1 message queued, 1 task open; "
                            "at 3d, traffic ended at 1h; ")
     assert "%" not in text
 
@@ -195,7 +195,7 @@ def test_the_simulation_line_shows_messages_per_second_and_the_eta_of_the_traffi
     assert lines[1] == "  simulating: 28% of the 1h traffic period, ETA 29s, 50 messages/s; " \
                        "at 16m40s, 540 messages, 0 events [10s]"
     assert lines[1].index("messages/s") < 80
-    assert lines[2] == "  simulating: draining, 2 messages queued, 3 tasks open; at 1h6m40s, traffic ended at 1h; " \
+    assert lines[2] == "  simulating: draining; 2 messages queued, 3 tasks open; at 1h6m40s, traffic ended at 1h; " \
                        "700 messages, 0 events [15s]"
     assert lines[3] == "  simulating: done at 1h23m20s, 50 messages/s; 1,040 messages, 0 events [20s]"
 

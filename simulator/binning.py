@@ -41,12 +41,11 @@ def check_given_width(width_s: float, duration_s: float, series: int) -> None:
     until the tables are written, so a width of a nanosecond would exhaust it before anything is
     written. The message gives the smallest width allowed."""
     check_width(width_s)
-    rows = bin_count(duration_s, width_s) * max(1, series)
-    if rows > MAX_GIVEN_ROWS:
-        least_s = duration_s * max(1, series) / MAX_GIVEN_ROWS
-        raise ValueError(f"a bin width of {width_s:g} s cuts the {duration_s:g} s traffic period into "
-                         f"{bin_count(duration_s, width_s):,} bins, {rows:,} rows of links.csv and servers.csv "
-                         f"({series} a bin); at most {MAX_GIVEN_ROWS:,}: use a width of at least {least_s:.3g} s")
+    bins, series = bin_count(duration_s, width_s), max(1, series)
+    if bins * series > MAX_GIVEN_ROWS:
+        raise ValueError(f"a bin width of {width_s:g} s cuts the {duration_s:g} s traffic period into {bins:,} "
+                         f"bins, {bins * series:,} rows of links.csv and servers.csv ({series} a bin); at most "
+                         f"{MAX_GIVEN_ROWS:,}: use a width of at least {duration_s * series / MAX_GIVEN_ROWS:.3g} s")
 
 
 def default_width_s(end_s: float) -> float:

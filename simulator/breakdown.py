@@ -106,7 +106,7 @@ def _known(column: Sequence[float | None]) -> Any:
     """Whether each cell of a column of times has a value (a numpy array of booleans)."""
     import numpy as np
 
-    known = _floats(column).known
+    known = FloatColumn.of(column).known
     return np.ones(len(column), dtype=np.bool_) if known is None else known
 
 
@@ -119,24 +119,14 @@ def _picked(column: Sequence[Any], pick: Any) -> list[Any]:
     return list(compress(column, pick.tobytes()))
 
 
-def _floats(column: Sequence[float | None]) -> FloatColumn:
-    """A column of times as a :class:`FloatColumn` (itself if it is one; None cells empty)."""
-    if isinstance(column, FloatColumn):
-        return column
-    import numpy as np
-
-    known = np.fromiter((value is not None for value in column), dtype=np.bool_, count=len(column))
-    return FloatColumn([0.0 if value is None else value for value in column], known)
-
-
 def _picked_floats(column: Sequence[float | None], pick: Any) -> FloatColumn:
     """The cells of a column of times where ``pick`` is true (every one has a value) as a :class:`FloatColumn`."""
-    return FloatColumn(_floats(column).values[pick])
+    return FloatColumn(FloatColumn.of(column).values[pick])
 
 
 def _waits(retrieved: Sequence[float | None], delivered: Sequence[float | None], pick: Any) -> FloatColumn:
     """``retrieved - delivered`` of the pairs ``pick`` marks (every one delivered), empty where not retrieved."""
-    retrieved, delivered = _floats(retrieved), _floats(delivered)
+    retrieved, delivered = FloatColumn.of(retrieved), FloatColumn.of(delivered)
     return FloatColumn(retrieved.values[pick] - delivered.values[pick],
                        None if retrieved.known is None else retrieved.known[pick])
 

@@ -43,6 +43,17 @@ class FloatColumn(Sequence[float | None]):
                 known = None
         self.known: Any = known
 
+    @classmethod
+    def of(cls, cells: Sequence[float | None]) -> FloatColumn:
+        """A column of ``cells`` as a table's rows hold them: floats, None where empty (a
+        :class:`FloatColumn` is itself)."""
+        if isinstance(cells, FloatColumn):
+            return cells
+        import numpy as np
+
+        known = np.fromiter((cell is not None for cell in cells), dtype=np.bool_, count=len(cells))
+        return cls([0.0 if cell is None else cell for cell in cells], known)
+
     def __len__(self) -> int:
         return len(self.values)
 

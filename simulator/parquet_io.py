@@ -28,9 +28,6 @@ from .wide_events import BASE_COLUMNS, wide_columns
 __all__ = ["PYARROW_HINT", "arrow_schema", "events_schema", "read_records", "read_rows", "write_columns",
            "write_records"]
 
-EVENT_COLUMNS = BASE_COLUMNS
-"""The columns of events.parquet before one column per field."""
-
 PYARROW_HINT = "pyarrow is needed for Parquet files; install it with: pip install 'pyarrow>=15'"
 
 
@@ -57,7 +54,7 @@ def events_schema() -> Any:
     types = {eventkinds.TEXT: pa.string(), eventkinds.INT: pa.int64(), eventkinds.FLOAT: pa.float64(),
              eventkinds.LIST: pa.list_(pa.string()), eventkinds.FLAG: pa.bool_()}
     base = [pa.field("time", pa.float64(), nullable=False),
-            *(pa.field(name, pa.string(), nullable=False) for name in EVENT_COLUMNS[1:])]
+            *(pa.field(name, pa.string(), nullable=False) for name in BASE_COLUMNS[1:])]
     return pa.schema([*base, *(pa.field(name, types[type_]) for name, type_ in eventkinds.FIELD_TYPES.items())])
 
 
@@ -100,7 +97,7 @@ def write_columns(path: Path, table: str, data: Mapping[str, Sequence[Any]]) -> 
 
 def write_records(path: Path, log: LogColumns) -> None:
     """Write the records of an event log as ``path``, one typed column per field."""
-    names = [*EVENT_COLUMNS, *eventkinds.FIELD_TYPES]
+    names = [*BASE_COLUMNS, *eventkinds.FIELD_TYPES]
 
     def batch(start: int, stop: int) -> list[Any]:
         wide = wide_columns(log, start, stop)
@@ -148,7 +145,7 @@ def read_records(path: Path) -> list[Record]:
         values[at] = np.fromiter(zip(*fields, strict=True) if fields else repeat((), len(at)), dtype=object,
                                  count=len(at))
     named = [np.array(names, dtype=object)[numbers].tolist()
-             for numbers, names in (_coded(pa, data.column(name)) for name in EVENT_COLUMNS[1:])]
+             for numbers, names in (_coded(pa, data.column(name)) for name in BASE_COLUMNS[1:])]
     return list(zip(data.column("time").to_pylist(), *named, values.tolist(), strict=True))
 
 

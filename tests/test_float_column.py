@@ -100,3 +100,10 @@ def test_dataframes_made_from_columns_equal_those_made_from_rows() -> None:
         pandas.testing.assert_frame_equal(frame, expected, check_exact=True)
     empty = sum(r["delivered_at"] is None for r in tables.deliveries)
     assert result.deliveries["delivered_at"].isna().sum() == empty > 0
+
+
+def test_a_column_of_cells_keeps_its_values_and_its_empty_cells() -> None:
+    column = FloatColumn.of([1.5, None, -0.0, 3.0])
+    assert column.tolist() == [1.5, None, -0.0, 3.0] and column.known.tolist() == [True, False, True, True]
+    assert FloatColumn.of(column) is column
+    assert FloatColumn.of([2.0, 4.0]).known is None  # nothing empty: no marks kept

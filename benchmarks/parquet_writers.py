@@ -71,7 +71,7 @@ def best_cpu_s(step: Callable[[], Any], repeat: int) -> float:
 # ---- polars, from the same columns -------------------------------------------------------------
 
 
-def _polars_series(pl: Any, name: str, values: Any, dtype: Any, rows: int) -> Any:
+def _polars_series(pl: Any, name: str, values: Any, dtype: Any) -> Any:
     """A polars Series of ``values`` (a list, a FloatColumn, or a count of nulls) as ``dtype``."""
     if isinstance(values, int):
         return pl.Series(name, [None] * values, dtype=dtype)
@@ -85,8 +85,7 @@ def _polars_series(pl: Any, name: str, values: Any, dtype: Any, rows: int) -> An
 
 def polars_deliveries(pl: Any, data: Mapping[str, Sequence[Any]], path: Path) -> None:
     types = {STRING: pl.Utf8, INT64: pl.Int64, FLOAT64: pl.Float64}
-    rows = len(data["message_id"])
-    frame = pl.DataFrame([_polars_series(pl, c.name, data[c.name], types[c.type], rows)
+    frame = pl.DataFrame([_polars_series(pl, c.name, data[c.name], types[c.type])
                           for c in TABLES["deliveries"]])
     frame.write_parquet(path, compression="snappy")
 
@@ -101,7 +100,7 @@ def polars_events(pl: Any, result: Result, path: Path) -> None:
     for start in range(0, len(log), parquet_io.BATCH_ROWS):  # the batches pyarrow's writer takes
         stop = min(start + parquet_io.BATCH_ROWS, len(log))
         wide = wide_columns(log, start, stop)
-        frames.append(pl.DataFrame([_polars_series(pl, name, wide.get(name, stop - start), dtype, stop - start)
+        frames.append(pl.DataFrame([_polars_series(pl, name, wide.get(name, stop - start), dtype)
                                     for name, dtype in schema.items()]))
     pl.concat(frames).write_parquet(path, compression="snappy")
 

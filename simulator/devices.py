@@ -239,6 +239,7 @@ class Device:
         finally:
             if box.lock is token:
                 box.lock = None
+            owed.clear()  # (a finished session keeps no message alive, however it is held)
 
     def _http(self, path: Path, trace: HttpTrace | None) -> Generator[Any, Any, None]:
         """Refresh the inbox and open each new message. Time: the HTTP row."""

@@ -36,7 +36,7 @@ Job = tuple[Message, tuple[str, ...], tuple[tuple[str, ...]]]
 
 
 class Worker(Alarm):
-    """One worker of a stage: the job it is processing (unset while idle).
+    """One worker of a stage: the job it is processing (None while idle).
 
     A worker is its processing's timer (an :class:`~simulator.kernel.Alarm` whose callback is
     the stage's ``_done``, called with the worker), so a processing makes no timer and no callable.
@@ -46,7 +46,7 @@ class Worker(Alarm):
 
     def __init__(self, stage: Workers) -> None:
         super().__init__(stage.env, stage._done)
-        self.job: Job  # unset while idle
+        self.job: Job | None = None  # None while idle
 
 
 class Workers:
@@ -99,7 +99,9 @@ class Workers:
         if not server.up:
             server.back_up().callbacks.append(partial(self._start, worker))
             return
-        message, _, fields = worker.job
+        job = worker.job
+        assert job is not None
+        message, _, fields = job
         append_record, clock, processing_s = self.append_record, self.clock, self.processing_s  # (see the class)
         append_record((clock(), "processing", message.id, self.name, fields))
         worker.set(processing_s())
@@ -111,7 +113,9 @@ class Workers:
         if not server.up:
             server.back_up().callbacks.append(partial(self._done, worker))
             return
-        message, rcpts, fields = worker.job
+        job = worker.job
+        assert job is not None
+        message, rcpts, fields = job
         append_record, clock = self.append_record, self.clock  # (see the class)
         append_record((clock(), "processed", message.id, self.name, fields))
         jobs = server.take(message, rcpts, False)
@@ -120,7 +124,7 @@ class Workers:
             worker.job = waiting.popleft()
             self._start(worker)
         else:
-            del worker.job  # (not to keep the message alive)
+            worker.job = None  # (not to keep the message alive)
             self.idle.append(worker)
         self.end.release()
         if jobs:  # (none when the message went to mailboxes here)

@@ -182,7 +182,7 @@ def test_a_worker_is_its_own_processing_timer_and_is_set_again_for_the_next_mess
     assert scheduled == [[exact(first_start + 2.0)], [exact(first_start + 4.0)]]
     times = {(r[1], r[2]): r[0] for r in w.log.records if r[1] in ("processing", "processed")}
     assert times[("processing", "m2")] == times[("processed", "m1")] == exact(first_start + 2.0)
-    assert stage.idle == [worker] and not hasattr(worker, "job")
+    assert stage.idle == [worker] and worker.job is None
 
 
 def test_a_server_down_starts_no_processing_until_it_is_back() -> None:

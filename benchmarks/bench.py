@@ -46,6 +46,7 @@ import capacity_variant
 import simpy
 from whole_run import PHASE_LABELS, WholeRun, measure
 
+from simulator import buildinfo
 from simulator.runner import Result
 from simulator.scenario import load_scenario
 from simulator.world import World
@@ -373,17 +374,6 @@ def run_mm1(customers: int, rss: bool = False) -> Mm1Run:
 # ---- memory: each model once in a fresh interpreter ---------------------------------------------
 
 
-def core_build() -> str:
-    """How the installed mailsim runs its event loop: compiled by mypyc (a wheel: ``pip install .``)
-    or as Python (an editable install, or a build whose C compiler failed); see setup.py."""
-    import importlib.machinery
-
-    from simulator import kernel
-
-    compiled = (kernel.__file__ or "").endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
-    return "event loop compiled by mypyc" if compiled else "pure Python (not compiled)"
-
-
 def split_at_s(args: argparse.Namespace) -> float | None:
     """Where the delivery phase ends: before the POP3 batch, or nowhere with IMAP IDLE."""
     return None if args.retrieval else BATCH_POLL_AT_S
@@ -474,8 +464,8 @@ def scale_report(args: argparse.Namespace, out: TextIO) -> None:
         rows.append((n, loop.messages, whole, loop_ratios, whole_ratios))
     out.write(f"scale: retrieval {'IMAP IDLE' if args.retrieval else 'POP3 batch'}; "
               f"outages: {'random' if args.outages else 'none'}; "
-              f"capacity features: {'on' if args.capacity else 'off'}; mailsim: {core_build()}; one run of each; "
-              "ratios by wall (CPU) time\n\n")
+              f"capacity features: {'on' if args.capacity else 'off'}; mailsim: {buildinfo.describe()}; "
+              "one run of each; ratios by wall (CPU) time\n\n")
     out.write("| messages asked | created | event-loop ratio | whole-run wall (CPU) | whole-run ratio | peak RSS |\n")
     out.write("|---:|---:|---:|---:|---:|---:|\n")
     for n, created, whole, (loop_wall, loop_cpu), (whole_wall, whole_cpu) in rows:
@@ -596,7 +586,7 @@ def report(runs: list[MailsimRun], mm1_runs: list[Mm1Run], args: argparse.Namesp
     features = ("daily curve, server workers, team lists" if args.capacity else "none")
     out.write(f"scenario: about {args.messages:,} messages, 10 domains, 1,000 users; retrieval: {reading}; "
               f"outages: {'random' if args.outages else 'none'}; capacity features: {features}\n")
-    out.write(f"timings: {args.stat} of {args.repeat} run(s) of each model; mailsim: {core_build()}\n")
+    out.write(f"timings: {args.stat} of {args.repeat} run(s) of each model; mailsim: {buildinfo.describe()}\n")
     out.write("\nmailsim run\n")
     table([
         ("mail messages created", f"{m.messages:>10,}"),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from . import __version__, quick_exit
+from . import __version__, buildinfo, quick_exit
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
 from .events_filter import FULL, EventsChoice, parse_events
 from .interrupts import first_interrupt_stops, noticing_interrupts
@@ -54,7 +54,7 @@ class _UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mailsim", description="Discrete-event simulator of Internet e-mail.")
-    parser.add_argument("--version", action="version", version=f"mailsim {__version__}")
+    parser.add_argument("--version", action="version", version=f"mailsim {__version__} ({buildinfo.describe()})")
     parser.add_argument("--debug", action="store_true", help="show a traceback on internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from simulator import buildinfo
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,6 +46,15 @@ def test_every_compiled_module_is_a_module_of_the_package() -> None:
         assert (ROOT / path).is_file(), path
 
 
+def test_the_build_says_whether_it_is_compiled() -> None:
+    """``mailsim --version`` and the benchmark say which build runs: compiled in the wheel's test
+    pass, pure Python in the editable install's."""
+    expected = bool(os.environ.get("MAILSIM_EXPECT_COMPILED"))
+    assert buildinfo.compiled() is expected
+    assert buildinfo.describe() == ("event loop compiled by mypyc" if expected else "pure Python")
+    assert buildinfo.PROBE in map(module_name, compiled_paths())
+
+
 @pytest.mark.skipif(not os.environ.get("MAILSIM_EXPECT_COMPILED"),
                     reason="only a test run of an installed wheel expects compiled modules")
 def test_an_installed_wheel_runs_every_listed_module_compiled() -> None:
@@ -52,3 +63,12 @@ def test_an_installed_wheel_runs_every_listed_module_compiled() -> None:
         module = importlib.import_module(module_name(path))
         assert module.__file__ is not None and module.__file__.endswith(suffixes), module.__file__
         assert not Path(module.__file__).is_relative_to(ROOT / "simulator"), f"{module.__file__} is the source tree's"
+
+
+def test_mailsim_version_names_the_build(capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator import __version__, cli
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mailsim {__version__} ({buildinfo.describe()})"

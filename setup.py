@@ -10,7 +10,8 @@ there is one and the ``.py`` file otherwise.
 Only a wheel is compiled (``pip install .``). An editable install (``pip install -e .``) stays
 pure Python, so that an edited module takes effect without a rebuild; so does any build with
 ``MAILSIM_PURE_PYTHON=1`` in its environment, and a build where the C compiler fails (the
-extensions are optional: pip prints the compiler's error and installs the pure-Python package).
+extensions are optional: pip installs the pure-Python package, and shows the compiler's error only
+with ``-v``; ``mailsim --version`` says which build is installed).
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ PROBE = "simulator.kernel"
 """A module setup.py compiles: it is an extension exactly when the build compiled."""
 
 
-def compiled() -> bool:
-    """Whether the event loop is compiled: :data:`PROBE` would be loaded from a C extension."""
-    spec = importlib.util.find_spec(PROBE)
+def compiled(module: str = PROBE) -> bool:
+    """Whether ``module`` (by default :data:`PROBE`: whether the event loop is compiled) would be
+    loaded from a C extension."""
+    spec = importlib.util.find_spec(module)
     origin = spec.origin if spec is not None else None
     return origin is not None and origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 

@@ -3,14 +3,11 @@
 The csv module writes a table row by row: one Python call per row, one conversion per cell.
 Most of the result folder's cells are of one type per column (every ``time`` a float, every
 ``server`` a word), so here each column is turned into text at once (:func:`column_cells`: one
-``map(repr, ...)`` for a column of numbers, nothing to do for a column of words), and a chunk of
-lines is one ``"".join`` of the cells laid out between their commas and line ends (no string per
-line). A column of floats whose values come in runs of equal values (the times of
-``events.csv``, which often share an instant) makes the text of each run once
-(:func:`float_texts`): Python's shortest float text costs about half a microsecond a value, the
-biggest part of writing a float column (the 794,000 times of the 100k-message benchmark's log
-have 391,000 distinct values). A caller that has a column's cells already (quoted by
-:func:`quote_cells`, or words known to need no quoting) gives them as they are.
+call for a column of floats, :func:`simulator.float_text.float_reprs`, one ``map(repr, ...)`` for
+other numbers, nothing to do for a column of words), and a chunk of lines is one ``"".join`` of
+the cells laid out between their commas and line ends (no string per line). A caller that has a
+column's cells already (quoted by :func:`quote_cells`, or words known to need no quoting) gives
+them as they are.
 
 pyarrow's CSV writer was not used, as it neither writes floats as Python's shortest text nor
 quotes as the csv module does, and a CSV run should not import it.
@@ -30,17 +27,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .coded import take
 from .float_column import FloatColumn
 
-__all__ = ["CHUNK_ROWS", "cell", "cells", "column_cells", "columns_by_name", "columns_of", "csv_file", "float_texts",
-           "quote_cells", "write_csv"]
+__all__ = ["CHUNK_ROWS", "cell", "cells", "column_cells", "columns_by_name", "columns_of", "csv_file", "quote_cells",
+           "write_csv"]
 
 CHUNK_ROWS = 16_384
 """Lines made into text at a time, so a large table holds one chunk of text beside its columns."""
-RUNS_WORTH = 0.8
-"""A column of floats makes its text once per run of equal values when it has at most this many
-runs per value (finding the runs costs about a tenth of a float's text per value)."""
 _QUOTED = (",", '"', "\n", "\r")
 _NUMBERS = frozenset({float, int, bool, type(None)})
 """Types whose ``repr`` is their cell (``"None"`` apart) and never needs quoting."""
@@ -73,7 +66,9 @@ def _column_texts(column: FloatColumn) -> list[str]:
     """The cells of a :class:`FloatColumn`: its floats' text, empty where it has no value."""
     import numpy as np
 
-    texts = float_texts(column.values)
+    from .float_text import float_reprs
+
+    texts = float_reprs(column.values)
     if column.known is not None:
         for i in np.flatnonzero(~column.known).tolist():
             texts[i] = ""
@@ -85,33 +80,15 @@ def _texts(values: Sequence[Any], types: set[type]) -> list[str]:
     if types <= {str}:
         return list(values)
     if types == {float}:
-        return float_texts(values)
+        from .float_text import float_reprs
+
+        return float_reprs(values)
     if types <= _NUMBERS:
         texts = list(map(repr, values))
         return list(map(_EMPTY_FOR_NONE_TEXT, texts, texts)) if type(None) in types else texts
     if types <= _WORDS:
         return list(map(_EMPTY_FOR_NONE, values, values))
     return list(map(cell, values))
-
-
-def float_texts(values: Sequence[float] | Any) -> list[str]:
-    """``repr`` of each float (a sequence of floats, or a numpy array of ``float64`` read as it
-    is, with no float object made per value), made once per run of equal values (equal bit for
-    bit, so ``0.0`` and ``-0.0`` stay apart) when the column has runs enough (:data:`RUNS_WORTH`)."""
-    import numpy as np
-
-    floats = np.asarray(values, dtype=np.float64)
-    if len(floats) < 2:
-        return list(map(repr, floats.tolist()))
-    bits = floats.view(np.int64)
-    starts = np.empty(len(bits), dtype=np.bool_)
-    starts[0] = True
-    np.not_equal(bits[1:], bits[:-1], out=starts[1:])
-    firsts = np.flatnonzero(starts)
-    if len(firsts) > RUNS_WORTH * len(floats):
-        return list(map(repr, values if isinstance(values, list) else floats.tolist()))
-    texts = list(map(repr, floats[firsts].tolist()))
-    return take(texts, (np.cumsum(starts) - 1).tolist())
 
 
 def quote_cells(texts: list[str]) -> list[str]:

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from .collector import while_paused
 from .csv_columns import cell as cell  # the text of one CSV cell, for readers of results
-from .csv_columns import csv_file, float_texts, write_csv
+from .csv_columns import csv_file, write_csv
 from .event_cells import DetailCells
 from .eventlog import READ_RECORDS, Record
 from .float_column import FloatColumn
@@ -606,13 +606,15 @@ about as much memory as the log itself."""
 def write_events(path: Path, records: Sequence[Record] | LogColumns) -> None:
     """events.csv: each record's typed values as its ``detail`` text (:func:`eventkinds.detail_texts`),
     written :data:`EVENT_CHUNK_RECORDS` records at a time."""
+    from .float_text import float_reprs  # (numpy and orjson: imported when a table is written)
+
     log = log_columns(records)
     details = DetailCells()
     with csv_file(path, EVENT_COLUMNS) as write:
         for start in range(0, len(log), EVENT_CHUNK_RECORDS):
             stop = start + EVENT_CHUNK_RECORDS
             events, values = log.span(EVENT, start, stop), log.span(VALUES, start, stop)
-            times = float_texts(log.array_at(TIME, slice(start, min(stop, len(log)))))  # no float object per time
+            times = float_reprs(log.array_at(TIME, slice(start, min(stop, len(log)))))  # no float object per time
             write([times, events, log.span(MESSAGE_ID, start, stop), log.span(NODE, start, stop),
                    details(events, values)], as_cells=(0, 1, 4))
 

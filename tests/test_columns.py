@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from simulator import csv_columns, event_cells, load_scenario, results, run
 from simulator.collector import paused
 from simulator.event_cells import DetailCells
+from simulator.float_column import FloatColumn
 from simulator.eventkinds import detail_texts, text_fields
 from simulator.logcolumns import EVENT, TIME, VALUES, LogColumns
 from simulator.results import DELIVERY_COLUMNS, Tables, derive, write_events
@@ -70,15 +71,13 @@ def test_columns_of_uneven_length_or_a_wrong_count_are_refused(tmp_path: Path) -
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from([0.0, -0.0, 1.5, 604800.0123066081, 1e16, 1e-05, math.inf, -math.inf, math.nan]),
                 max_size=40), st.integers(1, 5))
-def test_float_texts_are_each_floats_repr_made_once_per_run(values: list[float], repeat: int) -> None:
-    column = [v for v in values for _ in range(repeat)]  # runs of equal values
-    assert csv_columns.float_texts(column) == list(map(repr, column))
+def test_a_column_of_floats_is_each_floats_repr(values: list[float], repeat: int) -> None:
+    column = [v for v in values for _ in range(repeat)]  # runs of equal values, as times often come
+    assert csv_columns.column_cells(column) == list(map(repr, column))
     # a float64 array gives the floats' own text (not numpy's scalar text, ``np.float64(1.5)``)
-    assert csv_columns.float_texts(np.array(column, dtype=np.float64)) == list(map(repr, column))
-
-
-def test_float_runs_tell_zero_from_negative_zero() -> None:
-    assert csv_columns.float_texts([0.0, 0.0, -0.0, -0.0, 0.0] * 3) == ["0.0", "0.0", "-0.0", "-0.0", "0.0"] * 3
+    known = np.array([not math.isnan(v) for v in column], dtype=np.bool_)
+    texts = csv_columns.column_cells(FloatColumn(np.array(column, dtype=np.float64), known))
+    assert texts == [repr(v) if not math.isnan(v) else "" for v in column]
 
 
 @settings(max_examples=300, deadline=None)

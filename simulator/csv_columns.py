@@ -24,6 +24,8 @@ import csv
 import io
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import repeat
+from operator import contains, or_
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +100,13 @@ def quote_cells(texts: list[str]) -> list[str]:
     joined = "".join(texts)
     if not any(q in joined for q in _QUOTED):
         return texts
-    return list(map(_quoted, texts))
+    if '"' in joined or "\r" in joined:
+        return list(map(_quoted, texts))
+    # only commas and line feeds (a list of addresses): those texts in quotes, found by C calls
+    needs = list(map(contains, texts, repeat(",")))
+    if "\n" in joined:
+        needs = list(map(or_, needs, map(contains, texts, repeat("\n"))))
+    return [f'"{text}"' if quote else text for text, quote in zip(texts, needs, strict=True)]
 
 
 def _quoted(text: str) -> str:

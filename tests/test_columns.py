@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from simulator import csv_columns, event_cells, load_scenario, results, run
 from simulator.collector import paused
 from simulator.event_cells import DetailCells
-from simulator.float_column import FloatColumn
 from simulator.eventkinds import detail_texts, text_fields
+from simulator.float_column import FloatColumn
 from simulator.logcolumns import EVENT, TIME, VALUES, LogColumns
 from simulator.results import DELIVERY_COLUMNS, Tables, derive, write_events
 

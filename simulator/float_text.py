@@ -7,11 +7,11 @@ same shortest digits for a whole numpy array in one C call (no float object), an
 text is split into the cells: about a quarter of the time of ``repr`` a value, the strings
 included (4 million times of a week's run: 0.65 s against 2.74 s).
 
-The two texts differ only where ``repr`` switches to an exponent (a magnitude below 1e-4, written
-``1e-05`` by ``repr`` and ``0.00001`` by orjson) and for nan and the infinities (``null`` in JSON),
-so those values, which times and durations rarely are, take ``repr``'s own text: what is returned
-is always ``repr``'s (``tests/test_float_text.py`` holds it to that over random doubles and the
-edges of each range).
+The two texts can differ only where ``repr`` writes an exponent, a magnitude below 1e-4 or from
+1e16 (``repr`` writes ``1e-05`` where orjson writes ``0.00001``, and ``7e-06`` where it writes
+``7e-6``), and for nan and the infinities (``null`` in JSON), so those values, which times and
+durations rarely are, take ``repr``'s own text: what is returned is always ``repr``'s
+(``tests/test_float_text.py`` holds it to that over random doubles and the edges of each range).
 """
 
 from __future__ import annotations

@@ -96,25 +96,25 @@ def _texts(values: Sequence[Any], types: set[type]) -> list[str]:
 def quote_cells(texts: list[str]) -> list[str]:
     """Texts as the csv module writes them as cells: those holding the delimiter, the quote or a
     line feed quoted, their quotes doubled (a carriage return: the csv module's own text). The
-    texts themselves when none needs it (one scan of them all)."""
+    texts themselves when none needs it (one scan of them all); which texts need it is found by a
+    C call per text for each of those characters the texts hold, not a Python call per text."""
     joined = "".join(texts)
     if not any(q in joined for q in _QUOTED):
         return texts
-    if '"' in joined or "\r" in joined:
-        return list(map(_quoted, texts))
-    # only commas and line feeds (a list of addresses): those texts in quotes, found by C calls
-    needs = list(map(contains, texts, repeat(",")))
-    if "\n" in joined:
-        needs = list(map(or_, needs, map(contains, texts, repeat("\n"))))
-    return [f'"{text}"' if quote else text for text, quote in zip(texts, needs, strict=True)]
+    if "\r" in joined:
+        return list(map(_csv_module_cell, texts))
+    held = [q for q in _QUOTED[:3] if q in joined]  # (one at least: no carriage return)
+    needs: Iterable[bool] = map(contains, texts, repeat(held[0]))
+    for q in held[1:]:
+        needs = map(or_, needs, map(contains, texts, repeat(q)))
+    return ['"' + text.replace('"', '""') + '"' if need else text for text, need in zip(texts, needs, strict=True)]
 
 
-def _quoted(text: str) -> str:
-    if "\r" in text:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow((text, ""))
-        return out.getvalue()[:-2]  # the cell without the empty one after it and the line end
-    return '"' + text.replace('"', '""') + '"' if ("," in text or '"' in text or "\n" in text) else text
+def _csv_module_cell(text: str) -> str:
+    """The cell the csv module writes for ``text`` (whose quoting of ``\\r`` differs between versions)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow((text, ""))
+    return out.getvalue()[:-2]  # the cell without the empty one after it and the line end
 
 
 def column_cells(values: Sequence[Any]) -> list[str]:

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import __version__, buildinfo, quick_exit
 from .capture import describe_ids, parse_message_ids, unknown_message_ids
@@ -21,14 +21,18 @@ from .interrupts import first_interrupt_stops, noticing_interrupts
 from .launch import EXIT_INTERRUPTED
 from .limits import DEFAULT_MAX_MESSAGES
 from .load_summary import most_loaded_lines
+from .problems import ScenarioError
 from .progress import RunProgress
 from .resultdir import ResultFolderError, check_target
-from .runner import Result, check_bin_width, run
-from .scenario import ScenarioError, load_scenario, scenario_json_schema
 from .table_files import DEFAULT_FORMAT, FORMATS
 from .units import format_duration, parse_duration
 from .wording import counted
-from .workload import estimate
+
+if TYPE_CHECKING:
+    from .runner import Result
+
+# The scenario model (pydantic, numpy) and the simulation core are imported by the commands that
+# use them, so that ``mailsim --help`` and ``--version`` load neither.
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -177,6 +181,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 def _command(args: argparse.Namespace, handlers: dict[str, Callable[..., int]], out: TextIO, err: TextIO) -> int:
     if args.command in handlers:
         return handlers[args.command](args, out, err)
+    from .scenario import load_scenario, scenario_json_schema
+
     if args.command == "schema":
         out.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
         return EXIT_OK
@@ -184,6 +190,8 @@ def _command(args: argparse.Namespace, handlers: dict[str, Callable[..., int]], 
     if args.command == "run":
         scenario = _with_sets(scenario, args.sets, args.scenario)
     if args.command == "validate":
+        from .workload import estimate
+
         work = estimate(scenario)
         pairs = f"{work.pairs:,.0f}"
         expected = f"about {pairs} {'message' if pairs == '1' else 'messages'} expected"
@@ -194,6 +202,8 @@ def _command(args: argparse.Namespace, handlers: dict[str, Callable[..., int]], 
 
 
 def _run(args: argparse.Namespace, scenario: Any, out: TextIO, err: TextIO) -> int:
+    from .runner import check_bin_width, run
+
     if args.output == "":
         raise CommandError("--output: an empty path; give the result folder (default: results/<scenario name>)")
     folder = Path(args.output) if args.output is not None else Path("results") / _safe(scenario.name)

@@ -16,19 +16,20 @@ import importlib.util
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
-
-import yaml
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .cli import CommandError
+from .cores import available_cores
+from .problems import ScenarioError
 from .progress import StatusLine
-from .scenario import ScenarioError, load_scenario
-from .sweep.api import SweepOutcome, run_sweep
-from .sweep.errors import SweepDefinitionError, SweepError
-from .sweep.executors import Dask, Processes, available_cores
-from .sweep.plan import param_text, plan_sweep
 from .units import format_duration
 from .wording import counted
+
+if TYPE_CHECKING:
+    from .sweep.api import SweepOutcome
+
+# The scenario model and the sweep machinery are imported by ``handle``, so that registering the
+# subcommand (every ``mailsim`` command does) loads neither.
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 _MAX_POINTS_SHOWN = 20
@@ -69,6 +70,12 @@ def register(subparsers: Any) -> dict[str, Callable[[argparse.Namespace, TextIO,
 
 def handle(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Plan (validating everything), then run the sweep; exit status."""
+    from .scenario import load_scenario
+    from .sweep.api import run_sweep
+    from .sweep.errors import SweepDefinitionError, SweepError
+    from .sweep.executors import Dask, Processes
+    from .sweep.plan import plan_sweep
+
     grid = parse_sets(args.sets)
     if args.replications < 1:
         raise CommandError(f"--replications must be at least 1, got {args.replications}")
@@ -162,6 +169,8 @@ def split_values(text: str) -> list[str]:
 
 def parse_value(text: str) -> object:
     """A value as YAML reads it (``3`` int, ``0.5`` float, ``15m`` string, ``true``, ``null``)."""
+    import yaml
+
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -222,6 +231,8 @@ def _executor_text(args: argparse.Namespace) -> str:
 
 def report(outcome: SweepOutcome, where: str) -> str:
     """The short summary printed after a sweep."""
+    from .sweep.plan import param_text
+
     plan = outcome.plan
     lines = [
         f"{plan.scenario.name}: {counted(len(plan.points), 'point')} x {counted(plan.replications, 'replication')} "

@@ -1,9 +1,9 @@
 """The ``mailsim`` console script, started so that a Ctrl-C while the command line loads ends it
 as a Ctrl-C later does: ``interrupted`` on stderr and exit status 130, never a traceback.
 
-Loading the command line (numpy, pydantic, the scenario model) takes about half a second, and a
-Ctrl-C in that time would raise KeyboardInterrupt out of an import, before :func:`simulator.cli.main`
-can catch it. This module imports nothing but the standard library's ``sys``; the package's
+Loading the command line takes a tenth of a second or so (the modules a command uses, such as the
+scenario model, are loaded later, inside :func:`simulator.cli.main`), and a Ctrl-C in that time
+would raise KeyboardInterrupt out of an import, before :func:`simulator.cli.main` can catch it. This module imports nothing but the standard library's ``sys``; the package's
 ``__init__`` loads its public names only when they are used.
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator import cli, load_scenario, run
+from simulator import cli, load_scenario, run, runner
 from simulator.capture import describe_ids, parse_message_ids, unknown_message_ids
 
 WIRE = Path(__file__).resolve().parent.parent / "scenarios" / "wire.yaml"
@@ -53,7 +53,7 @@ def test_text_that_is_no_id_is_refused_before_simulating(tmp_path: Path, monkeyp
     def no_run(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("simulated although the arguments were bad")
 
-    monkeypatch.setattr(cli, "run", no_run)
+    monkeypatch.setattr(runner, "run", no_run)  # cli._run imports it when it runs
     code, _, stderr = _main("run", str(WIRE), "-o", str(tmp_path / "out"), "--pcap", "--capture-messages", given)
     assert code == 2
     assert f"--capture-messages: {bad} is not a message id" in stderr

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator import Result, cli, load_scenario, results, run
+from simulator import Result, cli, load_scenario, results, run, runner
 from simulator.resultdir import ResultFolderError, run_id_of, verify
 
 TINY = """
@@ -177,7 +177,7 @@ def test_a_run_interrupted_while_simulating_leaves_the_old_folder(
     def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run", interrupted)
+    monkeypatch.setattr(runner, "run", interrupted)  # cli._run imports it when it runs
     assert cli_run("run", str(scenarios["tiny-b"]), "-o", str(out), "-q")[0] == 130
     assert files_of(out) == before and leftovers(out.parent) == []
 
@@ -206,7 +206,7 @@ def _no_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
     def simulated(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("simulated before checking the output path")
 
-    monkeypatch.setattr(cli, "run", simulated)
+    monkeypatch.setattr(runner, "run", simulated)  # cli._run imports it when it runs
 
 
 def test_output_naming_an_existing_file_exits_2(

@@ -1,6 +1,8 @@
 """Startup loads only what the command uses: ``mailsim validate``, ``schema`` and ``--help`` load
-neither matplotlib nor pandas nor pyarrow nor the simulation core (simpy, networkx); ``run``
-does, once it simulates and draws, and loads pyarrow only to write Parquet. Each command runs as
+neither matplotlib nor pandas nor pyarrow nor the simulation core (simpy, networkx); ``--help``,
+``--version`` and every subcommand's ``--help`` load not even the scenario model (pydantic, numpy,
+yaml); ``run`` loads the core once it simulates and matplotlib once it draws, and pyarrow only to
+write Parquet. Each command runs as
 a user types it (``python -m simulator ...``) with ``-X importtime``, whose report on stderr
 names every module the process imported.
 """
@@ -17,6 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SCENARIO = REPO / "scenarios" / "quickstart.yaml"
 HEAVY = ("matplotlib", "pandas", "networkx", "simpy", "pyarrow")
+SCENARIO_MODEL = ("pydantic", "numpy", "yaml")
 
 
 def imported(*args: str, cwd: Path = REPO) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -29,14 +32,26 @@ def imported(*args: str, cwd: Path = REPO) -> tuple[subprocess.CompletedProcess[
     return done, modules
 
 
-@pytest.mark.parametrize("args", [("validate", str(SCENARIO)), ("schema",), ("--help",)],
-                         ids=["validate", "schema", "help"])
+@pytest.mark.parametrize("args", [("validate", str(SCENARIO)), ("schema",)], ids=["validate", "schema"])
 def test_light_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:
     done, modules = imported(*args)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout  # the command did its work: a verdict, the schema, the usage
+    assert done.stdout  # the command did its work: a verdict, the schema
     assert "simulator" in modules and "pydantic" in modules  # the report lists what was imported
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("run", "--help"), ("validate", "--help"),
+                                  ("sweep", "--help"), ("plot", "--help"), ("show", "--help"),
+                                  ("trace", "--help")],
+                         ids=lambda args: " ".join(args))
+def test_help_and_version_load_not_even_the_scenario_model(args: tuple[str, ...]) -> None:
+    done, modules = imported(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mailsim" in done.stdout
+    assert {"simulator", "argparse"} <= modules  # the report lists what was imported
+    loaded = modules & set(HEAVY + SCENARIO_MODEL)
+    assert not loaded, sorted(loaded)
 
 
 def test_run_imports_the_core_and_matplotlib(tmp_path: Path) -> None:

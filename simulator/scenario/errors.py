@@ -1,43 +1,23 @@
 """Scenario errors: :class:`Problem` (one mistake, with its key path and line) and
-:class:`ScenarioError` (all of them), and the helpers the models use to report a
-mistake at a key path inside pydantic validation."""
+:class:`ScenarioError` (all of them), defined in :mod:`simulator.problems` and named here, and the
+helpers the models use to report a mistake at a key path inside pydantic validation."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import NoReturn, TypeAlias
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from ..problems import Problem, ScenarioError
+
+__all__ = ["Loc", "Problem", "ScenarioError", "SemanticError", "dotted_path", "raise_at",
+           "unknown_key_message"]
+
 Loc: TypeAlias = tuple[str | int, ...]
 """A key path inside the scenario mapping: keys are strings, list items ints."""
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One mistake in a scenario: where (dotted key path, file line) and what."""
-
-    path: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        text = f"{self.path}: {self.message}" if self.path else self.message
-        return text if self.line is None else f"{text} (line {self.line})"
-
-
-class ScenarioError(Exception):
-    """A scenario that cannot be used; ``problems`` lists every mistake found."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "\n".join(str(problem) for problem in self.problems)
 
 
 class SemanticError(ScenarioError):

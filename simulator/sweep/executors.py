@@ -14,7 +14,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import multiprocessing
-import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cores import available_cores
 from .errors import SweepDefinitionError, SweepError
 from .metrics import Metrics, run_one
 from .plan import SweepPlan
@@ -47,14 +47,6 @@ class Dask:
 
     address: str = "local"
     workers: int | None = None
-
-
-def available_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def resolve_executor(executor: object) -> object:

@@ -3,8 +3,9 @@ as a Ctrl-C later does: ``interrupted`` on stderr and exit status 130, never a t
 
 Loading the command line takes a tenth of a second or so (the modules a command uses, such as the
 scenario model, are loaded later, inside :func:`simulator.cli.main`), and a Ctrl-C in that time
-would raise KeyboardInterrupt out of an import, before :func:`simulator.cli.main` can catch it. This module imports nothing but the standard library's ``sys``; the package's
-``__init__`` loads its public names only when they are used.
+would raise KeyboardInterrupt out of an import, before :func:`simulator.cli.main` can catch it.
+This module imports nothing but the standard library's ``sys``; the package's ``__init__`` loads
+its public names only when they are used.
 """
 
 from __future__ import annotations

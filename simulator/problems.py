@@ -1,9 +1,10 @@
 """What is wrong with a scenario: :class:`Problem` (one mistake, with its key path and line) and
 :class:`ScenarioError` (all of them).
 
-Apart from the scenario package, which reports through them, so that the command line can catch a
-:class:`ScenarioError` without loading the scenario model (pydantic, numpy) for a command that
-never reads one (``mailsim --help``).
+Defined outside the scenario package (which reports through them, and names them in
+:mod:`simulator.scenario.errors`) so that the command line can catch a :class:`ScenarioError`
+without loading the scenario model (pydantic, numpy) for a command that reads no scenario
+(``mailsim --help``).
 """
 
 from __future__ import annotations
